@@ -1,0 +1,25 @@
+"""Prefect settings that must be in the environment before Prefect is imported.
+
+`dxa` runs Prefect in its local ephemeral mode (a temporary API server in the process), so
+nobody has to start a server by hand; these defaults make that start quiet and tolerant of
+a slow first start. Anything already set in the environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+}
+
+
+def configure_prefect_env(verbose: bool = False) -> None:
+    """Set the defaults above unless the caller's environment already chose."""
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"

@@ -1,0 +1,58 @@
+"""What a run did with each input, and its totals: the run summary's data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class FileOutcome:
+    """One input's fate in one run. rows_read = rows_loaded + rows_quarantined + rows_duplicate."""
+
+    path: str
+    status: str  # loaded | skipped | assessed | failed
+    source_format: str | None = None
+    vendor: str | None = None
+    sha256: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    assessments_added: int = 0
+    error: str | None = None
+    extra_columns: list[str] = field(default_factory=list)
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_duplicate
+
+
+@dataclass
+class RunSummary:
+    """The totals of one run, with no patient identifiers (safe for screens and artifacts)."""
+
+    run_id: str
+    ruleset: str
+    db_path: str
+    status: str = "running"
+    files: list[FileOutcome] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, int] = field(default_factory=dict)
+    treatments: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    @property
+    def files_failed(self) -> int:
+        return sum(f.status == "failed" for f in self.files)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"):
+            data[key] = self.total(key)
+        return data

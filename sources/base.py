@@ -1,0 +1,52 @@
+"""What every source adapter hands to the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from transforms.parse import ParseOptions
+
+#: Format names, as stored in `exams.source_format` and `source_files.source_format`.
+CANONICAL_CSV = "canonical_csv"
+HOLOGIC_APEX = "hologic_apex"
+GE_LUNAR_DICOM = "ge_lunar_dicom"
+
+REJECTED_SCHEMA = {
+    "row_number": pl.Int64,
+    "exam_id": pl.String,
+    "errors": pl.String,
+    "raw": pl.String,
+}
+
+
+def no_rejected_rows() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECTED_SCHEMA)
+
+
+@dataclass
+class SourceFile:
+    """One input (a file, or an export folder) read into canonical text cells.
+
+    `cells` holds the canonical columns the input provides, as text, plus `_row_number`
+    and `_raw`; `rejected` holds input rows the adapter could not map to an exam (they go
+    to quarantine with the reason). `excluded` counts input units that are by design not
+    exams (QC phantom scans, superseded analyses): reported, never silently dropped.
+    """
+
+    path: Path
+    sha256: str
+    source_format: str
+    vendor: str | None
+    cells: pl.DataFrame
+    parse_options: ParseOptions = field(default_factory=ParseOptions)
+    extra_columns: list[str] = field(default_factory=list)
+    rejected: pl.DataFrame = field(default_factory=no_rejected_rows)
+    excluded: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.cells.height + self.rejected.height

@@ -1,0 +1,99 @@
+"""Find the inputs under the paths given to `dxa run` and pick a reader for each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sources import canonical
+from sources.base import CANONICAL_CSV, SourceFile
+from transforms.errors import FileProblem
+
+Reader = Callable[[Path], SourceFile]
+Sniffer = Callable[[Path], "str | None"]
+
+#: format name -> (sniff, read). Adapters register here; detection tries them in order.
+FORMATS: dict[str, tuple[Sniffer, Reader]] = {
+    CANONICAL_CSV: (canonical.sniff, canonical.read),
+}
+
+#: Short names accepted by `dxa run --format`.
+FORMAT_ALIASES = {"auto": "auto", "canonical": CANONICAL_CSV, CANONICAL_CSV: CANONICAL_CSV}
+
+#: File names in a folder that are documentation, never exports.
+_IGNORED_NAMES = {"readme.md", "readme.txt", "readme", ".gitkeep", "manifest.json"}
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input to ingest: a file or an export folder, with the format it is read as."""
+
+    path: Path
+    source_format: str | None  # None: no format matched (see `problem`)
+    problem: str | None = None
+
+
+def _detect(path: Path) -> Input:
+    reasons = []
+    for name, (sniff, _read) in FORMATS.items():
+        why_not = sniff(path)
+        if why_not is None:
+            return Input(path, name)
+        reasons.append(f"{name}: {why_not}")
+    return Input(path, None, "unrecognised input; tried " + "; ".join(reasons))
+
+
+def _is_export_folder(path: Path) -> bool:
+    """A folder that one adapter reads whole (e.g. a Hologic APEX table export)."""
+    return any(
+        name != CANONICAL_CSV and sniff(path) is None for name, (sniff, _r) in FORMATS.items()
+    )
+
+
+def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Path]]:
+    """Expand files and folders into inputs, sorted for a reproducible load order.
+
+    Returns (inputs, ignored): documentation files inside folders are listed as ignored
+    so that the run summary accounts for every file it saw.
+    """
+    wanted = FORMAT_ALIASES.get(fmt, fmt)
+    inputs: list[Input] = []
+    ignored: list[Path] = []
+
+    def visit(path: Path) -> None:
+        if path.is_dir() and not (wanted == "auto" and _is_export_folder(path)) and (
+            wanted in ("auto", CANONICAL_CSV) or not _folder_is_format(path, wanted)
+        ):
+            for child in sorted(path.iterdir()):
+                if child.name.startswith(".") or child.name.lower() in _IGNORED_NAMES:
+                    ignored.append(child)
+                    continue
+                visit(child)
+            return
+        if wanted != "auto":
+            inputs.append(Input(path, wanted))
+            return
+        inputs.append(_detect(path))
+
+    for path in paths:
+        if not path.exists():
+            inputs.append(Input(path, None, "no such file or folder"))
+            continue
+        visit(path)
+    return inputs, ignored
+
+
+def _folder_is_format(path: Path, fmt: str) -> bool:
+    sniff = FORMATS.get(fmt, (None, None))[0]
+    return sniff is not None and sniff(path) is None
+
+
+def read_input(item: Input) -> SourceFile:
+    """Read one input with its format's reader; a bad input raises FileProblem."""
+    if item.source_format is None:
+        raise FileProblem(item.problem or "unrecognised input")
+    if item.source_format not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise FileProblem(f"unknown format {item.source_format!r} (known: {known})")
+    return FORMATS[item.source_format][1](item.path)

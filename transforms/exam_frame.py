@@ -1,0 +1,15 @@
+"""From text cells to validated, typed exams: the one path every input format takes."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.parse import ParseOptions, derive_age_and_bmi, parse_cells
+from transforms.quarantine import Split, split_valid
+from transforms.read_csv import RAW
+
+
+def validate_cells(cells: pl.DataFrame, options: ParseOptions | None = None) -> Split:
+    """Parse, derive age and BMI, validate; return valid exams and quarantine rows."""
+    typed = derive_age_and_bmi(parse_cells(cells, options)).with_columns(cells[RAW])
+    return split_valid(typed)
