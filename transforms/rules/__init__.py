@@ -1,0 +1,1 @@
+"""Clinical rules engine: rulesets, the rule catalog and vectorized decisions."""
