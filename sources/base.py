@@ -50,3 +50,20 @@ class SourceFile:
     @property
     def rows_read(self) -> int:
         return self.cells.height + self.rejected.height
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 of a file's bytes, or of a folder's files (names and contents, sorted).
+
+    The registry skips an input whose fingerprint it has already loaded.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(child.relative_to(path).as_posix().encode())
+            digest.update(hashlib.sha256(child.read_bytes()).digest())
+        return digest.hexdigest()
+    digest.update(path.read_bytes())
+    return digest.hexdigest()

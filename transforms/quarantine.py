@@ -53,7 +53,7 @@ class Split:
 
 
 def _check_message(column: pl.Expr, check: pl.Expr) -> pl.Expr:
-    """Human wording for a pandera failure case, e.g. `spine_t: is above its plausible range (<= 8.0)`."""
+    """Human wording of a pandera failure, e.g. `spine_t: is above its plausible range (...)`."""
     check_name = check.str.extract(r"^([a-z_]+)", 1)
     bound = check.str.extract(r"\((.*)\)$", 1)
     wording = check_name.replace_strict(_CHECK_WORDING, default=None)

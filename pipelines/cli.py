@@ -1,0 +1,226 @@
+"""The `dxa` command: run the registry flow, report, and show the rule catalog.
+
+Errors the user can act on (a locked registry, a bad ruleset, a missing path) end with a
+one-line reason on stderr and a non-zero exit code, never a traceback. Quarantined rows and
+failed files are part of a completed run (exit 0) and are listed in the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.env import configure_prefect_env
+
+app = typer.Typer(
+    help="DXA registry pipeline: ingest exports, validate, classify, decide, load to DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED = 1
+
+
+def fail(message: str) -> None:
+    """Print a one-line reason and exit non-zero."""
+    err.print(f"[bold red]dxa: error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _files_table(summary) -> Table:  # noqa: ANN001 - RunSummary, imported lazily
+    table = Table(title=f"Run {summary.run_id} ({summary.ruleset}): {summary.status}")
+    for name in ("input", "format", "status", "read", "loaded", "quarantined", "duplicate"):
+        table.add_column(name, justify="right" if name in ("read", "loaded", "quarantined",
+                                                           "duplicate") else "left")
+    for f in summary.files:
+        table.add_row(
+            f.path, f.source_format or "-", f.status, str(f.rows_read), str(f.rows_loaded),
+            str(f.rows_quarantined), str(f.rows_duplicate),
+        )
+    table.add_section()
+    table.add_row(
+        "total", "", "", *(str(summary.total(k)) for k in
+                           ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate")),
+    )
+    return table
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title)
+    table.add_column("value")
+    table.add_column("count", justify="right")
+    for key, value in counts.items():
+        table.add_row(key, str(value))
+    return table
+
+
+def print_summary(summary) -> None:  # noqa: ANN001
+    out.print(_files_table(summary))
+    for f in summary.files:
+        if f.error:
+            out.print(f"[yellow]failed:[/] {f.path}: {f.error}", highlight=False)
+        if f.extra_columns:
+            out.print(f"[yellow]note:[/] {f.path}: unknown columns kept aside: "
+                      f"{', '.join(f.extra_columns)}", highlight=False)
+        for key, value in f.excluded.items():
+            out.print(f"note: {f.path}: {value} {key.replace('_', ' ')} not loaded as exams",
+                      highlight=False)
+    for path in summary.ignored:
+        out.print(f"note: ignored {path} (documentation, not an export)", highlight=False)
+    if summary.quarantine_reasons:
+        out.print(_counts_table("Quarantine reasons", summary.quarantine_reasons))
+    if summary.categories:
+        out.print(_counts_table("Categories", summary.categories))
+    if summary.treatments:
+        out.print(_counts_table("Treatment", summary.treatments))
+
+
+@app.command()
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).")],
+    ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")] = (
+        "core-2025"
+    ),
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto, canonical, apex or lunar.")
+    ] = "auto",
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for a registry locked by another process.")
+    ] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
+) -> None:
+    """Run the registry flow on exports into the DuckDB registry."""
+    configure_prefect_env(verbose=verbose)
+    from pipelines.rules_bridge import resolve_ruleset
+    from transforms.rules.ruleset import RulesetError
+
+    try:
+        resolve_ruleset(ruleset)
+    except RulesetError as exc:
+        fail(str(exc))
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+
+    from pipelines.flow import registry_flow
+    from pipelines.progress import set_reporter
+    from pipelines.store import RegistryLocked
+
+    show_progress = sys.stdout.isatty() and not as_json
+    status = out.status("Starting the flow (Prefect local ephemeral mode)...") if (
+        show_progress) else None
+    if status is not None:
+        status.start()
+        set_reporter(lambda stage, detail: status.update(f"{stage}: {detail}"))
+    try:
+        summary = registry_flow(
+            paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
+            lock_timeout_s=lock_timeout,
+        )
+    except RegistryLocked as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line for the user; details in Prefect logs
+        fail(f"the run could not complete: {type(exc).__name__}: {exc}")
+    finally:
+        if status is not None:
+            status.stop()
+        set_reporter(None)
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2, default=str))
+    else:
+        print_summary(summary)
+
+
+@app.command()
+def report(
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """A summary of the latest run and of the registry, for humans or machines."""
+    from pipelines.report import ReportError, build_report, render_report
+
+    if fmt not in ("table", "csv", "json"):
+        fail(f"--format must be table, csv or json, not {fmt!r}")
+    if not db.exists():
+        fail(f"no registry at {db}")
+    try:
+        data = build_report(db, as_of)
+    except ReportError as exc:
+        fail(str(exc))
+    render_report(data, fmt, out)
+
+
+@app.command()
+def rules(
+    markdown: Annotated[bool, typer.Option(help="Write markdown instead of text.")] = False,
+    ruleset: Annotated[
+        str | None, typer.Option(help="Show this ruleset's parameter values.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """Print the rule catalog: every rule ID, its wording, parameters and source."""
+    from transforms.rules.catalog import render_catalog
+
+    from transforms.rules.ruleset import RulesetError, load_ruleset
+
+    try:
+        chosen = load_ruleset(ruleset) if ruleset else None
+    except RulesetError as exc:
+        fail(str(exc))
+    text = render_catalog("markdown" if markdown else "text", chosen)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+@app.command()
+def rulesets() -> None:
+    """List the rulesets shipped with the package."""
+    from transforms.rules.ruleset import available_rulesets
+
+    for rs in available_rulesets():
+        print(f"{rs.label:<20} {rs.title}")
+
+
+@app.command()
+def serve(
+    paths: Annotated[list[Path], typer.Argument(help="Export folders to ingest each night.")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
+    cron: Annotated[str, typer.Option(help="Cron schedule.")] = "0 2 * * *",
+    ruleset: Annotated[str, typer.Option(help="Ruleset id or path.")] = "core-2025",
+) -> None:
+    """Serve the flow on a nightly cron schedule (needs `prefect server start` running)."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        fail("scheduling needs a Prefect server: run `prefect server start` and set "
+             "PREFECT_API_URL (or use a plain cron line calling `dxa run`)")
+    configure_prefect_env()
+    from pipelines.flow import registry_flow
+
+    registry_flow.serve(
+        name="dxa-nightly",
+        cron=cron,
+        parameters={"paths": [str(p.resolve()) for p in paths], "db": str(db.resolve()),
+                    "ruleset": ruleset},
+    )
+
+
+if __name__ == "__main__":
+    app()

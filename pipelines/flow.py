@@ -1,0 +1,153 @@
+"""The nightly registry flow: discover -> prepare each input -> load -> publish summary.
+
+Prefect tasks are per input (prepare) or per stage (load, summary), never per row. Only
+I/O errors are retried. The flow composes stages; the work lives in plain functions
+(`pipelines.prepare`, `pipelines.load`, `transforms.*`) that tests call directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from pipelines import progress
+from pipelines.load import assess_loaded_input, load_input, loaded_fingerprints, record_failure
+from pipelines.outcome import RunSummary
+from pipelines.prepare import PreparedInput, prepare_input
+from pipelines.rules_bridge import decider_for, resolve_ruleset
+from pipelines.runs import begin_run, finish_run
+from pipelines.store import registry
+from pipelines.summary import collect_run_counts, to_markdown
+from sources.detect import Input, discover
+
+
+def _retry_on_io(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
+    """Retry a task only when it failed on I/O (network share, file being copied)."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:  # noqa: BLE001 - anything else is not worth retrying
+        return False
+    return False
+
+
+@task(name="discover-inputs", cache_policy=NONE)
+def discover_inputs(paths: list[str], fmt: str) -> tuple[list[Input], list[str]]:
+    inputs, ignored = discover([Path(p) for p in paths], fmt)
+    return inputs, [str(p) for p in ignored]
+
+
+@task(
+    name="prepare-input",
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=_retry_on_io,
+)
+def prepare_task(item: Input) -> PreparedInput:
+    prepared = prepare_input(item)
+    progress.report("prepared", item.path.name)
+    return prepared
+
+
+@task(name="open-run", cache_policy=NONE, retries=2, retry_delay_seconds=1,
+      retry_condition_fn=_retry_on_io)
+def open_run(db: str, run_id: str, ruleset: str, lock_timeout_s: float) -> set[str]:
+    """Migrate the registry, record the run as running, return the inputs already loaded."""
+    with registry(db, lock_timeout_s=lock_timeout_s) as con:
+        begin_run(con, run_id, ruleset)
+        return loaded_fingerprints(con)
+
+
+@task(name="load-registry", cache_policy=NONE)
+def load_stage(
+    db: str,
+    summary: RunSummary,
+    ruleset_ref: str,
+    prepared: list[PreparedInput],
+    lock_timeout_s: float,
+) -> RunSummary:
+    """Load each input in its own transaction; one failing input never blocks the rest."""
+    ruleset = resolve_ruleset(ruleset_ref)
+    decide = decider_for(ruleset)
+    with registry(db, lock_timeout_s=lock_timeout_s) as con:
+        loaded = loaded_fingerprints(con)
+        for item in prepared:
+            if item.error is not None:
+                outcome = record_failure(con, summary.run_id, summary.ruleset, item)
+            elif item.sha256 in loaded:
+                outcome = assess_loaded_input(con, summary.run_id, summary.ruleset, item, decide)
+            else:
+                outcome = load_input(con, summary.run_id, summary.ruleset, item, decide)
+                loaded.add(item.sha256)
+            summary.files.append(outcome)
+            progress.report("loaded", item.path.name)
+        summary.status = "completed"
+        collect_run_counts(con, summary)
+        finish_run(con, summary)
+    return summary
+
+
+@task(name="publish-summary", cache_policy=NONE)
+def publish_summary(summary: RunSummary) -> None:
+    create_markdown_artifact(
+        markdown=to_markdown(summary),
+        key="dxa-run-summary",
+        description=f"DXA registry run {summary.run_id}: counts only, no patient identifiers",
+    )
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def _mark_failed(db: str, summary: RunSummary, message: str) -> None:
+    """Close a run that broke off, so `runs` never shows a run as running forever."""
+    summary.status = "failed"
+    summary.message = message
+    try:
+        with registry(db, lock_timeout_s=5) as con:
+            finish_run(con, summary)
+    except Exception:  # noqa: BLE001 - the original error is what the user must see
+        pass
+
+
+@flow(name="dxa-registry-nightly", log_prints=False)
+def registry_flow(
+    paths: list[str],
+    db: str,
+    ruleset: str = "core-2025",
+    fmt: str = "auto",
+    lock_timeout_s: float = 30.0,
+) -> RunSummary:
+    """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
+    logger = get_run_logger()
+    resolved = resolve_ruleset(ruleset)  # a bad ruleset fails before anything is written
+    summary = RunSummary(run_id=new_run_id(), ruleset=resolved.label, db_path=db)
+    open_run(db, summary.run_id, summary.ruleset, lock_timeout_s)
+    try:
+        inputs, ignored = discover_inputs(paths, fmt)
+        summary.ignored = ignored
+        progress.report("discovered", f"{len(inputs)} inputs")
+        prepared = [
+            prepare_task.with_options(task_run_name=f"prepare-{i}")(item)
+            for i, item in enumerate(inputs, start=1)
+        ]
+        summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s)
+    except Exception as exc:
+        _mark_failed(db, summary, f"{type(exc).__name__}: {exc}")
+        raise
+    logger.info(
+        "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",
+        summary.run_id, len(summary.files), summary.total("rows_read"),
+        summary.total("rows_loaded"), summary.total("rows_quarantined"),
+        summary.total("rows_duplicate"),
+    )
+    publish_summary(summary)
+    return summary

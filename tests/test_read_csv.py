@@ -1,0 +1,67 @@
+"""File-level problems fail one file, with a message naming the problem (never a value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_row, write_csv
+
+from pipelines.prepare import prepare_input
+from sources.detect import discover
+
+
+def prepare(path: Path):
+    inputs, _ = discover([path])
+    assert len(inputs) == 1
+    return prepare_input(inputs[0])
+
+
+def test_good_file_prepares(tmp_path: Path) -> None:
+    prepared = prepare(write_csv(tmp_path / "good.csv", [make_row()]))
+    assert prepared.error is None
+    assert prepared.rows_read == 1
+    assert prepared.valid is not None and prepared.valid.height == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file: no header and no rows"),
+        (b"exam_id,patient_id,exam_date,sex,age_years\n", "empty file: a header but no data rows"),
+        (b"exam_id,patient_id,exam_date,age_years\nE1,P1,2024-01-01,60\n",
+         "required column missing: sex"),
+        (b"exam_id,patient_id,exam_date,sex\nE1,P1,2024-01-01,F\n",
+         "required column missing: birth_date or age_years"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV: the file holds binary data"),
+        (b"exam_id,patient_id,exam_date,sex,age_years\nE1,P\xe9,2024-01-01,F,60\n",
+         "undecodable bytes: not UTF-8 at byte 47 (line 2)"),
+        (b"exam_id,patient_id,exam_date,sex,age_years\nE1,P1,2024-01-01,F,60,extra,more\n",
+         "not a well-formed CSV: line 2 has 7 fields, the header has 5"),
+        (b"exam_id,Exam_ID,patient_id,exam_date,sex,age_years\n1,1,P,2024-01-01,F,6\n",
+         "header names a column twice: exam_id"),
+    ],
+)
+def test_file_level_failures(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    prepared = prepare(path)
+    assert prepared.error == message
+    assert prepared.sha256 is not None  # recorded in source_files by its content hash
+
+
+def test_unknown_input_says_which_formats_were_tried(tmp_path: Path) -> None:
+    path = tmp_path / "scan.xlsx"
+    path.write_bytes(b"PK\x03\x04")
+    prepared = prepare(path)
+    assert prepared.error is not None
+    assert prepared.error.startswith("unrecognised input; tried canonical_csv:")
+
+
+def test_folders_are_expanded_in_sorted_order_and_docs_ignored(tmp_path: Path) -> None:
+    write_csv(tmp_path / "b.csv", [make_row(exam_id="B")])
+    write_csv(tmp_path / "a.csv", [make_row(exam_id="A")])
+    (tmp_path / "README.md").write_text("about these files")
+    inputs, ignored = discover([tmp_path])
+    assert [i.path.name for i in inputs] == ["a.csv", "b.csv"]
+    assert [p.name for p in ignored] == ["README.md"]
