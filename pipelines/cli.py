@@ -97,6 +97,10 @@ def run(
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for a registry locked by another process.")
     ] = 30.0,
+    date_format: Annotated[
+        str | None,
+        typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
 ) -> None:
@@ -109,6 +113,8 @@ def run(
         resolve_ruleset(ruleset)
     except RulesetError as exc:
         fail(str(exc))
+    if date_format is not None and date_format.upper() not in ("DMY", "MDY"):
+        fail(f"--date-format must be DMY or MDY, not {date_format!r}")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
@@ -127,6 +133,7 @@ def run(
         summary = registry_flow(
             paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
             lock_timeout_s=lock_timeout,
+            date_format=date_format.upper() if date_format else None,
         )
     except RegistryLocked as exc:
         fail(str(exc))

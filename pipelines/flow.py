@@ -23,6 +23,7 @@ from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
+from sources.base import ReadOptions
 from sources.detect import Input, discover
 
 
@@ -50,8 +51,8 @@ def discover_inputs(paths: list[str], fmt: str) -> tuple[list[Input], list[str]]
     retry_delay_seconds=1,
     retry_condition_fn=_retry_on_io,
 )
-def prepare_task(item: Input) -> PreparedInput:
-    prepared = prepare_input(item)
+def prepare_task(item: Input, options: ReadOptions) -> PreparedInput:
+    prepared = prepare_input(item, options)
     progress.report("prepared", item.path.name)
     return prepared
 
@@ -125,6 +126,7 @@ def registry_flow(
     ruleset: str = "core-2025",
     fmt: str = "auto",
     lock_timeout_s: float = 30.0,
+    date_format: str | None = None,
 ) -> RunSummary:
     """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
     logger = get_run_logger()
@@ -135,8 +137,9 @@ def registry_flow(
         inputs, ignored = discover_inputs(paths, fmt)
         summary.ignored = ignored
         progress.report("discovered", f"{len(inputs)} inputs")
+        options = ReadOptions(date_format=date_format)
         prepared = [
-            prepare_task.with_options(task_run_name=f"prepare-{i}")(item)
+            prepare_task.with_options(task_run_name=f"prepare-{i}")(item, options)
             for i, item in enumerate(inputs, start=1)
         ]
         summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.base import fingerprint
+from sources.base import ReadOptions, fingerprint
 from sources.detect import Input, read_input
 from transforms.errors import FileProblem
 from transforms.exam_frame import validate_cells
@@ -39,14 +39,14 @@ def _safe_fingerprint(path: Path) -> str | None:
         return None
 
 
-def prepare_input(item: Input) -> PreparedInput:
+def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedInput:
     """Read, parse and validate one input. File-level problems become `error`, not raises.
 
     OSError (a flaky share, a file still being copied) is raised so that the Prefect task
     can retry it; every other problem fails this input alone.
     """
     try:
-        source = read_input(item)
+        source = read_input(item, options)
         split = validate_cells(source.cells, source.parse_options)
     except FileProblem as exc:
         return PreparedInput(

@@ -26,6 +26,16 @@ def no_rejected_rows() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECTED_SCHEMA)
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """What the operator told `dxa run` about the inputs (never guessed silently).
+
+    `date_format` is `None` (ISO only), `"DMY"` (DD/MM/YYYY) or `"MDY"` (MM/DD/YYYY).
+    """
+
+    date_format: str | None = None
+
+
 @dataclass
 class SourceFile:
     """One input (a file, or an export folder) read into canonical text cells.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sources.base import CANONICAL_CSV, SourceFile
+from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
 from transforms.read_csv import read_canonical_csv, sha256_of
 
 
@@ -17,7 +17,7 @@ def sniff(path: Path) -> str | None:
     return None
 
 
-def read(path: Path) -> SourceFile:
+def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     """Read a canonical CSV (UTF-8, comma, ISO dates) into text cells."""
     data, table = read_canonical_csv(path)
     return SourceFile(

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sources import canonical
-from sources.base import CANONICAL_CSV, SourceFile
+from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
 from transforms.errors import FileProblem
 
-Reader = Callable[[Path], SourceFile]
+Reader = Callable[[Path, ReadOptions], SourceFile]
 Sniffer = Callable[[Path], "str | None"]
 
 #: format name -> (sniff, read). Adapters register here; detection tries them in order.
@@ -89,11 +89,11 @@ def _folder_is_format(path: Path, fmt: str) -> bool:
     return sniff is not None and sniff(path) is None
 
 
-def read_input(item: Input) -> SourceFile:
+def read_input(item: Input, options: ReadOptions | None = None) -> SourceFile:
     """Read one input with its format's reader; a bad input raises FileProblem."""
     if item.source_format is None:
         raise FileProblem(item.problem or "unrecognised input")
     if item.source_format not in FORMATS:
         known = ", ".join(sorted(FORMATS))
         raise FileProblem(f"unknown format {item.source_format!r} (known: {known})")
-    return FORMATS[item.source_format][1](item.path)
+    return FORMATS[item.source_format][1](item.path, options or ReadOptions())
