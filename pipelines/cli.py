@@ -24,8 +24,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# On a terminal rich fits the screen; in logs and pipes, wide enough to keep paths whole.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 EXIT_FAILED = 1
 
@@ -181,7 +182,6 @@ def rules(
 ) -> None:
     """Print the rule catalog: every rule ID, its wording, parameters and source."""
     from transforms.rules.catalog import render_catalog
-
     from transforms.rules.ruleset import RulesetError, load_ruleset
 
     try:
@@ -229,5 +229,23 @@ def serve(
     )
 
 
+def main() -> None:
+    """Console entry point: an unexpected error is one line on screen, details in a file."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug must not dump a traceback on screen
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="dxa-error-", suffix=".log",
+                                         delete=False) as log:
+            traceback.print_exc(file=log)
+        err.print(f"[bold red]dxa: internal error:[/] {type(exc).__name__} "
+                  f"(details in {log.name})", highlight=False)
+        raise SystemExit(EXIT_FAILED) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

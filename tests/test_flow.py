@@ -1,0 +1,128 @@
+"""The registry flow end to end through Prefect (one test harness for the session)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import SAMPLE_DATA, make_row, write_csv
+
+from pipelines.flow import registry_flow
+
+DATA_TABLES = ("exams", "measurements", "assessments", "flags", "quarantine", "source_files")
+CONTRACT_TABLES = ("runs", "source_files", "exams", "measurements", "assessments", "flags",
+                   "quarantine")
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def counts(db: Path) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in
+                (*DATA_TABLES, "runs", "run_files")}
+
+
+def canonical_sample(tmp_path: Path) -> Path:
+    """The shipped canonical sample CSVs (vendor folders are tested elsewhere)."""
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    for csv_file in sorted(SAMPLE_DATA.glob("*.csv")):
+        shutil.copy(csv_file, folder / csv_file.name)
+    assert any(folder.iterdir()), "sample_data/ has no canonical CSV"
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample_registry(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Path:
+    tmp = tmp_path_factory.mktemp("sample")
+    db = tmp / "registry.duckdb"
+    summary = registry_flow(paths=[str(canonical_sample(tmp))], db=str(db))
+    assert summary.status == "completed"
+    return db
+
+
+def test_every_contract_table_is_filled(sample_registry: Path) -> None:
+    found = counts(sample_registry)
+    for table in CONTRACT_TABLES:
+        assert found[table] > 0, table
+
+
+def test_every_row_is_accounted_for_per_file_and_run(sample_registry: Path) -> None:
+    with duckdb.connect(str(sample_registry), read_only=True) as con:
+        unbalanced = con.execute(
+            "SELECT path FROM source_files WHERE status = 'loaded' AND"
+            " rows_read <> rows_loaded + rows_quarantined + rows_duplicate").fetchall()
+        assert unbalanced == []
+        run = con.execute(
+            "SELECT rows_read, rows_loaded, rows_quarantined, rows_duplicate FROM runs").fetchone()
+        assert run[0] == run[1] + run[2] + run[3]
+        loaded, quarantined = con.execute(
+            "SELECT (SELECT count(*) FROM exams), (SELECT count(*) FROM quarantine)").fetchone()
+        assert (loaded, quarantined) == (run[1], run[2])
+        # the sample carries about 1% deliberately bad rows, each with its reasons
+        assert 0.005 * run[0] <= quarantined <= 0.03 * run[0]
+        assert con.execute(
+            "SELECT count(*) FROM quarantine WHERE errors = '' OR raw IS NULL").fetchone()[0] == 0
+        assert con.execute("SELECT count(DISTINCT ruleset) FROM assessments").fetchone()[0] == 1
+        unassessed = con.execute(
+            "SELECT count(*) FROM exams e ANTI JOIN assessments a USING (exam_id)").fetchone()
+        assert unassessed[0] == 0
+
+
+def test_reload_is_idempotent_and_another_ruleset_adds_assessments(tmp_path: Path) -> None:
+    sample = canonical_sample(tmp_path)
+    db = tmp_path / "r.duckdb"
+    registry_flow(paths=[str(sample)], db=str(db))
+    first = counts(db)
+    again = registry_flow(paths=[str(sample)], db=str(db))
+    second = counts(db)
+    assert {t: second[t] for t in DATA_TABLES} == {t: first[t] for t in DATA_TABLES}
+    assert second["runs"] == first["runs"] + 1
+    assert {f.status for f in again.files} == {"skipped"}
+
+    bhof = registry_flow(paths=[str(sample)], db=str(db), ruleset="bhof-2022")
+    third = counts(db)
+    assert {f.status for f in bhof.files} == {"assessed"}
+    assert third["exams"] == first["exams"]
+    assert third["assessments"] == 2 * first["assessments"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        labels = {r[0] for r in con.execute("SELECT DISTINCT ruleset FROM assessments").fetchall()}
+    assert labels == {"core-2025@1", "bhof-2022@1"}
+
+
+def test_a_failing_file_beside_a_good_one(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "good.csv", [make_row(exam_id="G1"), make_row(exam_id="G2", sex="")])
+    (folder / "broken.csv").write_text("exam_id,patient_id\nX,Y\n")
+    db = tmp_path / "r.duckdb"
+    summary = registry_flow(paths=[str(folder)], db=str(db))
+    assert summary.status == "completed"
+    by_name = {Path(f.path).name: f for f in summary.files}
+    assert by_name["broken.csv"].status == "failed"
+    assert by_name["broken.csv"].error == (
+        "required column missing: exam_date, sex, birth_date or age_years")
+    assert (by_name["good.csv"].rows_loaded, by_name["good.csv"].rows_quarantined) == (1, 1)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT path, status, error FROM source_files ORDER BY path").fetchall()
+    assert [(Path(p).name, s) for p, s, _ in rows] == [("broken.csv", "failed"),
+                                                      ("good.csv", "loaded")]
+
+
+def test_an_exam_already_in_the_registry_is_quarantined_not_replaced(tmp_path: Path) -> None:
+    db = tmp_path / "r.duckdb"
+    first = write_csv(tmp_path / "first.csv", [make_row(exam_id="E1")])
+    resent = write_csv(tmp_path / "second.csv",
+                       [make_row(exam_id="E1", femoral_neck_t="-2.6"), make_row(exam_id="E2")])
+    registry_flow(paths=[str(first)], db=str(db))
+    summary = registry_flow(paths=[str(resent)], db=str(db))
+    outcome = summary.files[0]
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (2, 1, 1)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT femoral_neck_t FROM exams WHERE exam_id = 'E1'"
+                           ).fetchone()[0] == -2.1
+        assert con.execute("SELECT errors FROM quarantine").fetchone()[0] == (
+            "exam_id: already in the registry from another input")
