@@ -1,0 +1,101 @@
+"""`dxa` exit codes and messages: 0 for a completed run, 1 with one line when it cannot run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import REPO, make_row, write_csv
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+
+
+def test_run_completes_with_quarantined_rows_exit_0(tmp_path: Path, prefect_harness) -> None:
+    data = write_csv(tmp_path / "in.csv", [make_row(exam_id="A"), make_row(exam_id="B", sex="")])
+    db = tmp_path / "r.duckdb"
+    result = runner.invoke(app, ["run", str(data), "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["rows_read"], summary["rows_loaded"], summary["rows_quarantined"]) == (2, 1, 1)
+    assert "P-1" not in result.output  # no patient identifiers on screen
+
+
+def test_unknown_ruleset_is_one_line_exit_1(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    result = runner.invoke(app, ["run", str(data), "--db", str(tmp_path / "r.duckdb"),
+                                 "--ruleset", "no-such-ruleset"])
+    assert result.exit_code == 1
+    assert "no-such-ruleset" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.duckdb").exists()
+
+
+def test_missing_path_exit_1(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path / "nope"), "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.output
+
+
+def test_locked_registry_exit_1_and_nothing_written(tmp_path: Path, prefect_harness) -> None:
+    db = tmp_path / "r.duckdb"
+    duckdb.connect(str(db)).close()
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
+         " print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = runner.invoke(app, ["run", str(data), "--db", str(db), "--lock-timeout", "1"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert "locked by another process" in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0]
+    assert tables == 0
+
+
+def test_report_formats_and_bad_format(tmp_path: Path, prefect_harness) -> None:
+    db = tmp_path / "r.duckdb"
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    assert runner.invoke(app, ["run", str(data), "--db", str(db)]).exit_code == 0
+    as_json = runner.invoke(app, ["report", "--db", str(db), "--format", "json"])
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.output)["latest run"]["rows_loaded"] == "1"
+    as_csv = runner.invoke(app, ["report", "--db", str(db), "--format", "csv"])
+    assert as_csv.output.splitlines()[0] == "section,key,value"
+    bad = runner.invoke(app, ["report", "--db", str(db), "--format", "xml"])
+    assert bad.exit_code == 1
+
+
+def test_the_installed_dxa_command_runs_in_ephemeral_mode(tmp_path: Path) -> None:
+    """The real console script in a fresh process: no server, no harness."""
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    dxa = Path(sys.executable).parent / "dxa"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [str(dxa), "run", str(data), "--db", str(tmp_path / "r.duckdb")],
+        capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "completed" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [["rules"], ["rules", "--markdown"], ["rulesets"]])
+def test_catalog_commands(command: list[str]) -> None:
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0
+    assert "core-2025" in result.output or "TX-LOW-RISK" in result.output
