@@ -83,6 +83,9 @@ def print_summary(summary) -> None:  # noqa: ANN001
         out.print(_counts_table("Categories", summary.categories))
     if summary.treatments:
         out.print(_counts_table("Treatment", summary.treatments))
+    if summary.reporting_copy:
+        out.print(f"Reporting copy for queries and dashboards: {summary.reporting_copy}",
+                  highlight=False)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from pipelines import progress
 from pipelines.load import assess_loaded_input, load_input, loaded_fingerprints, record_failure
 from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, prepare_input
+from pipelines.publish import publish_reporting_copy
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
@@ -95,6 +96,12 @@ def load_stage(
     return summary
 
 
+@task(name="publish-reporting-copy", cache_policy=NONE, retries=2, retry_delay_seconds=1,
+      retry_condition_fn=_retry_on_io)
+def publish_copy(db: str, lock_timeout_s: float) -> str:
+    return str(publish_reporting_copy(db, lock_timeout_s=lock_timeout_s))
+
+
 @task(name="publish-summary", cache_policy=NONE)
 def publish_summary(summary: RunSummary) -> None:
     create_markdown_artifact(
@@ -152,5 +159,6 @@ def registry_flow(
         summary.total("rows_loaded"), summary.total("rows_quarantined"),
         summary.total("rows_duplicate"),
     )
+    summary.reporting_copy = publish_copy(db, lock_timeout_s)
     publish_summary(summary)
     return summary

@@ -43,6 +43,7 @@ class RunSummary:
     treatments: dict[str, int] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     message: str | None = None
+    reporting_copy: str | None = None
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
