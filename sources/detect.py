@@ -25,6 +25,16 @@ FORMAT_ALIASES = {"auto": "auto", "canonical": CANONICAL_CSV, CANONICAL_CSV: CAN
 _IGNORED_NAMES = {"readme.md", "readme.txt", "readme", ".gitkeep", "manifest.json"}
 
 
+def _is_documentation(path: Path) -> bool:
+    """Hidden files, README-like names and Markdown notes are never exports."""
+    name = path.name.lower()
+    return (
+        name.startswith(".")
+        or name in _IGNORED_NAMES
+        or (path.is_file() and name.endswith(".md"))
+    )
+
+
 @dataclass(frozen=True)
 class Input:
     """One input to ingest: a file or an export folder, with the format it is read as."""
@@ -66,7 +76,7 @@ def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Pa
             wanted in ("auto", CANONICAL_CSV) or not _folder_is_format(path, wanted)
         ):
             for child in sorted(path.iterdir()):
-                if child.name.startswith(".") or child.name.lower() in _IGNORED_NAMES:
+                if _is_documentation(child):
                     ignored.append(child)
                     continue
                 visit(child)

@@ -55,6 +55,43 @@ def decode_utf8(data: bytes) -> str:
         ) from None
 
 
+#: Delimiters a messy export may use, in tie-break order.
+DELIMITERS: tuple[str, ...] = (",", ";", "\t")
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """Decode UTF-8 (BOM accepted) or, when the bytes are not UTF-8, Windows-1252.
+
+    Returns (text, note): the note says which fallback encoding was used (None for UTF-8).
+    Bytes that Windows-1252 leaves undefined fall back to Latin-1, which decodes any byte.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "decoded as UTF-16"
+        except UnicodeDecodeError:
+            raise FileProblem("undecodable bytes: bad UTF-16") from None
+    try:
+        return data.removeprefix(BOM).decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "decoded as Windows-1252 (not valid UTF-8)"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "decoded as Latin-1 (not valid UTF-8)"
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: whichever of `,` `;` TAB the header line uses most.
+
+    Only the header line is looked at (names never hold these characters); a tie, or a
+    header with none of them, means comma.
+    """
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first on ties
+    return best if counts[best] > 0 else ","
+
+
 def _first_ragged_line(text: str, delimiter: str) -> str:
     """Locate the first line whose field count differs from the header's (error path)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -98,9 +135,11 @@ def cells_from_text(text: str, delimiter: str = ",") -> RawTable:
         raise FileProblem(f"required column missing: {', '.join(missing)}")
     if frame.height == 0:
         raise FileProblem("empty file: a header but no data rows")
+    # Blank header names (trailing delimiters) are dropped, never reported.
     blank_names = [h for h in headers if h == "" or h.startswith("_duplicated_")]
     extra = [h for h in headers if h not in CANONICAL_COLUMNS and h not in blank_names]
-    raw = pl.struct([pl.col(c) for c in frame.columns]).struct.json_encode()
+    kept = [c for c in frame.columns if c not in blank_names]
+    raw = pl.struct([pl.col(c) for c in kept]).struct.json_encode()
     cells = frame.with_row_index(ROW_NUMBER, offset=1).select(
         pl.col(ROW_NUMBER).cast(pl.Int64),
         *[pl.col(c) for c in headers if c in CANONICAL_COLUMNS],
@@ -109,9 +148,38 @@ def cells_from_text(text: str, delimiter: str = ",") -> RawTable:
     return RawTable(cells=cells, extra_columns=extra)
 
 
-def read_canonical_csv(path: Path) -> tuple[bytes, RawTable]:
-    """Read one canonical CSV file: its bytes (for the sha256) and its text cells."""
+def _read_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileProblem("not a CSV: the file holds binary data")
+    return data
+
+
+def read_canonical_csv(path: Path) -> tuple[bytes, RawTable]:
+    """Read one strict canonical CSV file (UTF-8, comma): its bytes and its text cells."""
+    data = _read_bytes(path)
     return data, cells_from_text(decode_utf8(data))
+
+
+@dataclass
+class MessyCsv:
+    """A CSV read with the tolerances of `read_messy_csv`, and what was detected."""
+
+    data: bytes
+    table: RawTable
+    delimiter: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_messy_csv(path: Path) -> MessyCsv:
+    """Read an exam CSV whose encoding and delimiter are detected (see `decode_text`)."""
+    data = _read_bytes(path)
+    text, note = decode_text(data)
+    delimiter = detect_delimiter(text)
+    notes = [note] if note else []
+    if delimiter != ",":
+        notes.append(f"delimiter {_DELIMITER_NAMES[delimiter]}")
+    return MessyCsv(data, cells_from_text(text, delimiter), delimiter, notes)
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
