@@ -1,0 +1,98 @@
+"""Flags raised while deciding: one row per exam and code, details free of identifiers.
+
+Details name thresholds and input columns only, never a value that could identify a
+patient (no ids, dates or ages).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.rules.names import NO_SITE, fired_col
+from transforms.rules.risk import missing_detail, missing_mask
+from transforms.rules.ruleset import Ruleset
+
+FLAG_COLUMNS: tuple[str, ...] = ("exam_id", "code", "severity", "detail", "ruleset")
+FLAG_SCHEMA = {name: pl.String() for name in FLAG_COLUMNS}
+#: Flag codes in the order the flags frame groups them, with their severity.
+FLAG_SEVERITY: dict[str, str] = {
+    "MENOPAUSE_ASSUMED": "info",
+    "PEDIATRIC_NOT_ASSESSED": "info",
+    "SPINE_TOO_FEW_VERTEBRAE": "warning",
+    "NO_DIAGNOSTIC_SITE": "warning",
+    "RISK_FACTORS_INCOMPLETE": "info",
+}
+_MISSING = "_missing"
+
+
+def flag_details(ruleset: Ruleset) -> dict[str, str]:
+    """The fixed detail texts (RISK_FACTORS_INCOMPLETE's is built from the inputs)."""
+    age = f"{ruleset.basis.menopause_assumed_age:g}"
+    return {
+        "MENOPAUSE_ASSUMED_POST": (
+            f"menopausal status not recorded; assessed as postmenopausal (age >= {age})"
+        ),
+        "MENOPAUSE_ASSUMED_PRE": (
+            f"menopausal status not recorded; assessed as premenopausal (age < {age})"
+        ),
+        "PEDIATRIC_NOT_ASSESSED": (
+            f"age below {ruleset.basis.adult_age:g}: adult WHO T-score and ISCD Z-score "
+            "criteria not applied"
+        ),
+        "SPINE_TOO_FEW_VERTEBRAE": (
+            f"lumbar spine result on fewer than {ruleset.sites.spine_min_vertebrae} "
+            "vertebrae is not used for diagnosis"
+        ),
+        "NO_DIAGNOSTIC_SITE_T": "WHO basis needs a T-score but no valid diagnostic site has one",
+        "NO_DIAGNOSTIC_SITE_Z": (
+            "ISCD Z-score basis needs a Z-score but no valid diagnostic site has one"
+        ),
+    }
+
+
+def _flag(frame: pl.DataFrame, mask: pl.Expr, code: str, detail: pl.Expr,
+          label: str) -> pl.DataFrame:
+    return frame.filter(mask).select(
+        pl.col("exam_id"),
+        pl.lit(code).alias("code"),
+        pl.lit(FLAG_SEVERITY[code]).alias("severity"),
+        detail.alias("detail"),
+        pl.lit(label).alias("ruleset"),
+    )
+
+
+def build_flags(frame: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
+    """All flags of the decided frame, grouped by code in FLAG_SEVERITY order."""
+    label = ruleset.label
+    text = flag_details(ruleset)
+    meno = pl.when(pl.col("age_years") >= ruleset.basis.menopause_assumed_age)
+    no_site = pl.when(fired_col("BASIS-WHO"))
+    parts = [
+        _flag(frame, fired_col("MENO-ASSUMED"), "MENOPAUSE_ASSUMED",
+              meno.then(pl.lit(text["MENOPAUSE_ASSUMED_POST"]))
+              .otherwise(pl.lit(text["MENOPAUSE_ASSUMED_PRE"])), label),
+        _flag(frame, fired_col("BASIS-PEDIATRIC"), "PEDIATRIC_NOT_ASSESSED",
+              pl.lit(text["PEDIATRIC_NOT_ASSESSED"]), label),
+        _flag(frame, fired_col("SITE-SPINE-MIN2"), "SPINE_TOO_FEW_VERTEBRAE",
+              pl.lit(text["SPINE_TOO_FEW_VERTEBRAE"]), label),
+        _flag(frame, pl.col(NO_SITE), "NO_DIAGNOSTIC_SITE",
+              no_site.then(pl.lit(text["NO_DIAGNOSTIC_SITE_T"]))
+              .otherwise(pl.lit(text["NO_DIAGNOSTIC_SITE_Z"])), label),
+    ]
+    # RISK_FACTORS_INCOMPLETE: the detail text is built once per distinct missing-mask.
+    missing = frame.select(pl.col("exam_id"), missing_mask(ruleset).alias(_MISSING)).filter(
+        pl.col(_MISSING) != 0
+    )
+    details = missing.select(pl.col(_MISSING).unique()).with_columns(
+        missing_detail(pl.col(_MISSING)).alias("detail")
+    )
+    parts.append(
+        missing.join(details, on=_MISSING, how="left", maintain_order="left").select(
+            pl.col("exam_id"),
+            pl.lit("RISK_FACTORS_INCOMPLETE").alias("code"),
+            pl.lit(FLAG_SEVERITY["RISK_FACTORS_INCOMPLETE"]).alias("severity"),
+            pl.col("detail"),
+            pl.lit(label).alias("ruleset"),
+        )
+    )
+    return pl.concat(parts).cast(FLAG_SCHEMA)

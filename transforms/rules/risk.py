@@ -1,0 +1,95 @@
+"""High-risk features (clinical-rules.md section 3).
+
+A risk input that was not recorded (null) never fires a rule; the RISK_FACTORS_INCOMPLETE
+flag lists the inputs whose absence left a feature undecided.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.rules.names import fired, fired_col
+from transforms.rules.ruleset import Ruleset
+
+#: RF-* rule IDs in catalog order (RF-AGE65-PLUS last: it depends on the others).
+RF_IDS: tuple[str, ...] = (
+    "RF-FRAGILITY-FX",
+    "RF-GLUCOCORTICOID",
+    "RF-PARENT-HIP-FX",
+    "RF-HEIGHT-LOSS",
+    "RF-VERTEBRAL-FX",
+    "RF-LOW-BMI",
+    "RF-SMOKING",
+    "RF-ALCOHOL",
+    "RF-AGE65-PLUS",
+)
+#: Risk inputs in the order RISK_FACTORS_INCOMPLETE lists them.
+RISK_INPUTS: tuple[str, ...] = (
+    "prior_fragility_fracture",
+    "glucocorticoid_mg_day",
+    "glucocorticoid_months",
+    "parent_hip_fracture",
+    "height_loss_cm",
+    "vertebral_fracture",
+    "bmi",
+    "current_smoker",
+    "alcohol_units_day",
+)
+
+
+def features_stage(ruleset: Ruleset) -> list[pl.Expr]:
+    """Fired columns of every RF-* rule except RF-AGE65-PLUS."""
+    r = ruleset.risk
+    c = pl.col
+    parent_age = c("parent_hip_fracture_age")
+    rules = {
+        "RF-FRAGILITY-FX": c("prior_fragility_fracture"),
+        "RF-GLUCOCORTICOID": (c("glucocorticoid_mg_day") >= r.glucocorticoid_mg_day)
+        & (c("glucocorticoid_months") >= r.glucocorticoid_months),
+        "RF-PARENT-HIP-FX": c("parent_hip_fracture")
+        & (parent_age.is_null() | (parent_age < r.parent_fracture_age)),
+        "RF-HEIGHT-LOSS": c("height_loss_cm") > r.height_loss_cm,
+        "RF-VERTEBRAL-FX": c("vertebral_fracture"),
+        "RF-LOW-BMI": c("bmi") < r.bmi,
+        "RF-SMOKING": c("current_smoker"),
+        "RF-ALCOHOL": c("alcohol_units_day") >= r.alcohol_units_day,
+    }
+    return [expr.fill_null(False).alias(fired(rule)) for rule, expr in rules.items()]
+
+
+def age_stage(ruleset: Ruleset) -> list[pl.Expr]:
+    """RF-AGE65-PLUS: the age limit plus at least one other feature."""
+    others = pl.any_horizontal([fired_col(rule) for rule in RF_IDS[:-1]])
+    return [
+        ((pl.col("age_years") >= ruleset.risk.age_plus) & others).alias(
+            fired("RF-AGE65-PLUS")
+        )
+    ]
+
+
+def missing_mask(ruleset: Ruleset) -> pl.Expr:
+    """Bit i set: RISK_INPUTS[i] was not recorded where it matters (UInt16).
+
+    glucocorticoid_months only matters when the dose is not known to be below the limit.
+    """
+    c = pl.col
+    dose_low = (c("glucocorticoid_mg_day") < ruleset.risk.glucocorticoid_mg_day).fill_null(
+        False
+    )
+    bits = []
+    for i, name in enumerate(RISK_INPUTS):
+        missing = c(name).is_null()
+        if name == "glucocorticoid_months":
+            missing = missing & ~dose_low
+        bits.append(missing.cast(pl.UInt16) * (1 << i))
+    return pl.sum_horizontal(bits).cast(pl.UInt16)
+
+
+def missing_detail(mask: pl.Expr) -> pl.Expr:
+    """The RISK_FACTORS_INCOMPLETE detail for a `missing_mask` value."""
+    names = pl.concat_str(
+        [pl.when((mask & (1 << i)) != 0).then(pl.lit(n)) for i, n in enumerate(RISK_INPUTS)],
+        separator=", ",
+        ignore_nulls=True,
+    )
+    return pl.lit("not recorded: ") + names
