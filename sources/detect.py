@@ -6,20 +6,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sources import canonical
-from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
+from sources import apex, canonical
+from sources.base import CANONICAL_CSV, HOLOGIC_APEX, ReadOptions, SourceFile
 from transforms.errors import FileProblem
 
 Reader = Callable[[Path, ReadOptions], SourceFile]
 Sniffer = Callable[[Path], "str | None"]
 
 #: format name -> (sniff, read). Adapters register here; detection tries them in order.
+#: The sniffers are mutually exclusive (canonical: a .csv/.txt/.tsv file; APEX: a folder
+#: with Patient and ScanAnalysis tables; Lunar: a .dcm file or one with the DICM magic),
+#: so the order only decides the order of the reasons in an "unrecognised" message.
 FORMATS: dict[str, tuple[Sniffer, Reader]] = {
     CANONICAL_CSV: (canonical.sniff, canonical.read),
+    HOLOGIC_APEX: (apex.sniff, apex.read),
 }
 
 #: Short names accepted by `dxa run --format`.
-FORMAT_ALIASES = {"auto": "auto", "canonical": CANONICAL_CSV, CANONICAL_CSV: CANONICAL_CSV}
+FORMAT_ALIASES = {
+    "auto": "auto",
+    "canonical": CANONICAL_CSV,
+    CANONICAL_CSV: CANONICAL_CSV,
+    "apex": HOLOGIC_APEX,
+    "hologic": HOLOGIC_APEX,
+    HOLOGIC_APEX: HOLOGIC_APEX,
+}
 
 #: File names in a folder that are documentation, never exports.
 _IGNORED_NAMES = {"readme.md", "readme.txt", "readme", ".gitkeep", "manifest.json"}
