@@ -105,6 +105,10 @@ def run(
         str | None,
         typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY)."),
     ] = None,
+    precision: Annotated[
+        Path | None,
+        typer.Option(help="Precision study file (TOML); default config/precision.toml."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
 ) -> None:
@@ -119,6 +123,12 @@ def run(
         fail(str(exc))
     if date_format is not None and date_format.upper() not in ("DMY", "MDY"):
         fail(f"--date-format must be DMY or MDY, not {date_format!r}")
+    from transforms.precision import PrecisionError, load_precision
+
+    try:
+        load_precision(precision)
+    except PrecisionError as exc:
+        fail(str(exc))
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
@@ -138,6 +148,7 @@ def run(
             paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
             lock_timeout_s=lock_timeout,
             date_format=date_format.upper() if date_format else None,
+            precision=str(precision) if precision else None,
         )
     except RegistryLocked as exc:
         fail(str(exc))

@@ -26,6 +26,7 @@ from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
 from sources.base import ReadOptions
 from sources.detect import Input, discover
+from transforms.precision import load_precision
 
 
 def _retry_on_io(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
@@ -74,10 +75,12 @@ def load_stage(
     ruleset_ref: str,
     prepared: list[PreparedInput],
     lock_timeout_s: float,
+    precision_path: str | None = None,
 ) -> RunSummary:
     """Load each input in its own transaction; one failing input never blocks the rest."""
     ruleset = resolve_ruleset(ruleset_ref)
     decide = decider_for(ruleset)
+    precision = load_precision(Path(precision_path) if precision_path else None)
     with registry(db, lock_timeout_s=lock_timeout_s) as con:
         loaded = loaded_fingerprints(con)
         for item in prepared:
@@ -86,7 +89,8 @@ def load_stage(
             elif item.sha256 in loaded:
                 outcome = assess_loaded_input(con, summary.run_id, summary.ruleset, item, decide)
             else:
-                outcome = load_input(con, summary.run_id, summary.ruleset, item, decide)
+                outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
+                                     precision)
                 loaded.add(item.sha256)
             summary.files.append(outcome)
             progress.report("loaded", item.path.name)
@@ -134,10 +138,12 @@ def registry_flow(
     fmt: str = "auto",
     lock_timeout_s: float = 30.0,
     date_format: str | None = None,
+    precision: str | None = None,
 ) -> RunSummary:
     """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
     logger = get_run_logger()
     resolved = resolve_ruleset(ruleset)  # a bad ruleset fails before anything is written
+    load_precision(Path(precision) if precision else None)  # likewise a bad precision file
     summary = RunSummary(run_id=new_run_id(), ruleset=resolved.label, db_path=db)
     open_run(db, summary.run_id, summary.ruleset, lock_timeout_s)
     try:
@@ -149,7 +155,7 @@ def registry_flow(
             prepare_task.with_options(task_run_name=f"prepare-{i}")(item, options)
             for i, item in enumerate(inputs, start=1)
         ]
-        summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s)
+        summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s, precision)
     except Exception as exc:
         _mark_failed(db, summary, f"{type(exc).__name__}: {exc}")
         raise

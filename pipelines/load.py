@@ -16,8 +16,10 @@ from pipelines.outcome import FileOutcome
 from pipelines.prepare import PreparedInput
 from pipelines.store import insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
-from transforms.measurements import to_measurements
+from transforms.measurements import serial_input, to_measurements
+from transforms.precision import PrecisionTable
 from transforms.read_csv import RAW
+from transforms.serial import compare_serial
 
 #: decide(exams, ruleset) -> (assessments, flags); injected so loading stays rule-agnostic.
 Decider = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
@@ -104,6 +106,20 @@ def _registry_conflicts(valid: pl.DataFrame, existing: pl.DataFrame) -> pl.DataF
     )
 
 
+def patient_history(con: duckdb.DuckDBPyConnection, patients: pl.DataFrame) -> pl.DataFrame:
+    """Earlier measurements of the batch's patients only (never the whole registry)."""
+    con.register("batch_patients", patients.select("patient_id").unique().to_arrow())
+    try:
+        return query(
+            con,
+            "SELECT e.exam_id, e.patient_id, e.exam_date, e.scanner_serial, e.on_treatment,"
+            " m.site, m.bmd_g_cm2 FROM exams e SEMI JOIN batch_patients b USING (patient_id)"
+            " JOIN measurements m USING (exam_id)",
+        )
+    finally:
+        con.unregister("batch_patients")
+
+
 def assess_loaded_input(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -142,7 +158,7 @@ def load_input(
     ruleset: str,
     prepared: PreparedInput,
     decide: Decider,
-    extra_flags: pl.DataFrame | None = None,
+    precision: PrecisionTable,
 ) -> FileOutcome:
     """Load a new input: exams, measurements, assessments, flags and quarantine, atomically."""
     assert prepared.valid is not None and prepared.quarantine is not None
@@ -153,6 +169,7 @@ def load_input(
         valid = valid.join(existing, on="exam_id", how="anti")
     quarantine = pl.concat([prepared.quarantine, conflicts], how="vertical_relaxed")
     assessments, flags = decide(valid)
+    serial = compare_serial(serial_input(valid), patient_history(con, valid), precision)
     exams = valid.select(
         *EXAM_COLUMNS,
         pl.lit(prepared.source_format).alias("source_format"),
@@ -186,9 +203,9 @@ def load_input(
         insert_frame(con, "exams", exams)
         insert_frame(con, "measurements", to_measurements(valid))
         insert_frame(con, "assessments", assessments.with_columns(run_id=run))
-        all_flags = flags if extra_flags is None else pl.concat([flags, extra_flags],
-                                                                 how="diagonal_relaxed")
-        insert_frame(con, "flags", all_flags.with_columns(run_id=run))
+        insert_frame(con, "flags", pl.concat([flags, serial.flags], how="diagonal_relaxed")
+                     .with_columns(run_id=run))
+        insert_frame(con, "bmd_changes", serial.changes.with_columns(run_id=run))
         insert_frame(
             con,
             "quarantine",

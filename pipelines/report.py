@@ -53,9 +53,20 @@ SECTIONS: dict[str, str] = {
     "treatment (latest exam per patient)": """
         SELECT ruleset || ': ' || treatment, CAST(count(*) AS VARCHAR)
         FROM latest GROUP BY ALL ORDER BY 1""",
-    "follow-up overdue": """
-        SELECT ruleset, CAST(count(*) AS VARCHAR) FROM latest
+    "follow-up overdue (patients; list: SELECT * FROM followup_overdue(DATE))": """
+        SELECT ruleset || ': ' || CASE
+                 WHEN $as_of - next_dxa_due <= 182 THEN 'up to 6 months'
+                 WHEN $as_of - next_dxa_due <= 365 THEN '6 to 12 months'
+                 ELSE 'over 12 months' END,
+               CAST(count(*) AS VARCHAR) FROM latest
         WHERE next_dxa_due < $as_of GROUP BY ALL ORDER BY 1""",
+    "significant BMD change (same scanner, beyond LSC)": """
+        SELECT site || ': ' || direction, CAST(count(*) AS VARCHAR) FROM bmd_changes
+        WHERE significant GROUP BY ALL ORDER BY 1""",
+    "significant losses in the latest run": """
+        SELECT f.code || ' (' || f.severity || ')', CAST(count(DISTINCT f.exam_id) AS VARCHAR)
+        FROM flags f WHERE f.code IN ('SIGNIFICANT_BMD_LOSS', 'LOSS_ON_TREATMENT')
+          AND f.run_id = (SELECT run_id FROM last) GROUP BY ALL ORDER BY 1""",
     "flags": """
         SELECT code || ' (' || severity || ')', CAST(count(*) AS VARCHAR) FROM flags
         GROUP BY ALL ORDER BY count(*) DESC""",
@@ -111,7 +122,7 @@ def render_report(rows: list[tuple[str, str, str]], fmt: str, console: Console) 
         for section, key, value in rows:
             sections.setdefault(section, []).append((key, value))
         for section, items in sections.items():
-            table = Table(title=section, title_justify="left")
+            table = Table(title=section, title_justify="left", show_header=False)
             table.add_column("")
             table.add_column("", justify="right")
             for key, value in items:

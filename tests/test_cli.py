@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, make_row, write_csv
+from exam_rows import REPO, make_row, write_csv
 from typer.testing import CliRunner
 
 from pipelines.cli import app

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE_DATA, make_row, write_csv
+from exam_rows import SAMPLE_DATA, make_row, write_csv
 
 from pipelines.flow import registry_flow
 

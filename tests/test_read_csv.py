@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_row, write_csv
+from exam_rows import make_row, write_csv
 
 from pipelines.prepare import prepare_input
 from sources.detect import discover
@@ -34,8 +34,6 @@ def test_good_file_prepares(tmp_path: Path) -> None:
         (b"exam_id,patient_id,exam_date,sex\nE1,P1,2024-01-01,F\n",
          "required column missing: birth_date or age_years"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV: the file holds binary data"),
-        (b"exam_id,patient_id,exam_date,sex,age_years\nE1,P\xe9,2024-01-01,F,60\n",
-         "undecodable bytes: not UTF-8 at byte 47 (line 2)"),
         (b"exam_id,patient_id,exam_date,sex,age_years\nE1,P1,2024-01-01,F,60,extra,more\n",
          "not a well-formed CSV: line 2 has 7 fields, the header has 5"),
         (b"exam_id,Exam_ID,patient_id,exam_date,sex,age_years\n1,1,P,2024-01-01,F,6\n",
@@ -48,6 +46,25 @@ def test_file_level_failures(tmp_path: Path, content: bytes, message: str) -> No
     prepared = prepare(path)
     assert prepared.error == message
     assert prepared.sha256 is not None  # recorded in source_files by its content hash
+
+
+def test_undecodable_bytes_fail_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    # 0x81 and 0x8d are neither UTF-8 nor Windows-1252 text; Latin-1 would make them controls
+    path.write_bytes(b"exam_id,patient_id,exam_date,sex,age_years\nE1,P\x81\x8d,2024-01-01,F,60\n")
+    prepared = prepare(path)
+    assert prepared.error is not None and prepared.error.startswith("undecodable bytes")
+    assert "\x81" not in prepared.error
+
+
+def test_windows_1252_bytes_are_decoded_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "cp.csv"
+    path.write_bytes(b"exam_id,patient_id,exam_date,sex,age_years,femoral_neck_t\n"
+                     b"E1,P\xe9,2024-01-01,F,60,-1\n")
+    prepared = prepare(path)
+    assert prepared.error is None
+    assert prepared.valid is not None and prepared.valid["patient_id"].to_list() == ["P\u00e9"]
+    assert prepared.notes == ["decoded as Windows-1252 (not valid UTF-8)"]
 
 
 def test_unknown_input_says_which_formats_were_tried(tmp_path: Path) -> None:

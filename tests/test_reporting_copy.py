@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import make_row, write_csv
+from exam_rows import make_row, write_csv
 
 from pipelines.flow import registry_flow
 from pipelines.publish import reporting_copy_path

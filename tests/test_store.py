@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import make_row, write_csv
+from exam_rows import make_row, write_csv
 
 from pipelines import load as load_module
 from pipelines.load import load_input
@@ -17,6 +17,7 @@ from pipelines.prepare import prepare_input
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.store import RegistryLocked, connect, migrate, registry
 from sources.detect import discover
+from transforms.precision import load_precision
 
 
 def test_migrations_are_numbered_recorded_and_applied_once(tmp_path: Path) -> None:
@@ -46,13 +47,13 @@ def test_a_file_loads_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(load_module, "insert_frame", failing_insert)
     with registry(db) as con, pytest.raises(RuntimeError, match="disk full"):
-        load_input(con, "run-1", "core-2025@1", prepared, decide)
+        load_input(con, "run-1", "core-2025@1", prepared, decide, load_precision())
     with registry(db) as con:
         for table in ("exams", "measurements", "assessments", "source_files", "run_files"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
     monkeypatch.setattr(load_module, "insert_frame", real_insert)
     with registry(db) as con:
-        outcome = load_input(con, "run-2", "core-2025@1", prepared, decide)
+        outcome = load_input(con, "run-2", "core-2025@1", prepared, decide, load_precision())
         assert outcome.rows_loaded == 2
         assert con.execute("SELECT count(*) FROM measurements").fetchone()[0] == 2
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from conftest import make_row
+from exam_rows import make_row
 
 from transforms.columns import CANONICAL_COLUMNS
 from transforms.exam_frame import validate_cells

@@ -36,3 +36,11 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
     long = pl.concat(parts)
     measured = pl.any_horizontal(pl.col("bmd_g_cm2", "t_score", "z_score").is_not_null())
     return long.filter(measured)
+
+
+def serial_input(exams: pl.DataFrame) -> pl.DataFrame:
+    """Measurements of new exams with what serial comparison needs from the exam."""
+    keys = exams.select("exam_id", "patient_id", "exam_date", "scanner_serial", "on_treatment")
+    return to_measurements(exams).select("exam_id", "site", "bmd_g_cm2").join(
+        keys, on="exam_id", how="left"
+    )
