@@ -1,0 +1,180 @@
+"""Rulesets are validated data: loading, errors naming file and key, a third ruleset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from rules_helpers import TEST_RULESET, assess, assess_worked
+
+from transforms.rules.ruleset import (
+    PARAMETER_KEYS,
+    RulesetError,
+    available_rulesets,
+    load_ruleset,
+)
+
+CORE_TEXT = (Path(__file__).parents[2] / "rulesets" / "core-2025.toml").read_text()
+
+
+def test_shipped_rulesets(core, bhof) -> None:
+    assert [r.label for r in available_rulesets()] == ["bhof-2022@1", "core-2025@1"]
+    assert core.label == "core-2025@1"
+    assert core.path == "rulesets/core-2025.toml"
+    assert core.treatment.frax_hip_pct == 5.0
+    assert core.treatment.vertebral_fracture_t_limit == -1.6
+    assert core.monitoring.normal_months is None
+    assert bhof.treatment.frax_hip_pct == 3.0
+    assert bhof.treatment.vertebral_fracture_t_limit is None
+    assert bhof.treatment.risk_features is None
+    for ruleset in (core, bhof):
+        for key in PARAMETER_KEYS:
+            ruleset.value(key)  # every parameter is reachable by its dotted key
+
+
+def test_load_by_path_equals_load_by_id(core) -> None:
+    by_path = load_ruleset(Path(__file__).parents[2] / "rulesets" / "core-2025.toml")
+    assert by_path.treatment == core.treatment and by_path.label == core.label
+
+
+def _write(tmp_path: Path, text: str, name: str = "x.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    path = _write(tmp_path, text)
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    return message[len(path) + 2:]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("frax_hip_pct = 5 ", "frax_hip_pct = 105 ",
+         "treatment.frax_hip_pct: must be a number between 0 and 100"),
+        ("frax_hip_pct = 5 ", 'frax_hip_pct = "5" ',
+         "treatment.frax_hip_pct: must be a number between 0 and 100"),
+        ("frax_hip_pct = 5 ", "frax_hip_pcnt = 5 ", "treatment.frax_hip_pcnt: unknown key"),
+        ("bmi = 19 ", "", "risk.bmi: missing key"),
+        ("version = 1", "version = 1.5", "version: must be a whole number between 1 and 1000000"),
+        ("version = 1", "version = 1\ncolour = 'red'", "colour: unknown key"),
+        ('fragility_fracture = "recommended"', 'fragility_fracture = "maybe"',
+         "treatment.fragility_fracture: must be one of recommended, consider, "
+         "needs_risk_assessment, not_indicated, none"),
+        ('vertebral_fracture_categories = ["osteopenia"]',
+         'vertebral_fracture_categories = ["osteopenic"]',
+         "treatment.vertebral_fracture_categories: must be a non-empty list of distinct values "
+         "from osteoporosis, osteopenia, normal"),
+        ("vertebral_fracture_t_limit = -1.6", 'vertebral_fracture_t_limit = "any"',
+         'treatment.vertebral_fracture_t_limit: must be a number between -10 and 10 or "none"'),
+        ("normal_t = -1.0", "normal_t = -3.0",
+         "diagnosis.normal_t: must be greater than diagnosis.osteoporosis_t"),
+        ("spine_min_vertebrae = 2", "spine_min_vertebrae = true",
+         "sites.spine_min_vertebrae: must be a whole number between 1 and 4"),
+        ("treated_months = 12", "treated_months = 0",
+         'monitoring.treated_months: must be a whole number between 1 and 1200 or "none"'),
+        ('id = "core-2025"', 'id = "Core 2025"',
+         "id: must be lower-case letters, digits and dashes (e.g. core-2025)"),
+        ('id = "core-2025"\n', "", "id: missing key"),
+        ("[monitoring]", "[monitor]", "monitor: unknown key"),
+    ],
+)
+def test_validation_errors_name_file_and_key(tmp_path, old: str, new: str, message: str) -> None:
+    assert old in CORE_TEXT
+    assert _error(tmp_path, CORE_TEXT.replace(old, new, 1)) == message
+
+
+def test_missing_section(tmp_path) -> None:
+    text = re.sub(r"\[sites\]\nspine_min_vertebrae = 2[^\n]*\n", "", CORE_TEXT)
+    assert _error(tmp_path, text) == "sites: missing section"
+
+
+def test_invalid_toml(tmp_path) -> None:
+    assert _error(tmp_path, "id = ").startswith("not valid TOML")
+
+
+def test_unknown_id_and_missing_file() -> None:
+    with pytest.raises(RulesetError, match=r"^rulesets/nope\.toml: unknown ruleset 'nope'"):
+        load_ruleset("nope")
+    with pytest.raises(RulesetError, match="no such ruleset file"):
+        load_ruleset("/no/such/file.toml")
+
+
+def test_third_ruleset_needs_no_code_change(lenient) -> None:
+    """test-lenient.toml lives only in tests/rules/data and changes every threshold."""
+    assert lenient.label == "test-lenient@3"
+    assert load_ruleset(str(TEST_RULESET)).label == "test-lenient@3"
+    # adult from 18; a woman of 44 with status unknown is premenopausal (assumed at 45).
+    assert assess(lenient, age_years=18.0, menopausal_status="pre",
+                  femoral_neck_z=-2.5)["z_category"] == "below_expected_range"
+    assert assess(lenient, age_years=44.0, menopausal_status=None,
+                  femoral_neck_z=-1.0)["basis"] == "iscd_z_score"
+    # men on the WHO basis from 60; T cut-offs -3.0 / -1.5.
+    assert assess(lenient, sex="M", age_years=59.0, femoral_neck_z=0.0)["basis"] == (
+        "iscd_z_score")
+    assert assess_worked(lenient, femoral_neck_t=-2.9)["who_category"] == "osteopenia"
+    assert assess_worked(lenient, femoral_neck_t=-3.0)["who_category"] == "osteoporosis"
+    assert assess_worked(lenient, femoral_neck_t=-1.5)["who_category"] == "normal"
+    # normal BMD gets a repeat date (60 months); fragility fracture -> consider, 18 months.
+    normal = assess_worked(lenient, femoral_neck_t=-1.4)
+    assert normal["next_dxa_due"] == dt.date(2030, 3, 14)
+    assert normal["reasons"][-1] == "MON-NORMAL"
+    fracture = assess_worked(lenient, prior_fragility_fracture=True)
+    assert fracture["treatment"] == "consider"
+    assert fracture["first_line_therapy"] == "test therapy"
+    assert fracture["next_dxa_due"] == dt.date(2028, 3, 14)  # untreated osteopenia: 36 mo
+    # vertebral fracture qualifies in normal BMD down to T <= -1.2 ...
+    assert assess_worked(lenient, femoral_neck_t=-1.2, vertebral_fracture=True)[
+        "treatment"] == "recommended"
+    assert assess_worked(lenient, femoral_neck_t=-1.1, vertebral_fracture=True)[
+        "treatment"] == "not_indicated"
+    # ... and risk features do not change the decision.
+    assert assess_worked(lenient, current_smoker=True)["treatment"] == "not_indicated"
+    assert assess_worked(lenient, bmi=18.4)["high_risk_features"] == ["RF-LOW-BMI"]
+    assert assess_worked(lenient, bmi=18.5)["high_risk_features"] == []
+
+
+THERAPY = "oral bisphosphonate (alendronate 70 mg weekly, or risedronate)"
+
+
+@pytest.mark.parametrize(
+    ("changes", "core_treatment", "bhof_treatment"),
+    [
+        ({}, "not_indicated", "not_indicated"),
+        ({"frax_hip_pct": 4.0}, "not_indicated", "recommended"),
+        ({"frax_hip_pct": 5.0}, "consider", "recommended"),
+        ({"frax_major_pct": 25.0}, "consider", "recommended"),
+        ({"femoral_neck_t": -0.5, "vertebral_fracture": True}, "not_indicated", "recommended"),
+        ({"femoral_neck_t": -1.2, "vertebral_fracture": True}, "consider", "recommended"),
+        ({"femoral_neck_t": -1.8, "vertebral_fracture": True}, "consider", "recommended"),
+        ({"current_smoker": True}, "consider", "not_indicated"),
+        ({"current_smoker": True, "frax_hip_pct": None}, "consider", "needs_risk_assessment"),
+        ({"frax_hip_pct": None}, "needs_risk_assessment", "needs_risk_assessment"),
+        ({"femoral_neck_t": -2.5}, "recommended", "recommended"),
+        ({"prior_fragility_fracture": True}, "recommended", "recommended"),
+        ({"femoral_neck_t": -0.5}, "not_indicated", "not_indicated"),
+    ],
+)
+def test_rulesets_differ_where_section5_says(core, bhof, changes, core_treatment,
+                                             bhof_treatment) -> None:
+    a, b = assess_worked(core, **changes), assess_worked(bhof, **changes)
+    assert (a["treatment"], b["treatment"]) == (core_treatment, bhof_treatment)
+    for column in ("basis", "diagnostic_site", "who_category", "high_risk_features",
+                   "risk_factor_count", "secondary_cause_workup", "vfa_recommended",
+                   "lifestyle"):
+        assert a[column] == b[column]
+
+
+def test_bhof_normal_bmd_vertebral_fracture_reasons(bhof) -> None:
+    row = assess_worked(bhof, femoral_neck_t=-0.5, vertebral_fracture=True)
+    assert row["reasons"] == ["BASIS-WHO", "SITE-LOWEST", "WHO-NORMAL", "RF-VERTEBRAL-FX",
+                              "TX-VERTEBRAL-FX", "TX-NORMAL", "MON-TREATED"]
+    assert row["first_line_therapy"] == THERAPY
+    assert row["next_dxa_due"] == dt.date(2026, 3, 14)
