@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sources import apex, canonical
-from sources.base import CANONICAL_CSV, HOLOGIC_APEX, ReadOptions, SourceFile
+from sources import apex, canonical, lunar
+from sources.base import CANONICAL_CSV, GE_LUNAR_DICOM, HOLOGIC_APEX, ReadOptions, SourceFile
 from transforms.errors import FileProblem
 
 Reader = Callable[[Path, ReadOptions], SourceFile]
@@ -20,6 +20,7 @@ Sniffer = Callable[[Path], "str | None"]
 FORMATS: dict[str, tuple[Sniffer, Reader]] = {
     CANONICAL_CSV: (canonical.sniff, canonical.read),
     HOLOGIC_APEX: (apex.sniff, apex.read),
+    GE_LUNAR_DICOM: (lunar.sniff, lunar.read),
 }
 
 #: Short names accepted by `dxa run --format`.
@@ -30,6 +31,9 @@ FORMAT_ALIASES = {
     "apex": HOLOGIC_APEX,
     "hologic": HOLOGIC_APEX,
     HOLOGIC_APEX: HOLOGIC_APEX,
+    "lunar": GE_LUNAR_DICOM,
+    "dicom": GE_LUNAR_DICOM,
+    GE_LUNAR_DICOM: GE_LUNAR_DICOM,
 }
 
 #: File names in a folder that are documentation, never exports.

@@ -1,0 +1,171 @@
+"""GE Lunar DICOM files: round trip per variant, quirks, broken files, detection."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pipelines.prepare import prepare_input
+from samplegen.canonical import generate_exams
+from samplegen.lunar import lunar_dataset, write_lunar_dicoms
+from samplegen.messy import write_plain_csv
+from sources import lunar
+from sources.base import ReadOptions
+from sources.detect import Input, discover
+from transforms.errors import FileProblem
+
+SEED = 13
+
+#: Canonical columns a Lunar file carries (exam_id is built from the header; BMI is
+#: derived from PatientSize/PatientWeight; menopause and the questionnaire are absent).
+CARRIED = [
+    "patient_id", "exam_date", "birth_date", "age_years", "sex", "height_cm", "weight_kg",
+    "bmi", "scanner_manufacturer", "scanner_model", "scanner_serial",
+    "spine_bmd", "spine_t", "spine_z", "spine_vertebrae",
+    "femoral_neck_bmd", "femoral_neck_t", "femoral_neck_z",
+    "total_hip_bmd", "total_hip_t", "total_hip_z", "hip_side",
+    "radius_33_bmd", "radius_33_t", "radius_33_z", "frax_major_pct", "frax_hip_pct",
+]
+
+
+@pytest.fixture(scope="module")
+def exams() -> pl.DataFrame:
+    return generate_exams(90, seed=SEED)
+
+
+@pytest.mark.parametrize("variant", ["xml_old", "xml_new", "sr"])
+def test_round_trip_matches_the_canonical_csv(
+    exams: pl.DataFrame, tmp_path: Path, variant: str
+) -> None:
+    written, paths = write_lunar_dicoms(exams, tmp_path / "dcm", variant=variant, seed=SEED)
+    assert len(paths) == written.height > 10
+    canonical = prepare_input(
+        Input(write_plain_csv(written, tmp_path / "c.csv", SEED), "canonical_csv")
+    )
+    assert canonical.valid is not None
+    frames = []
+    for path in paths:
+        prepared = prepare_input(Input(path, "ge_lunar_dicom"), ReadOptions())
+        assert prepared.error is None, prepared.error
+        assert prepared.rows_read == 1
+        assert prepared.valid is not None
+        frames.append(prepared.valid)
+    vendor = pl.concat(frames)
+    assert vendor.height == canonical.valid.height
+    key = ["patient_id", "exam_date"]
+    assert_frame_equal(
+        canonical.valid.sort(key).select(CARRIED), vendor.sort(key).select(CARRIED)
+    )
+    assert vendor["exam_id"].str.starts_with("LUNAR-").all()
+
+
+def _exam(**overrides: object) -> dict:
+    row = generate_exams(1, seed=5).to_dicts()[0]
+    row.update(
+        scanner_manufacturer="GE Lunar", scanner_serial="200871", scanner_model="iDXA",
+        spine_bmd=1.1, spine_t=-0.5, spine_z=0.1, spine_vertebrae=4,
+        femoral_neck_bmd=0.8, femoral_neck_t=-1.5, femoral_neck_z=-0.5,
+        total_hip_bmd=0.9, total_hip_t=-1.0, total_hip_z=-0.2, hip_side="left",
+        frax_major_pct=12.5, frax_hip_pct=2.5,
+    )
+    row.update(overrides)
+    return row
+
+
+def _read(tmp_path: Path, exam: dict, variant: str, other_hip: bool = False, index: int = 0):
+    path = tmp_path / f"{variant}.dcm"
+    lunar_dataset(exam, variant, other_hip, index).save_as(path, enforce_file_format=True)
+    return lunar.read(path, ReadOptions()).cells.row(0, named=True)
+
+
+@pytest.mark.parametrize("variant", ["xml_old", "xml_new", "sr"])
+def test_neck_is_not_upper_neck_or_neck_mean_and_l1_l4_wins(
+    tmp_path: Path, variant: str
+) -> None:
+    row = _read(tmp_path, _exam(), variant, other_hip=True)
+    assert row["femoral_neck_t"] == "-1.5"  # Upper Neck / Neck Mean decoys are -1.9
+    assert row["spine_t"] == "-0.5"  # L2-L4 / L3-L4 decoys are -0.2
+    assert row["spine_vertebrae"] == "4"
+    assert row["hip_side"] == "left"  # the other femur is 0.4 higher
+    assert row["frax_major_pct"] == "12.5"
+    assert row["frax_hip_pct"] == "2.5"
+
+
+def test_widest_lumbar_range_when_no_l1_l4(tmp_path: Path) -> None:
+    row = _read(tmp_path, _exam(spine_vertebrae=3, spine_t=-1.1), "xml_new")
+    assert row["spine_t"] == "-1.1"  # L1-L3 beats the narrower L2-L3 decoy
+    assert row["spine_vertebrae"] == "3"
+
+
+def test_decimal_commas_and_milligrams(tmp_path: Path) -> None:
+    old = _read(tmp_path, _exam(spine_bmd=1.023), "xml_old")  # "1,023"
+    assert old["spine_bmd"] == "1.023"
+    new = _read(tmp_path, _exam(spine_bmd=1.023), "xml_new", index=1)  # "1023.0" mg/cm2
+    assert float(new["spine_bmd"]) == pytest.approx(1.023)
+    sr = _read(tmp_path, _exam(femoral_neck_t=-2.3), "sr", index=1)  # T as text "-2,3"
+    assert sr["femoral_neck_t"] == "-2.3"
+
+
+def test_old_xml_current_exam_is_the_last(tmp_path: Path) -> None:
+    row = _read(tmp_path, _exam(total_hip_t=-1.0), "xml_old")
+    assert row["total_hip_t"] == "-1.0"  # the earlier exam listed first has -0.9
+
+
+def test_header_fields(tmp_path: Path) -> None:
+    exam = _exam(birth_date=date(1950, 2, 3), exam_date=date(2024, 5, 6), sex="M",
+                 height_cm=171.5)
+    row = _read(tmp_path, exam, "sr")
+    assert row["birth_date"] == "1950-02-03"
+    assert row["exam_date"] == "2024-05-06"
+    assert row["sex"] == "M"
+    assert row["height_cm"] == "171.5"
+    assert row["exam_id"] == f"LUNAR-200871-{exam['patient_id']}-20240506"
+
+
+def test_truncated_dicom_is_a_file_problem(tmp_path: Path) -> None:
+    good = tmp_path / "good.dcm"
+    lunar_dataset(_exam(), "xml_new", False, 0).save_as(good, enforce_file_format=True)
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(good.read_bytes()[:400])
+    prepared = prepare_input(Input(bad, "ge_lunar_dicom"))
+    assert prepared.error is not None
+    assert prepared.error.startswith("not a readable DICOM file")
+    assert _exam()["patient_id"] not in prepared.error
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"hello")
+    with pytest.raises(FileProblem, match="not a readable DICOM file"):
+        lunar.read(junk, ReadOptions())
+
+
+def test_dicom_without_results_is_a_file_problem(tmp_path: Path) -> None:
+    ds = lunar_dataset(_exam(), "xml_new", False, 0)
+    del ds.ImageComments
+    path = tmp_path / "empty.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(FileProblem, match="holds no GE Lunar results"):
+        lunar.read(path, ReadOptions())
+
+
+def test_folder_of_dicoms_is_one_input_per_file_and_magic_is_sniffed(tmp_path: Path) -> None:
+    folder = tmp_path / "lunar"
+    folder.mkdir()
+    for i, name in enumerate(["a.dcm", "b.dcm", "IM0001"]):
+        lunar_dataset(_exam(), "sr", False, i).save_as(folder / name, enforce_file_format=True)
+    inputs, _ = discover([tmp_path])
+    assert [(i.path.name, i.source_format) for i in inputs] == [
+        ("IM0001", "ge_lunar_dicom"), ("a.dcm", "ge_lunar_dicom"), ("b.dcm", "ge_lunar_dicom")
+    ]
+
+
+def test_unrecognised_input_lists_every_format_and_why(tmp_path: Path) -> None:
+    path = tmp_path / "scan.xlsx"
+    path.write_bytes(b"PK\x03\x04")
+    inputs, _ = discover([path])
+    problem = inputs[0].problem or ""
+    assert "canonical_csv: file name does not end in .csv" in problem
+    assert "hologic_apex: not an APEX export folder" in problem
+    assert "ge_lunar_dicom: not a DICOM file" in problem
