@@ -248,3 +248,22 @@ def write_apex_export(
     for name, table in apex_tables(frame, seed, **options).items():  # type: ignore[arg-type]
         table.write_csv(folder / f"{name}.csv")
     return frame.filter(pl.col("scanner_manufacturer") == "Hologic")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m samplegen.apex FOLDER [--exams N] [--seed S]`: write one APEX export."""
+    import argparse
+
+    from samplegen.canonical import generate_exams
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--exams", type=int, default=80, help="canonical exams to draw")
+    parser.add_argument("--seed", type=int, default=2025)
+    args = parser.parse_args(argv)
+    written = write_apex_export(generate_exams(args.exams, args.seed), args.folder, args.seed)
+    print(f"{written.height} Hologic exams -> {args.folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -278,3 +278,24 @@ def write_lunar_dicoms(
         )
         paths.append(path)
     return exams, paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m samplegen.lunar FOLDER [--exams N] [--seed S] [--variant V]`."""
+    import argparse
+
+    from samplegen.canonical import generate_exams
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--exams", type=int, default=40, help="canonical exams to draw")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--variant", default="mixed", choices=[*VARIANTS, "mixed"])
+    args = parser.parse_args(argv)
+    exams = generate_exams(args.exams, args.seed)
+    written, paths = write_lunar_dicoms(exams, args.folder, args.variant, args.seed)
+    print(f"{len(paths)} GE Lunar DICOM files -> {args.folder}")
+
+
+if __name__ == "__main__":
+    main()
