@@ -126,3 +126,34 @@ def test_an_exam_already_in_the_registry_is_quarantined_not_replaced(tmp_path: P
                            ).fetchone()[0] == -2.1
         assert con.execute("SELECT errors FROM quarantine").fetchone()[0] == (
             "exam_id: already in the registry from another input")
+
+
+def test_run_summary_artifact_holds_no_patient_identifiers(tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from pipelines.summary import to_markdown
+
+    data = write_csv(tmp_path / "in.csv", [
+        make_row(exam_id="SECRET-EXAM-1", patient_id="SECRET-PATIENT-1"),
+        make_row(exam_id="SECRET-EXAM-2", patient_id="SECRET-PATIENT-2", sex="Q"),
+    ])
+    summary = registry_flow(paths=[str(data)], db=str(tmp_path / "r.duckdb"))
+    markdown = to_markdown(summary)
+    assert "SECRET" not in markdown
+    assert "sex: is not one of the allowed values" in markdown
+    assert "| in.csv" in markdown or str(data) in markdown
+
+    async def latest_artifact() -> str:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["dxa-run-summary"])),
+                limit=50,
+            )
+            return "\n".join(str(a.data) for a in found)
+
+    import asyncio
+
+    published = asyncio.run(latest_artifact())
+    assert summary.run_id in published
+    assert "SECRET" not in published
