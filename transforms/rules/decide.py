@@ -74,9 +74,9 @@ def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
     """Decide every exam (one row each, canonical columns; extra columns are ignored)."""
     frame = decided_frame(exams, ruleset)
     table = outputs.lookup(frame.select(pl.col(KEY).unique()), ruleset)
+    # Eager on purpose: the lazy engine's join is several times slower here.
     assessments = (
-        frame.lazy()
-        .select(
+        frame.select(
             "exam_id",
             KEY,
             "diagnostic_t_score",
@@ -85,9 +85,8 @@ def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
             "vfa_recommended",
             "next_dxa_due",
         )
-        .join(table.lazy(), on=KEY, how="left", maintain_order="left")
+        .join(table, on=KEY, how="left", maintain_order="left")
         .with_columns(pl.lit(ruleset.label).alias("ruleset"))
-        .select(list(ASSESSMENT_COLUMNS))
-        .collect()
+        .select(ASSESSMENT_COLUMNS)
     )
     return Decisions(assessments=assessments, flags=build_flags(frame, ruleset))

@@ -50,8 +50,8 @@ def flag_details(ruleset: Ruleset) -> dict[str, str]:
     }
 
 
-def _flag(frame: pl.DataFrame, mask: pl.Expr, code: str, detail: pl.Expr,
-          label: str) -> pl.DataFrame:
+def _flag(frame: pl.LazyFrame, mask: pl.Expr, code: str, detail: pl.Expr,
+          label: str) -> pl.LazyFrame:
     return frame.filter(mask).select(
         pl.col("exam_id"),
         pl.lit(code).alias("code"),
@@ -61,8 +61,10 @@ def _flag(frame: pl.DataFrame, mask: pl.Expr, code: str, detail: pl.Expr,
     )
 
 
-def build_flags(frame: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
+def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
     """All flags of the decided frame, grouped by code in FLAG_SEVERITY order."""
+    # Lazy, so that each filter only touches the few columns its flag reads.
+    frame = decided.lazy()
     label = ruleset.label
     text = flag_details(ruleset)
     meno = pl.when(pl.col("age_years") >= ruleset.basis.menopause_assumed_age)
@@ -80,12 +82,14 @@ def build_flags(frame: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
               .otherwise(pl.lit(text["NO_DIAGNOSTIC_SITE_Z"])), label),
     ]
     # RISK_FACTORS_INCOMPLETE: the detail text is built once per distinct missing-mask.
-    missing = frame.select(pl.col("exam_id"), missing_mask(ruleset).alias(_MISSING)).filter(
-        pl.col(_MISSING) != 0
+    missing = (
+        frame.select(pl.col("exam_id"), missing_mask(ruleset).alias(_MISSING))
+        .filter(pl.col(_MISSING) != 0)
+        .collect()
     )
     details = missing.select(pl.col(_MISSING).unique()).with_columns(
         missing_detail(pl.col(_MISSING)).alias("detail")
-    )
+    ).rechunk()
     parts.append(
         missing.join(details, on=_MISSING, how="left", maintain_order="left").select(
             pl.col("exam_id"),
@@ -94,5 +98,6 @@ def build_flags(frame: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
             pl.col("detail"),
             pl.lit(label).alias("ruleset"),
         )
+        .lazy()
     )
-    return pl.concat(parts).cast(FLAG_SCHEMA)
+    return pl.concat(parts).collect().cast(FLAG_SCHEMA)

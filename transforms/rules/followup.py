@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.lists import labels
 from transforms.rules.names import MIN_Z, RECOMMENDED, fired, fired_col
 from transforms.rules.ruleset import Ruleset
 
@@ -82,9 +83,4 @@ def lifestyle_list() -> pl.Expr:
         advice & fired_col("RF-SMOKING"),
         advice & fired_col("RF-ALCOHOL"),
     ]
-    return pl.concat_list(
-        [
-            pl.when(c).then(pl.lit(code))
-            for c, code in zip(conditions, LIFESTYLE_CODES, strict=True)
-        ]
-    ).list.drop_nulls()
+    return labels(list(zip(conditions, LIFESTYLE_CODES, strict=True)))

@@ -12,6 +12,7 @@ import polars as pl
 
 from transforms.rules.catalog import DECISION_RULE_IDS
 from transforms.rules.followup import lifestyle_list
+from transforms.rules.lists import labels
 from transforms.rules.names import KEY, SITE, SITE_ORDER, fired, fired_col
 from transforms.rules.risk import RF_IDS
 from transforms.rules.ruleset import Ruleset
@@ -24,16 +25,19 @@ assert SITE_SHIFT + 3 <= 64, "fired bits and site code must fit in a UInt64 key"
 
 def key_expr() -> pl.Expr:
     """The UInt64 key of a decided row: fired bits plus the site code."""
-    bits = [fired_col(rule).cast(pl.UInt64) * (1 << i) for i, rule in enumerate(DECISION_RULE_IDS)]
+    zero = pl.lit(0, dtype=pl.UInt64)
+    # when/then literals are about twice as fast as casting and multiplying.
+    bits = [
+        pl.when(fired_col(rule)).then(pl.lit(1 << i, dtype=pl.UInt64)).otherwise(zero)
+        for i, rule in enumerate(DECISION_RULE_IDS)
+    ]
     site = pl.col(SITE).cast(pl.UInt64) * (1 << SITE_SHIFT)
     return pl.sum_horizontal([*bits, site]).alias(KEY)
 
 
 def _ids(rule_ids: tuple[str, ...]) -> pl.Expr:
     """List of the given rule IDs that fired, in the given order."""
-    return pl.concat_list(
-        [pl.when(fired_col(rule)).then(pl.lit(rule)) for rule in rule_ids]
-    ).list.drop_nulls()
+    return labels([(fired_col(rule), rule) for rule in rule_ids])
 
 
 def lookup(keys: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
@@ -75,6 +79,7 @@ def lookup(keys: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         _ids(DECISION_RULE_IDS).alias("reasons"),
         lifestyle_list().alias("lifestyle"),
     )
+    # One chunk: gathering list columns from a many-chunk table is ~7x slower.
     return with_treatment.select(
         key,
         "basis",
@@ -87,4 +92,4 @@ def lookup(keys: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         "reasons",
         therapy_text(ruleset, pl.col("treatment")).alias("first_line_therapy"),
         "lifestyle",
-    )
+    ).rechunk()
