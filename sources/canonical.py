@@ -5,7 +5,8 @@ the "messy" spellings registries send in practice, each detected from the file i
 given by the operator, never guessed silently:
 
 * encoding: UTF-8 (BOM accepted); bytes that are not UTF-8 are decoded as Windows-1252
-  (Latin-1 for the bytes cp1252 leaves undefined) and a note says so;
+  and a note says so; bytes undefined in Windows-1252 too fail the file (Latin-1 would
+  turn them into control characters);
 * delimiter: `,` `;` or TAB, whichever the header line uses most;
 * decimal commas (`0,812`): used when the numeric cells of the file write decimals with a
   comma and none with a point (with a `,` delimiter such cells must be quoted);

@@ -63,7 +63,9 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
     """Decode UTF-8 (BOM accepted) or, when the bytes are not UTF-8, Windows-1252.
 
     Returns (text, note): the note says which fallback encoding was used (None for UTF-8).
-    Bytes that Windows-1252 leaves undefined fall back to Latin-1, which decodes any byte.
+    Latin-1 is not tried after Windows-1252: the only bytes cp1252 leaves undefined
+    (0x81, 0x8D, 0x8F, 0x90, 0x9D) would become control characters, i.e. garbage, so
+    such a file fails with the offset of the first undecodable byte.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -76,8 +78,12 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
         pass
     try:
         return data.decode("cp1252"), "decoded as Windows-1252 (not valid UTF-8)"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "decoded as Latin-1 (not valid UTF-8)"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FileProblem(
+            f"undecodable bytes: neither UTF-8 nor Windows-1252 at byte {exc.start} "
+            f"(line {line})"
+        ) from None
 
 
 def detect_delimiter(text: str) -> str:

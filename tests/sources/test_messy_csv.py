@@ -141,3 +141,23 @@ def test_messy_round_trip_matches_the_clean_file(tmp_path: Path) -> None:
     columns = [c for c in a.valid.columns if not c.startswith("_")]
     assert_frame_equal(a.valid.select(columns), b.valid.select(columns))
     assert b.extra_columns == ["site_note"]
+
+
+def test_bytes_neither_utf8_nor_cp1252_fail_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"exam_id,patient_id,exam_date,sex,age_years\nE1,P\x81,2024-01-01,F,60\n")
+    prepared = prepare_input(Input(path, "canonical_csv"))
+    assert prepared.error == (
+        "undecodable bytes: neither UTF-8 nor Windows-1252 at byte 47 (line 2)"
+    )
+
+
+def test_sample_data_holds_one_apex_export_and_lunar_files() -> None:
+    from sources.detect import discover
+
+    sample = Path(__file__).resolve().parents[2] / "sample_data"
+    inputs, _ = discover([sample / "apex", sample / "lunar"])
+    formats = [i.source_format for i in inputs]
+    assert formats.count("hologic_apex") == 1
+    assert formats.count("ge_lunar_dicom") >= 18
+    assert None not in formats
