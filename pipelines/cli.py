@@ -109,6 +109,10 @@ def run(
         Path | None,
         typer.Option(help="Precision study file (TOML); default config/precision.toml."),
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="Fan per-file work out to Dask: 'local' or a scheduler address."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
 ) -> None:
@@ -143,6 +147,10 @@ def run(
     if status is not None:
         status.start()
         set_reporter(lambda stage, detail: status.update(f"{stage}: {detail}"))
+    if dask is not None:
+        from pipelines.runners import task_runner_for
+
+        registry_flow = registry_flow.with_options(task_runner=task_runner_for(dask))
     try:
         summary = registry_flow(
             paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,

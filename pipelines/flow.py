@@ -21,6 +21,7 @@ from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, prepare_input
 from pipelines.publish import publish_reporting_copy
 from pipelines.rules_bridge import decider_for, resolve_ruleset
+from pipelines.runners import task_runner_for
 from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
@@ -130,7 +131,7 @@ def _mark_failed(db: str, summary: RunSummary, message: str) -> None:
         pass
 
 
-@flow(name="dxa-registry-nightly", log_prints=False)
+@flow(name="dxa-registry-nightly", log_prints=False, task_runner=task_runner_for(None))
 def registry_flow(
     paths: list[str],
     db: str,
@@ -151,10 +152,13 @@ def registry_flow(
         summary.ignored = ignored
         progress.report("discovered", f"{len(inputs)} inputs")
         options = ReadOptions(date_format=date_format)
-        prepared = [
-            prepare_task.with_options(task_run_name=f"prepare-{i}")(item, options)
+        # Per-file compute fans out on the flow's task runner (threads or Dask workers);
+        # results come back here, where the single DuckDB writer loads them in order.
+        futures = [
+            prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
             for i, item in enumerate(inputs, start=1)
         ]
+        prepared = [future.result() for future in futures]
         summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s, precision)
     except Exception as exc:
         _mark_failed(db, summary, f"{type(exc).__name__}: {exc}")
