@@ -7,6 +7,7 @@ states each interpretation the spec left open (clinical-rules.md is authoritativ
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from transforms.rules.ruleset import Ruleset
@@ -333,12 +334,11 @@ def _format(value: object) -> str:
     return str(value)
 
 
-def _params(rule: Rule, ruleset: Ruleset | None) -> str:
-    if not rule.params:
-        return "-"
+def _params(rule: Rule, ruleset: Ruleset | None) -> list[str]:
+    """The rule's parameter keys, with this ruleset's values when one is given."""
     if ruleset is None:
-        return ", ".join(rule.params)
-    return ", ".join(f"{key} = {_format(ruleset.value(key))}" for key in rule.params)
+        return list(rule.params)
+    return [f"{key} = {_format(ruleset.value(key))}" for key in rule.params]
 
 
 def _md_cell(text: str) -> str:
@@ -364,22 +364,33 @@ def render_catalog(fmt: str = "text", ruleset: Ruleset | None = None) -> str:
             cells = (
                 f"`{rule.id}`",
                 rule.wording,
-                _params(rule, ruleset),
+                "; ".join(_params(rule, ruleset)) or "-",
                 rule.source,
                 rule.departure or "",
                 rule.implemented_in,
             )
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         return "\n".join(lines) + "\n"
+    def field(label: str, text: str) -> str:
+        return textwrap.fill(
+            f"{label}{text}",
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+
     lines = [heading, "=" * len(heading), ""]
     for rule in RULES:
         lines.append(f"{rule.id}  [{rule.section}]")
-        lines.append(f"  {rule.wording}")
-        lines.append(f"  parameters: {_params(rule, ruleset)}")
-        lines.append(f"  source: {rule.source}")
+        lines.append(field("", rule.wording))
+        if rule.params:
+            lines.append("  parameters:")
+            lines += [f"    {param}" for param in _params(rule, ruleset)]
+        lines.append(field("source: ", rule.source))
         if rule.departure:
-            lines.append(f"  departure: {rule.departure}")
+            lines.append(field("departure: ", rule.departure))
         if rule.implemented_in != "transforms.rules":
-            lines.append(f"  implemented in: {rule.implemented_in}")
+            lines.append(field("implemented in: ", rule.implemented_in))
         lines.append("")
     return "\n".join(lines)
