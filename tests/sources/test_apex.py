@@ -190,3 +190,19 @@ def test_file_names_are_case_insensitive_and_folder_is_one_input(tmp_path: Path)
     inputs, _ = discover([tmp_path / "data"])
     assert [(i.path, i.source_format) for i in inputs] == [(folder, "hologic_apex")]
     assert prepare(folder).valid is not None
+
+
+def test_slash_scan_dates_need_the_operator_option(tmp_path: Path) -> None:
+    exam = _exam(spine_t=-1.0, spine_bmd=0.9, spine_vertebrae=4)
+    tables = apex_tables(exam, 5, qc_scan=False, reanalysis=False)
+    tables["ScanAnalysis"] = tables["ScanAnalysis"].with_columns(
+        SCAN_DATE=pl.lit("01/03/2024 09:00"), ANALYSIS_DATE=pl.lit("01/03/2024 09:00")
+    )
+    folder = _write(tables, tmp_path / "x")
+    dmy = prepare_input(Input(folder, "hologic_apex"), ReadOptions(date_format="DMY"))
+    assert dmy.valid is not None and dmy.valid["exam_date"].to_list()[0].isoformat() == (
+        "2024-03-01"
+    )
+    iso_only = prepare(folder)
+    assert iso_only.quarantine is not None
+    assert "unreadable SCAN_DATE" in iso_only.quarantine["errors"][0]
