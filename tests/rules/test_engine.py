@@ -60,6 +60,14 @@ def test_extra_columns_ignored(core) -> None:
     assert decide(extra, core).assessments.equals(decide(plain, core).assessments)
 
 
+def test_missing_optional_columns_are_not_recorded(core) -> None:
+    full = frame([worked()])
+    lean = full.drop("birth_date", "kyphosis", "radius_33_t", "radius_33_z", "frax_hip_pct")
+    expected = decide(full.with_columns(pl.lit(None, dtype=pl.Float64).alias("frax_hip_pct")),
+                      core)
+    assert decide(lean, core).assessments.equals(expected.assessments)
+
+
 def test_flag_details_carry_no_identifiers(core) -> None:
     rows = [
         exam(exam_id="SECRET-EXAM", patient_id="SECRET-PATIENT", age_years=12.0,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.columns import CANONICAL_COLUMNS
+from transforms.parse import polars_dtype
 from transforms.rules import basis, diagnosis, followup, outputs, risk, sites, treatment
 from transforms.rules.flags import build_flags
 from transforms.rules.names import KEY
@@ -49,11 +50,20 @@ class Decisions:
     flags: pl.DataFrame
 
 
+def _canonical(exams: pl.DataFrame) -> pl.LazyFrame:
+    """Exactly the canonical columns; any the caller lacks become typed nulls (never fire)."""
+    return exams.lazy().select(
+        pl.col(name)
+        if name in exams.columns
+        else pl.lit(None, dtype=polars_dtype(kind)).alias(name)
+        for name, kind in CANONICAL_COLUMNS.items()
+    )
+
+
 def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
     """The exams with every intermediate and fired column, and the output key."""
     return (
-        exams.lazy()
-        .select(list(CANONICAL_COLUMNS))
+        _canonical(exams)
         .with_columns(*basis.basis_stage(ruleset), *sites.validity_stage(ruleset))
         .with_columns(sites.lowest_stage())
         .with_columns(sites.site_stage())
