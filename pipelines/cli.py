@@ -72,6 +72,8 @@ def print_summary(summary) -> None:  # noqa: ANN001
         if f.extra_columns:
             out.print(f"[yellow]note:[/] {f.path}: unknown columns kept aside: "
                       f"{', '.join(f.extra_columns)}", highlight=False)
+        for note in f.notes:
+            out.print(f"note: {f.path}: {note}", highlight=False)
         for key, value in f.excluded.items():
             out.print(f"note: {f.path}: {value} {key.replace('_', ' ')} not loaded as exams",
                       highlight=False)

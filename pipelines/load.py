@@ -191,6 +191,7 @@ def load_input(
         assessments_added=assessments.height,
         extra_columns=prepared.extra_columns,
         excluded=prepared.excluded,
+        notes=prepared.notes,
     )
     if not outcome.balanced:  # a bug, never a data problem: refuse to load unaccounted rows
         raise RuntimeError(

@@ -22,6 +22,7 @@ class FileOutcome:
     error: str | None = None
     extra_columns: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
