@@ -1,0 +1,1 @@
+"""Ruleset files (TOML): thresholds and switches of the clinical rules, one file per ruleset."""
