@@ -3,7 +3,8 @@
 Every fired rule is one bit of a UInt64 key (catalog order), the diagnostic site code sits
 above them, and the key alone determines basis, site, categories, treatment, therapy and
 the three lists. Building list columns row by row is the slow part of a vectorized
-engine, so the lists are built for the few hundred distinct keys and joined back.
+engine, so they are built once per distinct key (hundreds to tens of thousands, against
+millions of rows) and joined back.
 """
 
 from __future__ import annotations
