@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 
 import polars as pl
-from transforms.rules.decide import decide
 
 from pipelines.load import Decider
+from transforms.rules.decide import decide
 from transforms.rules.ruleset import Ruleset, load_ruleset
 
 
