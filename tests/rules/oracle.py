@@ -252,6 +252,11 @@ def decide_one(e: dict[str, Any], rs: Ruleset) -> tuple[dict[str, Any], list[dic
         and not (
             name == "glucocorticoid_months" and mg is not None and mg < r.glucocorticoid_mg_day
         )
+        and not (
+            name == "glucocorticoid_mg_day"
+            and months is not None
+            and months < r.glucocorticoid_months
+        )
     ]
 
     # --- treatment: first matching line sets it, every matching line is a reason

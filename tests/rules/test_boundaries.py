@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from rules_helpers import assess, assess_worked, flag_codes
+from oracle import decide_one
+from rules_helpers import assess, assess_worked, flag_codes, frame, worked
+
+from transforms.rules.decide import decide
 
 BASE = ["BASIS-WHO", "SITE-LOWEST"]
 TAIL_OSTEOPENIA = ["MON-UNTREATED", "LIFESTYLE"]
@@ -106,6 +109,55 @@ def test_glucocorticoid(core, fields: dict, fires: bool) -> None:
     if fires:
         assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", "RF-GLUCOCORTICOID",
                                   "TX-RISK-FEATURES", *TAIL_OSTEOPENIA]
+
+
+#: Every other risk input recorded, so only the glucocorticoid inputs can be listed.
+RECORDED = {"prior_fragility_fracture": False, "parent_hip_fracture": False,
+            "height_loss_cm": 0.0, "vertebral_fracture": False, "bmi": 24.0,
+            "current_smoker": False, "alcohol_units_day": 0.0}
+
+
+def _incomplete_details(ruleset, **fields) -> tuple[list[str], list[str]]:
+    """RISK_FACTORS_INCOMPLETE details from the engine and from the oracle."""
+    row = worked(**{**RECORDED, **fields})
+    engine = decide(frame([row]), ruleset).flags
+    oracle = decide_one(row, ruleset)[1]
+    return (
+        engine.filter(code="RISK_FACTORS_INCOMPLETE")["detail"].to_list(),
+        [f["detail"] for f in oracle if f["code"] == "RISK_FACTORS_INCOMPLETE"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("ruleset_name", "mg", "months", "listed"),
+    [
+        # dose known below the limit: the missing duration cannot change RF-GLUCOCORTICOID
+        ("core", 7.4, None, []),
+        ("core", 0.0, None, []),
+        ("core", 7.5, None, ["glucocorticoid_months"]),
+        # duration known below the limit: the missing dose cannot change it either
+        ("core", None, 2.9, []),
+        ("core", None, 0.0, []),
+        ("core", None, 3.0, ["glucocorticoid_mg_day"]),
+        ("core", None, None, ["glucocorticoid_mg_day", "glucocorticoid_months"]),
+        # the limits come from the ruleset (test-lenient: 5 mg/day, 6 months)
+        ("lenient", None, 5.9, []),
+        ("lenient", None, 6.0, ["glucocorticoid_mg_day"]),
+        ("lenient", 4.9, None, []),
+        ("lenient", 5.0, None, ["glucocorticoid_months"]),
+    ],
+)
+def test_glucocorticoid_not_recorded_is_symmetric(request, ruleset_name: str, mg, months,
+                                                  listed: list[str]) -> None:
+    """RISK_FACTORS_INCOMPLETE lists a glucocorticoid input only when RF-GLUCOCORTICOID
+    could still fire: one input recorded below its limit settles it either way."""
+    ruleset = request.getfixturevalue(ruleset_name)
+    expected = [f"not recorded: {', '.join(listed)}"] if listed else []
+    engine, oracle = _incomplete_details(
+        ruleset, glucocorticoid_mg_day=mg, glucocorticoid_months=months
+    )
+    assert engine == expected
+    assert oracle == expected
 
 
 @pytest.mark.parametrize(

@@ -70,17 +70,20 @@ def age_stage(ruleset: Ruleset) -> list[pl.Expr]:
 def missing_mask(ruleset: Ruleset) -> pl.Expr:
     """Bit i set: RISK_INPUTS[i] was not recorded where it matters (UInt16).
 
-    glucocorticoid_months only matters when the dose is not known to be below the limit.
+    RF-GLUCOCORTICOID needs both dose and duration at or above their limits, so when one
+    of the two is recorded below its limit the rule cannot fire whatever the other is:
+    the other's absence leaves nothing undecided and is not listed (either direction).
     """
     c = pl.col
-    dose_low = (c("glucocorticoid_mg_day") < ruleset.risk.glucocorticoid_mg_day).fill_null(
-        False
-    )
+    r = ruleset.risk
+    dose_low = (c("glucocorticoid_mg_day") < r.glucocorticoid_mg_day).fill_null(False)
+    months_low = (c("glucocorticoid_months") < r.glucocorticoid_months).fill_null(False)
+    decided_by = {"glucocorticoid_months": dose_low, "glucocorticoid_mg_day": months_low}
     bits = []
     for i, name in enumerate(RISK_INPUTS):
         missing = c(name).is_null()
-        if name == "glucocorticoid_months":
-            missing = missing & ~dose_low
+        if name in decided_by:
+            missing = missing & ~decided_by[name]
         bits.append(missing.cast(pl.UInt16) * (1 << i))
     return pl.sum_horizontal(bits).cast(pl.UInt16)
 
