@@ -6,8 +6,12 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from transforms.parse import ParseOptions, derive_age_and_bmi, parse_cells
+from transforms.columns import CANONICAL_COLUMNS
+from transforms.parse import ParseOptions, _parse_all, derive_age_and_bmi, parse_cells
 from transforms.read_csv import cells_from_text, decode_utf8
 
 
@@ -104,3 +108,79 @@ def test_given_age_wins_over_birth_date_and_bmi_is_derived() -> None:
     assert row["age_years"] == 70.0
     assert row["bmi"] == 25.0
     assert row["exam_date"] == dt.date(2024, 3, 1)
+
+
+# --- the fast path and the careful path give the same frame ---------------------------
+
+_CELL_TEXTS = st.one_of(
+    st.none(),
+    st.sampled_from(
+        ["", " ", "NA", "n/a", "-", "NULL", "#n/a", "nan", "inf", "-inf", "1e30", "3.0", "2.5",
+         " -1.0 ", "\u22122.5", "1,5", "0,812", "1.234,5", "yes", "No", "Y", "0", "1", "TRUE",
+         "maybe", "2024-02-29", "2023-02-29", " 2024-01-05", "01/02/2024", "13/02/2024",
+         "F", "m", "Post", "peri", "left", "RIGHT"]
+    ),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.integers(-10, 10).map(str),
+    st.text(max_size=6),
+)
+
+
+_GOOD_TEXTS = {
+    "number": ["2.5", "-1.0", "3", "0.812"],
+    "integer": ["3", "4"],
+    "bool": ["yes", "0", "True"],
+    "date": ["2024-02-29", "1950-12-31"],
+    "text": ["F", "post", "E1"],
+}
+
+
+def _column_cells(kind: str, rows: int) -> st.SearchStrategy[list[str | None]]:
+    """A column's cells: mostly well-formed for its kind, sometimes with a small pool of
+    oddities mixed in, so that a column often holds a single kind of oddity (e.g. only
+    "nan" among good numbers) and the fast path's per-column shortcuts are exercised,
+    not just its per-row fallback."""
+    odd = st.lists(_CELL_TEXTS, min_size=1, max_size=2)
+    pool = st.one_of(st.just([]), st.just([]), odd).map(
+        lambda extra: [*_GOOD_TEXTS[kind], *extra, None]
+    )
+    return pool.flatmap(
+        lambda cells: st.lists(st.sampled_from(cells), min_size=rows, max_size=rows)
+    )
+
+
+#: Two columns of each kind: the parser treats every column of a kind alike.
+_SAMPLE_COLUMNS = ("exam_id", "sex", "exam_date", "birth_date", "spine_t", "frax_hip_pct",
+                   "spine_vertebrae", "kyphosis", "on_treatment")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.data(),
+    rows=st.integers(1, 12),
+    options=st.sampled_from(
+        [ParseOptions(), ParseOptions(null_tokens=("NA", "N/A", "-", "NULL", "#N/A")),
+         ParseOptions(decimal_comma=True, date_format="%d/%m/%Y", null_tokens=("NA",))]
+    ),
+)
+def test_fast_path_equals_careful_path(data, rows: int, options: ParseOptions) -> None:
+    """`parse_cells` (fast path + careful re-parse) == `_parse_all` (careful path only)."""
+    cells = pl.DataFrame(
+        {"_row_number": list(range(1, rows + 1))}
+        | {
+            name: data.draw(_column_cells(CANONICAL_COLUMNS[name], rows), label=name)
+            for name in _SAMPLE_COLUMNS
+        },
+        schema_overrides={name: pl.String for name in _SAMPLE_COLUMNS},
+    )
+    assert_frame_equal(parse_cells(cells, options), _parse_all(cells, options))
+
+
+def test_non_finite_numbers_are_errors_even_when_the_column_has_no_other_problem() -> None:
+    """The fast path's per-column shortcut must not let "nan"/"inf" through as values."""
+    cells = pl.DataFrame({"_row_number": [1, 2, 3], "spine_t": ["nan", "-1.5", "inf"]})
+    parsed = parse_cells(cells)
+    assert parsed["spine_t"].to_list() == [None, -1.5, None]
+    assert parsed["_parse_errors"].to_list() == [
+        ["spine_t: is not a number"], [], ["spine_t: is not a number"]
+    ]
