@@ -3,8 +3,9 @@
 `write_lunar_dicoms(frame, folder, variant=...)` writes one small, valid DICOM file (no
 pixel data) per GE Lunar exam of `frame`, with the results
 
-* `"xml_old"`: as `DENSITOMETRY_RESULTS` XML in ImageComments (TREND_ROI lists with a
-  previous exam first, the current one last; decimal commas; M/D/YYYY exam dates);
+* `"xml_old"`: as `DENSITOMETRY_RESULTS` XML in ImageComments (per region a `SCAN` >
+  `TREND` holding `TREND_ROI` with the region as text and `EXAM` siblings, a previous
+  exam first, the current one last; decimal commas; M/D/YYYY exam dates);
 * `"xml_new"`: as `DXA_RESULTS` XML (ROI elements; BMD in mg/cm2 in every other file;
   a TREND with the current exam first);
 * `"sr"`: as a structured report (AP Spine / DualFemur / Forearm / FRAX containers,
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import polars as pl
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -88,28 +89,32 @@ def _frax_xml(exam: dict) -> str:
     )
 
 
+def _trend_exam(when: date, values: dict[str, float | None], shift: float) -> str:
+    """One `EXAM` of an older-XML trend (decimal commas, M/D/YYYY date)."""
+    parts = [f"<EXAM_DATE>{when.month}/{when.day}/{when.year}</EXAM_DATE>"]
+    if values["bmd"] is not None:
+        parts.append(f"<BMD>{_num(values['bmd'] + shift * 0.01, 3, True)}</BMD>")
+    parts.append(f"<YAT>{_num(values['t'] + shift * 0.1, 1, True)}</YAT>")
+    if values["z"] is not None:
+        parts.append(f"<AMZ>{_num(values['z'] + shift * 0.1, 1, True)}</AMZ>")
+    parts.append("<BMD_CHANGE><TYPE>ROC_VS_PREVIOUS</TYPE><VALUE>0,5</VALUE></BMD_CHANGE>")
+    return "<EXAM>" + "".join(parts) + "</EXAM>"
+
+
 def old_xml(exam: dict, other_hip: bool) -> str:
-    """`DENSITOMETRY_RESULTS`: current exam last, decimal commas, M/D/YYYY dates."""
+    """`DENSITOMETRY_RESULTS`: one `SCAN` > `TREND` per region, current exam last.
+
+    As enCORE writes it (and the public GE Lunar extractor reads it): the region is the
+    TEXT of `TREND_ROI`, the `EXAM` elements are its siblings inside `TREND` (a previous
+    exam first, the current one last); decimal commas, M/D/YYYY dates.
+    """
     day: date = exam["exam_date"]
     prev = date(day.year - 1, day.month, min(day.day, 28))
-    scans: dict[str, list[str]] = {}
-    for scan, region, v in _rois(exam, other_hip):
-        def exam_xml(when: date, shift: float, v: dict = v) -> str:
-            parts = [f"<EXAM_DATE>{when.month}/{when.day}/{when.year}</EXAM_DATE>"]
-            if v["bmd"] is not None:
-                parts.append(f"<BMD>{_num(v['bmd'] + shift * 0.01, 3, True)}</BMD>")
-            parts.append(f"<YAT>{_num(v['t'] + shift * 0.1, 1, True)}</YAT>")
-            if v["z"] is not None:
-                parts.append(f"<AMZ>{_num(v['z'] + shift * 0.1, 1, True)}</AMZ>")
-            parts.append("<BMD_CHANGE><TYPE>ROC_VS_PREVIOUS</TYPE><VALUE>0,5</VALUE>"
-                         "</BMD_CHANGE>")
-            return "<EXAM>" + "".join(parts) + "</EXAM>"
-        scans.setdefault(scan, []).append(
-            f"<TREND_ROI region={quoteattr(region)}>"
-            f"{exam_xml(prev, 1.0)}{exam_xml(day, 0.0)}</TREND_ROI>"
-        )
     body = "".join(
-        f"<SCAN type={quoteattr(s)}><TREND>{''.join(r)}</TREND></SCAN>" for s, r in scans.items()
+        f"<SCAN type={quoteattr(scan)}><TREND><TREND_ROI>{escape(region)}</TREND_ROI>"
+        f"<BASELINE_EXAM_DATE>{prev.month}/{prev.day}/{prev.year}</BASELINE_EXAM_DATE>"
+        f"{_trend_exam(prev, values, 1.0)}{_trend_exam(day, values, 0.0)}</TREND></SCAN>"
+        for scan, region, values in _rois(exam, other_hip)
     )
     return (
         f"<DENSITOMETRY_RESULTS><CURRENT_EXAM>{body}</CURRENT_EXAM>"

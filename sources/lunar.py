@@ -4,17 +4,20 @@ Supported structures (read with pydicom, pixel data never loaded):
 
 * ImageComments (0020,4000) holding XML, root `DENSITOMETRY_RESULTS` (older):
   `CURRENT_EXAM` > `SCAN type="AP Spine" | "Left Femur" | "Right Femur" |
-  "Left Forearm" | ...` > `TREND` > `TREND_ROI region|name="L1-L4" | "Neck" | "Total" |
-  "Radius 33%"` > `EXAM` list (`EXAM_DATE` M/D/YYYY, `BMD`, `YAT` = T, `AMZ` = Z);
-  the current exam is the LAST `EXAM`.
+  "Left Forearm" | ...` > `TREND` > `TREND_ROI` whose TEXT names the region (`L1-L4`,
+  `Neck`, `Total`, `Radius 33%`) and, as its siblings inside `TREND`, a list of `EXAM`
+  elements (`EXAM_DATE` M/D/YYYY, `BMD`, `YAT` = T, `AMZ` = Z); the current exam is the
+  LAST `EXAM`. Every `TREND` of every `SCAN` is read (a scan type may repeat, one
+  `TREND` per region).
 * ImageComments XML, root `DXA_RESULTS` (newer): `SCAN type=...` > `ROI region="..."`
   with `BMD`, `BMD_TSCORE`, `BMD_ZSCORE` (the current values; `TREND` > `EXAM`, current
   first, is history and not read).
 * A structured report: ContentSequence containers (concept name) `AP Spine` > `L1-L4`
   ..., `DualFemur` (or `Left Femur` / `Right Femur`) > `Neck Left`, `Total Right`, ...,
   forearm > `Radius 33%`; items `BMD`, `BMD_TSCORE`, `BMD_ZSCORE` as NUM or TEXT.
-* FRAX: an SR container `FRAX`, or a `FRAX` element in either XML, whose items name
-  `Major ...` and `Hip ...` 10-year probabilities (percent).
+* FRAX: an SR container `FRAX` (at any depth of the content tree), or a `FRAX` element
+  anywhere in either XML, whose items name `Major ...` and `Hip ...` 10-year
+  probabilities (percent).
 
 Quirks handled: decimal commas (`1,023`); BMD above 10 is mg/cm2 (divided by 1000);
 ROI `Neck` matches `Neck`, `Neck Left`, `Neck Right` but never `Upper Neck` or
@@ -96,27 +99,47 @@ def _frax_records(root: ET.Element) -> list[Record]:
     return out
 
 
-def _xml_records(root: ET.Element) -> list[Record]:
+def _values(scan: str, region: str, values: ET.Element) -> list[Record]:
+    """The BMD / T / Z children of one element holding a region's current values."""
     out: list[Record] = []
+    for child in values:
+        measure = _MEASURES.get(child.tag.upper())
+        if measure:
+            out.append((scan, region, measure, (child.text or "").strip()))
+    return out
+
+
+def _trend_records(root: ET.Element) -> list[Record]:
+    """`DENSITOMETRY_RESULTS`: `TREND` > `TREND_ROI` (region as text) + `EXAM` siblings.
+
+    The region is the text of `TREND_ROI`, not an attribute, and the exams are siblings
+    of `TREND_ROI` inside `TREND` (the structure the public GE Lunar extractor reads);
+    the current exam is the last one, the earlier ones are history.
+    """
+    out: list[Record] = []
+    for scan in root.iter("SCAN"):
+        for trend in scan.findall("TREND"):
+            roi = trend.find("TREND_ROI")
+            exams = trend.findall("EXAM")
+            if roi is None or not exams:
+                continue
+            out += _values(_name(scan), (roi.text or "").strip(), exams[-1])
+    return out
+
+
+def _roi_records(root: ET.Element) -> list[Record]:
+    """`DXA_RESULTS`: `SCAN` > `ROI region=...` holds the current values."""
+    out: list[Record] = []
+    for scan in root.iter("SCAN"):
+        for roi in scan.findall("ROI"):
+            out += _values(_name(scan), _name(roi), roi)
+    return out
+
+
+def _xml_records(root: ET.Element) -> list[Record]:
     if root.tag == "DENSITOMETRY_RESULTS":
-        for scan in root.iter("SCAN"):
-            for roi in scan.iter("TREND_ROI"):
-                exams = roi.findall("EXAM")
-                if not exams:
-                    continue
-                current = exams[-1]  # the current exam is the last one
-                for child in current:
-                    measure = _MEASURES.get(child.tag.upper())
-                    if measure:
-                        out.append((_name(scan), _name(roi), measure, (child.text or "").strip()))
-    else:  # DXA_RESULTS
-        for scan in root.iter("SCAN"):
-            for roi in scan.findall("ROI"):
-                for child in roi:
-                    measure = _MEASURES.get(child.tag.upper())
-                    if measure:
-                        out.append((_name(scan), _name(roi), measure, (child.text or "").strip()))
-    return out + _frax_records(root)
+        return _trend_records(root) + _frax_records(root)
+    return _roi_records(root) + _frax_records(root)
 
 
 # --- results from a structured report ---------------------------------------------------
@@ -144,7 +167,7 @@ def _sr_records(dataset: Any) -> list[Record]:
             if item.get("ValueType", "") == "CONTAINER":
                 walk(item.get("ContentSequence", []), [*path, name])
                 continue
-            if path and path[0].upper() == "FRAX":
+            if any(part.upper() == "FRAX" for part in path):  # FRAX nests at any depth
                 label = name.upper()
                 if "MAJOR" in label:
                     out.append(("FRAX", "", "frax_major", _item_value(item)))

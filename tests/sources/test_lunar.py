@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from pydicom.sequence import Sequence
 
 from pipelines.prepare import prepare_input
 from samplegen.canonical import generate_exams
-from samplegen.lunar import lunar_dataset, write_lunar_dicoms
+from samplegen.lunar import _container, lunar_dataset, old_xml, write_lunar_dicoms
 from samplegen.messy import write_plain_csv
 from sources import lunar
 from sources.base import ReadOptions
@@ -113,6 +115,67 @@ def test_decimal_commas_and_milligrams(tmp_path: Path) -> None:
 def test_old_xml_current_exam_is_the_last(tmp_path: Path) -> None:
     row = _read(tmp_path, _exam(total_hip_t=-1.0), "xml_old")
     assert row["total_hip_t"] == "-1.0"  # the earlier exam listed first has -0.9
+
+
+#: The older enCORE XML as the public GE Lunar extractor documents it: the region is the
+#: text of TREND_ROI, the EXAMs are its siblings inside TREND, the current exam is last.
+PUBLIC_OLD_XML = """<DENSITOMETRY_RESULTS><CURRENT_EXAM>
+<SCAN type="AP Spine"><TREND><TREND_ROI>L1-L4</TREND_ROI>
+<BASELINE_EXAM_DATE>3/13/2023</BASELINE_EXAM_DATE>
+<EXAM><EXAM_DATE>3/13/2023</EXAM_DATE><BMD>1,042</BMD><YAT>-1,2</YAT><AMZ>0,7</AMZ></EXAM>
+<EXAM><EXAM_DATE>4/6/2026</EXAM_DATE><BMD>1,014</BMD><YAT>-1,5</YAT><AMZ>0,4</AMZ>
+<BMD_CHANGE><TYPE>ROC_VS_PREVIOUS</TYPE><VALUE>-2,7</VALUE></BMD_CHANGE></EXAM>
+</TREND></SCAN>
+<SCAN type="Left Femur">
+<TREND><TREND_ROI>Upper Neck</TREND_ROI>
+<EXAM><EXAM_DATE>4/6/2026</EXAM_DATE><BMD>0,700</BMD><YAT>-2,9</YAT></EXAM></TREND>
+<TREND><TREND_ROI>Neck</TREND_ROI>
+<EXAM><EXAM_DATE>3/13/2023</EXAM_DATE><BMD>0,820</BMD><YAT>-1,6</YAT><AMZ>0,1</AMZ></EXAM>
+<EXAM><EXAM_DATE>4/6/2026</EXAM_DATE><BMD>0,810</BMD><YAT>-1,7</YAT><AMZ>0,0</AMZ></EXAM>
+</TREND>
+<TREND><TREND_ROI>Total</TREND_ROI>
+<EXAM><EXAM_DATE>4/6/2026</EXAM_DATE><BMD>0,905</BMD><YAT>-0,8</YAT></EXAM></TREND>
+</SCAN>
+</CURRENT_EXAM></DENSITOMETRY_RESULTS>"""
+
+
+def test_old_xml_reads_the_public_structure(tmp_path: Path) -> None:
+    ds = lunar_dataset(_exam(), "xml_old", False, 0)
+    ds.ImageComments = PUBLIC_OLD_XML
+    path = tmp_path / "public.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    row = lunar.read(path, ReadOptions()).cells.row(0, named=True)
+    assert (row["spine_bmd"], row["spine_t"], row["spine_z"]) == ("1.014", "-1.5", "0.4")
+    assert row["spine_vertebrae"] == "4"
+    # several TRENDs in one SCAN; Upper Neck is not Neck; the last EXAM is current
+    assert (row["femoral_neck_bmd"], row["femoral_neck_t"]) == ("0.810", "-1.7")
+    assert (row["total_hip_bmd"], row["total_hip_t"]) == ("0.905", "-0.8")
+    assert row["hip_side"] == "left"
+
+
+def test_generated_old_xml_has_the_public_structure() -> None:
+    root = ET.fromstring(old_xml(_exam(), other_hip=True))
+    trends = root.findall("CURRENT_EXAM/SCAN/TREND")
+    assert trends
+    for trend in trends:
+        roi = trend.find("TREND_ROI")
+        assert roi is not None and roi.text and not roi.attrib
+        assert len(roi) == 0  # EXAMs are siblings of TREND_ROI, never its children
+        exams = trend.findall("EXAM")
+        assert len(exams) == 2
+    regions = {t.findtext("TREND_ROI") for t in trends}
+    assert {"L1-L4", "Neck", "Total", "Upper Neck"} <= regions
+
+
+def test_frax_container_nested_in_the_report_is_found(tmp_path: Path) -> None:
+    ds = lunar_dataset(_exam(), "sr", False, 0)
+    frax = next(i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeMeaning == "FRAX")
+    rest = [i for i in ds.ContentSequence if i is not frax]
+    ds.ContentSequence = Sequence([*rest, _container("Risk Assessment", [frax])])
+    path = tmp_path / "nested.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    row = lunar.read(path, ReadOptions()).cells.row(0, named=True)
+    assert (row["frax_major_pct"], row["frax_hip_pct"]) == ("12.5", "2.5")
 
 
 def test_header_fields(tmp_path: Path) -> None:
