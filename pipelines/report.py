@@ -2,8 +2,8 @@
 
 Opened read-only, so it works on the reporting copy while the nightly run writes the
 registry. Every section is (section, key, value) rows, which makes CSV and JSON trivial
-for machines and a set of small tables for people. No patient identifiers are shown except
-in the overdue list's count (ids stay in the database views).
+for machines, a set of small tables for people, and markdown for the flow's Prefect artifact
+(report_markdown). Counts only, never patient identifiers: the lists stay in the views.
 """
 
 from __future__ import annotations
@@ -12,17 +12,19 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.store import connect
+from pipelines.publish import reporting_copy_path
+from pipelines.store import RegistryLocked, connect
 
 
 class ReportError(Exception):
-    """The file is not a registry, or cannot be read."""
+    """The file is not a registry, or cannot be read (missing tables, a writer's lock...)."""
 
 
 SECTIONS: dict[str, str] = {
@@ -58,7 +60,7 @@ SECTIONS: dict[str, str] = {
                  WHEN $as_of - next_dxa_due <= 182 THEN 'up to 6 months'
                  WHEN $as_of - next_dxa_due <= 365 THEN '6 to 12 months'
                  ELSE 'over 12 months' END,
-               CAST(count(*) AS VARCHAR) FROM latest
+               CAST(count(*) AS VARCHAR) FROM latest_as_of
         WHERE next_dxa_due < $as_of GROUP BY ALL ORDER BY 1""",
     "significant BMD change (same scanner, beyond LSC)": """
         SELECT site || ': ' || direction, CAST(count(*) AS VARCHAR) FROM bmd_changes
@@ -72,36 +74,110 @@ SECTIONS: dict[str, str] = {
         GROUP BY ALL ORDER BY count(*) DESC""",
 }
 
-_PRELUDE = """
-    WITH last AS (SELECT * FROM runs ORDER BY started_at DESC LIMIT 1),
-    latest AS (
-        SELECT a.* FROM assessments a JOIN exams e USING (exam_id)
-        QUALIFY row_number() OVER (PARTITION BY e.patient_id, a.ruleset
-                                   ORDER BY e.exam_date DESC, e.exam_id DESC) = 1)
-"""
+
+def _latest_exam_cte(name: str, bound: str) -> str:
+    """Each patient's latest exam in `exams` (ties: larger exam_id) within `bound`, with each
+    ruleset's assessment of it: the same rule as migration 003's latest_assessment_as_of().
+
+    Written out here rather than calling the macro so that the report also reads registries
+    (and reporting copies) that have not been migrated to 003 yet.
+    """
+    return f"""
+    {name} AS (
+        SELECT a.* FROM (
+            SELECT exam_id FROM exams WHERE {bound}
+            QUALIFY row_number() OVER (PARTITION BY patient_id
+                                       ORDER BY exam_date DESC, exam_id DESC) = 1
+        ) e JOIN assessments a USING (exam_id))"""
 
 
-def build_report(db: Path, as_of: str | None) -> list[tuple[str, str, str]]:
-    """(section, key, value) rows for the report."""
+#: `latest`: every exam counts (categories, treatment); `latest_as_of`: only exams on or
+#: before the report date count (overdue follow-up, MON-OVERDUE).
+_PRELUDE = (
+    "WITH last AS (SELECT * FROM runs ORDER BY started_at DESC LIMIT 1),"
+    + _latest_exam_cte("latest", "true") + ","
+    + _latest_exam_cte("latest_as_of", "exam_date <= $as_of")
+)
+
+#: Seconds `dxa report` waits for a process holding the registry's write lock.
+LOCK_TIMEOUT_S = 10.0
+
+
+def report_date(as_of: str | None) -> dt.date:
+    """The --as-of date (default today), or a ReportError the CLI can print."""
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+        return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
         raise ReportError(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}") from None
+
+
+def _open_read_only(db: Path, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, or a ReportError naming why not (a writer's lock, ...)."""
     try:
-        con = connect(db, read_only=True, lock_timeout_s=10)
+        return connect(db, read_only=True, lock_timeout_s=lock_timeout_s)
+    except RegistryLocked as exc:
+        hint = "" if db.stem.endswith(".report") else (
+            f"; read the reporting copy {reporting_copy_path(db)} instead, or retry when the"
+            " run has finished")
+        raise ReportError(f"cannot read {db}: {exc}{hint}") from None
     except duckdb.Error as exc:
         raise ReportError(f"cannot open {db}: {str(exc).splitlines()[0]}") from None
+
+
+def collect_report(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[tuple[str, str, str]]:
+    """(section, key, value) rows from an open connection (read-only is enough).
+
+    Separate from opening the file so the flow can build the same rows on its own
+    connection for the Prefect artifact.
+    """
     rows: list[tuple[str, str, str]] = [("report", "as_of", day.isoformat())]
+    for section, sql in SECTIONS.items():
+        for key, value in con.execute(_PRELUDE + sql, {"as_of": day}).fetchall():
+            rows.append((section, str(key), str(value)))
+    return rows
+
+
+def build_report(
+    db: Path, as_of: str | None, *, lock_timeout_s: float | None = None
+) -> list[tuple[str, str, str]]:
+    """(section, key, value) rows for the report of the registry file `db`."""
+    day = report_date(as_of)
+    con = _open_read_only(db, LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s)
     try:
-        for section, sql in SECTIONS.items():
-            params = {"as_of": day} if "$as_of" in sql else None
-            for key, value in con.execute(_PRELUDE + sql, params).fetchall():
-                rows.append((section, str(key), str(value)))
+        return collect_report(con, day)
     except duckdb.CatalogException:
         raise ReportError(f"{db} is not a DXA registry (tables missing)") from None
     finally:
         con.close()
-    return rows
+
+
+def _md_cell(text: str) -> str:
+    """A markdown table cell: pipes escaped, line breaks flattened."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def report_markdown(rows: Sequence[tuple[str, str, str]]) -> str:
+    """The `dxa report` sections as markdown, e.g. for the flow's Prefect artifact.
+
+    Takes the rows of build_report()/collect_report(), so the artifact and the command can
+    never disagree. Those rows hold counts and codes only, never patient or exam ids.
+    """
+    sections = _by_section(rows)
+    as_of = dict(sections.pop("report", [])).get("as_of", "")
+    lines = [f"## Registry at a glance (as of {as_of})", "",
+             "Counts only; the report views in the registry hold the lists."]
+    for section, items in sections.items():
+        lines += ["", f"### {_md_cell(section)}", "", "| item | value |", "|---|---:|"]
+        lines += [f"| {_md_cell(key)} | {_md_cell(value)} |" for key, value in items]
+    return "\n".join(lines) + "\n"
+
+
+def _by_section(rows: Sequence[tuple[str, str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Rows grouped by section, sections and items in report order."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    for section, key, value in rows:
+        sections.setdefault(section, []).append((key, value))
+    return sections
 
 
 def render_report(rows: list[tuple[str, str, str]], fmt: str, console: Console) -> None:
@@ -118,10 +194,7 @@ def render_report(rows: list[tuple[str, str, str]], fmt: str, console: Console) 
         writer.writerows(rows)
         print(buffer.getvalue(), end="")
     elif fmt == "table":
-        sections: dict[str, list[tuple[str, str]]] = {}
-        for section, key, value in rows:
-            sections.setdefault(section, []).append((key, value))
-        for section, items in sections.items():
+        for section, items in _by_section(rows).items():
             table = Table(title=section, title_justify="left", show_header=False)
             table.add_column("")
             table.add_column("", justify="right")
