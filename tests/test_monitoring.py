@@ -1,8 +1,16 @@
-"""Serial exams through the whole flow, report views, overdue follow-up and `dxa report`."""
+"""Serial exams through the whole flow, report views, overdue follow-up and `dxa report`.
+
+Flow tests need the Prefect harness; the view and report tests build registries with the
+plain load functions, which is much cheaper.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import subprocess
+import sys
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -10,11 +18,17 @@ import pytest
 from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
+from pipelines import report as report_module
 from pipelines.cli import app
 from pipelines.flow import registry_flow
+from pipelines.load import load_input
+from pipelines.prepare import prepare_input
 from pipelines.publish import reporting_copy_path
-
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+from pipelines.report import ReportError, build_report, collect_report
+from pipelines.rules_bridge import decider_for, resolve_ruleset
+from pipelines.store import migrate, registry
+from sources.detect import discover
+from transforms.precision import load_precision
 
 VIEWS = ("v_latest_assessment", "v_treatment_candidates", "v_followup_overdue",
          "v_data_quality", "v_scanner_summary", "v_run_history")
@@ -30,6 +44,7 @@ def rows(db: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_changes_across_runs_and_inside_one_batch(tmp_path: Path) -> None:
     db = tmp_path / "r.duckdb"
     night1 = write_csv(tmp_path / "n1.csv", [spine_exam("X1", "2021-01-10", 1.000)])
@@ -57,6 +72,7 @@ def test_changes_across_runs_and_inside_one_batch(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_views_and_overdue_as_of_several_dates(tmp_path: Path) -> None:
     db = tmp_path / "r.duckdb"
     data = write_csv(tmp_path / "in.csv", [
@@ -77,6 +93,9 @@ def test_views_and_overdue_as_of_several_dates(tmp_path: Path) -> None:
         return rows(db, f"SELECT patient_id, exam_id, days_overdue FROM"
                         f" followup_overdue(DATE '{as_of}') ORDER BY 1")
 
+    assert overdue("2023-01-01") == [("PB", "B1", 365)]  # before B2 (and O1): B1 is latest
+    assert overdue("2025-05-31") == [("PB", "B1", 1246)]
+    assert overdue("2025-06-01") == []                           # B2 made that day: counts
     assert overdue("2026-03-01") == []                           # due that day: not yet overdue
     assert overdue("2026-03-02") == [("PA", "O1", 1)]
     assert overdue("2027-06-02") == [("PA", "O1", 458), ("PB", "B2", 1)]
@@ -86,6 +105,7 @@ def test_views_and_overdue_as_of_several_dates(tmp_path: Path) -> None:
     assert rows(db, "SELECT rows_loaded FROM v_run_history") == [(4,)]
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_report_shows_overdue_and_significant_losses(tmp_path: Path) -> None:
     db = tmp_path / "r.duckdb"
     data = write_csv(tmp_path / "in.csv", [
@@ -104,3 +124,121 @@ def test_report_shows_overdue_and_significant_losses(tmp_path: Path) -> None:
     table = CliRunner().invoke(app, ["report", "--db", str(copy), "--as-of", "2030-01-01"])
     assert "over 12 months" in table.output and "SIGNIFICANT_BMD_LOSS" in table.output
     assert "P-9" not in table.output
+
+
+# Plain functions from here on (no Prefect): registries built with load_input directly.
+
+def load_rows(con: duckdb.DuckDBPyConnection, folder: Path, name: str, exams: list[dict],
+              ruleset: str = "core-2025") -> None:
+    """Load one CSV of exams under one ruleset, as a night's run would, without the flow."""
+    inputs, _ = discover([write_csv(folder / f"{name}.csv", exams)])
+    chosen = resolve_ruleset(ruleset)
+    load_input(con, f"run-{name}", chosen.label, prepare_input(inputs[0]),
+               decider_for(chosen), load_precision())
+
+
+def older_exam_only_under_bhof(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """PX: an osteoporosis exam in 2020 assessed only under bhof-2022, then a 2024 osteopenia
+    exam assessed only under core-2025 (the ruleset changed between the two nights)."""
+    load_rows(con, folder, "old", [make_row(exam_id="X1", patient_id="PX",
+                                            exam_date="2020-01-01", femoral_neck_t="-2.7")],
+              ruleset="bhof-2022")
+    load_rows(con, folder, "new", [make_row(exam_id="X2", patient_id="PX",
+                                            exam_date="2024-06-01")])
+
+
+def overdue_rows(con: duckdb.DuckDBPyConnection, as_of: str) -> list[tuple]:
+    return con.execute("SELECT exam_id, ruleset, days_overdue FROM followup_overdue(?)"
+                       " ORDER BY ALL", [as_of]).fetchall()
+
+
+def test_latest_exam_comes_from_exams_not_from_each_ruleset(tmp_path: Path) -> None:
+    with registry(tmp_path / "r.duckdb") as con:
+        older_exam_only_under_bhof(con, tmp_path)
+        assert con.execute("SELECT treatment, next_dxa_due FROM assessments WHERE exam_id = 'X1'"
+                           ).fetchall() == [("recommended", dt.date(2021, 1, 1))]
+        assert con.execute("SELECT exam_id, ruleset FROM v_latest_assessment").fetchall() == [
+            ("X2", "core-2025@1")]                        # bhof has no row: X2 not assessed
+        assert con.execute("SELECT count(*) FROM v_treatment_candidates").fetchone() == (0,)
+        assert overdue_rows(con, "2021-12-31") == [("X1", "bhof-2022@1", 364)]  # X1 latest then
+        assert overdue_rows(con, "2024-06-01") == []
+        assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@1", 1310)]
+        report = collect_report(con, dt.date(2030, 1, 1))
+    latest = [(s, k) for s, k, _ in report if "latest exam" in s or "overdue" in s]
+    assert ("categories (latest exam per patient)", "core-2025@1: osteopenia") in latest
+    assert not [k for _, k in latest if k.startswith("bhof")]
+
+
+def registry_at_002(db: Path) -> duckdb.DuckDBPyConnection:
+    """A registry created before migration 003 (001 and 002 applied and recorded)."""
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                " name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
+    folder = resources.files("pipelines.migrations")
+    for version, name in ((1, "001_core_tables.sql"), (2, "002_serial_and_views.sql")):
+        con.execute(folder.joinpath(name).read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",
+                    [version, name])
+    return con
+
+
+def test_migration_003_upgrades_an_existing_registry(tmp_path: Path) -> None:
+    db = tmp_path / "r.duckdb"
+    con = registry_at_002(db)
+    try:
+        older_exam_only_under_bhof(con, tmp_path)
+        columns = {v: con.execute(f"DESCRIBE {v}").fetchall() for v in VIEWS}
+        assert con.execute("SELECT exam_id, ruleset FROM v_treatment_candidates").fetchall() == [
+            ("X1", "bhof-2022@1")]                        # the audit's false candidate
+        assert 3 in migrate(con)
+        assert {v: con.execute(f"DESCRIBE {v}").fetchall() for v in VIEWS} == columns
+        assert con.execute("SELECT count(*) FROM v_treatment_candidates").fetchone() == (0,)
+        assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@1", 1310)]
+    finally:
+        con.close()
+    with registry(db) as again:                           # reopening applies nothing twice
+        assert migrate(again) == []
+
+
+def test_report_overdue_counts_match_the_macro(tmp_path: Path) -> None:
+    with registry(tmp_path / "r.duckdb") as con:
+        older_exam_only_under_bhof(con, tmp_path)
+        load_rows(con, tmp_path, "more", [
+            make_row(exam_id="B1", patient_id="PB", exam_date="2020-01-01"),
+            make_row(exam_id="B2", patient_id="PB", exam_date="2025-06-01"),
+        ])
+        for as_of in ("2021-06-01", "2023-01-01", "2025-06-01", "2027-06-02", "2031-01-01"):
+            day = dt.date.fromisoformat(as_of)
+            in_report = sum(int(v) for s, _, v in collect_report(con, day)
+                            if s.startswith("follow-up overdue"))
+            assert in_report == len(overdue_rows(con, as_of)), as_of
+
+
+def hold_write_lock(db: Path) -> subprocess.Popen:
+    """Another process holding the registry open for writing (as the nightly run does)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
+         " print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_report_on_a_locked_registry_is_a_clean_error(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "r.duckdb"
+    with registry(db):
+        pass
+    monkeypatch.setattr(report_module, "LOCK_TIMEOUT_S", 0.5)
+    holder = hold_write_lock(db)
+    try:
+        with pytest.raises(ReportError, match="locked by another process") as caught:
+            build_report(db, None)
+        result = CliRunner().invoke(app, ["report", "--db", str(db)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "reporting copy" in str(caught.value) and str(db) in str(caught.value)
+    assert result.exit_code == 1
+    assert "dxa: error" in result.output and "locked by another process" in result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
