@@ -1,23 +1,35 @@
 """Hologic APEX table exports built from canonical exams (for fixtures and sample data).
 
-`write_apex_export(frame, folder, seed)` writes the Hologic exams of `frame` as the six
-APEX table CSVs that `sources.apex` reads: one ScanAnalysis row per scan (spine, the
-exam's hip, the 33% radius), measurement rows in Spine / Hip / Forearm and T/Z rows in
-ReferenceResults by BONERANGE. To exercise the adapter it also writes, drawn from
-`seed`: the contralateral hip (higher T, so the canonical hip is still the one kept) for
-about a third of hip exams, one reanalysed spine scan (an earlier analysis with stale
-values, superseded) and one QC phantom scan. Patients' height and weight are those of
-their last exam (APEX keeps them on the Patient row); a birth date missing in the
-canonical frame is made up from the first exam's age (six months past a birthday).
+`apex_export(frame, seed)` gives the six APEX tables that `sources.apex` reads for the
+Hologic exams of `frame` (one ScanAnalysis row per scan: spine, the exam's hip, the 33%
+radius; measurement rows in Spine / Hip / Forearm and T/Z rows in ReferenceResults by
+BONERANGE, each keyed by PATIENT_KEY and SCANID as in APEX) and their canonical twin:
+the same exams as a canonical frame holding exactly what the tables carry. To exercise
+the adapter it also writes, drawn from `seed`: the contralateral hip (higher T, so the
+canonical hip is still the one kept) for about a third of hip exams, one reanalysed
+spine scan (an earlier ScanAnalysis row superseded by a later reanalysis; APEX keeps
+only the current results in the measurement tables) and one QC phantom scan.
+
+The twin, what an APEX export can carry of a canonical exam: exam_id is APEX's
+`APEX-{serial}-{PATIENT_KEY}-{YYYYMMDD}`; height, weight and BMI are the patient's (the
+last exam's values, kept on the Patient row); the birth date only (made up from the
+first exam's age, six months past a birthday, when the canonical frame has none; age
+null); menopausal_status `post` from MENOPAUSE_YEAR (the year before the first
+post-menopausal exam), otherwise null; a spine without vertebra count is written as
+L1-L4; a hip without side as the right hip; no scanner model, risk-factor questionnaire,
+treatment or FRAX (null). Loading the twin as a canonical CSV and the tables as an APEX
+export must give the same registry rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from samplegen._rng import Rng
+from samplegen.canonical import SCHEMA
 
 _RANGES = {4: "1234", 3: "12.4", 2: "12..", 1: "1..."}
 
@@ -35,15 +47,28 @@ def _flags(n: pl.Expr, vertebra: int) -> pl.Expr:
     )
 
 
-def apex_tables(
+@dataclass(frozen=True)
+class ApexExport:
+    """The APEX tables (text cells, by table name) and their canonical twin (typed)."""
+
+    tables: dict[str, pl.DataFrame]
+    twin: pl.DataFrame
+
+
+def apex_tables(frame: pl.DataFrame, seed: int, **options: object) -> dict[str, pl.DataFrame]:
+    """The APEX tables (text cells) for the Hologic exams of `frame`."""
+    return apex_export(frame, seed, **options).tables  # type: ignore[arg-type]
+
+
+def apex_export(
     frame: pl.DataFrame,
     seed: int,
     *,
     both_hips_share: float = 0.3,
     qc_scan: bool = True,
     reanalysis: bool = True,
-) -> dict[str, pl.DataFrame]:
-    """The APEX tables (text cells) for the Hologic exams of `frame`."""
+) -> ApexExport:
+    """The APEX tables for the Hologic exams of `frame` and their canonical twin."""
     exams = frame.filter(pl.col("scanner_manufacturer") == "Hologic").with_row_index("_i")
     rng = Rng(seed, pl.col("_i").cast(pl.UInt64))
     # --- Patient ------------------------------------------------------------------------
@@ -55,27 +80,30 @@ def apex_tables(
         height=pl.col("height_cm").last(),
         weight=pl.col("weight_kg").last(),
         bmi=pl.col("bmi").last(),
-        _post_year=pl.col("exam_date")
+        _menopause_year=pl.col("exam_date")
         .filter(pl.col("menopausal_status") == "post")
         .dt.year()
-        .min(),
+        .min()
+        - 1,
     )
     made_up = pl.col("_first_date").dt.offset_by(
         pl.format("-{}y6mo", pl.col("_first_age").cast(pl.Int64))
     )
+    first = first.with_columns(_birth=pl.coalesce("_birth", made_up))
     patients = first.with_row_index("_k", offset=101).select(
         PATIENT_KEY=pl.col("_k").cast(pl.String),
         IDENTIFIER1="patient_id",
-        BIRTHDATE=pl.coalesce("_birth", made_up).dt.to_string("%Y-%m-%d 00:00:00"),
+        BIRTHDATE=pl.col("_birth").dt.to_string("%Y-%m-%d 00:00:00"),
         SEX="sex",
         ETHNICITY=pl.lit("W"),
         HEIGHT=_fmt(pl.col("height"), 1),
         WEIGHT=_fmt(pl.col("weight"), 1),
-        MENOPAUSE_YEAR=(pl.col("_post_year") - 1).cast(pl.String),
+        MENOPAUSE_YEAR=pl.col("_menopause_year").cast(pl.String),
         BMI=_fmt(pl.col("bmi"), 1),
     )
     exams = exams.join(
-        patients.select("PATIENT_KEY", patient_id="IDENTIFIER1"), on="patient_id"
+        patients.select("PATIENT_KEY", patient_id="IDENTIFIER1"), on="patient_id",
+        maintain_order="left",
     ).with_columns(
         _both=rng.uniform("apex_both_hips") < both_hips_share,
         _other_side=pl.when(pl.col("hip_side") == "left").then(pl.lit("3")).otherwise(pl.lit("2")),
@@ -130,9 +158,10 @@ def apex_tables(
         REANALYSIS_FLAG=pl.lit("0"), QC_SCAN=pl.lit("0"),
         ACCESSION_NO=pl.format("ACC{}", pl.col("SCANID")),
     )
+    key = ["SCANID", "PATIENT_KEY", pl.col("scanner_serial").alias("SERIAL_NUMBER")]
     sp = scans.filter(pl.col("SCAN_TYPE") == "1")
     spine_t = sp.select(
-        "SCANID",
+        *key,
         *[_flags(pl.col("_n"), v).alias(f"L{v}_INCLUDED") for v in range(1, 5)],
         *[_fmt(pl.col("_bmd") * (0.96 + 0.02 * v), 3).alias(f"L{v}_BMD") for v in range(1, 5)],
         TOT_AREA=pl.lit("61.2"), TOT_BMC=_fmt(pl.col("_bmd") * 61.2, 2),
@@ -140,7 +169,7 @@ def apex_tables(
     )
     hp = scans.filter(pl.col("SCAN_TYPE").is_in(["2", "3"]))
     hip_t = hp.select(
-        "SCANID", NECK_AREA=pl.lit("5.1"), NECK_BMC=_fmt(pl.col("_neck_bmd") * 5.1, 2),
+        *key, NECK_AREA=pl.lit("5.1"), NECK_BMC=_fmt(pl.col("_neck_bmd") * 5.1, 2),
         NECK_BMD=_fmt(pl.col("_neck_bmd"), 3), TROCH_BMD=_fmt(pl.col("_neck_bmd") * 0.9, 3),
         INTER_BMD=_fmt(pl.col("_neck_bmd") * 1.2, 3), WARDS_BMD=_fmt(pl.col("_neck_bmd") * 0.7, 3),
         HTOT_AREA=pl.lit("33.4"), HTOT_BMC=_fmt(pl.col("_bmd") * 33.4, 2),
@@ -148,14 +177,14 @@ def apex_tables(
     )
     fa = scans.filter(pl.col("SCAN_TYPE") == "6")
     forearm_t = fa.select(
-        "SCANID", R_13_AREA=pl.lit("2.9"), R_13_BMC=_fmt(pl.col("_bmd") * 2.9, 2),
+        *key, R_13_AREA=pl.lit("2.9"), R_13_BMC=_fmt(pl.col("_bmd") * 2.9, 2),
         R_13_BMD=_fmt(pl.col("_bmd"), 3), R_UD_BMD=_fmt(pl.col("_bmd") * 0.6, 3),
         R_MID_BMD=_fmt(pl.col("_bmd") * 0.85, 3),
     )
 
     def ref(frame: pl.DataFrame, bonerange: pl.Expr, t: str, z: str) -> pl.DataFrame:
         return frame.filter(pl.col(t).is_not_null()).select(
-            "SCANID", REF_TYPE=pl.lit("USA"), BONERANGE=bonerange,
+            *key, REF_TYPE=pl.lit("USA"), BONERANGE=bonerange,
             T_SCORE=_fmt(pl.col(t), 1), Z_SCORE=_fmt(pl.col(z), 1),
             PCT_T=_fmt(100 + pl.col(t) * 10, 0), PCT_Z=_fmt(100 + pl.col(z) * 10, 0),
         )
@@ -181,31 +210,62 @@ def apex_tables(
         tables = _add_reanalysis(tables, spine_t["SCANID"][0])
     if qc_scan:
         tables = _add_qc_scan(tables, scan_analysis)
-    return tables
+    return ApexExport(tables, _twin(exams, first))
+
+
+def _twin(exams: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
+    """The canonical exams as the APEX tables carry them (see the module docstring)."""
+    per_patient = patients.select(
+        "patient_id", "_birth", "_menopause_year",
+        _height=pl.col("height").round(1),
+        _weight=pl.col("weight").round(1),
+        _bmi=pl.col("bmi").round(1),
+    )
+    exams = exams.join(per_patient, on="patient_id", maintain_order="left").sort("_i")
+    spine = pl.col("spine_t").is_not_null()
+    hip = pl.col("femoral_neck_t").is_not_null()
+    radius = pl.col("radius_33_t").is_not_null()
+
+    def kept(present: pl.Expr, column: str, digits: int) -> pl.Expr:
+        return pl.when(present).then(pl.col(column).round(digits)).alias(column)
+
+    carried = [
+        pl.format("APEX-{}-{}-{}", pl.col("scanner_serial"), pl.col("PATIENT_KEY"),
+                  pl.col("exam_date").dt.to_string("%Y%m%d")).alias("exam_id"),
+        "patient_id", "exam_date", pl.col("_birth").alias("birth_date"), "sex",
+        pl.when(
+            (pl.col("sex") == "F") & (pl.col("_menopause_year") <= pl.col("exam_date").dt.year())
+        ).then(pl.lit("post")).alias("menopausal_status"),
+        pl.col("_height").alias("height_cm"), pl.col("_weight").alias("weight_kg"),
+        pl.col("_bmi").alias("bmi"), "scanner_manufacturer", "scanner_serial",
+        kept(spine, "spine_bmd", 3), kept(spine, "spine_t", 1), kept(spine, "spine_z", 1),
+        pl.when(spine).then(pl.col("spine_vertebrae").fill_null(4)).alias("spine_vertebrae"),
+        kept(hip, "femoral_neck_bmd", 3), kept(hip, "femoral_neck_t", 1),
+        kept(hip, "femoral_neck_z", 1), kept(hip, "total_hip_bmd", 3),
+        kept(hip, "total_hip_t", 1), kept(hip, "total_hip_z", 1),
+        pl.when(hip).then(pl.col("hip_side").fill_null("right")).alias("hip_side"),
+        kept(radius, "radius_33_bmd", 3), kept(radius, "radius_33_t", 1),
+        kept(radius, "radius_33_z", 1),
+    ]
+    twin = exams.select(carried)
+    return twin.select(
+        pl.col(name).cast(dtype) if name in twin.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in SCHEMA.items()
+    )
 
 
 def _add_reanalysis(tables: dict[str, pl.DataFrame], scan_id: str) -> dict[str, pl.DataFrame]:
-    """Scan `scan_id` was analysed twice: an earlier analysis (stale values) comes first."""
-    is_it = pl.col("SCANID") == scan_id
+    """Scan `scan_id` was reanalysed two days later: the first ScanAnalysis row is the
+    superseded analysis; the measurement tables hold the current results only (APEX
+    overwrites them), so they are unchanged."""
     sa = tables["ScanAnalysis"]
-    first = sa.filter(is_it)
-    redo = first.with_columns(
+    redo = sa.filter(pl.col("SCANID") == scan_id).with_columns(
         ANALYSIS_DATE=(
             pl.col("ANALYSIS_DATE").str.to_datetime("%Y-%m-%d %H:%M:%S") + pl.duration(days=2)
         ).dt.to_string("%Y-%m-%d %H:%M:%S"),
         REANALYSIS_FLAG=pl.lit("1"),
     )
-    out = dict(tables)
-    out["ScanAnalysis"] = pl.concat([sa, redo])
-    stale_spine = tables["Spine"].filter(is_it).with_columns(
-        TOT_BMD=_fmt(pl.col("TOT_BMD").cast(pl.Float64) + 0.012, 3)
-    )
-    out["Spine"] = pl.concat([stale_spine, tables["Spine"]])
-    stale_ref = tables["ReferenceResults"].filter(is_it).with_columns(
-        T_SCORE=_fmt(pl.col("T_SCORE").cast(pl.Float64) + 0.1, 1)
-    )
-    out["ReferenceResults"] = pl.concat([stale_ref, tables["ReferenceResults"]])
-    return out
+    return {**tables, "ScanAnalysis": pl.concat([sa, redo])}
 
 
 def _add_qc_scan(
@@ -226,10 +286,12 @@ def _add_qc_scan(
         QC_SCAN=pl.lit("1"), ACCESSION_NO=None,
     )
     out["ScanAnalysis"] = pl.concat([qc, tables["ScanAnalysis"]], how="vertical_relaxed")
-    spine_row = pl.DataFrame({"SCANID": ["1000"], "TOT_BMD": ["1.028"]})
+    serial = template["SERIAL_NUMBER"][0]
+    key = {"SCANID": ["1000"], "PATIENT_KEY": ["1"], "SERIAL_NUMBER": [serial]}
+    spine_row = pl.DataFrame({**key, "TOT_BMD": ["1.028"]})
     out["Spine"] = pl.concat([spine_row, tables["Spine"]], how="diagonal")
     ref_row = pl.DataFrame(
-        {"SCANID": ["1000"], "REF_TYPE": ["USA"], "BONERANGE": ["1234"],
+        {**key, "REF_TYPE": ["USA"], "BONERANGE": ["1234"],
          "T_SCORE": ["-0.2"], "Z_SCORE": [None], "PCT_T": [None], "PCT_Z": [None]},
         schema={c: pl.String for c in tables["ReferenceResults"].columns},
     )
@@ -242,12 +304,13 @@ def write_apex_export(
 ) -> pl.DataFrame:
     """Write the APEX tables for the Hologic exams of `frame` into `folder` (created).
 
-    Returns the Hologic exams written (the canonical rows the export stands for).
+    Returns the canonical twin: the exams as the export carries them (module docstring).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    for name, table in apex_tables(frame, seed, **options).items():  # type: ignore[arg-type]
+    export = apex_export(frame, seed, **options)  # type: ignore[arg-type]
+    for name, table in export.tables.items():
         table.write_csv(folder / f"{name}.csv")
-    return frame.filter(pl.col("scanner_manufacturer") == "Hologic")
+    return export.twin
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,34 +3,48 @@
 Supported structure (see `docs`/vendor-exports.md): `Patient.csv`, `ScanAnalysis.csv`,
 `ReferenceResults.csv` (required) and `Spine.csv`, `Hip.csv`, `Forearm.csv` (those the
 export has scans for); file names case-insensitive, header = APEX column names (any
-case), delimiter `,` `;` or TAB, UTF-8 or Windows-1252.
+case), delimiter `,` `;` or TAB, UTF-8 or Windows-1252. A folder holding two or more of
+these six table names is taken as an APEX export: one that lacks a required table fails
+alone ("APEX export lacks table(s): Patient"), rather than being read as loose CSVs.
 
-Mapping (all vectorised polars joins and group-bys):
+Mapping (all vectorised polars joins and group-bys; file order never picks a value):
 
+* Rows link by key: measurement and reference rows to their scan on (PATIENT_KEY,
+  SCANID) when the table has a PATIENT_KEY column, else on SCANID; scans to patients on
+  PATIENT_KEY. A measurement table carries the scan's current analysis (APEX overwrites
+  results on reanalysis), so one row per scan (and BONERANGE) is expected.
+* Duplicates: an exact duplicate row of any table is dropped and counted in
+  `excluded["duplicate_<Table>_rows"]`; rows that share a key but differ (two Spine
+  rows for one scan, two Patient rows for one PATIENT_KEY, two ReferenceResults rows for
+  one scan and BONERANGE) have no silent winner: the exams they touch are rejected.
 * One exam = the scans of one PATIENT_KEY on one SCAN_DATE on one SERIAL_NUMBER;
-  exam_id `APEX-{SERIAL_NUMBER}-{PATIENT_KEY}-{YYYYMMDD}`.
+  exam_id `APEX-{SERIAL_NUMBER}-{PATIENT_KEY}-{YYYYMMDD}`. A scan without SERIAL_NUMBER,
+  PATIENT_KEY or a readable SCAN_DATE has no exam id: it is rejected on its own.
 * SCAN_TYPE 1 AP spine, 2 left hip, 3 right hip, 6/7 forearm; other scan types (whole
-  body, ...) are counted in `excluded["other_scan_types"]`.
-* QC_SCAN true: phantom scans, counted in `excluded["qc_scans"]`.
-* A SCANID with several ScanAnalysis rows: the latest ANALYSIS_DATE (then
-  REANALYSIS_FLAG, then file order) wins; the others are counted in
-  `excluded["superseded_analyses"]`. Measurement and ReferenceResults rows repeated for
-  one SCANID (and BONERANGE): the last in file order is the current analysis.
-* Two scans of the same kind in one exam (e.g. a repeated spine scan): the later
-  ScanAnalysis row wins, counted in `excluded["repeated_scans"]`.
+  body, ...) are counted in `excluded["other_scan_types"]`; QC_SCAN true (phantom scans)
+  in `excluded["qc_scans"]`; Patient rows no scan refers to in
+  `excluded["patients_without_scans"]`.
+* A scan with several ScanAnalysis rows: the latest ANALYSIS_DATE (then REANALYSIS_FLAG)
+  is current, the others are counted in `excluded["superseded_analyses"]`; two rows
+  that tie on both reject the exam.
+* Two scans of the same kind (and side) in one exam: the later SCAN_DATE (then
+  ANALYSIS_DATE) is kept, the other counted in `excluded["repeated_scans"]` (a tie
+  rejects the exam). With both hips scanned the hip whose lower of (neck T, total hip T)
+  is lower is kept (ties: left), `hip_side` says which, and the other is counted in
+  `excluded["contralateral_hips"]`. The errors of every scan of an exam, kept or not,
+  decide whether the exam is loaded.
 * Spine: TOT_BMD; vertebrae = the L1..L4_INCLUDED flags (else the digits of BONERANGE);
   T/Z from the ReferenceResults row of a spine BONERANGE (`1234`, `12.4`, ...; the widest
-  if several). Hip: NECK_BMD + BONERANGE `1...`, HTOT_BMD + `123.`; with both hips
-  scanned the hip whose lower of (neck T, total hip T) is lower is kept (ties: left) and
-  `hip_side` says which. Forearm: R_13_BMD + BONERANGE `R..`.
+  if several). Hip: NECK_BMD + BONERANGE `1...`, HTOT_BMD + `123.`. Forearm: R_13_BMD +
+  BONERANGE `R..`.
 * Patient: IDENTIFIER1 -> patient_id, BIRTHDATE, SEX (`F`/`M`; `FEMALE`/`MALE` and
   `W` accepted), HEIGHT (cm), WEIGHT (kg), BMI; MENOPAUSE_YEAR at or before the exam
   year -> menopausal_status `post` (otherwise not recorded). Risk-factor columns and
   FRAX are not in these tables: not recorded.
-* An exam any of whose scans cannot be mapped (no Patient row, unreadable SCAN_DATE, no
-  measurement row, unknown BONERANGE, ...) is rejected whole, its errors naming the
-  table and key ("Spine SCANID 1043: unknown BONERANGE 'X1'"); measurement or reference
-  rows whose SCANID is not in ScanAnalysis are rejected one by one.
+* Errors name the table and its row number (1 = first data row), never a key or
+  identifier value ("ReferenceResults row 7: unknown BONERANGE 'X1'"). An exam with any
+  error is rejected whole; measurement or reference rows that link to no ScanAnalysis
+  row, and ScanAnalysis rows without SCANID, are rejected one by one.
 """
 
 from __future__ import annotations
@@ -63,6 +77,8 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "ScanAnalysis": ("ANALYSIS_DATE", "REANALYSIS_FLAG", "QC_SCAN"),
     "Spine": ("L1_INCLUDED", "L2_INCLUDED", "L3_INCLUDED", "L4_INCLUDED"),
 }
+#: A folder with at least this many APEX table names is an APEX export (attempt).
+MIN_TABLES_FOR_APEX = 2
 
 #: SCAN_TYPE -> (kind of scan, measurement table, hip side)
 SCAN_TYPES = {
@@ -73,8 +89,16 @@ SCAN_TYPES = {
     "7": ("forearm", "Forearm", None),
 }
 
+ROW = "_row"  # 1 = first data row of a table's CSV: what error messages cite
+SCAN_KEY = ["PATIENT_KEY", "SCANID"]
+SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
+
 _SPINE_RANGE = r"^[1.][2.][3.][4.]$"
 _FOREARM_RANGE = r"^[A-Z.]{3}$"  # R.. one-third radius; other forearm regions unused
+_NO_ERRORS = pl.lit([], dtype=pl.List(pl.String))
+
+
+# --- folder and tables ------------------------------------------------------------------
 
 
 def _table_files(folder: Path) -> dict[str, Path]:
@@ -89,16 +113,20 @@ def _table_files(folder: Path) -> dict[str, Path]:
 
 
 def sniff(path: Path) -> str | None:
-    """None for a folder holding APEX Patient and ScanAnalysis tables."""
+    """None for a folder holding two or more APEX table CSVs (any case).
+
+    Two names, not Patient + ScanAnalysis, so that an export missing one of those is
+    still recognised and fails with the table it lacks instead of "unrecognised".
+    """
     if not path.is_dir():
         return "not an APEX export folder"
-    tables = _table_files(path)
-    if "Patient" not in tables or "ScanAnalysis" not in tables:
-        return "folder has no Patient.csv and ScanAnalysis.csv (not an APEX export)"
+    if len(_table_files(path)) < MIN_TABLES_FOR_APEX:
+        return "folder holds fewer than two APEX table CSVs (Patient, ScanAnalysis, ...)"
     return None
 
 
 def _read_table(name: str, path: Path) -> pl.DataFrame:
+    """One table as text, upper-case column names, blanks as null, `_row` numbered."""
     text, _note = decode_text(path.read_bytes())
     if not text.strip():
         raise FileProblem(f"APEX table {name} is empty")
@@ -117,8 +145,8 @@ def _read_table(name: str, path: Path) -> pl.DataFrame:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     return frame.with_columns(
-        pl.col(pl.String).str.strip_chars(), _order=pl.int_range(pl.len(), dtype=pl.Int64)
-    )
+        [pl.col(c).str.strip_chars().replace("", None) for c in frame.columns],
+    ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
 
 
 def _read_tables(folder: Path) -> dict[str, pl.DataFrame]:
@@ -130,260 +158,457 @@ def _read_tables(folder: Path) -> dict[str, pl.DataFrame]:
     for name, columns in MEASUREMENT_TABLES.items():
         if name not in tables:  # no scans of this kind exported
             tables[name] = pl.DataFrame(
-                schema={c: pl.String for c in (*columns, *OPTIONAL_COLUMNS.get(name, ()))}
-                | {"_order": pl.Int64}
+                schema={c: pl.String for c in (*SCAN_KEY, *columns,
+                                               *OPTIONAL_COLUMNS.get(name, ()))}
+                | {ROW: pl.Int64}
             )
     return tables
 
 
-def _last_per(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Keep the last row (file order) per key: the current analysis."""
-    return frame.sort("_order").unique(subset=keys, keep="last", maintain_order=True)
+def _link_keys(frame: pl.DataFrame) -> list[str]:
+    """(PATIENT_KEY, SCANID) where the table has both, else SCANID: SCANIDs are unique
+    per scanner database only, so the patient key disambiguates merged exports."""
+    return SCAN_KEY if "PATIENT_KEY" in frame.columns else ["SCANID"]
 
 
-def _orphans(table: str, frame: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
-    """Rows of a measurement/reference table whose SCANID is not in ScanAnalysis."""
-    lost = frame.join(known, on="SCANID", how="anti")
-    return lost.select(
-        exam_id=pl.lit(None, dtype=pl.String),
-        errors=pl.format("{} SCANID {}: no ScanAnalysis row", pl.lit(table), pl.col("SCANID")),
-        raw=pl.struct(pl.exclude("_order")).struct.json_encode(),
-        _order=pl.col("_order"),
+# --- messages -----------------------------------------------------------------------------
+
+
+def _where(table: str, rows: pl.Expr) -> pl.Expr:
+    """`Spine row 4` / `Spine rows 4, 9` from a list of row numbers: where the problem
+    is, without key or identifier values (messages reach summaries and screens)."""
+    text = rows.list.sort().list.eval(pl.element().cast(pl.String)).list.join(", ")
+    return (
+        pl.when(rows.list.len() == 1)
+        .then(pl.format("{} row {}", pl.lit(table), text))
+        .otherwise(pl.format("{} rows {}", pl.lit(table), text))
     )
 
 
-def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
-    """Read an APEX export folder into one row of canonical text cells per exam."""
-    options = options or ReadOptions()
-    if not path.is_dir():
-        raise FileProblem("an APEX export must be a folder of table CSVs")
-    tables = _read_tables(path)
-    excluded: dict[str, int] = {}
-    notes: list[str] = []
+def _at(table: str) -> pl.Expr:
+    """`ScanAnalysis row 4` for the row in hand."""
+    return pl.format("{} row {}", pl.lit(table), pl.col(ROW))
 
-    # --- scans: QC, other scan types, superseded analyses ------------------------------
-    sa = tables["ScanAnalysis"].with_columns(
+
+def _rejected_rows(frame: pl.DataFrame, errors: pl.Expr, order: int) -> pl.DataFrame:
+    """Input rows rejected one by one (no exam), in table then row order."""
+    return frame.select(
+        exam_id=pl.lit(None, dtype=pl.String),
+        errors=errors,
+        raw=pl.struct(pl.exclude(ROW)).struct.json_encode(),
+        _table_order=pl.lit(order, dtype=pl.Int64),
+        _source_row=pl.col(ROW),
+    )
+
+
+# --- duplicates and links -------------------------------------------------------------------
+
+
+def _drop_exact_duplicates(
+    name: str, frame: pl.DataFrame, excluded: dict[str, int]
+) -> pl.DataFrame:
+    """Identical rows say nothing new: keep one, count the rest (never silently)."""
+    data = [c for c in frame.columns if c != ROW]
+    unique = frame.sort(ROW).unique(subset=data, keep="first", maintain_order=True)
+    if frame.height - unique.height:
+        excluded[f"duplicate_{name}_rows"] = frame.height - unique.height
+    return unique
+
+
+def _link(
+    name: str, frame: pl.DataFrame, known: pl.DataFrame, order: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split a measurement/reference table into rows that link to a ScanAnalysis row
+    and rejected rows (a blank key, or a key no ScanAnalysis row has)."""
+    keys = _link_keys(frame)
+    blank = pl.coalesce(
+        [pl.when(pl.col(k).is_null()).then(pl.lit(k)) for k in ("SCANID", "PATIENT_KEY")
+         if k in keys]
+    )
+    unkeyed = frame.filter(blank.is_not_null())
+    keyed = frame.filter(blank.is_null())
+    known_keys = known.select(keys).drop_nulls().unique()
+    lost = keyed.join(known_keys, on=keys, how="anti")
+    rejected = pl.concat([
+        _rejected_rows(unkeyed, pl.format("{}: no {}", _at(name), blank), order),
+        _rejected_rows(
+            lost,
+            pl.format("{}: no ScanAnalysis row for its {}", _at(name), pl.lit(" and ".join(keys))),
+            order,
+        ),
+    ])
+    return keyed.join(known_keys, on=keys, how="semi"), rejected
+
+
+# --- scans ------------------------------------------------------------------------------------
+
+
+def _current_analyses(
+    sa: pl.DataFrame, options: ReadOptions, excluded: dict[str, int]
+) -> pl.DataFrame:
+    """One row per patient scan: QC and other scan types set aside, the latest analysis.
+
+    A tie between analyses (same ANALYSIS_DATE and REANALYSIS_FLAG) is an error of the
+    scan (`_sa_error`), never decided by file order.
+    """
+    sa = sa.with_columns(
         _qc=flag(pl.col("QC_SCAN")).fill_null(False),
         _reanalysis=flag(pl.col("REANALYSIS_FLAG")).fill_null(False),
         _analysed=vendor_datetime(pl.col("ANALYSIS_DATE")),
         _type=pl.col("SCAN_TYPE").str.replace(r"\.0+$", ""),
+        _scanid_shared=pl.col("PATIENT_KEY").n_unique().over("SCANID") > 1,
     )
-    all_scan_ids = sa.select("SCANID").unique()
-    qc_ids = sa.filter(pl.col("_qc")).select("SCANID").unique()
-    excluded["qc_scans"] = qc_ids.height
-    sa = sa.join(qc_ids, on="SCANID", how="anti")
-    other = sa.filter(~pl.col("_type").is_in(list(SCAN_TYPES))).select("SCANID").unique()
-    if other.height:
-        excluded["other_scan_types"] = other.height
-    sa = sa.join(other, on="SCANID", how="anti")
-    before = sa.height
-    sa = sa.sort(["SCANID", "_analysed", "_reanalysis", "_order"], nulls_last=False).unique(
-        subset="SCANID", keep="last", maintain_order=True
-    )
-    excluded["superseded_analyses"] = before - sa.height
+    qc = pl.col("_qc").any().over(SCAN_KEY)
+    excluded["qc_scans"] = sa.filter(qc).select(SCAN_KEY).unique().height
+    sa = sa.filter(~qc)
+    other = (
+        pl.col("_type").is_not_null() & ~pl.col("_type").is_in(list(SCAN_TYPES))
+    ).any().over(SCAN_KEY)
+    n_other = sa.filter(other).select(SCAN_KEY).unique().height
+    if n_other:
+        excluded["other_scan_types"] = n_other
+    sa = sa.filter(~other)
+    latest = pl.col("_analysed").eq_missing(pl.col("_analysed").max().over(SCAN_KEY))
+    sa = sa.with_columns(_top=latest)
     sa = sa.with_columns(
+        _top=pl.col("_top")
+        & (pl.col("_reanalysis") == pl.col("_reanalysis").filter("_top").max().over(SCAN_KEY))
+    )
+    excluded["superseded_analyses"] = sa.filter(~pl.col("_top")).height
+    top = sa.filter("_top").sort(ROW)
+    rows = top.group_by(SCAN_KEY).agg(_sa_rows=pl.col(ROW))
+    current = top.unique(subset=SCAN_KEY, keep="first", maintain_order=True).join(
+        rows, on=SCAN_KEY, nulls_equal=True
+    )
+    table = {k: v[1] for k, v in SCAN_TYPES.items()}
+    return current.with_columns(
+        _sa_error=pl.when(pl.col("_sa_rows").list.len() > 1).then(
+            pl.format("{}: conflicting analyses of one scan",
+                      _where("ScanAnalysis", pl.col("_sa_rows")))
+        ),
         _kind=pl.col("_type").replace_strict({k: v[0] for k, v in SCAN_TYPES.items()}),
-        _table=pl.col("_type").replace_strict({k: v[1] for k, v in SCAN_TYPES.items()}),
+        _table=pl.col("_type").replace_strict(table),
         _side=pl.col("_type").replace_strict(
             {k: v[2] for k, v in SCAN_TYPES.items()}, return_dtype=pl.String
         ),
         _date=vendor_date(pl.col("SCAN_DATE"), options.date_format),
+        _scan_time=vendor_datetime(pl.col("SCAN_DATE")),
     )
 
-    # --- patients -----------------------------------------------------------------------
-    patients = (
-        tables["Patient"]
-        .sort("_order")
-        .unique(subset="PATIENT_KEY", keep="first", maintain_order=True)
-        .select(
-            "PATIENT_KEY",
-            _patient_found=pl.lit(True),
-            patient_id=pl.col("IDENTIFIER1"),
-            _birth=vendor_date(pl.col("BIRTHDATE"), options.date_format),
-            _birth_text=pl.col("BIRTHDATE"),
-            sex=pl.col("SEX")
-            .str.to_uppercase()
-            .replace({"FEMALE": "F", "MALE": "M", "W": "F"}),
-            height_cm=pl.col("HEIGHT"),
-            weight_kg=pl.col("WEIGHT"),
-            bmi=pl.col("BMI"),
-            _menopause_year=number(pl.col("MENOPAUSE_YEAR")),
-        )
+
+def _patients(
+    patient: pl.DataFrame, scan_rows: pl.DataFrame, options: ReadOptions,
+    excluded: dict[str, int],
+) -> pl.DataFrame:
+    """One row per PATIENT_KEY; two differing rows for one key -> `_patient_error`
+    and no patient values (no silent winner)."""
+    referenced = patient["PATIENT_KEY"].is_in(scan_rows["PATIENT_KEY"].drop_nulls().implode())
+    unused = patient.height - int(referenced.sum())
+    if unused:
+        excluded["patients_without_scans"] = unused
+    keyed = patient.filter(pl.col("PATIENT_KEY").is_not_null()).sort(ROW)
+    rows = keyed.group_by("PATIENT_KEY").agg(_patient_rows=pl.col(ROW))
+    one = keyed.unique(subset="PATIENT_KEY", keep="first", maintain_order=True).join(
+        rows, on="PATIENT_KEY"
+    )
+    ok = pl.col("_patient_rows").list.len() == 1
+
+    def value(expr: pl.Expr) -> pl.Expr:
+        return pl.when(ok).then(expr)
+
+    return one.select(
+        "PATIENT_KEY",
+        _patient_found=pl.lit(True),
+        _patient_error=pl.when(~ok).then(
+            pl.format("{}: conflicting rows for one PATIENT_KEY",
+                      _where("Patient", pl.col("_patient_rows")))
+        ),
+        patient_id=value(pl.col("IDENTIFIER1")),
+        _birth=value(vendor_date(pl.col("BIRTHDATE"), options.date_format)),
+        _birth_text=value(pl.col("BIRTHDATE")),
+        sex=value(
+            pl.col("SEX").str.to_uppercase().replace({"FEMALE": "F", "MALE": "M", "W": "F"})
+        ),
+        height_cm=value(pl.col("HEIGHT")),
+        weight_kg=value(pl.col("WEIGHT")),
+        bmi=value(pl.col("BMI")),
+        _menopause_year=value(number(pl.col("MENOPAUSE_YEAR"))),
     )
 
-    # --- measurements per scan ---------------------------------------------------------
-    spine = _last_per(tables["Spine"], ["SCANID"]).select(
-        "SCANID",
-        _spine_bmd=pl.col("TOT_BMD"),
-        _flags=pl.sum_horizontal(
+
+# --- measurements and references per scan -----------------------------------------------
+
+#: measurement table -> its values per scan
+_VALUES: dict[str, dict[str, pl.Expr]] = {
+    "Spine": {
+        "_spine_bmd": pl.col("TOT_BMD"),
+        "_flags": pl.sum_horizontal(
             flag(pl.col(f"L{i}_INCLUDED")).cast(pl.Int64) for i in range(1, 5)
         ),
-        _flags_known=pl.any_horizontal(
+        "_flags_known": pl.any_horizontal(
             flag(pl.col(f"L{i}_INCLUDED")).is_not_null() for i in range(1, 5)
         ),
-        _spine_row=pl.lit(True),
+    },
+    "Hip": {"_neck_bmd": pl.col("NECK_BMD"), "_total_bmd": pl.col("HTOT_BMD")},
+    "Forearm": {"_radius_bmd": pl.col("R_13_BMD")},
+}
+
+
+def _attach_measurements(scans: pl.DataFrame, name: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Join one measurement table's values to the scans, with its errors per scan.
+
+    Errors: no row for a scan of this table's kind, several differing rows for one scan,
+    a row linked to a scan of another kind, a SCANID-only link that is ambiguous.
+    """
+    keys = _link_keys(rows)
+    found = f"_rows_{name}"
+    per_scan = rows.sort(ROW).group_by(keys, maintain_order=True).agg(
+        *[expr.first().alias(col) for col, expr in _VALUES[name].items()],
+        pl.col(ROW).alias(found),
     )
-    hip = _last_per(tables["Hip"], ["SCANID"]).select(
-        "SCANID", _neck_bmd=pl.col("NECK_BMD"), _total_bmd=pl.col("HTOT_BMD"),
-        _hip_row=pl.lit(True),
-    )
-    forearm = _last_per(tables["Forearm"], ["SCANID"]).select(
-        "SCANID", _radius_bmd=pl.col("R_13_BMD"), _forearm_row=pl.lit(True)
-    )
-    scans = (
-        sa.join(spine, on="SCANID", how="left")
-        .join(hip, on="SCANID", how="left")
-        .join(forearm, on="SCANID", how="left")
+    scans = scans.join(per_scan, on=keys, how="left")
+    here = pl.col(found).is_not_null()
+    where = _where(name, pl.col(found))
+    problems = [
+        pl.when((pl.col("_table") == name) & ~here).then(
+            pl.format("{}: no {} row for this scan", _at("ScanAnalysis"), pl.lit(name))
+        ),
+        pl.when(here & (pl.col(found).list.len() > 1)).then(
+            pl.format("{}: conflicting rows for one scan", where)
+        ),
+        pl.when(here & (pl.col("_table") != name)).then(
+            pl.format("{}: linked to a {} scan", where, pl.col("_kind"))
+        ),
+    ]
+    if keys == ["SCANID"]:
+        problems.append(
+            pl.when(here & pl.col("_scanid_shared")).then(
+                pl.format("{}: SCANID shared by scans of several patients and {} has no "
+                          "PATIENT_KEY", where, pl.lit(name))
+            )
+        )
+    return scans.with_columns(
+        pl.concat_list(problems).list.drop_nulls().alias(f"_errors_{name}")
     )
 
-    # --- reference results (T, Z) by BONERANGE ------------------------------------------
-    refs = _last_per(tables["ReferenceResults"], ["SCANID", "BONERANGE"]).join(
-        sa.select("SCANID", "_kind", "_table"), on="SCANID", how="inner"
+
+def _reference_site(bonerange: pl.Expr, kind: pl.Expr) -> pl.Expr:
+    """The canonical site a BONERANGE gives for a scan kind; "unused" for regions the
+    registry does not carry (trochanter, ultradistal radius, single vertebrae of a hip
+    scan's report ...); null when the BONERANGE is unknown."""
+    return (
+        pl.when((kind == "spine") & bonerange.str.contains(_SPINE_RANGE) & (bonerange != "...."))
+        .then(pl.lit("spine"))
+        .when((kind == "hip") & (bonerange == "1..."))
+        .then(pl.lit("femoral_neck"))
+        .when((kind == "hip") & (bonerange == "123."))
+        .then(pl.lit("total_hip"))
+        .when((kind == "hip") & bonerange.str.contains(_SPINE_RANGE))
+        .then(pl.lit("unused"))
+        .when((kind == "forearm") & (bonerange == "R.."))
+        .then(pl.lit("radius_33"))
+        .when((kind == "forearm") & bonerange.str.contains(_FOREARM_RANGE))
+        .then(pl.lit("unused"))
+    )
+
+
+def _references(refs: pl.DataFrame, scans: pl.DataFrame) -> pl.DataFrame:
+    """T and Z per site for each scan (keyed by the scan's PATIENT_KEY, SCANID), with
+    `_errors_refs`: unknown or blank BONERANGE, differing rows for one BONERANGE, two
+    spine ranges of the same (widest) width."""
+    keys = _link_keys(refs)
+    per_range = (
+        refs.sort(ROW)
+        .group_by([*keys, "BONERANGE"], maintain_order=True)
+        .agg(pl.col("T_SCORE", "Z_SCORE").first(), _rows=pl.col(ROW))
+        .join(scans.select(*SCAN_KEY, "_kind"), on=keys, how="inner")
     )
     br = pl.col("BONERANGE")
-    refs = refs.with_columns(
-        _site=pl.when((pl.col("_kind") == "spine") & br.str.contains(_SPINE_RANGE) & (br != "...."))
-        .then(pl.lit("spine"))
-        .when((pl.col("_kind") == "hip") & (br == "1..."))
-        .then(pl.lit("femoral_neck"))
-        .when((pl.col("_kind") == "hip") & (br == "123."))
-        .then(pl.lit("total_hip"))
-        .when((pl.col("_kind") == "hip") & br.str.contains(_SPINE_RANGE))
-        .then(pl.lit("unused"))
-        .when((pl.col("_kind") == "forearm") & (br == "R.."))
-        .then(pl.lit("radius_33"))
-        .when((pl.col("_kind") == "forearm") & br.str.contains(_FOREARM_RANGE))
-        .then(pl.lit("unused")),
-        _digits=br.str.count_matches(r"\d"),
+    site = pl.col("_site")
+    per_range = per_range.with_columns(
+        _site=_reference_site(br, pl.col("_kind")), _digits=br.str.count_matches(r"\d")
+    ).with_columns(
+        _widest=pl.col("_digits") == pl.col("_digits").max().over([*SCAN_KEY, "_site"]),
     )
-    ref_errors = refs.filter(pl.col("_site").is_null()).group_by("SCANID").agg(
-        _ref_errors=pl.format(
-            "{} SCANID {}: unknown BONERANGE '{}'", pl.col("_table"), pl.col("SCANID"), br
-        )
+    ties = per_range.filter((site == "spine") & pl.col("_widest")).group_by(SCAN_KEY).agg(
+        _tied=pl.col("_rows").list.explode(keep_nulls=False, empty_as_null=False), _n=pl.len()
+    ).filter(pl.col("_n") > 1)
+    where = _where("ReferenceResults", pl.col("_rows"))
+    errors = per_range.with_columns(
+        _error=pl.when(br.is_null())
+        .then(pl.format("{}: no BONERANGE", where))
+        .when(site.is_null())
+        .then(pl.format("{}: unknown BONERANGE '{}'", where, br))
+        .when(pl.col("_rows").list.len() > 1)
+        .then(pl.format("{}: conflicting rows for one scan and BONERANGE", where))
+    ).group_by(SCAN_KEY).agg(_errors_refs=pl.col("_error").drop_nulls())
+    tie_errors = ties.select(
+        *SCAN_KEY,
+        _tie=pl.format("{}: several spine BONERANGEs of the same width",
+                       _where("ReferenceResults", pl.col("_tied"))),
     )
-    picked = (
-        refs.filter(pl.col("_site").is_not_null() & (pl.col("_site") != "unused"))
-        .sort(["_digits", "_order"])
-        .unique(subset=["SCANID", "_site"], keep="last")
+    picked = per_range.filter(site.is_in(SITES) & pl.col("_widest"))
+    values = picked.group_by(SCAN_KEY).agg(
+        *[
+            pl.col(column).filter(site == s).first().alias(f"{column}_{s}")
+            for s in SITES
+            for column in ("T_SCORE", "Z_SCORE", "_digits")
+        ]
     )
-    wide = picked.pivot(
-        on="_site",
-        index="SCANID",
-        values=["T_SCORE", "Z_SCORE", "_digits"],
-        aggregate_function="first",
-    )
-    for site in ("spine", "femoral_neck", "total_hip", "radius_33"):
-        for value in ("T_SCORE", "Z_SCORE", "_digits"):
-            name = f"{value}_{site}"
-            if name not in wide.columns:
-                wide = wide.with_columns(pl.lit(None, dtype=pl.String).alias(name))
-    scans = scans.join(wide, on="SCANID", how="left").join(ref_errors, on="SCANID", how="left")
+    out = errors.join(tie_errors, on=SCAN_KEY, how="left", nulls_equal=True).with_columns(
+        _errors_refs=pl.concat_list(
+            "_errors_refs", pl.col("_tie").fill_null(pl.lit(None, dtype=pl.String))
+        ).list.drop_nulls()
+    ).drop("_tie")
+    return out.join(values, on=SCAN_KEY, how="full", coalesce=True, nulls_equal=True)
 
-    # --- per-scan problems -----------------------------------------------------------------
-    scans = scans.join(patients, on="PATIENT_KEY", how="left")
-    sid = pl.col("SCANID")
-    has_row = (
-        pl.when(pl.col("_kind") == "spine")
-        .then(pl.col("_spine_row").is_not_null())
-        .when(pl.col("_kind") == "hip")
-        .then(pl.col("_hip_row").is_not_null())
-        .otherwise(pl.col("_forearm_row").is_not_null())
-    )
+
+def _scan_errors(scans: pl.DataFrame) -> pl.DataFrame:
+    """Every problem of a scan, as a list of messages naming table and row."""
+    here = _at("ScanAnalysis")
     problems = [
-        pl.when(pl.col("_patient_found").is_null()).then(
-            pl.format("ScanAnalysis SCANID {}: no Patient row with PATIENT_KEY {}", sid,
-                      pl.col("PATIENT_KEY"))
+        pl.when(pl.col("PATIENT_KEY").is_null()).then(pl.format("{}: no PATIENT_KEY", here)),
+        pl.when(pl.col("PATIENT_KEY").is_not_null() & pl.col("_patient_found").is_null()).then(
+            pl.format("{}: no Patient row for its PATIENT_KEY", here)
         ),
-        pl.when(pl.col("_date").is_null()).then(
-            pl.format("ScanAnalysis SCANID {}: unreadable SCAN_DATE", sid)
-        ),
-        pl.when(pl.col("SERIAL_NUMBER").is_null()).then(
-            pl.format("ScanAnalysis SCANID {}: no SERIAL_NUMBER", sid)
-        ),
-        pl.when(~has_row).then(pl.format("ScanAnalysis SCANID {}: no {} row", sid,
-                                         pl.col("_table"))),
+        pl.col("_patient_error"),
+        pl.when(pl.col("SERIAL_NUMBER").is_null()).then(pl.format("{}: no SERIAL_NUMBER", here)),
+        pl.when(pl.col("_type").is_null()).then(pl.format("{}: no SCAN_TYPE", here)),
+        pl.when(pl.col("_date").is_null()).then(pl.format("{}: unreadable SCAN_DATE", here)),
+        pl.col("_sa_error"),
     ]
-    scans = scans.with_columns(
-        _errors=pl.concat_list(
-            [pl.concat_list(problems).list.drop_nulls(),
-             pl.col("_ref_errors").fill_null(pl.lit([], dtype=pl.List(pl.String)))]
-        )
-    )
+    lists = [
+        pl.concat_list(problems).list.drop_nulls(),
+        *[pl.col(f"_errors_{name}") for name in MEASUREMENT_TABLES],
+        pl.col("_errors_refs").fill_null(_NO_ERRORS),
+    ]
+    return scans.with_columns(_errors=pl.concat_list(lists))
 
-    # --- exams --------------------------------------------------------------------------
-    exam_key = ["PATIENT_KEY", "SERIAL_NUMBER", "_date"]
-    scans = scans.with_columns(
-        exam_id=pl.format(
-            "APEX-{}-{}-{}",
-            pl.col("SERIAL_NUMBER"),
-            pl.col("PATIENT_KEY"),
-            pl.coalesce(pl.col("_date").dt.to_string("%Y%m%d"), pl.col("SCAN_DATE")),
+
+# --- exams ------------------------------------------------------------------------------------
+
+
+def _exam_groups(scans: pl.DataFrame) -> pl.DataFrame:
+    """exam_id for scans with a full key; a scan without one is its own (rejected) group."""
+    complete = (
+        pl.col("PATIENT_KEY").is_not_null()
+        & pl.col("SERIAL_NUMBER").is_not_null()
+        & pl.col("_date").is_not_null()
+    )
+    return scans.with_columns(
+        exam_id=pl.when(complete).then(
+            pl.format("APEX-{}-{}-{}", pl.col("SERIAL_NUMBER"), pl.col("PATIENT_KEY"),
+                      pl.col("_date").dt.to_string("%Y%m%d"))
         ),
+    ).with_columns(
+        _group=pl.coalesce(pl.col("exam_id"), pl.format("~{}", pl.col(ROW))),
         _slot=pl.coalesce(pl.col("_side"), pl.col("_kind")),
     )
-    before = scans.height
-    current = scans.sort(["_analysed", "_order"], nulls_last=False).unique(
-        subset=["exam_id", "_slot"], keep="last", maintain_order=True
+
+
+def _latest_per_slot(
+    scans: pl.DataFrame, excluded: dict[str, int]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The later scan of each kind (and side) per exam, and per exam the error for two
+    scans of one slot that cannot be ordered (same SCAN_DATE and ANALYSIS_DATE)."""
+    slot = ["_group", "_slot"]
+    ordered = scans.sort([*slot, "_scan_time", "_analysed", ROW], nulls_last=False)
+    ordered = ordered.with_columns(
+        _last=pl.int_range(pl.len()).over(slot) == pl.len().over(slot) - 1,
+        _at_top=pl.col("_scan_time").eq_missing(pl.col("_scan_time").last().over(slot))
+        & pl.col("_analysed").eq_missing(pl.col("_analysed").last().over(slot)),
     )
-    if before - current.height:
-        excluded["repeated_scans"] = before - current.height
-    # Hips: keep the side whose lower T (neck, total hip) is lower; ties -> left.
-    hips = current.filter(pl.col("_kind") == "hip").with_columns(
+    kept = ordered.filter("_last")
+    if ordered.height - kept.height:
+        excluded["repeated_scans"] = ordered.height - kept.height
+    ties = (
+        ordered.filter("_at_top")
+        .group_by(slot)
+        .agg(_tied=pl.col(ROW), _n=pl.len())
+        .filter(pl.col("_n") > 1)
+        .group_by("_group")
+        .agg(
+            _slot_errors=pl.format(
+                "{}: repeated {} scans that cannot be ordered (same SCAN_DATE and "
+                "ANALYSIS_DATE)", _where("ScanAnalysis", pl.col("_tied")), pl.col("_slot")
+            )
+        )
+    )
+    return kept, ties
+
+
+def _lower_hip(
+    kept: pl.DataFrame, excluded: dict[str, int], notes: list[str]
+) -> pl.DataFrame:
+    """With both hips scanned keep the one whose lower T (neck, total hip) is lower;
+    ties and missing T: left. The other hip is counted, never silently dropped."""
+    hips = kept.filter(pl.col("_kind") == "hip").with_columns(
         _hip_t=pl.min_horizontal(
             number(pl.col("T_SCORE_femoral_neck")), number(pl.col("T_SCORE_total_hip"))
         )
     )
-    both = hips.group_by("exam_id").len().filter(pl.col("len") > 1).height
-    if both:
+    chosen = hips.sort(["_group", "_hip_t", "_side"], nulls_last=True).unique(
+        subset="_group", keep="first", maintain_order=True
+    )
+    dropped = hips.height - chosen.height
+    if dropped:
+        excluded["contralateral_hips"] = dropped
         notes.append(
-            f"{both} exam(s) with both hips scanned: kept the hip with the lower T-score"
+            f"{dropped} exam(s) with both hips scanned: kept the hip with the lower T-score"
         )
-    kept_hips = hips.sort(
-        ["_hip_t", "_side"], nulls_last=True, descending=[False, False]
-    ).unique(subset="exam_id", keep="first", maintain_order=True)
-    current = pl.concat(
-        [current.filter(pl.col("_kind") != "hip"), kept_hips.drop("_hip_t")],
-        how="vertical_relaxed",
+    return pl.concat(
+        [kept.filter(pl.col("_kind") != "hip"), chosen.drop("_hip_t")], how="vertical_relaxed"
     )
 
-    def site(kind: str, column: str) -> pl.Expr:
-        return pl.col(column).filter(pl.col("_kind") == kind).first()
 
+def _site(kind: str, column: str) -> pl.Expr:
+    return pl.col(column).filter(pl.col("_kind") == kind).first()
+
+
+def _exams(scans: pl.DataFrame, chosen: pl.DataFrame, ties: pl.DataFrame) -> pl.DataFrame:
+    """One row per exam: patient values from any scan, site values from the chosen
+    scans, errors from every scan of the exam (kept, repeated or contralateral)."""
+    patient = ("exam_id", "PATIENT_KEY", "SERIAL_NUMBER", "_date", "patient_id", "_birth",
+               "_birth_text", "sex", "height_cm", "weight_kg", "bmi", "_menopause_year")
+    every = scans.group_by("_group").agg(
+        *[pl.col(c).first() for c in patient],
+        _scan_ids=pl.col("SCANID").sort(),
+        _errors=pl.col("_errors").list.explode(keep_nulls=False, empty_as_null=False),
+    )
     vertebrae = pl.when(pl.col("_flags_known")).then(pl.col("_flags")).otherwise(
         pl.col("_digits_spine").cast(pl.Int64, strict=False)
     )
-    current = current.with_columns(_vertebrae=vertebrae)
-    exams = (
-        current.group_by("exam_id")
-        .agg(
-            pl.col(c).first()
-            for c in (*exam_key, "patient_id", "_birth", "_birth_text", "sex", "height_cm",
-                      "weight_kg", "bmi", "_menopause_year", "_patient_found")
+    sites = chosen.with_columns(_vertebrae=vertebrae).group_by("_group").agg(
+        spine_bmd=_site("spine", "_spine_bmd"),
+        spine_t=_site("spine", "T_SCORE_spine"),
+        spine_z=_site("spine", "Z_SCORE_spine"),
+        spine_vertebrae=_site("spine", "_vertebrae"),
+        femoral_neck_bmd=_site("hip", "_neck_bmd"),
+        femoral_neck_t=_site("hip", "T_SCORE_femoral_neck"),
+        femoral_neck_z=_site("hip", "Z_SCORE_femoral_neck"),
+        total_hip_bmd=_site("hip", "_total_bmd"),
+        total_hip_t=_site("hip", "T_SCORE_total_hip"),
+        total_hip_z=_site("hip", "Z_SCORE_total_hip"),
+        hip_side=_site("hip", "_side"),
+        radius_33_bmd=_site("forearm", "_radius_bmd"),
+        radius_33_t=_site("forearm", "T_SCORE_radius_33"),
+        radius_33_z=_site("forearm", "Z_SCORE_radius_33"),
+    )
+    return (
+        every.join(sites, on="_group", how="left")
+        .join(ties, on="_group", how="left")
+        .with_columns(
+            _errors=pl.concat_list(
+                "_errors", pl.col("_slot_errors").fill_null(_NO_ERRORS)
+            ).list.unique(maintain_order=True)
         )
-        .join(
-            current.group_by("exam_id").agg(
-                _scan_ids=pl.col("SCANID").sort(),
-                _errors=pl.col("_errors").list.explode(keep_nulls=False, empty_as_null=False),
-                spine_bmd=site("spine", "_spine_bmd"),
-                spine_t=site("spine", "T_SCORE_spine"),
-                spine_z=site("spine", "Z_SCORE_spine"),
-                spine_vertebrae=site("spine", "_vertebrae"),
-                femoral_neck_bmd=site("hip", "_neck_bmd"),
-                femoral_neck_t=site("hip", "T_SCORE_femoral_neck"),
-                femoral_neck_z=site("hip", "Z_SCORE_femoral_neck"),
-                total_hip_bmd=site("hip", "_total_bmd"),
-                total_hip_t=site("hip", "T_SCORE_total_hip"),
-                total_hip_z=site("hip", "Z_SCORE_total_hip"),
-                hip_side=site("hip", "_side"),
-                radius_33_bmd=site("forearm", "_radius_bmd"),
-                radius_33_t=site("forearm", "T_SCORE_radius_33"),
-                radius_33_z=site("forearm", "Z_SCORE_radius_33"),
-            ),
-            on="exam_id",
-        )
-        .sort(["_date", "PATIENT_KEY", "SERIAL_NUMBER", "exam_id"], nulls_last=True)
+        .sort(["_date", "PATIENT_KEY", "SERIAL_NUMBER", "_group"], nulls_last=True)
         .with_row_index(ROW_NUMBER, offset=1)
     )
+
+
+def _cells(exams: pl.DataFrame) -> pl.DataFrame:
+    """Canonical text cells (plus `_errors`, `_scan_ids` and the raw JSON) per exam."""
     exam_year = pl.col("_date").dt.year()
     cells = exams.select(
         pl.col(ROW_NUMBER).cast(pl.Int64),
@@ -418,36 +643,73 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
         _scan_ids=pl.col("_scan_ids"),
     )
     unit = [c for c in cells.columns if c not in (ROW_NUMBER, "_errors")]
-    cells = cells.with_columns(pl.struct(unit).struct.json_encode().alias(RAW))
+    return cells.with_columns(pl.struct(unit).struct.json_encode().alias(RAW))
+
+
+# --- the adapter ---------------------------------------------------------------------------
+
+
+def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
+    """Read an APEX export folder into one row of canonical text cells per exam."""
+    options = options or ReadOptions()
+    if not path.is_dir():
+        raise FileProblem("an APEX export must be a folder of table CSVs")
+    excluded: dict[str, int] = {}
+    notes: list[str] = []
+    tables = {
+        name: _drop_exact_duplicates(name, frame, excluded)
+        for name, frame in _read_tables(path).items()
+    }
+
+    # --- scans and patients ---------------------------------------------------------------
+    all_sa = tables["ScanAnalysis"]
+    no_scanid = all_sa.filter(pl.col("SCANID").is_null())
+    scan_rows = all_sa.filter(pl.col("SCANID").is_not_null())
+    scans = _current_analyses(scan_rows, options, excluded)
+    patients = _patients(tables["Patient"], scan_rows, options, excluded)
+
+    # --- measurement and reference rows, linked by key ----------------------------------
+    rejected_rows = [
+        _rejected_rows(no_scanid, pl.format("{}: no SCANID", _at("ScanAnalysis")), 0)
+    ]
+    linked: dict[str, pl.DataFrame] = {}
+    for order, name in enumerate((*MEASUREMENT_TABLES, "ReferenceResults"), start=1):
+        linked[name], lost = _link(name, tables[name], scan_rows, order)
+        rejected_rows.append(lost)
+    for name in MEASUREMENT_TABLES:
+        scans = _attach_measurements(scans, name, linked[name])
+    scans = scans.join(
+        _references(linked["ReferenceResults"], scans), on=SCAN_KEY, how="left",
+        nulls_equal=True,
+    )
+    scans = _scan_errors(scans.join(patients, on="PATIENT_KEY", how="left"))
+
+    # --- exams -------------------------------------------------------------------------------
+    scans = _exam_groups(scans)
+    kept, ties = _latest_per_slot(scans, excluded)
+    chosen = _lower_hip(kept, excluded, notes)
+    cells = _cells(_exams(scans, chosen, ties))
     bad = pl.col("_errors").list.len() > 0
     rejected_exams = cells.filter(bad).select(
         row_number=pl.col(ROW_NUMBER),
         exam_id=pl.col("exam_id"),
-        errors=pl.col("_errors").list.unique(maintain_order=True).list.join("; "),
+        errors=pl.col("_errors").list.join("; "),
         raw=pl.col(RAW),
     )
-    orphans = pl.concat(
-        [
-            _orphans(name, tables[name], all_scan_ids)
-            for name in ("Spine", "Hip", "Forearm", "ReferenceResults")
-        ]
-    ).with_row_index("_n", offset=cells.height + 1)
-    rejected = pl.concat(
-        [
-            rejected_exams,
-            orphans.select(
-                row_number=pl.col("_n").cast(pl.Int64), exam_id="exam_id", errors="errors",
-                raw="raw",
-            ),
-        ]
-    ).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
-    good = cells.filter(~bad).drop("_errors", "_scan_ids")
+    loose = (
+        pl.concat(rejected_rows)
+        .sort(["_table_order", "_source_row"])
+        .with_row_index("_n", offset=cells.height + 1)
+        .select(row_number=pl.col("_n").cast(pl.Int64), exam_id="exam_id", errors="errors",
+                raw="raw")
+    )
+    rejected = pl.concat([rejected_exams, loose]).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
     return SourceFile(
         path=path,
         sha256=fingerprint(path),
         source_format=HOLOGIC_APEX,
         vendor=VENDOR,
-        cells=good,
+        cells=cells.filter(~bad).drop("_errors", "_scan_ids"),
         rejected=rejected,
         excluded=excluded,
         notes=notes,

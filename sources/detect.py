@@ -15,8 +15,10 @@ Sniffer = Callable[[Path], "str | None"]
 
 #: format name -> (sniff, read). Adapters register here; detection tries them in order.
 #: The sniffers are mutually exclusive (canonical: a .csv/.txt/.tsv file; APEX: a folder
-#: with Patient and ScanAnalysis tables; Lunar: a .dcm file or one with the DICM magic),
-#: so the order only decides the order of the reasons in an "unrecognised" message.
+#: holding two or more APEX table CSVs, so that an export missing Patient or ScanAnalysis
+#: is still one input that fails with the table it lacks; Lunar: a .dcm file or one with
+#: the DICM magic), so the order only decides the order of the reasons in an
+#: "unrecognised" message.
 FORMATS: dict[str, tuple[Sniffer, Reader]] = {
     CANONICAL_CSV: (canonical.sniff, canonical.read),
     HOLOGIC_APEX: (apex.sniff, apex.read),
