@@ -15,6 +15,10 @@ pixel data) per GE Lunar exam of `frame`, with the results
 Each file also carries the quirks the reader must survive: decoy lumbar ranges
 (`L2-L4`, `L3-L4` next to `L1-L4`), `Upper Neck` and `Neck Mean` ROIs, and for about a
 third of hip exams the contralateral femur with a higher T-score.
+
+`lunar_twin(frame)` (also returned by `write_lunar_dicoms`) is the canonical twin: the
+same exams as canonical rows holding only what the files carry, so that loading the
+twin as a CSV and the files as DICOM must give the same registry rows.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from samplegen._rng import Rng
+from samplegen.canonical import SCHEMA
 
 VARIANTS = ("xml_old", "xml_new", "sr")
 _SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
@@ -261,10 +266,55 @@ def lunar_dataset(exam: dict, variant: str, other_hip: bool, index: int) -> Data
     return ds
 
 
+def lunar_twin(frame: pl.DataFrame) -> pl.DataFrame:
+    """The GE Lunar exams of `frame` as the DICOM files carry them: the canonical twin.
+
+    exam_id is the adapter's `LUNAR-{serial}-{PatientID}-{StudyDate}`; the header gives
+    patient, sex, birth date, age, height, weight, scanner model and serial; the results
+    give each site present (a spine without vertebra count is written as L1-L4, a hip
+    without side as the left femur; total hip only with its T) and FRAX. BMI, menopausal
+    status, the risk-factor questionnaire and treatment are not in these files (null).
+    """
+    exams = frame.filter(pl.col("scanner_manufacturer") == "GE Lunar")
+    spine = pl.col("spine_t").is_not_null()
+    hip = pl.col("femoral_neck_t").is_not_null()
+    total = hip & pl.col("total_hip_t").is_not_null()
+    radius = pl.col("radius_33_t").is_not_null()
+    frax = pl.col("frax_major_pct").is_not_null()
+
+    def kept(present: pl.Expr, column: str, digits: int) -> pl.Expr:
+        return pl.when(present).then(pl.col(column).round(digits)).alias(column)
+
+    twin = exams.select(
+        pl.format("LUNAR-{}-{}-{}", pl.col("scanner_serial").fill_null("unknown"),
+                  pl.col("patient_id"), pl.col("exam_date").dt.to_string("%Y%m%d"))
+        .alias("exam_id"),
+        "patient_id", "exam_date", "birth_date", "age_years", "sex",
+        pl.col("height_cm").round(1), pl.col("weight_kg").round(1),
+        "scanner_manufacturer", "scanner_model", "scanner_serial",
+        kept(spine, "spine_bmd", 3), kept(spine, "spine_t", 1), kept(spine, "spine_z", 1),
+        pl.when(spine).then(pl.col("spine_vertebrae").fill_null(4)).alias("spine_vertebrae"),
+        kept(hip, "femoral_neck_bmd", 3), kept(hip, "femoral_neck_t", 1),
+        kept(hip, "femoral_neck_z", 1), kept(total, "total_hip_bmd", 3),
+        kept(total, "total_hip_t", 1), kept(total, "total_hip_z", 1),
+        pl.when(hip).then(pl.col("hip_side").fill_null("left")).alias("hip_side"),
+        kept(radius, "radius_33_bmd", 3), kept(radius, "radius_33_t", 1),
+        kept(radius, "radius_33_z", 1),
+        kept(frax, "frax_major_pct", 1), kept(frax, "frax_hip_pct", 1),
+    )
+    return twin.select(
+        pl.col(name).cast(dtype) if name in twin.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in SCHEMA.items()
+    )
+
+
 def write_lunar_dicoms(
     frame: pl.DataFrame, folder: Path, variant: str = "mixed", seed: int = 0
 ) -> tuple[pl.DataFrame, list[Path]]:
-    """Write one DICOM file per GE Lunar exam of `frame`; return (exams, paths)."""
+    """Write one DICOM file per GE Lunar exam of `frame`; return (canonical twin, paths).
+
+    The twin (`lunar_twin`) holds the exams as the files carry them, in file order.
+    """
     if variant not in (*VARIANTS, "mixed"):
         raise ValueError(f"variant must be one of {VARIANTS} or 'mixed'")
     folder.mkdir(parents=True, exist_ok=True)
@@ -282,7 +332,7 @@ def write_lunar_dicoms(
             path, enforce_file_format=True
         )
         paths.append(path)
-    return exams, paths
+    return lunar_twin(exams), paths
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -298,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant", default="mixed", choices=[*VARIANTS, "mixed"])
     args = parser.parse_args(argv)
     exams = generate_exams(args.exams, args.seed)
-    written, paths = write_lunar_dicoms(exams, args.folder, args.variant, args.seed)
+    _twin, paths = write_lunar_dicoms(exams, args.folder, args.variant, args.seed)
     print(f"{len(paths)} GE Lunar DICOM files -> {args.folder}")
 
 

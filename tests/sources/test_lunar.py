@@ -8,12 +8,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 from pydicom.sequence import Sequence
+from registry_twin import assert_same_registry, load_registry
 
 from pipelines.prepare import prepare_input
 from samplegen.canonical import generate_exams
-from samplegen.lunar import _container, lunar_dataset, old_xml, write_lunar_dicoms
+from samplegen.lunar import (
+    _container,
+    lunar_dataset,
+    lunar_twin,
+    old_xml,
+    write_lunar_dicoms,
+)
 from samplegen.messy import write_plain_csv
 from sources import lunar
 from sources.base import ReadOptions
@@ -22,47 +28,32 @@ from transforms.errors import FileProblem
 
 SEED = 13
 
-#: Canonical columns a Lunar file carries (exam_id is built from the header; BMI is
-#: derived from PatientSize/PatientWeight; menopause and the questionnaire are absent).
-CARRIED = [
-    "patient_id", "exam_date", "birth_date", "age_years", "sex", "height_cm", "weight_kg",
-    "bmi", "scanner_manufacturer", "scanner_model", "scanner_serial",
-    "spine_bmd", "spine_t", "spine_z", "spine_vertebrae",
-    "femoral_neck_bmd", "femoral_neck_t", "femoral_neck_z",
-    "total_hip_bmd", "total_hip_t", "total_hip_z", "hip_side",
-    "radius_33_bmd", "radius_33_t", "radius_33_z", "frax_major_pct", "frax_hip_pct",
-]
-
-
 @pytest.fixture(scope="module")
 def exams() -> pl.DataFrame:
     return generate_exams(90, seed=SEED)
 
 
 @pytest.mark.parametrize("variant", ["xml_old", "xml_new", "sr"])
-def test_round_trip_matches_the_canonical_csv(
+def test_files_and_canonical_twin_give_the_same_registry(
     exams: pl.DataFrame, tmp_path: Path, variant: str
 ) -> None:
-    written, paths = write_lunar_dicoms(exams, tmp_path / "dcm", variant=variant, seed=SEED)
-    assert len(paths) == written.height > 10
-    canonical = prepare_input(
-        Input(write_plain_csv(written, tmp_path / "c.csv", SEED), "canonical_csv")
-    )
-    assert canonical.valid is not None
-    frames = []
-    for path in paths:
-        prepared = prepare_input(Input(path, "ge_lunar_dicom"), ReadOptions())
-        assert prepared.error is None, prepared.error
-        assert prepared.rows_read == 1
-        assert prepared.valid is not None
-        frames.append(prepared.valid)
-    vendor = pl.concat(frames)
-    assert vendor.height == canonical.valid.height
-    key = ["patient_id", "exam_date"]
-    assert_frame_equal(
-        canonical.valid.sort(key).select(CARRIED), vendor.sort(key).select(CARRIED)
-    )
-    assert vendor["exam_id"].str.starts_with("LUNAR-").all()
+    twin, paths = write_lunar_dicoms(exams, tmp_path / "dcm", variant=variant, seed=SEED)
+    assert len(paths) == twin.height > 10
+    csv = write_plain_csv(twin, tmp_path / "twin.csv", SEED)
+    vendor = load_registry(tmp_path / "lunar.duckdb", [Input(p, "ge_lunar_dicom") for p in paths])
+    canonical = load_registry(tmp_path / "twin.duckdb", [Input(csv, "canonical_csv")])
+    assert vendor["exams"].height == twin.height
+    assert vendor["quarantine"].height == canonical["quarantine"].height == 0
+    assert_same_registry(vendor, canonical)
+    assert vendor["exams"]["exam_id"].str.starts_with("LUNAR-").all()
+    assert vendor["exams"]["frax_major_pct"].null_count() < twin.height  # FRAX carried
+
+
+def test_twin_holds_only_what_lunar_carries(exams: pl.DataFrame) -> None:
+    twin = lunar_twin(exams)
+    for column in ("bmi", "menopausal_status", "prior_fragility_fracture", "current_smoker",
+                   "glucocorticoid_mg_day", "on_treatment"):
+        assert twin[column].null_count() == twin.height, column
 
 
 def _exam(**overrides: object) -> dict:
