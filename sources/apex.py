@@ -394,8 +394,8 @@ def _attach_measurements(scans: pl.DataFrame, name: str, rows: pl.DataFrame) -> 
 
 def _reference_site(bonerange: pl.Expr, kind: pl.Expr) -> pl.Expr:
     """The canonical site a BONERANGE gives for a scan kind; "unused" for regions the
-    registry does not carry (trochanter, ultradistal radius, single vertebrae of a hip
-    scan's report ...); null when the BONERANGE is unknown."""
+    registry does not carry (hip `.2..` trochanter, `..3.` intertrochanter, `...4`
+    Ward's; other forearm regions); null when the BONERANGE is unknown."""
     return (
         pl.when((kind == "spine") & bonerange.str.contains(_SPINE_RANGE) & (bonerange != "...."))
         .then(pl.lit("spine"))
@@ -456,9 +456,7 @@ def _references(refs: pl.DataFrame, scans: pl.DataFrame) -> pl.DataFrame:
         ]
     )
     out = errors.join(tie_errors, on=SCAN_KEY, how="left", nulls_equal=True).with_columns(
-        _errors_refs=pl.concat_list(
-            "_errors_refs", pl.col("_tie").fill_null(pl.lit(None, dtype=pl.String))
-        ).list.drop_nulls()
+        _errors_refs=pl.concat_list("_errors_refs", "_tie").list.drop_nulls()
     ).drop("_tie")
     return out.join(values, on=SCAN_KEY, how="full", coalesce=True, nulls_equal=True)
 

@@ -268,6 +268,44 @@ def test_error_on_a_repeated_scan_rejects_the_exam(tmp_path: Path) -> None:
     assert prepared.excluded["repeated_scans"] == 1
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("blank_bonerange", "ReferenceResults row {ref}: no BONERANGE"),
+        ("two_spine_ranges", "several spine BONERANGEs of the same width"),
+        ("hip_row_on_spine_scan", "Hip row {hip}: linked to a spine scan"),
+    ],
+)
+def test_reference_and_measurement_rows_that_do_not_fit_reject_the_exam(
+    tmp_path: Path, change: str, message: str
+) -> None:
+    tables = apex_tables(_two_site_exam(), 5, both_hips_share=0.0, qc_scan=False,
+                         reanalysis=False)
+    spine = _scan_id(tables, "1")
+    refs = tables["ReferenceResults"]
+    is_spine_ref = (pl.col("SCANID") == spine) & (pl.col("BONERANGE") == "1234")
+    if change == "blank_bonerange":
+        tables["ReferenceResults"] = refs.with_columns(
+            BONERANGE=pl.when(is_spine_ref).then(None).otherwise(pl.col("BONERANGE"))
+        )
+    elif change == "two_spine_ranges":
+        tables["ReferenceResults"] = pl.concat([
+            refs.with_columns(
+                BONERANGE=pl.when(is_spine_ref).then(pl.lit("123.")).otherwise("BONERANGE")
+            ),
+            refs.filter(is_spine_ref).with_columns(BONERANGE=pl.lit(".234")),
+        ])
+    else:
+        extra = tables["Hip"].head(1).with_columns(SCANID=pl.lit(spine))
+        tables["Hip"] = pl.concat([tables["Hip"], extra])
+    ref = refs.with_row_index("n", offset=1).filter(is_spine_ref)["n"][0]
+    prepared = prepare(_write(tables, tmp_path / "x"))
+    assert prepared.valid is not None and prepared.valid.height == 0
+    assert prepared.quarantine is not None
+    expected = message.format(ref=ref, hip=tables["Hip"].height)
+    assert expected in prepared.quarantine["errors"][0]
+
+
 def test_exact_duplicate_rows_are_counted(tmp_path: Path) -> None:
     tables = apex_tables(_two_site_exam(), 5, qc_scan=False, reanalysis=False)
     clean = prepare(_write(tables, tmp_path / "clean"))
