@@ -78,3 +78,29 @@ def batches(max_size: int = 40) -> st.SearchStrategy[list[dict[str, Any]]]:
         return [{**row, "exam_id": f"X{i}"} for i, row in enumerate(rows)]
 
     return st.lists(exams(), min_size=1, max_size=max_size).map(number)
+
+
+@st.composite
+def who_exams(draw: st.DrawFn) -> dict[str, Any]:
+    """An exam assessed on the WHO basis with osteopenia or normal BMD and no fragility
+    fracture: where the treatment lines of the rulesets part (sections 4-5)."""
+    row = draw(exams())
+    row.update(
+        sex="F",
+        menopausal_status="post",
+        age_years=draw(st.sampled_from([50.0, 62.0, 64.0, 65.0, 70.0, 88.0])),
+        femoral_neck_t=draw(st.sampled_from([-2.4, -2.1, -1.7, -1.6, -1.5, -1.2, -1.0,
+                                             -0.5])),
+        spine_t=None, total_hip_t=None, radius_33_t=None,
+        prior_fragility_fracture=draw(st.sampled_from([None, False])),
+    )
+    return row
+
+
+def who_batches(max_size: int = 40) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A batch of `who_exams` with unique exam ids."""
+
+    def number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**row, "exam_id": f"W{i}"} for i, row in enumerate(rows)]
+
+    return st.lists(who_exams(), min_size=1, max_size=max_size).map(number)

@@ -149,6 +149,8 @@ THERAPY = "oral bisphosphonate (alendronate 70 mg weekly, or risedronate)"
     [
         ({}, "not_indicated", "not_indicated"),
         ({"frax_hip_pct": 4.0}, "not_indicated", "recommended"),
+        ({"frax_hip_pct": 4.0, "frax_major_pct": None}, "needs_risk_assessment",
+         "recommended"),
         ({"frax_hip_pct": 5.0}, "consider", "recommended"),
         ({"frax_major_pct": 25.0}, "consider", "recommended"),
         ({"femoral_neck_t": -0.5, "vertebral_fracture": True}, "not_indicated", "recommended"),
