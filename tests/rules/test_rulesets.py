@@ -11,7 +11,9 @@ from rules_helpers import TEST_RULESET, assess, assess_worked
 
 from transforms.rules.ruleset import (
     PARAMETER_KEYS,
+    Ruleset,
     RulesetError,
+    RulesetProblem,
     available_rulesets,
     load_ruleset,
 )
@@ -58,9 +60,13 @@ def _error(tmp_path: Path, text: str) -> str:
     ("old", "new", "message"),
     [
         ("frax_hip_pct = 5 ", "frax_hip_pct = 105 ",
-         "treatment.frax_hip_pct: must be a number between 0 and 100"),
+         "treatment.frax_hip_pct: must be a number greater than 0 and at most 100"),
         ("frax_hip_pct = 5 ", 'frax_hip_pct = "5" ',
-         "treatment.frax_hip_pct: must be a number between 0 and 100"),
+         "treatment.frax_hip_pct: must be a number greater than 0 and at most 100"),
+        ("frax_hip_pct = 5 ", "frax_hip_pct = 0 ",
+         "treatment.frax_hip_pct: must be a number greater than 0 and at most 100"),
+        ("frax_major_pct = 20 ", "frax_major_pct = 100.5 ",
+         "treatment.frax_major_pct: must be a number greater than 0 and at most 100"),
         ("frax_hip_pct = 5 ", "frax_hip_pcnt = 5 ", "treatment.frax_hip_pcnt: unknown key"),
         ("bmi = 19 ", "", "risk.bmi: missing key"),
         ("version = 1", "version = 1.5", "version: must be a whole number between 1 and 1000000"),
@@ -89,6 +95,122 @@ def _error(tmp_path: Path, text: str) -> str:
 def test_validation_errors_name_file_and_key(tmp_path, old: str, new: str, message: str) -> None:
     assert old in CORE_TEXT
     assert _error(tmp_path, CORE_TEXT.replace(old, new, 1)) == message
+
+
+VF_CATEGORIES = 'vertebral_fracture_categories = ["osteopenia"]'
+VF_LIMIT = "vertebral_fracture_t_limit = -1.6"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"men_who_age = 50": "men_who_age = 18"},
+         "basis.men_who_age: must be at least basis.adult_age (20)"),
+        ({"menopause_assumed_age = 50": "menopause_assumed_age = 19.5"},
+         "basis.menopause_assumed_age: must be at least basis.adult_age (20)"),
+        ({VF_LIMIT: "vertebral_fracture_t_limit = -2.5"},
+         "treatment.vertebral_fracture_t_limit: must be greater than diagnosis.osteoporosis_t "
+         "(-2.5) with treatment.vertebral_fracture_categories = [osteopenia], or "
+         "TX-VERTEBRAL-FX can never fire"),
+        ({VF_LIMIT: "vertebral_fracture_t_limit = -1.0"},
+         "treatment.vertebral_fracture_t_limit: must be less than diagnosis.normal_t (-1) with "
+         'treatment.vertebral_fracture_categories = [osteopenia], or use "none" (this limit '
+         "changes nothing)"),
+        ({VF_CATEGORIES: 'vertebral_fracture_categories = ["normal"]'},
+         "treatment.vertebral_fracture_t_limit: must be at least diagnosis.normal_t (-1) with "
+         "treatment.vertebral_fracture_categories = [normal], or TX-VERTEBRAL-FX can never "
+         "fire"),
+        ({VF_CATEGORIES: 'vertebral_fracture_categories = ["osteoporosis"]'},
+         "treatment.vertebral_fracture_t_limit: must be less than diagnosis.osteoporosis_t "
+         "(-2.5) with treatment.vertebral_fracture_categories = [osteoporosis], or use "
+         '"none" (this limit changes nothing)'),
+    ],
+)
+def test_cross_field_errors_name_file_and_keys(tmp_path, changes: dict[str, str],
+                                               message: str) -> None:
+    """Values valid alone but contradicting each other are errors naming every key."""
+    text = CORE_TEXT
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    assert _error(tmp_path, text) == message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"men_who_age = 50": "men_who_age = 20", "menopause_assumed_age = 50":
+         "menopause_assumed_age = 20"},
+        {VF_LIMIT: "vertebral_fracture_t_limit = -2.4"},
+        {VF_LIMIT: "vertebral_fracture_t_limit = -1.1"},
+        {VF_CATEGORIES: 'vertebral_fracture_categories = ["osteopenia", "normal"]',
+         VF_LIMIT: "vertebral_fracture_t_limit = -0.5"},
+        {VF_CATEGORIES: 'vertebral_fracture_categories = ["osteoporosis", "osteopenia"]',
+         VF_LIMIT: "vertebral_fracture_t_limit = -3.0"},
+        {VF_CATEGORIES: 'vertebral_fracture_categories = ["normal"]',
+         VF_LIMIT: "vertebral_fracture_t_limit = -1.0"},
+        {VF_LIMIT: 'vertebral_fracture_t_limit = "none"', "frax_hip_pct = 5 ":
+         "frax_hip_pct = 0.1 ", "frax_major_pct = 20 ": "frax_major_pct = 100 "},
+    ],
+)
+def test_cross_field_edges_load(tmp_path, changes: dict[str, str]) -> None:
+    """The limits of the cross-field checks are themselves allowed."""
+    text = CORE_TEXT
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    assert load_ruleset(_write(tmp_path, text)).label == "core-2025@1"
+
+
+def test_listing_keeps_valid_rulesets_beside_a_bad_one(tmp_path) -> None:
+    """One invalid file in the folder is an error entry, not a failed listing."""
+    shipped = Path(__file__).parents[2] / "rulesets"
+    for name in ("core-2025.toml", "bhof-2022.toml"):
+        (tmp_path / name).write_text((shipped / name).read_text())
+    broken = CORE_TEXT.replace('id = "core-2025"', 'id = "broken"').replace(
+        "frax_hip_pct = 5 ", "frax_hip_pct = 105 ")
+    (tmp_path / "broken.toml").write_text(broken)
+    (tmp_path / "garbled.toml").write_text("id = ")
+    (tmp_path / "renamed.toml").write_text(CORE_TEXT)  # id does not match the file name
+    (tmp_path / "notes.txt").write_text("not a ruleset")
+
+    listing = available_rulesets(tmp_path)
+    assert [entry.label for entry in listing] == [
+        "bhof-2022@1", "broken@invalid", "core-2025@1", "garbled@invalid", "renamed@invalid"]
+    good = [e for e in listing if isinstance(e, Ruleset)]
+    assert [r.path for r in good] == [str(tmp_path / "bhof-2022.toml"),
+                                      str(tmp_path / "core-2025.toml")]
+    problems = {e.id: e for e in listing if isinstance(e, RulesetProblem)}
+    assert problems["broken"].error == (
+        f"{tmp_path / 'broken.toml'}: treatment.frax_hip_pct: must be a number greater than "
+        "0 and at most 100")
+    assert problems["broken"].title == "INVALID: " + problems["broken"].error
+    assert problems["garbled"].error.startswith(
+        f"{tmp_path / 'garbled.toml'}: not valid TOML")
+    assert problems["renamed"].error == (
+        f"{tmp_path / 'renamed.toml'}: id: must be 'renamed', the file's name")
+
+
+def test_shipped_listing_has_no_problems() -> None:
+    assert all(isinstance(entry, Ruleset) for entry in available_rulesets())
+
+
+def test_bare_name_of_a_file_in_the_current_directory_is_a_path(tmp_path,
+                                                                monkeypatch) -> None:
+    """`--ruleset myrules` loads ./myrules; a shipped ID is never shadowed by a file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "myrules").write_text(TEST_RULESET.read_text())
+    loaded = load_ruleset("myrules")
+    assert loaded.label == "test-lenient@3"
+    assert loaded.path == "myrules"
+    (tmp_path / "core-2025").write_text(TEST_RULESET.read_text())
+    assert load_ruleset("core-2025").path == "rulesets/core-2025.toml"
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(RulesetError, match=r"^rulesets/folder\.toml: unknown ruleset"):
+        load_ruleset("folder")
+    (tmp_path / "bad").write_text(CORE_TEXT.replace("bmi = 19 ", ""))
+    with pytest.raises(RulesetError, match=r"^bad: risk\.bmi: missing key$"):
+        load_ruleset("bad")
 
 
 def test_missing_section(tmp_path) -> None:

@@ -137,6 +137,16 @@ def _number(low: float, high: float) -> tuple[Check, str]:
     return check, f"must be a number between {low:g} and {high:g}"
 
 
+def _positive_number(high: float) -> tuple[Check, str]:
+    """A number in (0, high]: a zero threshold would fire on every recorded value."""
+
+    def check(v: Any) -> tuple[bool, Any]:
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= high
+        return ok, float(v) if ok else None
+
+    return check, f"must be a number greater than 0 and at most {high:g}"
+
+
 def _integer(low: int, high: int, allow_none: bool = False) -> tuple[Check, str]:
     def check(v: Any) -> tuple[bool, Any]:
         if allow_none and v == NONE:
@@ -241,8 +251,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[Check, str]]]] = {
             "vertebral_fracture_categories": _categories(),
             "vertebral_fracture_t_limit": _number_or_none(*_T),
             "frax_high": _level(),
-            "frax_hip_pct": _number(0, 100),
-            "frax_major_pct": _number(0, 100),
+            "frax_hip_pct": _positive_number(100),
+            "frax_major_pct": _positive_number(100),
             "risk_features": _level(),
             "first_line_therapy": _text(),
         },
@@ -301,10 +311,62 @@ def _validate(data: dict[str, Any], shown: str, expected_id: str | None) -> dict
                 raise fail(f"{section}.{key}", message)
             values[key] = value
         out[section] = cls(**values)
-    diagnosis: Diagnosis = out["diagnosis"]
-    if not diagnosis.osteoporosis_t < diagnosis.normal_t:
-        raise fail("diagnosis.normal_t", "must be greater than diagnosis.osteoporosis_t")
+    problem = _cross_field_problem(out["basis"], out["diagnosis"], out["treatment"])
+    if problem is not None:
+        raise fail(*problem)
     return out
+
+
+def _cross_field_problem(
+    basis: Basis, diagnosis: Diagnosis, treatment: Treatment
+) -> tuple[str, str] | None:
+    """The first combination of values that contradicts itself, as (key, message).
+
+    Each key is valid alone; these are the pairs where one value makes another silently
+    meaningless (a rule that can never fire, or a threshold that changes nothing), which
+    is almost always a typo. The message names every key involved.
+    """
+    if not diagnosis.osteoporosis_t < diagnosis.normal_t:
+        return "diagnosis.normal_t", "must be greater than diagnosis.osteoporosis_t"
+    for key in ("men_who_age", "menopause_assumed_age"):
+        # Below adult age everyone is BASIS-PEDIATRIC, so a lower age here would never apply.
+        if getattr(basis, key) < basis.adult_age:
+            return f"basis.{key}", f"must be at least basis.adult_age ({basis.adult_age:g})"
+    return _vertebral_limit_problem(diagnosis, treatment)
+
+
+def _vertebral_limit_problem(
+    diagnosis: Diagnosis, treatment: Treatment
+) -> tuple[str, str] | None:
+    """TX-VERTEBRAL-FX's T limit must cut inside the T range of its WHO categories.
+
+    At or below that range the line can never fire; at or above its top the limit changes
+    nothing (that is what "none" is for). For core-2025's osteopenia-only line this means
+    strictly between diagnosis.osteoporosis_t and diagnosis.normal_t.
+    """
+    limit = treatment.vertebral_fracture_t_limit
+    if limit is None:
+        return None
+    cats = treatment.vertebral_fracture_categories
+    op, normal = diagnosis.osteoporosis_t, diagnosis.normal_t
+    key = "treatment.vertebral_fracture_t_limit"
+    listed = "treatment.vertebral_fracture_categories = [" + ", ".join(cats) + "]"
+    # Lowest category first: osteoporosis has no floor, osteopenia T > op, normal T >= n.
+    if "osteoporosis" not in cats:
+        if "osteopenia" in cats and limit <= op:
+            return key, (f"must be greater than diagnosis.osteoporosis_t ({op:g}) with "
+                         f"{listed}, or TX-VERTEBRAL-FX can never fire")
+        if "osteopenia" not in cats and limit < normal:
+            return key, (f"must be at least diagnosis.normal_t ({normal:g}) with {listed}, "
+                         "or TX-VERTEBRAL-FX can never fire")
+    # Highest category: normal has no ceiling, osteopenia T < n, osteoporosis T <= op.
+    if "normal" not in cats:
+        top, top_key = (normal, "diagnosis.normal_t") if "osteopenia" in cats else (
+            op, "diagnosis.osteoporosis_t")
+        if limit >= top:
+            return key, (f'must be less than {top_key} ({top:g}) with {listed}, or use "none" '
+                         "(this limit changes nothing)")
+    return None
 
 
 def _packaged_dir() -> Path:
@@ -324,27 +386,68 @@ def _load_file(path: Path, shown: str, expected_id: str | None) -> Ruleset:
     return Ruleset(path=shown, **values)
 
 
+def _is_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.endswith(".toml")
+
+
 def load_ruleset(id_or_path: str | Path) -> Ruleset:
     """Load and validate a ruleset by ID (a file in `rulesets/`) or by path to any TOML file.
 
-    A string without a path separator and without `.toml` is an ID.
+    A Path, or a string with a path separator or ending in `.toml`, is a path. Any other
+    string is an ID when `rulesets/` has it (so `core-2025` means the shipped default
+    whatever the current directory holds), else a path when such a file exists (e.g.
+    `--ruleset myrules` for a file `./myrules`), else an unknown ID.
     """
     text = str(id_or_path)
-    if isinstance(id_or_path, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
+    if isinstance(id_or_path, Path) or _is_path(text):
         return _load_file(Path(text), text, None)
     path = _packaged_dir() / f"{text}.toml"
-    if not path.is_file():
-        known = ", ".join(r.id for r in available_rulesets()) or "none"
-        raise RulesetError(f"rulesets/{text}.toml: unknown ruleset {text!r} (available: {known})")
-    return _load_file(path, f"rulesets/{text}.toml", text)
+    if path.is_file():
+        return _load_file(path, f"rulesets/{text}.toml", text)
+    if Path(text).is_file():
+        return _load_file(Path(text), text, None)
+    known = ", ".join(r.id for r in available_rulesets() if isinstance(r, Ruleset)) or "none"
+    raise RulesetError(f"rulesets/{text}.toml: unknown ruleset {text!r} (available: {known})")
 
 
-def available_rulesets() -> list[Ruleset]:
-    """Every ruleset shipped in `rulesets/`, sorted by ID (for `dxa rulesets`)."""
-    return [
-        _load_file(p, f"rulesets/{p.name}", p.stem)
-        for p in sorted(_packaged_dir().glob("*.toml"))
-    ]
+@dataclass(frozen=True)
+class RulesetProblem:
+    """A ruleset file in the listing that does not load; `error` names the file and key.
+
+    It has `label` and `title` like a Ruleset so that a listing shows the bad file in
+    place instead of failing as a whole.
+    """
+
+    id: str
+    path: str
+    error: str
+
+    @property
+    def label(self) -> str:
+        """`ID@invalid`: never a label a decision could carry."""
+        return f"{self.id}@invalid"
+
+    @property
+    def title(self) -> str:
+        """The error, prefixed so that it stands out in a listing."""
+        return f"INVALID: {self.error}"
+
+
+def available_rulesets(directory: Path | None = None) -> list[Ruleset | RulesetProblem]:
+    """Every ruleset file in `directory` (default: the shipped `rulesets/`), sorted by name.
+
+    One bad file must not hide the good ones (or stop `dxa rulesets`), so a file that
+    fails to load is listed as a RulesetProblem carrying its error, in its place.
+    """
+    base = _packaged_dir() if directory is None else Path(directory)
+    listing: list[Ruleset | RulesetProblem] = []
+    for path in sorted(base.glob("*.toml")):
+        shown = f"rulesets/{path.name}" if directory is None else str(path)
+        try:
+            listing.append(_load_file(path, shown, path.stem))
+        except RulesetError as exc:
+            listing.append(RulesetProblem(id=path.stem, path=shown, error=str(exc)))
+    return listing
 
 
 DEFAULT_RULESET = "core-2025"
