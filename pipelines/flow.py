@@ -18,7 +18,7 @@ from prefect.cache_policies import NONE
 from pipelines import progress
 from pipelines.load import assess_loaded_input, load_input, loaded_fingerprints, record_failure
 from pipelines.outcome import RunSummary
-from pipelines.prepare import PreparedInput, prepare_input
+from pipelines.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.publish import publish_reporting_copy
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.runners import task_runner_for
@@ -27,6 +27,7 @@ from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
 from sources.base import ReadOptions
 from sources.detect import Input, discover
+from transforms.errors import FileProblem
 from transforms.precision import load_precision
 
 
@@ -90,9 +91,13 @@ def load_stage(
             elif item.sha256 in loaded:
                 outcome = assess_loaded_input(con, summary.run_id, summary.ruleset, item, decide)
             else:
-                outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
-                                     precision)
-                loaded.add(item.sha256)
+                try:
+                    outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
+                                         precision)
+                    loaded.add(item.sha256)
+                except FileProblem as exc:  # found in a later batch: the file rolled back
+                    item.error = str(exc)
+                    outcome = record_failure(con, summary.run_id, summary.ruleset, item)
             summary.files.append(outcome)
             progress.report("loaded", item.path.name)
         summary.status = "completed"
@@ -114,6 +119,19 @@ def publish_summary(summary: RunSummary) -> None:
         key="dxa-run-summary",
         description=f"DXA registry run {summary.run_id}: counts only, no patient identifiers",
     )
+
+
+def _result_or_failure(future, item: Input) -> PreparedInput:  # noqa: ANN001 - PrefectFuture
+    """The prepared input, or, once its I/O retries are spent, the input as failed.
+
+    A file that cannot be read (permissions, a share that went away) fails alone, like
+    any other file-level problem; the run goes on with the others.
+    """
+    try:
+        return future.result()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return failed_input(item, f"could not be read: {reason}")
 
 
 def new_run_id() -> str:
@@ -158,7 +176,7 @@ def registry_flow(
             prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
             for i, item in enumerate(inputs, start=1)
         ]
-        prepared = [future.result() for future in futures]
+        prepared = [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
         summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s, precision)
     except Exception as exc:
         _mark_failed(db, summary, f"{type(exc).__name__}: {exc}")

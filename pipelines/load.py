@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
+from pipelines import progress
 from pipelines.outcome import FileOutcome
-from pipelines.prepare import PreparedInput
+from pipelines.prepare import Batch, PreparedInput
 from pipelines.store import insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import serial_input, to_measurements
 from transforms.precision import PrecisionTable
-from transforms.read_csv import RAW
 from transforms.serial import compare_serial
 
 #: decide(exams, ruleset) -> (assessments, flags); injected so loading stays rule-agnostic.
@@ -83,27 +84,63 @@ def record_failure(
     return outcome
 
 
-def _already_in_registry(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> pl.DataFrame:
-    """Exam ids of this input that the registry already holds from another input."""
+def _registry_twins(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> pl.DataFrame:
+    """The registry's exams (canonical columns) whose ids this batch also carries."""
     con.register("incoming_ids", valid.select("exam_id").to_arrow())
     try:
         return query(
             con,
-            "SELECT e.exam_id FROM exams e JOIN incoming_ids i USING (exam_id)",
+            f"SELECT {', '.join('e.' + c for c in EXAM_COLUMNS)} FROM exams e"
+            " SEMI JOIN incoming_ids i USING (exam_id)",
         )
     finally:
         con.unregister("incoming_ids")
 
 
-def _registry_conflicts(valid: pl.DataFrame, existing: pl.DataFrame) -> pl.DataFrame:
-    """Quarantine rows for exams whose id is already loaded from another file."""
-    clash = valid.join(existing, on="exam_id", how="semi")
-    return clash.select(
-        pl.col(ROW_NUMBER).alias("row_number"),
-        pl.col("exam_id"),
-        pl.lit("exam_id: already in the registry from another input").alias("errors"),
-        pl.col(RAW).alias("raw"),
+@dataclass
+class RegistryOverlap:
+    """Exams of a batch that the registry already holds (loaded from another input)."""
+
+    identical: pl.DataFrame  # exam_id: the same exam sent again: counted as a duplicate
+    conflicting: pl.DataFrame  # exam_id, _row_number: other content: quarantined
+
+
+def registry_overlap(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> RegistryOverlap:
+    """Split the batch's already-registered exam ids into identical resends and conflicts.
+
+    Registries often receive cumulative exports: the same exam, unchanged, in every
+    night's file. That is a duplicate, not a problem. The same id with other content is
+    never overwritten silently: it is quarantined for a person to decide.
+    """
+    twins = _registry_twins(con, valid)
+    if twins.height == 0:
+        empty = valid.select("exam_id", ROW_NUMBER).clear()
+        return RegistryOverlap(empty.select("exam_id"), empty)
+    both = valid.select(ROW_NUMBER, *EXAM_COLUMNS).join(
+        twins, on="exam_id", how="inner", suffix="_registry"
     )
+    same = pl.all_horizontal(
+        pl.col(c).eq_missing(pl.col(f"{c}_registry")) for c in EXAM_COLUMNS if c != "exam_id"
+    )
+    both = both.with_columns(same.alias("_same"))
+    return RegistryOverlap(
+        identical=both.filter("_same").select("exam_id"),
+        conflicting=both.filter(~pl.col("_same")).select("exam_id", ROW_NUMBER),
+    )
+
+
+def _registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine rows for exams whose id the registry holds with other content."""
+    raw = batch.split.raw_of(conflicting.get_column(ROW_NUMBER))
+    return conflicting.rename({ROW_NUMBER: "row_number"}).join(
+        raw, on="row_number", how="left"
+    ).select(
+        "row_number",
+        "exam_id",
+        pl.lit("exam_id: already in the registry from another input, with other content")
+        .alias("errors"),
+        "raw",
+    ).sort("row_number")
 
 
 def patient_history(con: duckdb.DuckDBPyConnection, patients: pl.DataFrame) -> pl.DataFrame:
@@ -152,24 +189,51 @@ def assess_loaded_input(
     return outcome
 
 
-def load_input(
+#: Flags written by serial comparison (replaced when an exam is judged again).
+SERIAL_FLAG_CODES = ("SCANNER_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT")
+
+
+def _forget_serial_verdicts(con: duckdb.DuckDBPyConnection, exam_ids: pl.Series) -> None:
+    """Drop the change verdicts and serial flags of registry exams being judged again."""
+    if exam_ids.len() == 0:
+        return
+    con.register("rejudged_ids", exam_ids.to_frame("exam_id").to_arrow())
+    try:
+        con.execute("DELETE FROM bmd_changes WHERE exam_id IN (SELECT exam_id FROM rejudged_ids)")
+        codes = ", ".join(f"'{c}'" for c in SERIAL_FLAG_CODES)
+        con.execute(
+            f"DELETE FROM flags WHERE code IN ({codes})"
+            " AND exam_id IN (SELECT exam_id FROM rejudged_ids)"
+        )
+    finally:
+        con.unregister("rejudged_ids")
+
+
+def _load_batch(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
-    ruleset: str,
     prepared: PreparedInput,
+    batch: Batch,
     decide: Decider,
     precision: PrecisionTable,
-) -> FileOutcome:
-    """Load a new input: exams, measurements, assessments, flags and quarantine, atomically."""
-    assert prepared.valid is not None and prepared.quarantine is not None
-    valid = prepared.valid
-    existing = _already_in_registry(con, valid)
-    conflicts = _registry_conflicts(valid, existing)
-    if conflicts.height:
-        valid = valid.join(existing, on="exam_id", how="anti")
-    quarantine = pl.concat([prepared.quarantine, conflicts], how="vertical_relaxed")
+    outcome: FileOutcome,
+) -> None:
+    """Write one batch's exams, measurements, decisions and quarantine rows."""
+    valid = batch.valid
+    overlap = registry_overlap(con, valid)
+    if overlap.identical.height or overlap.conflicting.height:
+        valid = valid.join(overlap.identical, on="exam_id", how="anti").join(
+            overlap.conflicting.select("exam_id"), on="exam_id", how="anti"
+        )
+    quarantine = pl.concat(
+        [batch.quarantine, _registry_conflicts(batch, overlap.conflicting)],
+        how="vertical_relaxed",
+    )
     assessments, flags = decide(valid)
-    serial = compare_serial(serial_input(valid), patient_history(con, valid), precision)
+    measurements = to_measurements(valid)
+    serial = compare_serial(
+        serial_input(valid, measurements), patient_history(con, valid), precision
+    )
     exams = valid.select(
         *EXAM_COLUMNS,
         pl.lit(prepared.source_format).alias("source_format"),
@@ -178,44 +242,70 @@ def load_input(
         pl.col(ROW_NUMBER).alias("source_row_number"),
         pl.lit(run_id).alias("run_id"),
     )
+    run = pl.lit(run_id)
+    _forget_serial_verdicts(con, serial.rejudged)
+    insert_frame(con, "exams", exams)
+    insert_frame(con, "measurements", measurements)
+    insert_frame(con, "assessments", assessments.with_columns(run_id=run))
+    insert_frame(con, "flags", pl.concat([flags, serial.flags], how="diagonal_relaxed")
+                 .with_columns(run_id=run))
+    insert_frame(con, "bmd_changes", serial.changes.with_columns(run_id=run))
+    insert_frame(
+        con,
+        "quarantine",
+        quarantine.with_columns(
+            run_id=run,
+            file_sha256=pl.lit(prepared.sha256),
+            source_format=pl.lit(prepared.source_format),
+            path=pl.lit(str(prepared.path)),
+        ),
+    )
+    outcome.rows_read += batch.rows_read
+    outcome.rows_loaded += exams.height
+    outcome.rows_quarantined += quarantine.height
+    outcome.rows_duplicate += batch.rows_duplicate + overlap.identical.height
+    outcome.assessments_added += assessments.height
+    outcome.resent_identical += overlap.identical.height
+
+
+def load_input(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    ruleset: str,
+    prepared: PreparedInput,
+    decide: Decider,
+    precision: PrecisionTable,
+) -> FileOutcome:
+    """Load a new input: exams, measurements, assessments, flags and quarantine, atomically.
+
+    A large input arrives in batches; all of them go into the one transaction, so the
+    file is still loaded whole or not at all. A problem found in a later batch
+    (FileProblem) rolls the file back and is re-raised for the caller to record.
+    """
     outcome = FileOutcome(
         path=str(prepared.path),
         status="loaded",
         source_format=prepared.source_format,
         vendor=prepared.vendor,
         sha256=prepared.sha256,
-        rows_read=prepared.rows_read,
-        rows_loaded=exams.height,
-        rows_quarantined=quarantine.height,
-        rows_duplicate=prepared.rows_duplicate,
-        assessments_added=assessments.height,
         extra_columns=prepared.extra_columns,
         excluded=prepared.excluded,
-        notes=prepared.notes,
+        notes=list(prepared.notes),
     )
-    if not outcome.balanced:  # a bug, never a data problem: refuse to load unaccounted rows
-        raise RuntimeError(
-            f"row accounting does not balance for {prepared.path}: read {outcome.rows_read},"
-            f" loaded {outcome.rows_loaded}, quarantined {outcome.rows_quarantined},"
-            f" duplicate {outcome.rows_duplicate}"
-        )
-    run = pl.lit(run_id)
     with transaction(con):
-        insert_frame(con, "exams", exams)
-        insert_frame(con, "measurements", to_measurements(valid))
-        insert_frame(con, "assessments", assessments.with_columns(run_id=run))
-        insert_frame(con, "flags", pl.concat([flags, serial.flags], how="diagonal_relaxed")
-                     .with_columns(run_id=run))
-        insert_frame(con, "bmd_changes", serial.changes.with_columns(run_id=run))
-        insert_frame(
-            con,
-            "quarantine",
-            quarantine.with_columns(
-                run_id=run,
-                file_sha256=pl.lit(prepared.sha256),
-                source_format=pl.lit(prepared.source_format),
-                path=pl.lit(str(prepared.path)),
-            ),
-        )
+        for batch in prepared.batches():
+            _load_batch(con, run_id, prepared, batch, decide, precision, outcome)
+            progress.report("batch", f"{prepared.path.name}: {outcome.rows_read:,} rows")
+        if outcome.resent_identical:
+            outcome.notes.append(
+                f"{outcome.resent_identical} exams already in the registry, identical:"
+                " counted as duplicates"
+            )
+        if not outcome.balanced:  # a bug, never a data problem: refuse unaccounted rows
+            raise RuntimeError(
+                f"row accounting does not balance for {prepared.path}: read"
+                f" {outcome.rows_read}, loaded {outcome.rows_loaded}, quarantined"
+                f" {outcome.rows_quarantined}, duplicate {outcome.rows_duplicate}"
+            )
         _record_file(con, run_id, ruleset, outcome)
     return outcome

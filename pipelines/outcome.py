@@ -19,6 +19,7 @@ class FileOutcome:
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     assessments_added: int = 0
+    resent_identical: int = 0  # of rows_duplicate: exams the registry already held, unchanged
     error: str | None = None
     extra_columns: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)

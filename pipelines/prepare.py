@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from sources.base import ReadOptions, fingerprint
+from sources.base import LargeInput, ReadOptions, fingerprint
 from sources.detect import Input, read_input
 from transforms.errors import FileProblem
 from transforms.exam_frame import validate_cells
-from transforms.quarantine import SchemaProblem
+from transforms.parse import ParseOptions
+from transforms.quarantine import SchemaProblem, Split
+
+
+@dataclass
+class Batch:
+    """Validated rows of one input, or of one batch of a large one, ready to load.
+
+    `rows_read` = valid + quarantined + duplicate rows of this batch; `split` keeps the
+    text the valid rows came from, for the raw row of an exam refused at load.
+    """
+
+    valid: pl.DataFrame
+    quarantine: pl.DataFrame
+    rows_read: int
+    rows_duplicate: int
+    split: Split
 
 
 @dataclass
 class PreparedInput:
-    """One input after validation: valid exams and quarantine rows, or the file's failure."""
+    """One input after validation: valid exams and quarantine rows, or the file's failure.
+
+    A large CSV is not validated here: `large` yields its batches to the load stage,
+    which validates and loads them one at a time (bounded memory). `valid`, `quarantine`,
+    `rows_read` and `rows_duplicate` describe the whole input when it was validated here.
+    """
 
     path: Path
     sha256: str | None
@@ -30,6 +52,35 @@ class PreparedInput:
     excluded: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    split: Split | None = None
+    large: LargeInput | None = None
+    parse_options: ParseOptions | None = None
+
+    def batches(self) -> Iterator[Batch]:
+        """The input's validated rows, in one batch or (large files) several.
+
+        A problem found while reading a later batch of a large file raises FileProblem;
+        the load stage then rolls the whole file back and records it as failed.
+        """
+        if self.large is None:
+            assert self.valid is not None and self.quarantine is not None
+            assert self.split is not None
+            yield Batch(self.valid, self.quarantine, self.rows_read, self.rows_duplicate,
+                        self.split)
+            return
+        for table in self.large.batches():
+            split = _validate(table.cells, self.parse_options, self.large.verdicts)
+            yield Batch(split.valid, split.quarantine, table.rows_read, split.rows_duplicate,
+                        split)
+
+
+def _validate(
+    cells: pl.DataFrame, options: ParseOptions | None, verdicts: pl.DataFrame | None = None
+) -> Split:
+    try:
+        return validate_cells(cells, options, verdicts)
+    except SchemaProblem as exc:
+        raise FileProblem(f"adapter produced an invalid frame: {exc}") from None
 
 
 def _safe_fingerprint(path: Path) -> str | None:
@@ -37,6 +88,16 @@ def _safe_fingerprint(path: Path) -> str | None:
         return fingerprint(path) if path.exists() else None
     except OSError:
         return None
+
+
+def failed_input(item: Input, message: str) -> PreparedInput:
+    """An input that cannot be ingested: recorded as failed with `message`, nothing else."""
+    return PreparedInput(
+        path=item.path,
+        sha256=_safe_fingerprint(item.path),
+        source_format=item.source_format,
+        error=message,
+    )
 
 
 def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedInput:
@@ -47,32 +108,29 @@ def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedIn
     """
     try:
         source = read_input(item, options)
-        split = validate_cells(source.cells, source.parse_options)
+        split = None if source.cells is None else _validate(source.cells, source.parse_options)
     except FileProblem as exc:
-        return PreparedInput(
-            path=item.path,
-            sha256=_safe_fingerprint(item.path),
-            source_format=item.source_format,
-            error=str(exc),
-        )
-    except SchemaProblem as exc:
-        return PreparedInput(
-            path=item.path,
-            sha256=_safe_fingerprint(item.path),
-            source_format=item.source_format,
-            error=f"adapter produced an invalid frame: {exc}",
-        )
-    quarantine = pl.concat([source.rejected, split.quarantine], how="vertical_relaxed")
-    return PreparedInput(
+        return failed_input(item, str(exc))
+    notes = list(source.notes)
+    if source.blank_rows:
+        notes.append(f"{source.blank_rows} blank rows ignored")
+    prepared = PreparedInput(
         path=item.path,
         sha256=source.sha256,
         source_format=source.source_format,
         vendor=source.vendor,
-        valid=split.valid,
-        quarantine=quarantine,
-        rows_read=source.rows_read,
-        rows_duplicate=split.rows_duplicate,
         extra_columns=source.extra_columns,
         excluded=source.excluded,
-        notes=source.notes,
+        notes=notes,
+        large=source.large,
+        parse_options=source.parse_options,
     )
+    if split is not None:
+        assert source.cells is not None
+        prepared.split = split
+        prepared.valid = split.valid
+        prepared.quarantine = pl.concat([source.rejected, split.quarantine],
+                                        how="vertical_relaxed")
+        prepared.rows_read = source.cells.height + source.rejected.height
+        prepared.rows_duplicate = split.rows_duplicate
+    return prepared

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
 from transforms.parse import ParseOptions
+from transforms.read_csv import DEFAULT_BATCH_BYTES, RawTable
 
 #: Format names, as stored in `exams.source_format` and `source_files.source_format`.
 CANONICAL_CSV = "canonical_csv"
@@ -31,9 +34,20 @@ class ReadOptions:
     """What the operator told `dxa run` about the inputs (never guessed silently).
 
     `date_format` is `None` (ISO only), `"DMY"` (DD/MM/YYYY) or `"MDY"` (MM/DD/YYYY).
+    `batch_bytes`: a CSV larger than this is processed in batches of about this size, so
+    that memory stays bounded (tests set it small to exercise batching).
     """
 
     date_format: str | None = None
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+
+
+class LargeInput(Protocol):
+    """An input whose rows come batch by batch (see `sources.canonical.LargeCsv`)."""
+
+    verdicts: pl.DataFrame
+
+    def batches(self) -> Iterator[RawTable]: ...
 
 
 @dataclass
@@ -41,7 +55,9 @@ class SourceFile:
     """One input (a file, or an export folder) read into canonical text cells.
 
     `cells` holds the canonical columns the input provides, as text, plus `_row_number`
-    and `_raw`; `rejected` holds input rows the adapter could not map to an exam (they go
+    and, for adapters, `_raw` (the row as read; a CSV's own cells serve as its raw row).
+    A large CSV has no `cells` but `large`, which yields them batch by batch. `rejected`
+    holds input rows the adapter could not map to an exam (they go
     to quarantine with the reason). `excluded` counts input units that are by design not
     exams (QC phantom scans, superseded analyses): reported, never silently dropped.
     """
@@ -50,16 +66,14 @@ class SourceFile:
     sha256: str
     source_format: str
     vendor: str | None
-    cells: pl.DataFrame
+    cells: pl.DataFrame | None
     parse_options: ParseOptions = field(default_factory=ParseOptions)
     extra_columns: list[str] = field(default_factory=list)
     rejected: pl.DataFrame = field(default_factory=no_rejected_rows)
     excluded: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows_read(self) -> int:
-        return self.cells.height + self.rejected.height
+    blank_rows: int = 0
+    large: LargeInput | None = None
 
 
 def fingerprint(path: Path) -> str:

@@ -125,7 +125,7 @@ def test_an_exam_already_in_the_registry_is_quarantined_not_replaced(tmp_path: P
         assert con.execute("SELECT femoral_neck_t FROM exams WHERE exam_id = 'E1'"
                            ).fetchone()[0] == -2.1
         assert con.execute("SELECT errors FROM quarantine").fetchone()[0] == (
-            "exam_id: already in the registry from another input")
+            "exam_id: already in the registry from another input, with other content")
 
 
 def test_run_summary_artifact_holds_no_patient_identifiers(tmp_path: Path) -> None:
@@ -157,3 +157,23 @@ def test_run_summary_artifact_holds_no_patient_identifiers(tmp_path: Path) -> No
     published = asyncio.run(latest_artifact())
     assert summary.run_id in published
     assert "SECRET" not in published
+
+
+def test_an_identical_exam_sent_again_in_another_file_is_a_duplicate(tmp_path: Path) -> None:
+    """Cumulative exports resend unchanged exams every night: counted, never quarantined."""
+    db = tmp_path / "r.duckdb"
+    first = write_csv(tmp_path / "first.csv", [make_row(exam_id="E1")])
+    cumulative = write_csv(tmp_path / "second.csv",
+                           [make_row(exam_id="E1"), make_row(exam_id="E2")])
+    registry_flow(paths=[str(first)], db=str(db))
+    summary = registry_flow(paths=[str(cumulative)], db=str(db))
+    outcome = summary.files[0]
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined,
+            outcome.rows_duplicate) == (2, 1, 0, 1)
+    assert "1 exams already in the registry, identical: counted as duplicates" in outcome.notes
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM exams").fetchone()[0] == 2
+        assert con.execute(
+            "SELECT rows_duplicate FROM source_files WHERE path LIKE '%second.csv'"
+        ).fetchone()[0] == 1

@@ -321,10 +321,21 @@ def test_patient_without_previous_exam_gives_nothing(default: PrecisionTable) ->
     assert result.flags.schema == pl.Schema(FLAG_SCHEMA)
 
 
-def test_later_history_exam_is_not_a_prior(default: PrecisionTable) -> None:
-    history = frame(("H9", "P1", "2025-01-01", "S1", False, "spine", 1.0))
-    batch = frame(("E1", "P1", "2024-01-01", "S1", False, "spine", 0.5))
-    assert compare_serial(batch, history, default).changes.height == 0
+def test_later_history_exam_is_not_a_prior_but_is_judged_again(
+    default: PrecisionTable,
+) -> None:
+    """An exam arriving after a later one (back-fill): the new exam has no prior; the
+    registry's later exam now has the new one as its prior and is judged again."""
+    history = frame(
+        ("H0", "P1", "2020-01-01", "S1", False, "spine", 0.5),
+        ("H9", "P1", "2025-01-01", "S1", False, "spine", 1.0),
+    )
+    batch = frame(("E1", "P1", "2024-01-01", "S1", False, "spine", 0.9))
+    result = compare_serial(batch, history, default)
+    assert result.changes.select("exam_id", "prior_exam_id").rows() == [
+        ("E1", "H0"), ("H9", "E1"),
+    ]
+    assert result.rejudged.to_list() == ["H9"]  # H0 is earlier: its verdict stands
 
 
 def test_site_missing_in_previous_exam_uses_latest_exam_with_it(default: PrecisionTable) -> None:

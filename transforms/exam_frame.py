@@ -6,10 +6,16 @@ import polars as pl
 
 from transforms.parse import ParseOptions, derive_age_and_bmi, parse_cells
 from transforms.quarantine import Split, split_valid
-from transforms.read_csv import RAW
 
 
-def validate_cells(cells: pl.DataFrame, options: ParseOptions | None = None) -> Split:
-    """Parse, derive age and BMI, validate; return valid exams and quarantine rows."""
-    typed = derive_age_and_bmi(parse_cells(cells, options)).with_columns(cells[RAW])
-    return split_valid(typed)
+def validate_cells(
+    cells: pl.DataFrame,
+    options: ParseOptions | None = None,
+    verdicts: pl.DataFrame | None = None,
+) -> Split:
+    """Parse, derive age and BMI, validate; return valid exams and quarantine rows.
+
+    `verdicts`: the file's duplicate verdicts when `cells` is one batch of a larger file.
+    """
+    typed = derive_age_and_bmi(parse_cells(cells, options))
+    return split_valid(typed, cells, verdicts)

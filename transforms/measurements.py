@@ -38,9 +38,14 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
     return long.filter(measured)
 
 
-def serial_input(exams: pl.DataFrame) -> pl.DataFrame:
-    """Measurements of new exams with what serial comparison needs from the exam."""
+def serial_input(exams: pl.DataFrame, measurements: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Measurements of new exams with what serial comparison needs from the exam.
+
+    Pass `measurements` when `to_measurements(exams)` is already at hand (the load does).
+    """
+    if measurements is None:
+        measurements = to_measurements(exams)
     keys = exams.select("exam_id", "patient_id", "exam_date", "scanner_serial", "on_treatment")
-    return to_measurements(exams).select("exam_id", "site", "bmd_g_cm2").join(
+    return measurements.select("exam_id", "site", "bmd_g_cm2").join(
         keys, on="exam_id", how="left"
     )

@@ -42,7 +42,7 @@ class ParseOptions:
     null_tokens: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _clean_text(name: str, options: ParseOptions) -> pl.Expr:
+def clean_text(name: str, options: ParseOptions) -> pl.Expr:
     """Stripped text, with blanks and null tokens as null."""
     text = pl.col(name).cast(pl.String).str.strip_chars()
     blank = text.is_null() | (text == "")
@@ -67,7 +67,7 @@ def _number_text(text: pl.Expr, options: ParseOptions) -> pl.Expr:
 
 def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Expr]:
     """Return (typed value, error message or null) expressions for one column."""
-    text = _clean_text(name, options)
+    text = clean_text(name, options)
     if kind == "text":
         value = text
         if name in _UPPER:

@@ -14,8 +14,8 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.exam import CanonicalExam
-from transforms.columns import PARSE_ERRORS, ROW_NUMBER
-from transforms.read_csv import RAW
+from transforms.columns import PARSE_ERRORS, ROW_NUMBER, ROW_PROBLEM
+from transforms.read_csv import raw_rows
 
 #: Columns of a quarantine frame (the store adds run_id and file_sha256).
 QUARANTINE_COLUMNS = ("row_number", "exam_id", "errors", "raw")
@@ -37,11 +37,17 @@ class SchemaProblem(Exception):
 
 @dataclass
 class Split:
-    """The outcome of validating one file's rows."""
+    """The outcome of validating one file's rows (or one batch of them).
+
+    `cells` is the text the valid rows came from (aligned by `_row_number`), kept so
+    that a row refused later (at load: its exam id is already in the registry) can still
+    be quarantined with the raw row as read.
+    """
 
     valid: pl.DataFrame
     quarantine: pl.DataFrame  # QUARANTINE_COLUMNS
     rows_duplicate: int
+    cells: pl.DataFrame | None = None
 
     @property
     def rows_loaded(self) -> int:
@@ -50,6 +56,14 @@ class Split:
     @property
     def rows_quarantined(self) -> int:
         return self.quarantine.height
+
+    def raw_of(self, row_numbers: pl.Series) -> pl.DataFrame:
+        """(row_number, raw) of the given valid rows, from the text they were read from."""
+        if self.cells is None:
+            return pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String})
+        rows = self.cells.filter(pl.col(ROW_NUMBER).is_in(row_numbers.implode()))
+        return rows.select(pl.col(ROW_NUMBER).alias("row_number"),
+                           raw_rows(rows).alias("raw"))
 
 
 def _check_message(column: pl.Expr, check: pl.Expr) -> pl.Expr:
@@ -89,43 +103,82 @@ def schema_failures(exams: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(schema={"position": pl.Int64, "message": pl.String})
 
 
-def _duplicate_messages(exams: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """Exact duplicate rows (kept once) and exam ids repeated with different content.
+#: Schema of duplicate verdicts: rows whose exam id occurs more than once in the file.
+VERDICT_SCHEMA = {ROW_NUMBER: pl.Int64, "copy": pl.Boolean, "message": pl.String}
 
-    Returns the failure rows for conflicting ids and a boolean mask of rows that are exact
-    copies of an earlier row (counted, not loaded twice).
+
+#: The exam id as parsed (stripped, null tokens as null): what duplicates are keyed on.
+EXAM_KEY = "_exam_key"
+
+
+def duplicate_candidates(cells: pl.DataFrame, exam_key: pl.Series) -> pl.DataFrame:
+    """Rows whose (non-null) parsed exam id occurs more than once, with that id as key."""
+    shared = exam_key.is_duplicated() & exam_key.is_not_null()
+    return cells.filter(shared).with_columns(exam_key.filter(shared).alias(EXAM_KEY))
+
+
+def duplicate_verdicts(candidates: pl.DataFrame) -> pl.DataFrame:
+    """Exact copies and conflicting contents among rows that share an exam id.
+
+    `candidates` are the text cells, plus `_exam_key`, of every row of a file whose exam
+    id occurs more than once (usually a handful). A row identical to an earlier row is a
+    `copy`: loaded once, counted as a duplicate. If an id still has several distinct
+    contents, each of them gets a conflict `message` and is quarantined, since none can
+    be trusted.
     """
-    content = pl.col(RAW)
-    copy_of_earlier = exams.select(
-        pl.struct(pl.col("exam_id"), content).is_first_distinct().not_()
-        & pl.col("exam_id").is_not_null()
+    if candidates.height == 0:
+        return pl.DataFrame(schema=VERDICT_SCHEMA)
+    ordered = candidates.sort(ROW_NUMBER)
+    copy = ordered.select(
+        pl.struct(pl.col(EXAM_KEY), raw_rows(ordered)).is_first_distinct().not_()
     ).to_series()
-    firsts = exams.with_row_index("position").filter(~copy_of_earlier)
-    conflicts = firsts.filter(
-        pl.col("exam_id").is_not_null() & (pl.len().over("exam_id") > 1)
-    ).select(
-        pl.col("position").cast(pl.Int64),
-        pl.format(
-            "exam_id: appears {} times in this file with different content",
-            pl.len().over("exam_id"),
-        ).alias("message"),
+    distinct = pl.len().over(EXAM_KEY)
+    conflicts = ordered.filter(~copy).filter(distinct > 1).select(
+        ROW_NUMBER,
+        pl.lit(False).alias("copy"),
+        pl.format("exam_id: appears {} times in this file with different content", distinct)
+        .alias("message"),
     )
-    return conflicts, copy_of_earlier
+    copies = ordered.filter(copy).select(
+        ROW_NUMBER, pl.lit(True).alias("copy"), pl.lit(None, pl.String).alias("message")
+    )
+    return pl.concat([copies, conflicts]).cast(VERDICT_SCHEMA)
 
 
-def split_valid(exams: pl.DataFrame) -> Split:
+def _positions(frame: pl.DataFrame, row_numbers: pl.Series) -> pl.Series:
+    """Boolean mask of `frame` rows whose `_row_number` is among `row_numbers`."""
+    return frame.get_column(ROW_NUMBER).is_in(row_numbers.implode())
+
+
+def split_valid(
+    exams: pl.DataFrame, cells: pl.DataFrame, verdicts: pl.DataFrame | None = None
+) -> Split:
     """Validate parsed exams and split them into valid rows and quarantine rows.
 
-    `exams` is the output of `parse_cells` + `derive_age_and_bmi` with `_raw` alongside.
+    `exams` is the output of `parse_cells` + `derive_age_and_bmi`; `cells` the text it
+    came from (same rows, same order). `verdicts` are the file's duplicate verdicts when
+    the file is read in batches (see `duplicate_verdicts`); without them they are worked
+    out from these rows. Every row ends up valid, quarantined, or counted as a copy.
     """
-    conflicts, copy_of_earlier = _duplicate_messages(exams)
+    if verdicts is None:
+        verdicts = duplicate_verdicts(duplicate_candidates(cells, exams.get_column("exam_id")))
+    else:
+        verdicts = verdicts.filter(_positions(verdicts, cells.get_column(ROW_NUMBER)))
+    copies = verdicts.filter("copy").get_column(ROW_NUMBER)
+    indexed = exams.with_row_index("position").with_columns(pl.col("position").cast(pl.Int64))
+    row_of = indexed.select("position", ROW_NUMBER)
     parse_problems = (
-        exams.with_row_index("position")
-        .select(pl.col("position").cast(pl.Int64), pl.col(PARSE_ERRORS).alias("message"))
+        indexed.filter(pl.col(PARSE_ERRORS).list.len() > 0)
+        .select("position", pl.col(PARSE_ERRORS).alias("message"))
         .explode("message")
-        .drop_nulls("message")
     )
-    schema = schema_failures(exams)
+    if ROW_PROBLEM in cells.columns:
+        shape = cells.with_row_index("position").filter(pl.col(ROW_PROBLEM).is_not_null())
+        parse_problems = pl.concat([
+            parse_problems,
+            shape.select(pl.col("position").cast(pl.Int64), pl.col(ROW_PROBLEM).alias("message")),
+        ])
+    schema = schema_failures(exams.drop(PARSE_ERRORS))
     # "X: is required" after "X: is not a number" says nothing new: keep the parse reason.
     parsed_badly = parse_problems.select(
         "position", pl.col("message").str.extract(r"^([^:]+):", 1).alias("column")
@@ -133,22 +186,28 @@ def split_valid(exams: pl.DataFrame) -> Split:
     schema = schema.with_columns(
         pl.col("message").str.extract(r"^([^:]+): is required$", 1).alias("column")
     ).join(parsed_badly, on=["position", "column"], how="anti").drop("column")
+    conflicts = verdicts.filter(~pl.col("copy")).join(row_of, on=ROW_NUMBER).select(
+        "position", "message"
+    )
     failures = pl.concat([parse_problems, schema, conflicts])
     # A failing exact copy is reported once, on its first row.
-    failures = failures.join(
-        copy_of_earlier.arg_true().cast(pl.Int64).to_frame("position"), on="position", how="anti"
-    )
+    copy_positions = row_of.filter(_positions(row_of, copies)).get_column("position")
+    failures = failures.filter(~pl.col("position").is_in(copy_positions.implode()))
     per_row = failures.unique().group_by("position").agg(
         pl.col("message").sort().str.join("; ").alias("errors")
+    ).sort("position")
+    bad_positions = per_row.get_column("position")
+    is_bad = indexed.get_column("position").is_in(bad_positions.implode())
+    is_copy = _positions(exams, copies)
+    bad_cells = cells.filter(is_bad)
+    quarantine = pl.DataFrame(
+        {
+            "row_number": bad_cells.get_column(ROW_NUMBER),
+            "exam_id": exams.filter(is_bad).get_column("exam_id"),
+            "errors": per_row.get_column("errors"),
+            "raw": bad_cells.select(raw_rows(bad_cells)).to_series(),
+        }
     )
-    indexed = exams.with_row_index("position").with_columns(pl.col("position").cast(pl.Int64))
-    bad = indexed.join(per_row, on="position", how="inner").sort("position")
-    quarantine = bad.select(
-        pl.col(ROW_NUMBER).alias("row_number"),
-        pl.col("exam_id"),
-        pl.col("errors"),
-        pl.col(RAW).alias("raw"),
-    )
-    keep = indexed.filter(~copy_of_earlier).join(per_row, on="position", how="anti")
-    valid = keep.sort("position").drop("position", PARSE_ERRORS)
-    return Split(valid=valid, quarantine=quarantine, rows_duplicate=int(copy_of_earlier.sum()))
+    valid = exams.filter(~is_bad & ~is_copy).drop(PARSE_ERRORS)
+    return Split(valid=valid, quarantine=quarantine, rows_duplicate=int(is_copy.sum()),
+                 cells=cells)

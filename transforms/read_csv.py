@@ -1,33 +1,57 @@
-"""Read a canonical exam CSV into text cells, keeping every row as it was read.
+"""Read an exam CSV into text cells, keeping every row accountable to the file.
 
 All cells are read as text (no inference), so that nothing is coerced silently: typing
 happens in `transforms.parse`, where a bad cell becomes a quarantine reason. Each row keeps
-its 1-based data row number and its raw cells (JSON) for the quarantine table.
+its 1-based data row number; the raw row as read (JSON) is built only for the rows that
+need it (quarantine), because encoding a million rows nobody will look at costs more than
+parsing them.
+
+A file is read in two steps so that a large one can be processed in batches of rows with
+bounded memory: `layout_of` looks at the whole file once (encoding, delimiter, header,
+line-aligned batch boundaries), then `read_batch` turns one byte range into cells.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
-from transforms.columns import AGE_HEADER, CANONICAL_COLUMNS, REQUIRED_HEADER, ROW_NUMBER
+from transforms.columns import (
+    AGE_HEADER,
+    CANONICAL_COLUMNS,
+    REQUIRED_HEADER,
+    ROW_NUMBER,
+    ROW_PROBLEM,
+)
 from transforms.errors import FileProblem
 
 RAW: str = "_raw"
 BOM = b"\xef\xbb\xbf"
 
+#: Delimiters a messy export may use, in tie-break order.
+DELIMITERS: tuple[str, ...] = (",", ";", "\t")
+
+#: Batch size of large files, in bytes of CSV text (about 1M canonical exams).
+DEFAULT_BATCH_BYTES = 256 * 2**20
+
 
 @dataclass
 class RawTable:
-    """The text cells of one file plus what was learned while reading it."""
+    """The text cells of one file (or batch) plus what was learned while reading it.
 
-    cells: pl.DataFrame  # canonical columns present (text), `_row_number`, `_raw`
+    `cells` holds `_row_number`, the canonical columns present (text), the file's unknown
+    columns under their header names, and `_row_problem` (why a row is malformed, else
+    null). Blank rows (no cell holds anything) are not data: they are counted, not kept.
+    """
+
+    cells: pl.DataFrame
     extra_columns: list[str] = field(default_factory=list)
+    blank_rows: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -44,6 +68,22 @@ def normalise_header(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
 
 
+def _is_utf8(data: bytes) -> int | None:
+    """None when `data` is valid UTF-8, else the offset of the first bad byte.
+
+    Decoded in slices with an incremental decoder, so that validating a 2 GB file does
+    not hold a 2 GB string.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 64 * 2**20
+    for start in range(0, len(data), step):
+        try:
+            decoder.decode(data[start : start + step], final=start + step >= len(data))
+        except UnicodeDecodeError as exc:
+            return start + exc.start
+    return None
+
+
 def decode_utf8(data: bytes) -> str:
     """Decode UTF-8 (BOM accepted) or fail the file with the byte offset of the problem."""
     try:
@@ -55,35 +95,37 @@ def decode_utf8(data: bytes) -> str:
         ) from None
 
 
-#: Delimiters a messy export may use, in tie-break order.
-DELIMITERS: tuple[str, ...] = (",", ";", "\t")
+def to_utf8(data: bytes) -> tuple[bytes, str | None]:
+    """The file's bytes as UTF-8 without BOM, and a note when they had to be converted.
 
-
-def decode_text(data: bytes) -> tuple[str, str | None]:
-    """Decode UTF-8 (BOM accepted) or, when the bytes are not UTF-8, Windows-1252.
-
-    Returns (text, note): the note says which fallback encoding was used (None for UTF-8).
-    Latin-1 is not tried after Windows-1252: the only bytes cp1252 leaves undefined
-    (0x81, 0x8D, 0x8F, 0x90, 0x9D) would become control characters, i.e. garbage, so
-    such a file fails with the offset of the first undecodable byte.
+    UTF-8 (BOM accepted) is taken as is; UTF-16 with a BOM and Windows-1252 are
+    converted. Latin-1 is not tried after Windows-1252: the only bytes cp1252 leaves
+    undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) would become control characters, i.e.
+    garbage, so such a file fails with the offset of the first undecodable byte.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16"), "decoded as UTF-16"
+            return data.decode("utf-16").encode("utf-8"), "decoded as UTF-16"
         except UnicodeDecodeError:
             raise FileProblem("undecodable bytes: bad UTF-16") from None
+    body = data.removeprefix(BOM)
+    if _is_utf8(body) is None:
+        return body, None
     try:
-        return data.removeprefix(BOM).decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "decoded as Windows-1252 (not valid UTF-8)"
+        text = data.decode("cp1252")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise FileProblem(
             f"undecodable bytes: neither UTF-8 nor Windows-1252 at byte {exc.start} "
             f"(line {line})"
         ) from None
+    return text.encode("utf-8"), "decoded as Windows-1252 (not valid UTF-8)"
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """Decode UTF-8 (BOM accepted), UTF-16 (BOM) or Windows-1252 text: (text, note)."""
+    utf8, note = to_utf8(data)
+    return utf8.decode("utf-8"), note
 
 
 def detect_delimiter(text: str) -> str:
@@ -98,94 +140,253 @@ def detect_delimiter(text: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _first_ragged_line(text: str, delimiter: str) -> str:
-    """Locate the first line whose field count differs from the header's (error path)."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        width = len(next(reader))
-        for fields in reader:
-            if fields and len(fields) != width:
-                return (
-                    f"line {reader.line_num} has {len(fields)} fields, "
-                    f"the header has {width}"
-                )
-    except csv.Error as exc:
-        return f"line {reader.line_num}: {exc}"
-    return "unbalanced quotes or malformed rows"
+@dataclass
+class CsvLayout:
+    """A CSV file looked at once, before any row is parsed.
+
+    `data` is UTF-8 without BOM; `batches` are line-aligned byte ranges of the data rows
+    (never splitting a quoted cell); `header` is the normalised names in file order.
+    """
+
+    data: bytes
+    delimiter: str
+    header: list[str]
+    header_end: int
+    batches: list[tuple[int, int]]
+    has_quotes: bool
+    notes: list[str] = field(default_factory=list)
+
+    def chunk(self, batch: int) -> bytes:
+        """The header line and the rows of one batch: a CSV text of its own."""
+        start, end = self.batches[batch]
+        if start == self.header_end:
+            return self.data[:end]
+        return self.data[: self.header_end] + self.data[start:end]
+
+    @property
+    def canonical(self) -> list[str]:
+        return [h for h in self.header if h in CANONICAL_COLUMNS]
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """Unknown columns (kept aside and reported once); blank names are dropped."""
+        return [h for h in self.header if h and h not in CANONICAL_COLUMNS]
 
 
-def cells_from_text(text: str, delimiter: str = ",") -> RawTable:
-    """Split decoded CSV text into a frame of text cells with row numbers and raw rows."""
-    if not text.strip():
-        raise FileProblem("empty file: no header and no rows")
+def _header_line_end(data: bytes) -> int:
+    """Offset just past the header line (the header never spans lines)."""
+    end = data.find(b"\n")
+    return len(data) if end < 0 else end + 1
+
+
+def _parse_header(line: bytes, delimiter: str) -> list[str]:
+    """Normalised header names; a name given twice fails the file."""
     try:
-        frame = pl.read_csv(
-            io.StringIO(text),
-            separator=delimiter,
-            infer_schema=False,
-            has_header=True,
-        )
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError):
-        raise FileProblem(
-            f"not a well-formed CSV: {_first_ragged_line(text, delimiter)}"
-        ) from None
-    headers = [normalise_header(c) for c in frame.columns]
-    duplicates = sorted({h for h in headers if headers.count(h) > 1})
+        raw_names = next(csv.reader(io.StringIO(line.decode("utf-8")), delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        raise FileProblem("not a well-formed CSV: the header line cannot be read") from None
+    headers = [normalise_header(n) for n in raw_names]
+    named = [h for h in headers if h]
+    duplicates = sorted({h for h in named if named.count(h) > 1})
     if duplicates:
         raise FileProblem(f"header names a column twice: {', '.join(duplicates)}")
-    frame.columns = headers
     missing = [c for c in REQUIRED_HEADER if c not in headers]
     if not any(c in headers for c in AGE_HEADER):
         missing.append(" or ".join(AGE_HEADER))
     if missing:
         raise FileProblem(f"required column missing: {', '.join(missing)}")
-    if frame.height == 0:
-        raise FileProblem("empty file: a header but no data rows")
-    # Blank header names (trailing delimiters) are dropped, never reported.
-    blank_names = [h for h in headers if h == "" or h.startswith("_duplicated_")]
-    extra = [h for h in headers if h not in CANONICAL_COLUMNS and h not in blank_names]
-    kept = [c for c in frame.columns if c not in blank_names]
-    raw = pl.struct([pl.col(c) for c in kept]).struct.json_encode()
-    cells = frame.with_row_index(ROW_NUMBER, offset=1).select(
-        pl.col(ROW_NUMBER).cast(pl.Int64),
-        *[pl.col(c) for c in headers if c in CANONICAL_COLUMNS],
-        raw.alias(RAW),
-    )
-    return RawTable(cells=cells, extra_columns=extra)
+    return headers
 
 
-def _read_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+def _batch_ranges(data: bytes, start: int, batch_bytes: int) -> list[tuple[int, int]]:
+    """Split data rows into line-aligned byte ranges of about `batch_bytes` each.
+
+    A boundary inside a quoted cell (an odd number of quote characters before it) moves
+    to the next line end, so that no row is ever cut in two.
+    """
+    end = len(data)
+    ranges: list[tuple[int, int]] = []
+    quotes = b'"' in data
+    while start < end:
+        cut = min(start + batch_bytes, end)
+        if cut < end:
+            cut = data.find(b"\n", cut - 1)
+            cut = end if cut < 0 else cut + 1
+            while quotes and cut < end and data.count(b'"', start, cut) % 2:
+                nxt = data.find(b"\n", cut)
+                cut = end if nxt < 0 else nxt + 1
+        ranges.append((start, cut))
+        start = cut
+    return ranges
+
+
+def layout_of(raw_bytes: bytes, batch_bytes: int = DEFAULT_BATCH_BYTES) -> CsvLayout:
+    """Decode, find the delimiter and header, and plan the batches of one CSV file."""
+    if b"\x00" in raw_bytes[:4096] and not raw_bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileProblem("not a CSV: the file holds binary data")
-    return data
-
-
-def read_canonical_csv(path: Path) -> tuple[bytes, RawTable]:
-    """Read one strict canonical CSV file (UTF-8, comma): its bytes and its text cells."""
-    data = _read_bytes(path)
-    return data, cells_from_text(decode_utf8(data))
-
-
-@dataclass
-class MessyCsv:
-    """A CSV read with the tolerances of `read_messy_csv`, and what was detected."""
-
-    data: bytes
-    table: RawTable
-    delimiter: str
-    notes: list[str] = field(default_factory=list)
-
-
-def read_messy_csv(path: Path) -> MessyCsv:
-    """Read an exam CSV whose encoding and delimiter are detected (see `decode_text`)."""
-    data = _read_bytes(path)
-    text, note = decode_text(data)
-    delimiter = detect_delimiter(text)
+    data, note = to_utf8(raw_bytes)
+    if not data.strip():
+        raise FileProblem("empty file: no header and no rows")
+    header_end = _header_line_end(data)
+    header_line = data[:header_end]
+    delimiter = detect_delimiter(header_line.decode("utf-8"))
+    header = _parse_header(header_line, delimiter)
+    body_end = len(data.rstrip(b"\r\n\t "))  # trailing blank lines are not rows
+    if body_end <= header_end:
+        raise FileProblem("empty file: a header but no data rows")
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {_DELIMITER_NAMES[delimiter]}")
-    return MessyCsv(data, cells_from_text(text, delimiter), delimiter, notes)
+    return CsvLayout(
+        data=data[:body_end],
+        delimiter=delimiter,
+        header=header,
+        header_end=header_end,
+        batches=_batch_ranges(data[:body_end], header_end, batch_bytes),
+        has_quotes=b'"' in data,
+        notes=notes,
+    )
+
+
+def _first_ragged_line(text: str, delimiter: str, width: int, first_line: int) -> str:
+    """Locate the first line whose field count differs from the header's (error path).
+
+    `text` starts with the header line; `first_line` is the file line number of the
+    chunk's first data line minus one, so reported line numbers are the file's.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        next(reader)
+        for fields in reader:
+            if fields and len(fields) != width:
+                return (
+                    f"line {first_line + reader.line_num} has {len(fields)} fields, "
+                    f"the header has {width}"
+                )
+    except csv.Error as exc:
+        return f"line {first_line + reader.line_num}: {exc}"
+    return "unbalanced quotes or malformed rows"
+
+
+def _field_counts(chunk: bytes, delimiter: str, has_quotes: bool) -> pl.Series | None:
+    """Fields per data line of `chunk` (header first), or None when lines are not rows.
+
+    Delimiters inside quoted cells are not counted. A quoted cell holding a line break
+    makes lines and rows differ; then the counts are not known (None).
+    """
+    lines = pl.Series([chunk.decode("utf-8")]).str.split("\n").explode().slice(1)
+    if chunk.endswith(b"\n"):
+        lines = lines.head(lines.len() - 1)
+    if has_quotes:
+        if (lines.str.count_matches('"', literal=True) % 2 == 1).any():
+            return None
+        lines = lines.str.replace_all(r'"[^"]*"', "")
+    return lines.str.count_matches(delimiter, literal=True) + 1
+
+
+def _row_shape_problems(
+    rows: int, chunk: bytes, layout: CsvLayout
+) -> tuple[pl.Series, list[str]]:
+    """Why each row is malformed (null when it is not): today, rows with too few fields.
+
+    polars pads a short row with empty cells, which would load a truncated exam with
+    silently missing values; the counts of delimiters tell such rows apart. The common
+    case costs one byte count: no quotes and exactly (width - 1) delimiters per line.
+    """
+    width = len(layout.header)
+    none = pl.Series(ROW_PROBLEM, [None] * rows, dtype=pl.String)
+    if not layout.has_quotes and chunk.count(layout.delimiter.encode()) == (rows + 1) * (
+        width - 1
+    ):
+        return none, []
+    counts = _field_counts(chunk, layout.delimiter, layout.has_quotes)
+    if counts is None or counts.len() != rows:
+        return none, ["row lengths not checked (quoted cells span lines)"]
+    short = pl.select(
+        pl.when(counts < width).then(
+            pl.format("row: has {} fields, the header has {} (a truncated row)", counts,
+                      pl.lit(width))
+        )
+    ).to_series()
+    return short.alias(ROW_PROBLEM), []
+
+
+def _read_chunk(layout: CsvLayout, batch: int, columns: list[int] | None = None) -> pl.DataFrame:
+    """polars' reading of one batch (all text); a malformed row fails the file."""
+    chunk = layout.chunk(batch)
+    try:
+        return pl.read_csv(chunk, separator=layout.delimiter, infer_schema=False,
+                           columns=columns)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError,
+            pl.exceptions.SchemaError):
+        start = layout.batches[batch][0]
+        first_line = layout.data.count(b"\n", 0, start) - 1
+        where = _first_ragged_line(chunk.decode("utf-8"), layout.delimiter,
+                                   len(layout.header), first_line)
+        raise FileProblem(f"not a well-formed CSV: {where}") from None
+
+
+def read_column(layout: CsvLayout, batch: int, name: str) -> pl.Series:
+    """One column of one batch, as text (e.g. every exam id of a large file, cheaply)."""
+    frame = _read_chunk(layout, batch, [layout.header.index(name)])
+    return frame.to_series().alias(name)
+
+
+def read_batch(layout: CsvLayout, batch: int, row_offset: int) -> RawTable:
+    """Parse one batch of a file into text cells numbered from `row_offset + 1`."""
+    chunk = layout.chunk(batch)
+    names = [h if h else f"_blank_{i}" for i, h in enumerate(layout.header)]
+    frame = _read_chunk(layout, batch)
+    frame.columns = names
+    problems, notes = _row_shape_problems(frame.height, chunk, layout)
+    layout.notes.extend(n for n in notes if n not in layout.notes)
+    kept = [n for n in names if not n.startswith("_blank_")]
+    cells = frame.select(
+        (pl.int_range(1, frame.height + 1, dtype=pl.Int64) + row_offset).alias(ROW_NUMBER),
+        *[pl.col(c) for c in kept],
+    ).with_columns(problems)
+    blank = _blank_rows(cells, kept)
+    if blank is not None:
+        cells = cells.filter(~blank)
+    return RawTable(
+        cells=cells,
+        extra_columns=layout.extra_columns,
+        blank_rows=0 if blank is None else int(blank.sum()),
+    )
+
+
+def _blank_rows(cells: pl.DataFrame, columns: list[str]) -> pl.Series | None:
+    """Rows in which no cell holds anything but blanks (empty lines, `,,,,` lines).
+
+    Checked in two steps so that the usual file pays one null test per cell: only rows
+    whose other cells are all null can be blank, and only their first cell is stripped.
+    """
+    first, rest = columns[0], columns[1:]
+    rest_null = cells.select(pl.all_horizontal(pl.col(rest).is_null()) if rest else pl.lit(True))
+    rest_null = rest_null.to_series()
+    if not rest_null.any():
+        return None
+    head = cells.get_column(first)
+    return rest_null & (head.is_null() | (head.str.strip_chars() == "")).fill_null(True)
+
+
+def raw_rows(cells: pl.DataFrame) -> pl.Expr:
+    """The raw row as read, as JSON: `_raw` when the adapter gave one, else the cells.
+
+    Evaluate it on the few rows that need it (quarantine): encoding every row of a large
+    file would cost more than parsing it.
+    """
+    if RAW in cells.columns:
+        return pl.col(RAW)
+    source = [c for c in cells.columns if not c.startswith("_")]
+    return pl.struct(source).struct.json_encode()
+
+
+def cells_from_text(text: str) -> RawTable:
+    """Text cells of a whole CSV text in one batch (tests and small inputs)."""
+    data = text.encode("utf-8")
+    layout = layout_of(data, batch_bytes=len(data) + 1)
+    return read_batch(layout, 0, 0)
 
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}

@@ -13,6 +13,10 @@ scanner's own measurement noise, so:
 - a change is significant when abs(% change) > LSC = 2.77 x precision of that scanner and
   site (CHG-LSC); a significant decrease is flagged (CHG-LOSS).
 
+Out-of-order arrival: a registry exam dated after a batch exam of the same patient is
+judged again (its previous exam may now be the batch exam) and listed in `rejudged`, so
+that the registry ends up as if every exam had arrived in date order.
+
 Which exam is "previous" (documented choice): for each batch exam and site with a BMD, the
 previous exam is the patient's latest exam with a BMD at that site and a *strictly earlier*
 exam_date, taken from history and from the batch itself (so several exams of one patient
@@ -88,10 +92,15 @@ _KEY: Final = ("patient_id", "site")
 
 @dataclass(frozen=True)
 class SerialResult:
-    """Change verdicts (one row per compared exam and site) and the flags they raise."""
+    """Change verdicts (one row per compared exam and site) and the flags they raise.
+
+    `rejudged`: registry exams whose verdicts were worked out again because a new exam
+    now sits before them; their earlier verdicts and flags are to be replaced by these.
+    """
 
     changes: pl.DataFrame
     flags: pl.DataFrame
+    rejudged: pl.Series
 
 
 def _prepare(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
@@ -175,7 +184,14 @@ def compare_serial(
         new.select("exam_id").unique(), on="exam_id", how="anti"
     )
     previous = _previous(pl.concat([old, new]))
-    pairs = new.join(previous, on=[*_KEY, "exam_date"], how="inner")
+    # Exams can arrive out of order (a back-filled file, rows not sorted by date): a
+    # registry exam dated after a new exam of the same patient may now have another
+    # previous exam, so its verdict is worked out again (and replaced by the caller).
+    earliest = new.group_by("patient_id").agg(pl.col("exam_date").min().alias("_earliest"))
+    later = old.join(earliest, on="patient_id").filter(
+        pl.col("exam_date") > pl.col("_earliest")
+    ).drop("_earliest").cache()
+    pairs = pl.concat([new, later]).join(previous, on=[*_KEY, "exam_date"], how="inner")
     same_scanner = (
         pl.col("scanner_serial").is_not_null()
         & pl.col("prior_scanner_serial").is_not_null()
@@ -246,5 +262,6 @@ def compare_serial(
         .select(pl.col(c).cast(t) for c, t in FLAG_SCHEMA.items())
         .sort("exam_id", "code", "detail")
     )
-    changes_df, flags_df = pl.collect_all([changes, flags])
-    return SerialResult(changes=changes_df, flags=flags_df)
+    rejudged = later.select(pl.col("exam_id").unique().sort())
+    changes_df, flags_df, rejudged_df = pl.collect_all([changes, flags, rejudged])
+    return SerialResult(changes=changes_df, flags=flags_df, rejudged=rejudged_df.to_series())
