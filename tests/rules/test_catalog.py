@@ -97,3 +97,11 @@ def test_render_with_ruleset_shows_values(core, bhof) -> None:
 def test_render_rejects_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown catalog format"):
         render_catalog("html")
+
+
+def test_tx_normal_says_it_sits_beside_a_vertebral_fracture() -> None:
+    """The literal reading of section 4 (both IDs in reasons) is visible in `dxa rules`."""
+    text = " ".join(render_catalog("text").split())
+    entry = text[text.index("TX-NORMAL [") : text.index("WORKUP-LOW-Z [")]
+    assert "both TX-VERTEBRAL-FX and TX-NORMAL in reasons" in entry
+    assert "bhof-2022" in entry

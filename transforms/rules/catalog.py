@@ -232,10 +232,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "TX-NORMAL", "treatment",
-        "Normal BMD and no fragility fracture -> not_indicated. Read literally: it also "
-        "adds its ID when an earlier line (e.g. a vertebral fracture in bhof-2022) already "
-        "set the treatment. first_line_therapy is the ruleset's text where treatment is "
-        "recommended or consider, else null.",
+        "Normal BMD and no fragility fracture -> not_indicated. Read literally (every "
+        "matching line is a reason), it also adds its ID when an earlier line already set "
+        "the treatment: under bhof-2022 a radiographic vertebral fracture with normal BMD "
+        "is recommended, with both TX-VERTEBRAL-FX and TX-NORMAL in reasons. "
+        "first_line_therapy is the ruleset's text where treatment is recommended or "
+        "consider, else null.",
         ("treatment.first_line_therapy",), ARTICLE,
     ),
     Rule(
