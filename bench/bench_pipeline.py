@@ -258,7 +258,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     load_mod.patient_history = timed("history_query", load_mod.patient_history)
     load_mod.serial_input = timed("serial_input", load_mod.serial_input)
     load_mod.to_measurements = timed("to_measurements", load_mod.to_measurements)
-    load_mod._already_in_registry = timed("conflict_check", load_mod._already_in_registry)
+    load_mod.registry_overlap = timed("conflict_check", load_mod.registry_overlap)
     load_mod.insert_frame = timed("insert", load_mod.insert_frame)
     decide_timed = timed("decide", decide_fn)
 
@@ -291,10 +291,9 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     process_peak_pipeline = maxrss_mib()
 
     # Standalone attribution on the same valid frame (after the pipeline: separate peaks).
-    valid = prepared.valid
-    assert valid is not None
+    valid = prepared.valid  # None for a large file read in batches (10M)
     extra: dict[str, float] = {}
-    if args.get("attribution", True):
+    if args.get("attribution", True) and valid is not None:
         st.run("decide_alone", lambda: decide_fn(valid))
         hist = pl.DataFrame(
             schema={"exam_id": pl.String, "patient_id": pl.String, "exam_date": pl.Date,
@@ -320,8 +319,8 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
                                              "to_measurements", "conflict_check", "insert"))
     total = st.times["prepare"] + load_s
     return {
-        "rows_read": prepared.rows_read,
-        "rows_valid": valid.height,
+        "rows_read": outcome.rows_read,
+        "rows_valid": outcome.rows_loaded,
         "rows_quarantined": outcome.rows_quarantined,
         "history_exams": history_rows,
         "table_rows": counts,
@@ -330,7 +329,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         "load_parts_s": {**inside, "other": load_s - known},
         "close_s": st.times["close"],
         "total_s": total,
-        "rows_per_s": prepared.rows_read / total,
+        "rows_per_s": outcome.rows_read / total,
         "standalone_s": extra,
         "peak_rss_mib": {**st.peaks, "pipeline_process": process_peak_pipeline,
                          "process": maxrss_mib()},

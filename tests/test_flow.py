@@ -177,3 +177,47 @@ def test_an_identical_exam_sent_again_in_another_file_is_a_duplicate(tmp_path: P
         assert con.execute(
             "SELECT rows_duplicate FROM source_files WHERE path LIKE '%second.csv'"
         ).fetchone()[0] == 1
+
+
+KEYS = {
+    "exams": "exam_id",
+    "measurements": "exam_id, site",
+    "assessments": "exam_id, ruleset",
+    "bmd_changes": "exam_id, site",
+    "flags": "exam_id, code, detail, ruleset",
+}
+
+
+def test_derived_rows_stay_unique_through_reloads_rulesets_and_backfills(
+    tmp_path: Path,
+) -> None:
+    """The derived tables have no key constraints (migration 004): the loader keeps them
+    unique. Reload, a second ruleset, an identical resend and a back-filled earlier exam
+    (which re-judges the later one) must not leave two rows for one key."""
+    db = tmp_path / "r.duckdb"
+    later = dict(exam_date="2024-03-01", femoral_neck_bmd="0.600")
+    first = write_csv(tmp_path / "a.csv", [
+        make_row(exam_id="E1", patient_id="P1", exam_date="2020-03-01"),
+        make_row(exam_id="E3", patient_id="P1", **later),
+    ])
+    backfill = write_csv(tmp_path / "b.csv", [
+        make_row(exam_id="E2", patient_id="P1", exam_date="2022-03-01",
+                 femoral_neck_bmd="0.700"),
+        make_row(exam_id="E3", patient_id="P1", **later),  # identical resend
+    ])
+    registry_flow(paths=[str(first)], db=str(db))
+    registry_flow(paths=[str(first)], db=str(db))  # skipped
+    registry_flow(paths=[str(first)], db=str(db), ruleset="bhof-2022")  # assessed
+    registry_flow(paths=[str(backfill)], db=str(db))
+    with duckdb.connect(str(db), read_only=True) as con:
+        for table, key in KEYS.items():
+            repeated = con.execute(
+                f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL"
+                " HAVING count(*) > 1)"
+            ).fetchone()[0]
+            assert repeated == 0, table
+        # E3 was compared with E1 on its first load; after the back-fill, with E2
+        assert con.execute(
+            "SELECT exam_id, prior_exam_id FROM bmd_changes ORDER BY exam_id"
+        ).fetchall() == [("E2", "E1"), ("E3", "E2")]
+        assert con.execute("SELECT count(*) FROM assessments").fetchone()[0] == 5

@@ -82,3 +82,56 @@ def test_folders_are_expanded_in_sorted_order_and_docs_ignored(tmp_path: Path) -
     inputs, ignored = discover([tmp_path])
     assert [i.path.name for i in inputs] == ["a.csv", "b.csv"]
     assert [p.name for p in ignored] == ["README.md"]
+
+
+HEADER = b"exam_id,patient_id,exam_date,sex,age_years,femoral_neck_t,on_treatment\n"
+
+
+def test_trailing_line_breaks_are_not_rows(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(HEADER.replace(b"\n", b"\r\n") + b"E1,P1,2024-01-01,F,60,-1,no\r\n\r\n\r\n")
+    prepared = prepare(path)
+    assert (prepared.error, prepared.rows_read, prepared.notes) == (None, 1, [])
+    assert prepared.valid is not None and prepared.valid["on_treatment"].to_list() == [False]
+
+
+def test_blank_lines_inside_a_file_are_counted_not_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_bytes(HEADER + b"E1,P1,2024-01-01,F,60,-1,no\n\n,,,,,,\n   \n"
+                     b"E2,P2,2024-01-01,F,60,-1,\n")
+    prepared = prepare(path)
+    assert prepared.rows_read == 2 and prepared.quarantine is not None
+    assert prepared.quarantine.height == 0
+    assert prepared.notes == ["3 blank rows ignored"]
+    assert prepared.valid is not None and prepared.valid["_row_number"].to_list() == [1, 5]
+
+
+def test_a_truncated_row_is_quarantined_not_padded(tmp_path: Path) -> None:
+    """polars pads a short row with blanks: it must not load as an exam with missing data."""
+    path = tmp_path / "short.csv"
+    path.write_bytes(HEADER + b"E1,P1,2024-01-01,F,60,-1,no\nE2,P2,2024-01-01,F,60,-1\n")
+    prepared = prepare(path)
+    assert prepared.valid is not None and prepared.valid["exam_id"].to_list() == ["E1"]
+    assert prepared.quarantine is not None
+    assert prepared.quarantine.select("row_number", "errors").rows() == [
+        (2, "row: has 6 fields, the header has 7 (a truncated row)")
+    ]
+
+
+def test_an_empty_last_cell_is_not_a_truncated_row(tmp_path: Path) -> None:
+    path = tmp_path / "tab.tsv"
+    path.write_bytes(HEADER.replace(b",", b"\t") + b"E1\tP1\t2024-01-01\tF\t60\t-1\t")
+    prepared = prepare(path)
+    assert prepared.quarantine is not None and prepared.quarantine.height == 0
+    assert prepared.valid is not None and prepared.valid["on_treatment"].to_list() == [None]
+
+
+def test_quoted_delimiters_do_not_count_as_fields(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(HEADER + b'E1,"P,1",2024-01-01,F,60,-1,no\nE2,"P,2",2024-01-01,F,60\n')
+    prepared = prepare(path)
+    assert prepared.valid is not None and prepared.valid["patient_id"].to_list() == ["P,1"]
+    assert prepared.quarantine is not None
+    assert prepared.quarantine["errors"].str.starts_with(
+        "row: has 5 fields, the header has 7 (a truncated row)"
+    ).to_list() == [True]

@@ -71,9 +71,12 @@ def normalise_header(name: str) -> str:
 def _is_utf8(data: bytes) -> int | None:
     """None when `data` is valid UTF-8, else the offset of the first bad byte.
 
-    Decoded in slices with an incremental decoder, so that validating a 2 GB file does
+    Plain ASCII (most exports) is recognised in one fast pass; otherwise the bytes are
+    decoded in slices with an incremental decoder, so that validating a 2 GB file does
     not hold a 2 GB string.
     """
+    if data.isascii():
+        return None
     decoder = codecs.getincrementaldecoder("utf-8")()
     step = 64 * 2**20
     for start in range(0, len(data), step):
@@ -108,7 +111,7 @@ def to_utf8(data: bytes) -> tuple[bytes, str | None]:
             return data.decode("utf-16").encode("utf-8"), "decoded as UTF-16"
         except UnicodeDecodeError:
             raise FileProblem("undecodable bytes: bad UTF-16") from None
-    body = data.removeprefix(BOM)
+    body = data[len(BOM):] if data.startswith(BOM) else data  # no copy without a BOM
     if _is_utf8(body) is None:
         return body, None
     try:
@@ -198,23 +201,24 @@ def _parse_header(line: bytes, delimiter: str) -> list[str]:
     return headers
 
 
-def _batch_ranges(data: bytes, start: int, batch_bytes: int) -> list[tuple[int, int]]:
+def _batch_ranges(
+    data: bytes, start: int, end: int, batch_bytes: int
+) -> list[tuple[int, int]]:
     """Split data rows into line-aligned byte ranges of about `batch_bytes` each.
 
     A boundary inside a quoted cell (an odd number of quote characters before it) moves
     to the next line end, so that no row is ever cut in two.
     """
-    end = len(data)
     ranges: list[tuple[int, int]] = []
     quotes = b'"' in data
     while start < end:
         cut = min(start + batch_bytes, end)
         if cut < end:
             cut = data.find(b"\n", cut - 1)
-            cut = end if cut < 0 else cut + 1
+            cut = end if cut < 0 else min(cut + 1, end)
             while quotes and cut < end and data.count(b'"', start, cut) % 2:
                 nxt = data.find(b"\n", cut)
-                cut = end if nxt < 0 else nxt + 1
+                cut = end if nxt < 0 else min(nxt + 1, end)
         ranges.append((start, cut))
         start = cut
     return ranges
@@ -231,21 +235,32 @@ def layout_of(raw_bytes: bytes, batch_bytes: int = DEFAULT_BATCH_BYTES) -> CsvLa
     header_line = data[:header_end]
     delimiter = detect_delimiter(header_line.decode("utf-8"))
     header = _parse_header(header_line, delimiter)
-    body_end = len(data.rstrip(b"\r\n\t "))  # trailing blank lines are not rows
+    body_end = _end_of_rows(data)  # trailing blank lines are not rows
     if body_end <= header_end:
         raise FileProblem("empty file: a header but no data rows")
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {_DELIMITER_NAMES[delimiter]}")
     return CsvLayout(
-        data=data[:body_end],
+        data=data,
         delimiter=delimiter,
         header=header,
         header_end=header_end,
-        batches=_batch_ranges(data[:body_end], header_end, batch_bytes),
+        batches=_batch_ranges(data, header_end, body_end, batch_bytes),
         has_quotes=b'"' in data,
         notes=notes,
     )
+
+
+def _end_of_rows(data: bytes) -> int:
+    """Offset just past the last row: trailing line breaks are not rows (no copy made).
+
+    Only line-break bytes are trimmed: a trailing TAB or space may be a cell.
+    """
+    end = len(data)
+    while end > 0 and data[end - 1] in (0x0A, 0x0D):
+        end -= 1
+    return end
 
 
 def _first_ragged_line(text: str, delimiter: str, width: int, first_line: int) -> str:
