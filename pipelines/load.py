@@ -18,7 +18,12 @@ from pipelines.outcome import FileOutcome
 from pipelines.prepare import Batch, PreparedInput
 from pipelines.store import insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
-from transforms.measurements import serial_input, to_measurements
+from transforms.measurements import (
+    MEASUREMENT_COLUMNS,
+    SERIAL_KEYS,
+    serial_input,
+    to_measurements,
+)
 from transforms.precision import PrecisionTable
 from transforms.serial import compare_serial
 
@@ -230,10 +235,11 @@ def _load_batch(
         how="vertical_relaxed",
     )
     assessments, flags = decide(valid)
-    measurements = to_measurements(valid)
+    measured = to_measurements(valid, SERIAL_KEYS)
     serial = compare_serial(
-        serial_input(valid, measurements), patient_history(con, valid), precision
+        serial_input(valid, measured), patient_history(con, valid), precision
     )
+    measurements = measured.select(MEASUREMENT_COLUMNS)
     exams = valid.select(
         *EXAM_COLUMNS,
         pl.lit(prepared.source_format).alias("source_format"),

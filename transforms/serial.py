@@ -183,7 +183,6 @@ def compare_serial(
     old = _prepare(history, "history").join(
         new.select("exam_id").unique(), on="exam_id", how="anti"
     )
-    previous = _previous(pl.concat([old, new]))
     # Exams can arrive out of order (a back-filled file, rows not sorted by date): a
     # registry exam dated after a new exam of the same patient may now have another
     # previous exam, so its verdict is worked out again (and replaced by the caller).
@@ -191,7 +190,16 @@ def compare_serial(
     later = old.join(earliest, on="patient_id").filter(
         pl.col("exam_date") > pl.col("_earliest")
     ).drop("_earliest").cache()
-    pairs = pl.concat([new, later]).join(previous, on=[*_KEY, "exam_date"], how="inner")
+    # Only a (patient, site) seen at least twice can have a previous exam: leaving the
+    # single ones out first halves the sorting and joining of a first, large load.
+    both = pl.concat([
+        old.with_columns(pl.lit(False).alias("_judge")),
+        new.with_columns(pl.lit(True).alias("_judge")),
+    ])
+    repeated = both.filter(pl.len().over(_KEY) > 1).cache()
+    previous = _previous(repeated.drop("_judge"))
+    judged = pl.concat([repeated.filter("_judge").drop("_judge"), later])
+    pairs = judged.join(previous, on=[*_KEY, "exam_date"], how="inner")
     same_scanner = (
         pl.col("scanner_serial").is_not_null()
         & pl.col("prior_scanner_serial").is_not_null()
