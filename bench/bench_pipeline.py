@@ -398,15 +398,15 @@ def worker_prefect(args: dict[str, Any]) -> dict[str, Any]:
     import logging
 
     from pipelines.flow import (
+        check_registry,
         discover_inputs,
         load_stage,
         new_run_id,
-        open_run,
         prepare_task,
-        publish_copy,
         registry_flow,
     )
     from pipelines.outcome import RunSummary
+    from pipelines.report import report_markdown
     from pipelines.rules_bridge import resolve_ruleset
     from pipelines.summary import to_markdown
     from sources.base import ReadOptions
@@ -424,13 +424,12 @@ def worker_prefect(args: dict[str, Any]) -> dict[str, Any]:
         resolved = resolve_ruleset(RULESET)
         load_precision(None)
         summary = RunSummary(run_id=new_run_id(), ruleset=resolved.label, db_path=db)
-        open_run.fn(db, summary.run_id, summary.ruleset, 30.0)
+        check_registry.fn(db, 30.0)
         inputs, ignored = discover_inputs.fn(paths, "auto")
         summary.ignored = ignored
         prepared = [prepare_task.fn(i, ReadOptions()) for i in inputs]
         summary = load_stage.fn(db, summary, RULESET, prepared, 30.0, None)
-        summary.reporting_copy = publish_copy.fn(db, 30.0)
-        to_markdown(summary)
+        to_markdown(summary) + report_markdown(summary.report)
         return summary
 
     def with_prefect(paths: list[str], db: str) -> Any:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.env import configure_prefect_env
+from pipelines.messages import safe_reason, write_details
 
 app = typer.Typer(
     help="DXA registry pipeline: ingest exports, validate, classify, decide, load to DuckDB.",
@@ -162,8 +163,9 @@ def run(
         )
     except RegistryLocked as exc:
         fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - one line for the user; details in Prefect logs
-        fail(f"the run could not complete: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file
+        fail(f"the run could not complete: {safe_reason(exc)} (details in "
+             f"{write_details(exc)})")
     finally:
         if status is not None:
             status.stop()
@@ -260,14 +262,8 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug must not dump a traceback on screen
-        import tempfile
-        import traceback
-
-        with tempfile.NamedTemporaryFile("w", prefix="dxa-error-", suffix=".log",
-                                         delete=False) as log:
-            traceback.print_exc(file=log)
-        err.print(f"[bold red]dxa: internal error:[/] {type(exc).__name__} "
-                  f"(details in {log.name})", highlight=False)
+        err.print(f"[bold red]dxa: internal error:[/] {safe_reason(exc)} "
+                  f"(details in {write_details(exc)})", highlight=False)
         raise SystemExit(EXIT_FAILED) from None
 
 

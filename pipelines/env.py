@@ -12,7 +12,9 @@ import os
 DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Prefect logs a failed task's exception text, which may quote data: off the screen.
+    # dxa prints its own one-line reason instead (`pipelines.messages`); --verbose shows all.
+    "PREFECT_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
 }
 

@@ -17,9 +17,11 @@ from prefect.cache_policies import NONE
 
 from pipelines import progress
 from pipelines.load import assess_loaded_input, load_input, loaded_fingerprints, record_failure
+from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.publish import publish_reporting_copy
+from pipelines.report import collect_report, report_markdown
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.runners import task_runner_for
 from pipelines.runs import begin_run, finish_run
@@ -61,13 +63,16 @@ def prepare_task(item: Input, options: ReadOptions) -> PreparedInput:
     return prepared
 
 
-@task(name="open-run", cache_policy=NONE, retries=2, retry_delay_seconds=1,
+@task(name="check-registry", cache_policy=NONE, retries=2, retry_delay_seconds=1,
       retry_condition_fn=_retry_on_io)
-def open_run(db: str, run_id: str, ruleset: str, lock_timeout_s: float) -> set[str]:
-    """Migrate the registry, record the run as running, return the inputs already loaded."""
-    with registry(db, lock_timeout_s=lock_timeout_s) as con:
-        begin_run(con, run_id, ruleset)
-        return loaded_fingerprints(con)
+def check_registry(db: str, lock_timeout_s: float) -> None:
+    """Fail fast when the registry cannot be opened for writing (locked, unreadable).
+
+    Creates or migrates the registry; writes no run row: a run that cannot load leaves
+    nothing behind (the load stage opens the registry again and records the run there).
+    """
+    with registry(db, lock_timeout_s=lock_timeout_s):
+        pass
 
 
 @task(name="load-registry", cache_policy=NONE)
@@ -79,43 +84,56 @@ def load_stage(
     lock_timeout_s: float,
     precision_path: str | None = None,
 ) -> RunSummary:
-    """Load each input in its own transaction; one failing input never blocks the rest."""
+    """Record the run, load each input in its own transaction, publish the reporting copy.
+
+    One connection for the whole stage: if the registry is locked, the stage waits, then
+    fails having written nothing. One failing input never blocks the rest; a run that
+    breaks off is recorded as failed with a reason that holds no data values.
+    """
     ruleset = resolve_ruleset(ruleset_ref)
     decide = decider_for(ruleset)
     precision = load_precision(Path(precision_path) if precision_path else None)
     with registry(db, lock_timeout_s=lock_timeout_s) as con:
-        loaded = loaded_fingerprints(con)
-        for item in prepared:
-            if item.error is not None:
-                outcome = record_failure(con, summary.run_id, summary.ruleset, item)
-            elif item.sha256 in loaded:
-                outcome = assess_loaded_input(con, summary.run_id, summary.ruleset, item, decide)
-            else:
-                try:
-                    outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
-                                         precision)
-                    loaded.add(item.sha256)
-                except FileProblem as exc:  # found in a later batch: the file rolled back
-                    item.error = str(exc)
-                    outcome = record_failure(con, summary.run_id, summary.ruleset, item)
-            summary.files.append(outcome)
-            progress.report("loaded", item.path.name)
-        summary.status = "completed"
-        collect_run_counts(con, summary)
-        finish_run(con, summary)
+        begin_run(con, summary.run_id, summary.ruleset)
+        try:
+            _load_all(con, summary, prepared, decide, precision)
+            summary.status = "completed"
+            collect_run_counts(con, summary)
+            summary.report = collect_report(con, dt.date.today())
+            finish_run(con, summary)
+            summary.reporting_copy = str(publish_reporting_copy(db, con))
+        except Exception as exc:
+            summary.status = "failed"
+            summary.message = safe_reason(exc)
+            finish_run(con, summary)
+            raise
     return summary
 
 
-@task(name="publish-reporting-copy", cache_policy=NONE, retries=2, retry_delay_seconds=1,
-      retry_condition_fn=_retry_on_io)
-def publish_copy(db: str, lock_timeout_s: float) -> str:
-    return str(publish_reporting_copy(db, lock_timeout_s=lock_timeout_s))
+def _load_all(con, summary: RunSummary, prepared: list[PreparedInput], decide,  # noqa: ANN001
+              precision) -> None:  # noqa: ANN001 - DuckDB connection, Decider, PrecisionTable
+    loaded = loaded_fingerprints(con)
+    for item in prepared:
+        if item.error is not None:
+            outcome = record_failure(con, summary.run_id, summary.ruleset, item)
+        elif item.sha256 in loaded:
+            outcome = assess_loaded_input(con, summary.run_id, summary.ruleset, item, decide)
+        else:
+            try:
+                outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
+                                     precision)
+                loaded.add(item.sha256)
+            except FileProblem as exc:  # found in a later batch: the file rolled back
+                item.error = str(exc)
+                outcome = record_failure(con, summary.run_id, summary.ruleset, item)
+        summary.files.append(outcome)
+        progress.report("loaded", item.path.name)
 
 
 @task(name="publish-summary", cache_policy=NONE)
 def publish_summary(summary: RunSummary) -> None:
     create_markdown_artifact(
-        markdown=to_markdown(summary),
+        markdown=to_markdown(summary) + "\n" + report_markdown(summary.report),
         key="dxa-run-summary",
         description=f"DXA registry run {summary.run_id}: counts only, no patient identifiers",
     )
@@ -138,17 +156,6 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def _mark_failed(db: str, summary: RunSummary, message: str) -> None:
-    """Close a run that broke off, so `runs` never shows a run as running forever."""
-    summary.status = "failed"
-    summary.message = message
-    try:
-        with registry(db, lock_timeout_s=5) as con:
-            finish_run(con, summary)
-    except Exception:  # noqa: BLE001 - the original error is what the user must see
-        pass
-
-
 @flow(name="dxa-registry-nightly", log_prints=False, task_runner=task_runner_for(None))
 def registry_flow(
     paths: list[str],
@@ -164,29 +171,24 @@ def registry_flow(
     resolved = resolve_ruleset(ruleset)  # a bad ruleset fails before anything is written
     load_precision(Path(precision) if precision else None)  # likewise a bad precision file
     summary = RunSummary(run_id=new_run_id(), ruleset=resolved.label, db_path=db)
-    open_run(db, summary.run_id, summary.ruleset, lock_timeout_s)
-    try:
-        inputs, ignored = discover_inputs(paths, fmt)
-        summary.ignored = ignored
-        progress.report("discovered", f"{len(inputs)} inputs")
-        options = ReadOptions(date_format=date_format)
-        # Per-file compute fans out on the flow's task runner (threads or Dask workers);
-        # results come back here, where the single DuckDB writer loads them in order.
-        futures = [
-            prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
-            for i, item in enumerate(inputs, start=1)
-        ]
-        prepared = [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
-        summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s, precision)
-    except Exception as exc:
-        _mark_failed(db, summary, f"{type(exc).__name__}: {exc}")
-        raise
+    check_registry(db, lock_timeout_s)
+    inputs, ignored = discover_inputs(paths, fmt)
+    summary.ignored = ignored
+    progress.report("discovered", f"{len(inputs)} inputs")
+    options = ReadOptions(date_format=date_format)
+    # Per-file compute fans out on the flow's task runner (threads or Dask workers);
+    # results come back here, where the single DuckDB writer loads them in order.
+    futures = [
+        prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
+        for i, item in enumerate(inputs, start=1)
+    ]
+    prepared = [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
+    summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s, precision)
     logger.info(
         "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",
         summary.run_id, len(summary.files), summary.total("rows_read"),
         summary.total("rows_loaded"), summary.total("rows_quarantined"),
         summary.total("rows_duplicate"),
     )
-    summary.reporting_copy = publish_copy(db, lock_timeout_s)
     publish_summary(summary)
     return summary

@@ -2,6 +2,8 @@
 
 Why per input: a file is the unit a registry re-sends and audits, so it is loaded whole or
 not at all, and the row accounting (read = loaded + quarantined + duplicate) holds per file.
+A large file arrives in batches: they wait in a staging database and enter the registry
+together, in one transaction (`pipelines.staging`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import polars as pl
 from pipelines import progress
 from pipelines.outcome import FileOutcome
 from pipelines.prepare import Batch, PreparedInput
+from pipelines.staging import REGISTRY, TableSet, move_staged, staged
 from pipelines.store import insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import (
@@ -148,15 +151,26 @@ def _registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame
     ).sort("row_number")
 
 
-def patient_history(con: duckdb.DuckDBPyConnection, patients: pl.DataFrame) -> pl.DataFrame:
-    """Earlier measurements of the batch's patients only (never the whole registry)."""
+def patient_history(
+    con: duckdb.DuckDBPyConnection,
+    patients: pl.DataFrame,
+    sources: tuple[tuple[str, str], ...] = REGISTRY.history,
+) -> pl.DataFrame:
+    """Earlier measurements of the batch's patients only (never the whole registry).
+
+    `sources`: the (exams, measurements) tables that hold history: the registry, and the
+    staging tables of earlier batches of the same file.
+    """
     con.register("batch_patients", patients.select("patient_id").unique().to_arrow())
     try:
         return query(
             con,
-            "SELECT e.exam_id, e.patient_id, e.exam_date, e.scanner_serial, e.on_treatment,"
-            " m.site, m.bmd_g_cm2 FROM exams e SEMI JOIN batch_patients b USING (patient_id)"
-            " JOIN measurements m USING (exam_id)",
+            " UNION ALL ".join(
+                "SELECT e.exam_id, e.patient_id, e.exam_date, e.scanner_serial, e.on_treatment,"
+                f" m.site, m.bmd_g_cm2 FROM {exams} e SEMI JOIN batch_patients b"
+                f" USING (patient_id) JOIN {measurements} m USING (exam_id)"
+                for exams, measurements in sources
+            ),
         )
     finally:
         con.unregister("batch_patients")
@@ -194,22 +208,34 @@ def assess_loaded_input(
     return outcome
 
 
+class AccountingError(RuntimeError):
+    """Rows of an input are not all accounted for: a bug, so the input is not loaded."""
+
+
 #: Flags written by serial comparison (replaced when an exam is judged again).
 SERIAL_FLAG_CODES = ("SCANNER_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT")
 
 
-def _forget_serial_verdicts(con: duckdb.DuckDBPyConnection, exam_ids: pl.Series) -> None:
-    """Drop the change verdicts and serial flags of registry exams being judged again."""
+def _forget_serial_verdicts(
+    con: duckdb.DuckDBPyConnection, exam_ids: pl.Series, tables: TableSet
+) -> None:
+    """Drop the change verdicts and serial flags of exams being judged again.
+
+    Staged loads also note the ids, so that the registry's own verdicts of those exams
+    are replaced when the file moves in.
+    """
     if exam_ids.len() == 0:
         return
     con.register("rejudged_ids", exam_ids.to_frame("exam_id").to_arrow())
     try:
-        con.execute("DELETE FROM bmd_changes WHERE exam_id IN (SELECT exam_id FROM rejudged_ids)")
+        ids = "SELECT exam_id FROM rejudged_ids"
+        con.execute(f"DELETE FROM {tables['bmd_changes']} WHERE exam_id IN ({ids})")
         codes = ", ".join(f"'{c}'" for c in SERIAL_FLAG_CODES)
         con.execute(
-            f"DELETE FROM flags WHERE code IN ({codes})"
-            " AND exam_id IN (SELECT exam_id FROM rejudged_ids)"
+            f"DELETE FROM {tables['flags']} WHERE code IN ({codes}) AND exam_id IN ({ids})"
         )
+        if tables.rejudged:
+            con.execute(f"INSERT INTO {tables.rejudged} {ids}")
     finally:
         con.unregister("rejudged_ids")
 
@@ -222,8 +248,9 @@ def _load_batch(
     decide: Decider,
     precision: PrecisionTable,
     outcome: FileOutcome,
+    tables: TableSet = REGISTRY,
 ) -> None:
-    """Write one batch's exams, measurements, decisions and quarantine rows."""
+    """Write one batch's exams, measurements, decisions and quarantine rows to `tables`."""
     valid = batch.valid
     overlap = registry_overlap(con, valid)
     if overlap.identical.height or overlap.conflicting.height:
@@ -237,7 +264,7 @@ def _load_batch(
     assessments, flags = decide(valid)
     measured = to_measurements(valid, SERIAL_KEYS)
     serial = compare_serial(
-        serial_input(valid, measured), patient_history(con, valid), precision
+        serial_input(valid, measured), patient_history(con, valid, tables.history), precision
     )
     measurements = measured.select(MEASUREMENT_COLUMNS)
     exams = valid.select(
@@ -249,16 +276,16 @@ def _load_batch(
         pl.lit(run_id).alias("run_id"),
     )
     run = pl.lit(run_id)
-    _forget_serial_verdicts(con, serial.rejudged)
-    insert_frame(con, "exams", exams)
-    insert_frame(con, "measurements", measurements)
-    insert_frame(con, "assessments", assessments.with_columns(run_id=run))
-    insert_frame(con, "flags", pl.concat([flags, serial.flags], how="diagonal_relaxed")
+    _forget_serial_verdicts(con, serial.rejudged, tables)
+    insert_frame(con, tables["exams"], exams)
+    insert_frame(con, tables["measurements"], measurements)
+    insert_frame(con, tables["assessments"], assessments.with_columns(run_id=run))
+    insert_frame(con, tables["flags"], pl.concat([flags, serial.flags], how="diagonal_relaxed")
                  .with_columns(run_id=run))
-    insert_frame(con, "bmd_changes", serial.changes.with_columns(run_id=run))
+    insert_frame(con, tables["bmd_changes"], serial.changes.with_columns(run_id=run))
     insert_frame(
         con,
-        "quarantine",
+        tables["quarantine"],
         quarantine.with_columns(
             run_id=run,
             file_sha256=pl.lit(prepared.sha256),
@@ -284,9 +311,10 @@ def load_input(
 ) -> FileOutcome:
     """Load a new input: exams, measurements, assessments, flags and quarantine, atomically.
 
-    A large input arrives in batches; all of them go into the one transaction, so the
-    file is still loaded whole or not at all. A problem found in a later batch
-    (FileProblem) rolls the file back and is re-raised for the caller to record.
+    A large input arrives in batches, staged one by one and moved into the registry in
+    one transaction, so the file is still loaded whole or not at all. A problem found in
+    a later batch (FileProblem) discards the staged rows and is re-raised for the caller
+    to record.
     """
     outcome = FileOutcome(
         path=str(prepared.path),
@@ -298,20 +326,44 @@ def load_input(
         excluded=prepared.excluded,
         notes=list(prepared.notes),
     )
-    with transaction(con):
+    if prepared.large is None:
+        with transaction(con):
+            for batch in prepared.batches():
+                _load_batch(con, run_id, prepared, batch, decide, precision, outcome)
+            _close_file(con, run_id, ruleset, prepared, outcome)
+        return outcome
+    blank_rows = 0
+    with staged(con) as stage:
         for batch in prepared.batches():
-            _load_batch(con, run_id, prepared, batch, decide, precision, outcome)
+            with transaction(con):
+                _load_batch(con, run_id, prepared, batch, decide, precision, outcome, stage)
+            blank_rows += batch.blank_rows
             progress.report("batch", f"{prepared.path.name}: {outcome.rows_read:,} rows")
-        if outcome.resent_identical:
-            outcome.notes.append(
-                f"{outcome.resent_identical} exams already in the registry, identical:"
-                " counted as duplicates"
-            )
-        if not outcome.balanced:  # a bug, never a data problem: refuse unaccounted rows
-            raise RuntimeError(
-                f"row accounting does not balance for {prepared.path}: read"
-                f" {outcome.rows_read}, loaded {outcome.rows_loaded}, quarantined"
-                f" {outcome.rows_quarantined}, duplicate {outcome.rows_duplicate}"
-            )
-        _record_file(con, run_id, ruleset, outcome)
+        if blank_rows:
+            outcome.notes.append(f"{blank_rows} blank rows ignored")
+        with transaction(con):
+            move_staged(con, stage, SERIAL_FLAG_CODES)
+            _close_file(con, run_id, ruleset, prepared, outcome)
     return outcome
+
+
+def _close_file(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    ruleset: str,
+    prepared: PreparedInput,
+    outcome: FileOutcome,
+) -> None:
+    """Check the row accounting and record the file, inside its transaction."""
+    if outcome.resent_identical:
+        outcome.notes.append(
+            f"{outcome.resent_identical} exams already in the registry, identical:"
+            " counted as duplicates"
+        )
+    if not outcome.balanced:  # a bug, never a data problem: refuse unaccounted rows
+        raise AccountingError(
+            f"row accounting does not balance for {prepared.path}: read"
+            f" {outcome.rows_read}, loaded {outcome.rows_loaded}, quarantined"
+            f" {outcome.rows_quarantined}, duplicate {outcome.rows_duplicate}"
+        )
+    _record_file(con, run_id, ruleset, outcome)

@@ -46,6 +46,8 @@ class RunSummary:
     flags: dict[str, int] = field(default_factory=dict)
     message: str | None = None
     reporting_copy: str | None = None
+    #: `dxa report`'s rows (section, item, count) at the end of the run: counts only
+    report: list[tuple[str, str, str]] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)

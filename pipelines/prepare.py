@@ -29,6 +29,7 @@ class Batch:
     rows_read: int
     rows_duplicate: int
     split: Split
+    blank_rows: int = 0  # of a large file's batch (a small file's are in its notes)
 
 
 @dataclass
@@ -71,7 +72,7 @@ class PreparedInput:
         for table in self.large.batches():
             split = _validate(table.cells, self.parse_options, self.large.verdicts)
             yield Batch(split.valid, split.quarantine, table.rows_read, split.rows_duplicate,
-                        split)
+                        split, table.blank_rows)
 
 
 def _validate(

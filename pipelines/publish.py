@@ -15,6 +15,8 @@ import shutil
 import stat
 from pathlib import Path
 
+import duckdb
+
 from pipelines.store import connect
 
 
@@ -24,11 +26,20 @@ def reporting_copy_path(db_path: Path | str) -> Path:
     return db.with_name(f"{db.stem}.report{db.suffix or '.duckdb'}")
 
 
-def publish_reporting_copy(db_path: Path | str, lock_timeout_s: float = 30.0) -> Path:
-    """Checkpoint the registry, copy it, and atomically replace the reporting copy."""
+def publish_reporting_copy(
+    db_path: Path | str,
+    con: duckdb.DuckDBPyConnection | None = None,
+    lock_timeout_s: float = 30.0,
+) -> Path:
+    """Checkpoint the registry, copy it, and atomically replace the reporting copy.
+
+    `con`: the run's own write connection (its lock keeps the file still while copied);
+    without it the registry is opened, waiting up to `lock_timeout_s` for a lock.
+    """
     db = Path(db_path)
     target = reporting_copy_path(db)
-    con = connect(db, lock_timeout_s=lock_timeout_s)
+    own = con is None
+    con = connect(db, lock_timeout_s=lock_timeout_s) if con is None else con
     try:
         con.execute("CHECKPOINT")  # fold the WAL into the file so the copy is complete
         temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -40,5 +51,6 @@ def publish_reporting_copy(db_path: Path | str, lock_timeout_s: float = 30.0) ->
             if temporary.exists():
                 temporary.unlink()
     finally:
-        con.close()
+        if own:
+            con.close()
     return target

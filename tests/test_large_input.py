@@ -85,6 +85,8 @@ def _load(db: Path, prepared: PreparedInput) -> dict[str, pl.DataFrame]:
         tables["source_files"] = con.sql(
             "SELECT rows_read, rows_loaded, rows_quarantined, rows_duplicate FROM source_files"
         ).pl()
+        assert "2 blank rows ignored" in outcome.notes
+    assert not list(db.parent.glob(".*staging*")), "the staging database is removed"
     return tables
 
 
@@ -116,6 +118,7 @@ def test_a_malformed_row_in_a_later_batch_fails_the_file_and_loads_nothing(
                        load_precision())
         for table in ("exams", "measurements", "assessments", "quarantine", "source_files"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+    assert not list(tmp_path.glob(".*staging*")), "the staged batches are discarded"
 
 
 def test_a_file_that_changes_between_prepare_and_load_fails(tmp_path: Path) -> None:

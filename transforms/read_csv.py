@@ -36,8 +36,9 @@ BOM = b"\xef\xbb\xbf"
 #: Delimiters a messy export may use, in tie-break order.
 DELIMITERS: tuple[str, ...] = (",", ";", "\t")
 
-#: Batch size of large files, in bytes of CSV text (about 1M canonical exams).
-DEFAULT_BATCH_BYTES = 256 * 2**20
+#: Batch size of large files, in bytes of CSV text (about 1M canonical exams, ~4 GB of
+#: working memory); a file up to this size is read and validated in one piece.
+DEFAULT_BATCH_BYTES = 200 * 2**20
 
 
 @dataclass

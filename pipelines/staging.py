@@ -1,0 +1,96 @@
+"""Where a large input's batches wait until the whole file can be made visible at once.
+
+DuckDB keeps the uncommitted rows of a transaction in memory; a ten-million-exam file
+loaded in one transaction needs ~14 GB. So a file read in batches is written batch by
+batch (each committed) into a staging database beside the registry, then moved into the
+registry in ONE transaction (`INSERT ... SELECT`, which DuckDB writes to disk as it goes:
+~2.6 GB for 10M exams). The registry still gains all of a file's rows or none; a crash
+leaves only a staging file, removed by the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+#: Tables a batch writes (the registry's names).
+LOADED_TABLES = ("exams", "measurements", "assessments", "flags", "bmd_changes", "quarantine")
+STAGING = "staging"
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """The physical tables a batch writes to, and where earlier exams are read from.
+
+    `history`: (exams, measurements) pairs whose rows count as the registry's history:
+    the registry itself, plus the staging tables holding earlier batches of this file.
+    `rejudged`: a table collecting registry exams judged again, or None to apply at once.
+    """
+
+    prefix: str
+    history: tuple[tuple[str, str], ...]
+    rejudged: str | None = None
+
+    def __getitem__(self, table: str) -> str:
+        return f"{self.prefix}{table}"
+
+
+#: The registry's own tables: what a file loaded in one transaction writes to.
+REGISTRY = TableSet(prefix="", history=(("exams", "measurements"),))
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file of the connection's main database."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    assert rows and rows[0][0], "the registry must be a file"
+    return Path(rows[0][0])
+
+
+def staging_file(con: duckdb.DuckDBPyConnection) -> Path:
+    registry = database_path(con)
+    return registry.with_name(f".{registry.stem}.staging.duckdb")
+
+
+def remove_stale_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete a staging file left by a run that broke off (we hold the registry lock)."""
+    path = staging_file(con)
+    for leftover in (path, Path(f"{path}.wal")):
+        leftover.unlink(missing_ok=True)
+
+
+@contextmanager
+def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
+    """A fresh staging database attached to `con`, removed again on exit."""
+    remove_stale_staging(con)
+    path = staging_file(con)
+    con.execute(f"ATTACH '{path}' AS {STAGING}")
+    try:
+        for table in LOADED_TABLES:
+            con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")
+        con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
+        yield TableSet(
+            prefix=f"{STAGING}.",
+            history=(("exams", "measurements"),
+                     (f"{STAGING}.exams", f"{STAGING}.measurements")),
+            rejudged=f"{STAGING}.rejudged",
+        )
+    finally:
+        con.execute(f"DETACH {STAGING}")
+        remove_stale_staging(con)
+
+
+def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet, serial_codes: tuple[str, ...],
+                ) -> None:
+    """Inside the caller's transaction: replace re-judged verdicts, copy every table."""
+    codes = ", ".join(f"'{c}'" for c in serial_codes)
+    rejudged = f"SELECT exam_id FROM {stage.rejudged}"
+    con.execute(f"DELETE FROM bmd_changes WHERE exam_id IN ({rejudged})")
+    con.execute(f"DELETE FROM flags WHERE code IN ({codes}) AND exam_id IN ({rejudged})")
+    for table in LOADED_TABLES:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")

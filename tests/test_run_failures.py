@@ -1,0 +1,103 @@
+"""A run that cannot complete: nothing half-written, and no data values in its reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from exam_rows import make_row, write_csv
+from typer.testing import CliRunner
+
+from pipelines import flow
+from pipelines.cli import app
+from pipelines.flow import load_stage
+from pipelines.messages import safe_reason
+from pipelines.outcome import RunSummary
+from pipelines.prepare import prepare_input
+from pipelines.store import RegistryLocked, registry
+from sources.detect import discover
+from transforms.errors import FileProblem
+
+runner = CliRunner()
+SECRET = "PATIENT-4711"  # a value that must never reach a screen, a log or the registry
+
+
+def _prepared(tmp_path: Path):
+    inputs, _ = discover([write_csv(tmp_path / "in.csv", [make_row(patient_id=SECRET)])])
+    return [prepare_input(i) for i in inputs]
+
+
+def test_a_registry_locked_after_the_start_is_left_untouched(tmp_path: Path) -> None:
+    """The lock is taken while inputs are prepared: the load stage waits, then fails
+    without writing a run row (it is the first thing the stage would write)."""
+    db = tmp_path / "r.duckdb"
+    with registry(db):
+        pass  # created and migrated, as the run's first check leaves it
+    prepared = _prepared(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
+         " print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        summary = RunSummary(run_id="run-1", ruleset="core-2025@1", db_path=str(db))
+        with pytest.raises(RegistryLocked, match="locked by another process"):
+            load_stage.fn(str(db), summary, "core-2025", prepared, 1.0, None)
+    finally:
+        holder.kill()
+        holder.wait()
+    with duckdb.connect(str(db), read_only=True) as con:
+        for table in ("runs", "exams", "source_files"):
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def _explode(*_args, **_kwargs):
+    raise duckdb.ConstraintException(f"Duplicate key \"patient_id: {SECRET}\"")
+
+
+def test_a_run_that_breaks_off_is_recorded_failed_without_data_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "r.duckdb"
+    monkeypatch.setattr(flow, "load_input", _explode)
+    summary = RunSummary(run_id="run-1", ruleset="core-2025@1", db_path=str(db))
+    with pytest.raises(duckdb.ConstraintException):
+        load_stage.fn(str(db), summary, "core-2025", _prepared(tmp_path), 5.0, None)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status, message FROM runs").fetchall() == [
+            ("failed", "ConstraintException")
+        ]
+        assert con.execute("SELECT count(*) FROM exams").fetchone()[0] == 0
+
+
+def test_the_cli_prints_one_line_without_data_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness
+) -> None:
+    monkeypatch.setattr(flow, "load_input", _explode)
+    data = write_csv(tmp_path / "in.csv", [make_row(patient_id=SECRET)])
+    result = runner.invoke(app, ["run", str(data), "--db", str(tmp_path / "r.duckdb")])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dxa: error: the run could not complete:")
+    assert "ConstraintException" in lines[0]
+    assert SECRET not in result.output
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (FileProblem("required column missing: sex"), "required column missing: sex"),
+        (duckdb.ConversionException(f"Could not convert '{SECRET}'"), "ConversionException"),
+        (PermissionError(13, "Permission denied", f"/data/{SECRET}.csv"),
+         "PermissionError: Permission denied"),
+        (ValueError(SECRET), "ValueError"),
+    ],
+)
+def test_safe_reason_keeps_our_messages_and_drops_foreign_ones(
+    exc: Exception, expected: str
+) -> None:
+    assert safe_reason(exc) == expected
