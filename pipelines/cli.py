@@ -76,6 +76,8 @@ def print_summary(summary) -> None:  # noqa: ANN001
         for note in f.notes:
             out.print(f"note: {f.path}: {note}", highlight=False)
         for key, value in f.excluded.items():
+            if not value:
+                continue
             out.print(f"note: {f.path}: {value} {key.replace('_', ' ')} not loaded as exams",
                       highlight=False)
     for path in summary.ignored:
