@@ -173,21 +173,19 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     data = path.read_bytes()
     layout = layout_of(data, options.batch_bytes)
     sha256 = sha256_of(data)
-    notes = list(layout.notes)
+    del data  # the layout holds the (decoded) bytes from here on
     cells = None
     large = None
     blank_rows = 0
     if len(layout.batches) == 1:
         table = read_batch(layout, 0, 0)
         cells, blank_rows = table.cells, table.blank_rows
-        notes = list(layout.notes)
         decimal_comma = _decimal_comma_possible(layout) and uses_decimal_comma(cells)
+        notes = list(layout.notes)  # reading the rows may have added a note
     else:
-        del data
         verdicts, decimal_comma = _file_facts(layout)
-        notes = list(layout.notes)
         large = LargeCsv(path, sha256, options.batch_bytes, verdicts)
-        notes.append(f"read in {len(layout.batches)} batches")
+        notes = [*layout.notes, f"read in {len(layout.batches)} batches"]
     if decimal_comma:
         notes.append("decimal commas")
     if options.date_format:
