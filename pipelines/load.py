@@ -18,7 +18,7 @@ import polars as pl
 from pipelines import progress
 from pipelines.outcome import FileOutcome
 from pipelines.prepare import Batch, PreparedInput
-from pipelines.staging import REGISTRY, TableSet, move_staged, staged
+from pipelines.staging import REGISTRY, TableSet, forget_verdicts, move_staged, staged
 from pipelines.store import insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import (
@@ -212,10 +212,6 @@ class AccountingError(RuntimeError):
     """Rows of an input are not all accounted for: a bug, so the input is not loaded."""
 
 
-#: Flags written by serial comparison (replaced when an exam is judged again).
-SERIAL_FLAG_CODES = ("SCANNER_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT")
-
-
 def _forget_serial_verdicts(
     con: duckdb.DuckDBPyConnection, exam_ids: pl.Series, tables: TableSet
 ) -> None:
@@ -229,11 +225,7 @@ def _forget_serial_verdicts(
     con.register("rejudged_ids", exam_ids.to_frame("exam_id").to_arrow())
     try:
         ids = "SELECT exam_id FROM rejudged_ids"
-        con.execute(f"DELETE FROM {tables['bmd_changes']} WHERE exam_id IN ({ids})")
-        codes = ", ".join(f"'{c}'" for c in SERIAL_FLAG_CODES)
-        con.execute(
-            f"DELETE FROM {tables['flags']} WHERE code IN ({codes}) AND exam_id IN ({ids})"
-        )
+        forget_verdicts(con, tables, ids)
         if tables.rejudged:
             con.execute(f"INSERT INTO {tables.rejudged} {ids}")
     finally:
@@ -342,7 +334,7 @@ def load_input(
         if blank_rows:
             outcome.notes.append(f"{blank_rows} blank rows ignored")
         with transaction(con):
-            move_staged(con, stage, SERIAL_FLAG_CODES)
+            move_staged(con, stage)
             _close_file(con, run_id, ruleset, prepared, outcome)
     return outcome
 

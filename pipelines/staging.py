@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.serial import SERIAL_FLAG_CODES
+
 #: Tables a batch writes (the registry's names).
 LOADED_TABLES = ("exams", "measurements", "assessments", "flags", "bmd_changes", "quarantine")
 STAGING = "staging"
@@ -85,12 +87,17 @@ def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
         remove_stale_staging(con)
 
 
-def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet, serial_codes: tuple[str, ...],
-                ) -> None:
+def forget_verdicts(con: duckdb.DuckDBPyConnection, tables: TableSet, exam_ids: str) -> None:
+    """Delete the change verdicts and serial flags of the exams `exam_ids` (a query)."""
+    codes = ", ".join(f"'{c}'" for c in SERIAL_FLAG_CODES)
+    con.execute(f"DELETE FROM {tables['bmd_changes']} WHERE exam_id IN ({exam_ids})")
+    con.execute(
+        f"DELETE FROM {tables['flags']} WHERE code IN ({codes}) AND exam_id IN ({exam_ids})"
+    )
+
+
+def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet) -> None:
     """Inside the caller's transaction: replace re-judged verdicts, copy every table."""
-    codes = ", ".join(f"'{c}'" for c in serial_codes)
-    rejudged = f"SELECT exam_id FROM {stage.rejudged}"
-    con.execute(f"DELETE FROM bmd_changes WHERE exam_id IN ({rejudged})")
-    con.execute(f"DELETE FROM flags WHERE code IN ({codes}) AND exam_id IN ({rejudged})")
+    forget_verdicts(con, REGISTRY, f"SELECT exam_id FROM {stage.rejudged}")
     for table in LOADED_TABLES:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")

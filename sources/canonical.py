@@ -30,7 +30,7 @@ from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.errors import FileProblem
 from transforms.parse import ParseOptions, clean_text
-from transforms.quarantine import EXAM_KEY, duplicate_verdicts
+from transforms.quarantine import EXAM_KEY, duplicate_verdicts, shared_exam_ids
 from transforms.read_csv import (
     CsvLayout,
     RawTable,
@@ -140,8 +140,9 @@ def _file_facts(layout: CsvLayout) -> tuple[pl.DataFrame, bool]:
         _exam_keys(read_column(layout, batch, "exam_id").to_frame())
         for batch in range(len(layout.batches))
     )
-    shared = key.is_duplicated() & key.is_not_null()
-    wanted = pl.int_range(1, key.len() + 1, dtype=pl.Int64, eager=True).filter(shared)
+    wanted = pl.int_range(1, key.len() + 1, dtype=pl.Int64, eager=True).filter(
+        shared_exam_ids(key)
+    )
     check_decimals = _decimal_comma_possible(layout)
     last_wanted = int(wanted.max()) if wanted.len() else 0  # type: ignore[arg-type]
     comma = point = offset = 0

@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from transforms.columns import CANONICAL_COLUMNS
 from transforms.parse import ParseOptions, _parse_all, derive_age_and_bmi, parse_cells
-from transforms.read_csv import cells_from_text, decode_utf8
+from transforms.read_csv import cells_from_text
 
 
 def parse_one(column: str, text: str, options: ParseOptions | None = None):
@@ -79,11 +79,8 @@ def test_vocabulary_case_is_normalised() -> None:
 
 
 def test_header_is_case_insensitive_and_bom_is_accepted() -> None:
-    text = decode_utf8(
-        "\ufeffExam_ID,PATIENT_ID, exam_date ,Sex,Age_Years,spine_t\nE1,P1,2024-01-01,F,60,-1\n"
-        .encode()
-    )
-    table = cells_from_text(text)
+    text = "\ufeffExam_ID,PATIENT_ID, exam_date ,Sex,Age_Years,spine_t\nE1,P1,2024-01-01,F,60,-1\n"
+    table = cells_from_text(text)  # encoded as UTF-8, the BOM becomes bytes EF BB BF
     assert table.cells.columns[:6] == [
         "_row_number", "exam_id", "patient_id", "exam_date", "sex", "age_years"
     ]

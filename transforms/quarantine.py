@@ -111,9 +111,14 @@ VERDICT_SCHEMA = {ROW_NUMBER: pl.Int64, "copy": pl.Boolean, "message": pl.String
 EXAM_KEY = "_exam_key"
 
 
+def shared_exam_ids(exam_key: pl.Series) -> pl.Series:
+    """Mask of rows whose (non-null) parsed exam id occurs more than once."""
+    return exam_key.is_duplicated() & exam_key.is_not_null()
+
+
 def duplicate_candidates(cells: pl.DataFrame, exam_key: pl.Series) -> pl.DataFrame:
     """Rows whose (non-null) parsed exam id occurs more than once, with that id as key."""
-    shared = exam_key.is_duplicated() & exam_key.is_not_null()
+    shared = shared_exam_ids(exam_key)
     return cells.filter(shared).with_columns(exam_key.filter(shared).alias(EXAM_KEY))
 
 
@@ -191,14 +196,14 @@ def split_valid(
     )
     failures = pl.concat([parse_problems, schema, conflicts])
     # A failing exact copy is reported once, on its first row.
-    copy_positions = row_of.filter(_positions(row_of, copies)).get_column("position")
+    is_copy = _positions(exams, copies)
+    copy_positions = indexed.get_column("position").filter(is_copy)
     failures = failures.filter(~pl.col("position").is_in(copy_positions.implode()))
     per_row = failures.unique().group_by("position").agg(
         pl.col("message").sort().str.join("; ").alias("errors")
     ).sort("position")
     bad_positions = per_row.get_column("position")
     is_bad = indexed.get_column("position").is_in(bad_positions.implode())
-    is_copy = _positions(exams, copies)
     bad_cells = cells.filter(is_bad)
     quarantine = pl.DataFrame(
         {

@@ -88,17 +88,6 @@ def _is_utf8(data: bytes) -> int | None:
     return None
 
 
-def decode_utf8(data: bytes) -> str:
-    """Decode UTF-8 (BOM accepted) or fail the file with the byte offset of the problem."""
-    try:
-        return data.removeprefix(BOM).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FileProblem(
-            f"undecodable bytes: not UTF-8 at byte {exc.start} (line {line})"
-        ) from None
-
-
 def to_utf8(data: bytes) -> tuple[bytes, str | None]:
     """The file's bytes as UTF-8 without BOM, and a note when they had to be converted.
 
@@ -168,10 +157,6 @@ class CsvLayout:
         return self.data[: self.header_end] + self.data[start:end]
 
     @property
-    def canonical(self) -> list[str]:
-        return [h for h in self.header if h in CANONICAL_COLUMNS]
-
-    @property
     def extra_columns(self) -> list[str]:
         """Unknown columns (kept aside and reported once); blank names are dropped."""
         return [h for h in self.header if h and h not in CANONICAL_COLUMNS]
@@ -203,7 +188,7 @@ def _parse_header(line: bytes, delimiter: str) -> list[str]:
 
 
 def _batch_ranges(
-    data: bytes, start: int, end: int, batch_bytes: int
+    data: bytes, start: int, end: int, batch_bytes: int, quotes: bool
 ) -> list[tuple[int, int]]:
     """Split data rows into line-aligned byte ranges of about `batch_bytes` each.
 
@@ -211,7 +196,6 @@ def _batch_ranges(
     to the next line end, so that no row is ever cut in two.
     """
     ranges: list[tuple[int, int]] = []
-    quotes = b'"' in data
     while start < end:
         cut = min(start + batch_bytes, end)
         if cut < end:
@@ -242,13 +226,14 @@ def layout_of(raw_bytes: bytes, batch_bytes: int = DEFAULT_BATCH_BYTES) -> CsvLa
     notes = [note] if note else []
     if delimiter != ",":
         notes.append(f"delimiter {_DELIMITER_NAMES[delimiter]}")
+    has_quotes = b'"' in data
     return CsvLayout(
         data=data,
         delimiter=delimiter,
         header=header,
         header_end=header_end,
-        batches=_batch_ranges(data, header_end, body_end, batch_bytes),
-        has_quotes=b'"' in data,
+        batches=_batch_ranges(data, header_end, body_end, batch_bytes, has_quotes),
+        has_quotes=has_quotes,
         notes=notes,
     )
 
@@ -327,9 +312,10 @@ def _row_shape_problems(
     return short.alias(ROW_PROBLEM), []
 
 
-def _read_chunk(layout: CsvLayout, batch: int, columns: list[int] | None = None) -> pl.DataFrame:
-    """polars' reading of one batch (all text); a malformed row fails the file."""
-    chunk = layout.chunk(batch)
+def _read_chunk(
+    layout: CsvLayout, batch: int, chunk: bytes, columns: list[int] | None = None
+) -> pl.DataFrame:
+    """polars' reading of one batch's `chunk` (all text); a malformed row fails the file."""
     try:
         return pl.read_csv(chunk, separator=layout.delimiter, infer_schema=False,
                            columns=columns)
@@ -344,7 +330,7 @@ def _read_chunk(layout: CsvLayout, batch: int, columns: list[int] | None = None)
 
 def read_column(layout: CsvLayout, batch: int, name: str) -> pl.Series:
     """One column of one batch, as text (e.g. every exam id of a large file, cheaply)."""
-    frame = _read_chunk(layout, batch, [layout.header.index(name)])
+    frame = _read_chunk(layout, batch, layout.chunk(batch), [layout.header.index(name)])
     return frame.to_series().alias(name)
 
 
@@ -352,7 +338,7 @@ def read_batch(layout: CsvLayout, batch: int, row_offset: int) -> RawTable:
     """Parse one batch of a file into text cells numbered from `row_offset + 1`."""
     chunk = layout.chunk(batch)
     names = [h if h else f"_blank_{i}" for i, h in enumerate(layout.header)]
-    frame = _read_chunk(layout, batch)
+    frame = _read_chunk(layout, batch, chunk)
     frame.columns = names
     problems, notes = _row_shape_problems(frame.height, chunk, layout)
     layout.notes.extend(n for n in notes if n not in layout.notes)

@@ -84,6 +84,9 @@ FLAG_SCHEMA: Final = {
     "ruleset": pl.String,
 }
 
+#: Flag codes this module writes: replaced whenever an exam is judged again.
+SERIAL_FLAG_CODES: Final = ("SCANNER_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT")
+
 #: Decimals kept for pct_change and lsc_pct (see module docstring).
 DECIMALS: Final = 6
 
