@@ -257,7 +257,6 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     load_mod.compare_serial = timed("serial", compare_serial)
     load_mod.patient_history = timed("history_query", load_mod.patient_history)
     load_mod.serial_input = timed("serial_input", load_mod.serial_input)
-    load_mod.to_measurements = timed("to_measurements", load_mod.to_measurements)
     load_mod.registry_overlap = timed("conflict_check", load_mod.registry_overlap)
     load_mod.insert_frame = timed("insert", load_mod.insert_frame)
     decide_timed = timed("decide", decide_fn)
@@ -316,7 +315,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         remove_db(db)
     load_s = st.times["load"]
     known = sum(inside.get(k, 0.0) for k in ("decide", "serial", "history_query", "serial_input",
-                                             "to_measurements", "conflict_check", "insert"))
+                                             "conflict_check", "insert"))
     total = st.times["prepare"] + load_s
     return {
         "rows_read": outcome.rows_read,
@@ -769,8 +768,8 @@ def summarise(report: dict[str, Any]) -> None:
         if full:
             for key in ("prepare_s", "load_s", "close_s", "total_s", "rows_per_s"):
                 s[f"full_{key}"] = median_of(full, key)
-            for part in ("decide", "serial", "serial_input", "history_query", "to_measurements",
-                         "conflict_check", "insert", "other"):
+            for part in ("decide", "serial", "serial_input", "history_query", "conflict_check",
+                         "insert", "other"):
                 s[f"load_{part}_s"] = median_of(full, "load_parts_s", part)
             for part in ("decide_alone", "serial_alone", "read_alone", "validate_alone"):
                 s[f"{part}_s"] = median_of(full, "standalone_s", part)
@@ -834,7 +833,7 @@ def print_table(report: dict[str, Any]) -> None:
         other = None
         if s.get("load_other_s") is not None:
             other = sum(s.get(f"load_{k}_s") or 0.0 for k in (
-                "serial_input", "history_query", "to_measurements", "conflict_check", "other"))
+                "serial_input", "history_query", "conflict_check", "other"))
         print(f"{name:>6} {fmt(s.get('io_read_s')):>8} {fmt(s.get('io_insert_s')):>7} "
               f"{fmt(s.get('io_total_s')):>7} | {fmt(s.get('full_prepare_s')):>8} "
               f"{fmt(s.get('load_decide_s')):>7} {fmt(s.get('load_serial_s')):>7} "

@@ -21,12 +21,7 @@ from pipelines.prepare import Batch, PreparedInput
 from pipelines.staging import REGISTRY, TableSet, forget_verdicts, move_staged, staged
 from pipelines.store import insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
-from transforms.measurements import (
-    MEASUREMENT_COLUMNS,
-    SERIAL_KEYS,
-    serial_input,
-    to_measurements,
-)
+from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.precision import PrecisionTable
 from transforms.serial import compare_serial
 
@@ -154,26 +149,27 @@ def _registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame
 def patient_history(
     con: duckdb.DuckDBPyConnection,
     patients: pl.DataFrame,
-    sources: tuple[tuple[str, str], ...] = REGISTRY.history,
+    sources: tuple[str, ...] = REGISTRY.history,
 ) -> pl.DataFrame:
-    """Earlier measurements of the batch's patients only (never the whole registry).
+    """Earlier BMD measurements of the batch's patients only (never the whole registry).
 
-    `sources`: the (exams, measurements) tables that hold history: the registry, and the
-    staging tables of earlier batches of the same file.
+    `sources`: the exams tables that hold history: the registry's, and the staging table
+    of earlier batches of the same file. Read at exam level (one row per exam, the BMD
+    columns only) and reshaped in memory: cheaper than the `measurements` view.
     """
     con.register("batch_patients", patients.select("patient_id").unique().to_arrow())
+    columns = ", ".join(f"e.{c}" for c in SERIAL_EXAM_COLUMNS)
     try:
-        return query(
+        exams = query(
             con,
             " UNION ALL ".join(
-                "SELECT e.exam_id, e.patient_id, e.exam_date, e.scanner_serial, e.on_treatment,"
-                f" m.site, m.bmd_g_cm2 FROM {exams} e SEMI JOIN batch_patients b"
-                f" USING (patient_id) JOIN {measurements} m USING (exam_id)"
-                for exams, measurements in sources
+                f"SELECT {columns} FROM {table} e SEMI JOIN batch_patients b USING (patient_id)"
+                for table in sources
             ),
         )
     finally:
         con.unregister("batch_patients")
+    return serial_input(exams)
 
 
 def assess_loaded_input(
@@ -209,7 +205,23 @@ def assess_loaded_input(
 
 
 class AccountingError(RuntimeError):
-    """Rows of an input are not all accounted for: a bug, so the input is not loaded."""
+    """Rows of an input are not all accounted for, or an exam id would be held twice: a
+    bug, never a data problem, so the input is not loaded."""
+
+
+def _refuse_repeated_ids(valid: pl.DataFrame, prepared: PreparedInput) -> None:
+    """Stop before writing if an exam id occurs twice among the exams about to load.
+
+    `exams` has no key index (migration 006): duplicate verdicts and `registry_overlap`
+    keep ids unique, and this check makes a slip in them fail loudly instead of loading
+    an exam twice. (No id is shown: ids may identify a patient.)
+    """
+    repeated = int(valid.get_column("exam_id").is_duplicated().sum())
+    if repeated:
+        raise AccountingError(
+            f"{repeated} exams of {prepared.path} share an exam id after the duplicate"
+            " checks; nothing was loaded from the file"
+        )
 
 
 def _forget_serial_verdicts(
@@ -242,23 +254,25 @@ def _load_batch(
     outcome: FileOutcome,
     tables: TableSet = REGISTRY,
 ) -> None:
-    """Write one batch's exams, measurements, decisions and quarantine rows to `tables`."""
+    """Write one batch's exams, decisions and quarantine rows to `tables`.
+
+    (`measurements` is a view over `exams`: nothing to write.)
+    """
     valid = batch.valid
     overlap = registry_overlap(con, valid)
     if overlap.identical.height or overlap.conflicting.height:
         valid = valid.join(overlap.identical, on="exam_id", how="anti").join(
             overlap.conflicting.select("exam_id"), on="exam_id", how="anti"
         )
+    _refuse_repeated_ids(valid, prepared)
     quarantine = pl.concat(
         [batch.quarantine, _registry_conflicts(batch, overlap.conflicting)],
         how="vertical_relaxed",
     )
     assessments, flags = decide(valid)
-    measured = to_measurements(valid, SERIAL_KEYS)
     serial = compare_serial(
-        serial_input(valid, measured), patient_history(con, valid, tables.history), precision
+        serial_input(valid), patient_history(con, valid, tables.history), precision
     )
-    measurements = measured.select(MEASUREMENT_COLUMNS)
     exams = valid.select(
         *EXAM_COLUMNS,
         pl.lit(prepared.source_format).alias("source_format"),
@@ -270,7 +284,6 @@ def _load_batch(
     run = pl.lit(run_id)
     _forget_serial_verdicts(con, serial.rejudged, tables)
     insert_frame(con, tables["exams"], exams)
-    insert_frame(con, tables["measurements"], measurements)
     insert_frame(con, tables["assessments"], assessments.with_columns(run_id=run))
     insert_frame(con, tables["flags"], pl.concat([flags, serial.flags], how="diagonal_relaxed")
                  .with_columns(run_id=run))
@@ -301,7 +314,7 @@ def load_input(
     decide: Decider,
     precision: PrecisionTable,
 ) -> FileOutcome:
-    """Load a new input: exams, measurements, assessments, flags and quarantine, atomically.
+    """Load a new input: exams, assessments, flags, changes and quarantine, atomically.
 
     A large input arrives in batches, staged one by one and moved into the registry in
     one transaction, so the file is still loaded whole or not at all. A problem found in

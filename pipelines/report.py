@@ -47,6 +47,8 @@ SECTIONS: dict[str, str] = {
     "registry": """
         SELECT 'exams', CAST(count(*) AS VARCHAR) FROM exams UNION ALL
         SELECT 'patients', CAST(count(DISTINCT patient_id) AS VARCHAR) FROM exams UNION ALL
+        SELECT 'exam ids held twice (must be 0)',
+               CAST(count(*) - count(DISTINCT exam_id) AS VARCHAR) FROM exams UNION ALL
         SELECT 'quarantined rows', CAST(count(*) AS VARCHAR) FROM quarantine UNION ALL
         SELECT 'runs', CAST(count(*) AS VARCHAR) FROM runs""",
     "categories (latest exam per patient)": """

@@ -20,7 +20,7 @@ import duckdb
 from transforms.serial import SERIAL_FLAG_CODES
 
 #: Tables a batch writes (the registry's names).
-LOADED_TABLES = ("exams", "measurements", "assessments", "flags", "bmd_changes", "quarantine")
+LOADED_TABLES = ("exams", "assessments", "flags", "bmd_changes", "quarantine")
 STAGING = "staging"
 
 
@@ -28,13 +28,13 @@ STAGING = "staging"
 class TableSet:
     """The physical tables a batch writes to, and where earlier exams are read from.
 
-    `history`: (exams, measurements) pairs whose rows count as the registry's history:
-    the registry itself, plus the staging tables holding earlier batches of this file.
+    `history`: exams tables whose rows count as the registry's history: the registry's
+    own, plus the staging table holding earlier batches of this file.
     `rejudged`: a table collecting registry exams judged again, or None to apply at once.
     """
 
     prefix: str
-    history: tuple[tuple[str, str], ...]
+    history: tuple[str, ...]
     rejudged: str | None = None
 
     def __getitem__(self, table: str) -> str:
@@ -42,7 +42,7 @@ class TableSet:
 
 
 #: The registry's own tables: what a file loaded in one transaction writes to.
-REGISTRY = TableSet(prefix="", history=(("exams", "measurements"),))
+REGISTRY = TableSet(prefix="", history=("exams",))
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path:
@@ -78,8 +78,7 @@ def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
         con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
         yield TableSet(
             prefix=f"{STAGING}.",
-            history=(("exams", "measurements"),
-                     (f"{STAGING}.exams", f"{STAGING}.measurements")),
+            history=("exams", f"{STAGING}.exams"),
             rejudged=f"{STAGING}.rejudged",
         )
     finally:

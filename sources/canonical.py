@@ -21,6 +21,7 @@ given by the operator, never guessed silently:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,21 +173,25 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     if options.date_format not in DATE_FORMATS:
         raise FileProblem("date format option must be DMY or MDY")
     data = path.read_bytes()
-    layout = layout_of(data, options.batch_bytes)
-    sha256 = sha256_of(data)
-    del data  # the layout holds the (decoded) bytes from here on
-    cells = None
-    large = None
-    blank_rows = 0
-    if len(layout.batches) == 1:
-        table = read_batch(layout, 0, 0)
-        cells, blank_rows = table.cells, table.blank_rows
-        decimal_comma = _decimal_comma_possible(layout) and uses_decimal_comma(cells)
-        notes = list(layout.notes)  # reading the rows may have added a note
-    else:
-        verdicts, decimal_comma = _file_facts(layout)
-        large = LargeCsv(path, sha256, options.batch_bytes, verdicts)
-        notes = [*layout.notes, f"read in {len(layout.batches)} batches"]
+    # hashlib lets go of the GIL: the fingerprint is worked out beside the parsing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(sha256_of, data)
+        layout = layout_of(data, options.batch_bytes)
+        del data  # the layout holds the (decoded) bytes from here on
+        cells = None
+        large = None
+        blank_rows = 0
+        if len(layout.batches) == 1:
+            table = read_batch(layout, 0, 0)
+            cells, blank_rows = table.cells, table.blank_rows
+            decimal_comma = _decimal_comma_possible(layout) and uses_decimal_comma(cells)
+            notes = list(layout.notes)  # reading the rows may have added a note
+            sha256 = hashing.result()
+        else:
+            sha256 = hashing.result()
+            verdicts, decimal_comma = _file_facts(layout)
+            large = LargeCsv(path, sha256, options.batch_bytes, verdicts)
+            notes = [*layout.notes, f"read in {len(layout.batches)} batches"]
     if decimal_comma:
         notes.append("decimal commas")
     if options.date_format:

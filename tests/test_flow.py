@@ -195,7 +195,7 @@ KEYS = {
 def test_derived_rows_stay_unique_through_reloads_rulesets_and_backfills(
     tmp_path: Path,
 ) -> None:
-    """The derived tables have no key constraints (migration 004): the loader keeps them
+    """No table has a key constraint (migrations 004, 006): the loader keeps them
     unique. Reload, a second ruleset, an identical resend and a back-filled earlier exam
     (which re-judges the later one) must not leave two rows for one key."""
     db = tmp_path / "r.duckdb"

@@ -77,3 +77,90 @@ def test_a_locked_registry_waits_then_names_the_lock(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_measurements_view_lists_each_recorded_site_like_to_measurements(tmp_path: Path) -> None:
+    """The `measurements` view (migration 005) gives exactly the rows and values of
+    `to_measurements`: a site appears when its BMD, T or Z is recorded, hip sites carry
+    hip_side, the spine its vertebra count (4 when blank)."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from pipelines.store import query
+    from transforms.columns import CANONICAL_COLUMNS
+    from transforms.measurements import MEASUREMENT_COLUMNS, to_measurements
+
+    rows = [
+        make_row(exam_id="NECK-ONLY"),
+        make_row(exam_id="ALL-SITES", spine_bmd="0.9", spine_t="-1.2", spine_z="-0.4",
+                 spine_vertebrae="3", total_hip_bmd="0.8", total_hip_t="-1.0",
+                 radius_33_z="-0.7", hip_side="right"),
+        make_row(exam_id="Z-ONLY-SPINE", femoral_neck_bmd="", femoral_neck_t="",
+                 femoral_neck_z="", spine_z="-2.2", hip_side=""),
+        make_row(exam_id="BMD-ONLY-RADIUS", radius_33_bmd="0.7"),
+    ]
+    path = write_csv(tmp_path / "sites.csv", rows)
+    inputs, _ = discover([path])
+    decide = decider_for(resolve_ruleset("core-2025"))
+    with registry(tmp_path / "r.duckdb") as con:
+        load_input(con, "run-1", "core-2025@1", prepare_input(inputs[0]), decide,
+                   load_precision())
+        kind = con.sql(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'measurements'"
+        ).fetchall()[0][0]
+        view = query(con, "SELECT * FROM measurements ORDER BY exam_id, site")
+        exams = query(con, f"SELECT {', '.join(CANONICAL_COLUMNS)} FROM exams")
+    expected = to_measurements(exams).select(MEASUREMENT_COLUMNS).sort("exam_id", "site")
+    assert kind == 1
+    assert view.height == 1 + 4 + 1 + 2  # neck; all four; spine Z; neck + radius BMD
+    assert_frame_equal(view, expected, check_dtypes=False)
+    spine = view.filter(pl.col("site") == "spine")
+    assert dict(zip(spine["exam_id"], spine["vertebrae"], strict=True)) == {
+        "ALL-SITES": 3, "Z-ONLY-SPINE": 4}
+
+
+def test_a_batch_with_a_repeated_exam_id_is_refused_before_writing(tmp_path: Path) -> None:
+    """exams has no key index (migration 006): the loader itself refuses to load an exam
+    id twice, loudly, if the duplicate checks ever let one through."""
+    import polars as pl
+
+    from pipelines.load import AccountingError
+
+    prepared = _prepared(tmp_path)
+    prepared.valid = pl.concat([prepared.valid, prepared.valid.head(1)])  # a slipped copy
+    decide = decider_for(resolve_ruleset("core-2025"))
+    with registry(tmp_path / "r.duckdb") as con:
+        with pytest.raises(AccountingError, match=r"^2 exams of .*f\.csv share an exam id"):
+            load_input(con, "run-1", "core-2025@1", prepared, decide, load_precision())
+        for table in ("exams", "assessments", "source_files"):
+            assert con.sql(f"SELECT count(*) FROM {table}").fetchall() == [(0,)], table
+
+
+def test_migrations_005_and_006_keep_an_existing_registry_s_exams(tmp_path: Path) -> None:
+    """A registry made before 005/006 (measurements stored, exams keyed) upgrades in
+    place: every exam kept, measurements now listed from exams, no key index left."""
+    from importlib import resources
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                " name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
+    folder = resources.files("pipelines.migrations")
+    for version in (1, 2, 3, 4):
+        name = next(p.name for p in folder.iterdir() if p.name.startswith(f"00{version}_"))
+        con.execute(folder.joinpath(name).read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",
+                    [version, name])
+    load_input(con, "run-1", "core-2025@1", _prepared(tmp_path),
+               decider_for(resolve_ruleset("core-2025")), load_precision())
+    before = con.sql("SELECT * FROM exams ORDER BY exam_id").fetchall()
+    try:
+        assert migrate(con) == [5, 6]
+        assert con.sql("SELECT * FROM exams ORDER BY exam_id").fetchall() == before
+        assert con.sql("SELECT exam_id, site FROM measurements ORDER BY 1").fetchall() == [
+            ("A", "femoral_neck"), ("B", "femoral_neck")]
+        assert con.sql("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'exams'"
+                       " AND constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
+        assert con.sql("SELECT exam_id FROM v_latest_assessment").fetchall() == [("B",)]
+    finally:
+        con.close()

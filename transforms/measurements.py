@@ -43,12 +43,23 @@ def to_measurements(exams: pl.DataFrame, keep: tuple[str, ...] = ()) -> pl.DataF
 #: Exam columns serial comparison needs beside each measurement.
 SERIAL_KEYS = ("patient_id", "exam_date", "scanner_serial", "on_treatment")
 
+#: Exam columns `serial_input` reads: the serial keys and each site's BMD.
+SERIAL_EXAM_COLUMNS = ("exam_id", *SERIAL_KEYS, *(f"{site}_bmd" for site in SITES))
 
-def serial_input(exams: pl.DataFrame, measurements: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Measurements of new exams with what serial comparison needs from the exam.
 
-    Pass `measurements` when `to_measurements(exams, SERIAL_KEYS)` is already at hand.
+def serial_input(exams: pl.DataFrame) -> pl.DataFrame:
+    """One row per exam and site with a BMD, with what serial comparison needs.
+
+    Serial comparison looks at BMD only (CHG-BMD-NOT-T), so this is the narrow cousin of
+    `to_measurements`: the same (exam, site) rows where the BMD is recorded, without the
+    scores. `exams` needs SERIAL_EXAM_COLUMNS only (registry history is read that way).
     """
-    if measurements is None:
-        measurements = to_measurements(exams, SERIAL_KEYS)
-    return measurements.select("exam_id", *SERIAL_KEYS, "site", "bmd_g_cm2")
+    return pl.concat(
+        exams.select(
+            "exam_id",
+            *SERIAL_KEYS,
+            pl.lit(site).alias("site"),
+            pl.col(f"{site}_bmd").alias("bmd_g_cm2"),
+        ).filter(pl.col("bmd_g_cm2").is_not_null())
+        for site in SITES
+    )
