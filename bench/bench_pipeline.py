@@ -217,7 +217,6 @@ def worker_io_floor(args: dict[str, Any]) -> dict[str, Any]:
 def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     """prepare_input + load_input into a fresh (or copied-history) registry, with
     in-situ attribution (wrapped calls inside load_input) and standalone re-runs."""
-    import polars as pl
 
     import pipelines.load as load_mod
     from pipelines.prepare import prepare_input
@@ -227,9 +226,9 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input, read_input
     from transforms.exam_frame import validate_cells
-    from transforms.measurements import serial_input
+    from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
     from transforms.precision import load_precision
-    from transforms.serial import compare_serial
+    from transforms.serial import compare_serial, with_other_exams
 
     csv, db = Path(args["csv"]), Path(args["db"])
     remove_db(db)
@@ -294,18 +293,15 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, float] = {}
     if args.get("attribution", True) and valid is not None:
         st.run("decide_alone", lambda: decide_fn(valid))
-        hist = pl.DataFrame(
-            schema={"exam_id": pl.String, "patient_id": pl.String, "exam_date": pl.Date,
-                    "scanner_serial": pl.String, "on_treatment": pl.Boolean,
-                    "site": pl.String, "bmd_g_cm2": pl.Float64}
-        )
+        hist = valid.select(SERIAL_EXAM_COLUMNS).clear()
         if args.get("base_db"):
             import duckdb
 
             ro = duckdb.connect(str(db), read_only=True)
             hist = load_mod.patient_history(ro, valid)
             ro.close()
-        batch = serial_input(valid)
+        batch = serial_input(with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), hist))
+        hist = serial_input(hist)
         st.run("serial_alone", lambda: compare_serial(batch, hist, precision))
         source = st.run("read_alone", lambda: read_input(item, ReadOptions()))
         st.run("validate_alone", lambda: validate_cells(source.cells, source.parse_options))

@@ -19,11 +19,11 @@ from pipelines import progress
 from pipelines.outcome import FileOutcome
 from pipelines.prepare import Batch, PreparedInput
 from pipelines.staging import REGISTRY, TableSet, forget_verdicts, move_staged, staged
-from pipelines.store import insert_frame, query, transaction
+from pipelines.store import arrow_of, insert_frame, query, transaction
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.precision import PrecisionTable
-from transforms.serial import compare_serial
+from transforms.serial import compare_serial, with_other_exams
 
 #: decide(exams, ruleset) -> (assessments, flags); injected so loading stays rule-agnostic.
 Decider = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
@@ -89,7 +89,7 @@ def record_failure(
 
 def _registry_twins(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> pl.DataFrame:
     """The registry's exams (canonical columns) whose ids this batch also carries."""
-    con.register("incoming_ids", valid.select("exam_id").to_arrow())
+    con.register("incoming_ids", arrow_of(valid.select("exam_id")))
     try:
         return query(
             con,
@@ -151,16 +151,17 @@ def patient_history(
     patients: pl.DataFrame,
     sources: tuple[str, ...] = REGISTRY.history,
 ) -> pl.DataFrame:
-    """Earlier BMD measurements of the batch's patients only (never the whole registry).
+    """Earlier exams of the batch's patients only (never the whole registry).
 
     `sources`: the exams tables that hold history: the registry's, and the staging table
-    of earlier batches of the same file. Read at exam level (one row per exam, the BMD
-    columns only) and reshaped in memory: cheaper than the `measurements` view.
+    of earlier batches of the same file. One row per exam with SERIAL_EXAM_COLUMNS (the
+    BMD columns only), reshaped to sites by `serial_input`: cheaper than reading the
+    `measurements` view.
     """
-    con.register("batch_patients", patients.select("patient_id").unique().to_arrow())
+    con.register("batch_patients", arrow_of(patients.select("patient_id").unique()))
     columns = ", ".join(f"e.{c}" for c in SERIAL_EXAM_COLUMNS)
     try:
-        exams = query(
+        return query(
             con,
             " UNION ALL ".join(
                 f"SELECT {columns} FROM {table} e SEMI JOIN batch_patients b USING (patient_id)"
@@ -169,7 +170,6 @@ def patient_history(
         )
     finally:
         con.unregister("batch_patients")
-    return serial_input(exams)
 
 
 def assess_loaded_input(
@@ -216,6 +216,8 @@ def _refuse_repeated_ids(valid: pl.DataFrame, prepared: PreparedInput) -> None:
     keep ids unique, and this check makes a slip in them fail loudly instead of loading
     an exam twice. (No id is shown: ids may identify a patient.)
     """
+    if valid.select(pl.col("exam_id").n_unique()).item() == valid.height:  # the usual case
+        return
     repeated = int(valid.get_column("exam_id").is_duplicated().sum())
     if repeated:
         raise AccountingError(
@@ -234,7 +236,7 @@ def _forget_serial_verdicts(
     """
     if exam_ids.len() == 0:
         return
-    con.register("rejudged_ids", exam_ids.to_frame("exam_id").to_arrow())
+    con.register("rejudged_ids", arrow_of(exam_ids.to_frame("exam_id")))
     try:
         ids = "SELECT exam_id FROM rejudged_ids"
         forget_verdicts(con, tables, ids)
@@ -270,8 +272,11 @@ def _load_batch(
         how="vertical_relaxed",
     )
     assessments, flags = decide(valid)
+    history = patient_history(con, valid, tables.history)
     serial = compare_serial(
-        serial_input(valid), patient_history(con, valid, tables.history), precision
+        serial_input(with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), history)),
+        serial_input(history),
+        precision,
     )
     exams = valid.select(
         *EXAM_COLUMNS,

@@ -14,13 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.measurements import serial_input
 from transforms.precision import (
     DEFAULT_PRECISION_PATH,
     PrecisionError,
     PrecisionTable,
     load_precision,
 )
-from transforms.serial import CHANGE_SCHEMA, FLAG_SCHEMA, INPUT_SCHEMA, compare_serial
+from transforms.serial import (
+    CHANGE_SCHEMA,
+    FLAG_SCHEMA,
+    INPUT_SCHEMA,
+    compare_serial,
+    with_other_exams,
+)
 
 Row = tuple[str, str, str, str | None, bool | None, str, float | None]
 
@@ -440,3 +447,46 @@ def test_result_does_not_depend_on_row_order(
     second = compare_serial(batch[order_b], history[order_h], default)
     assert first.changes.equals(second.changes)
     assert first.flags.equals(second.flags)
+
+
+# --- leaving out patients with one exam ------------------------------------------------
+
+_exam_row = st.tuples(
+    st.integers(0, 5),  # patient
+    st.integers(0, 6),  # day (some same-day exams)
+    st.sampled_from(["S1", "S2", None]),
+    st.tuples(*[st.one_of(st.none(), st.integers(500, 1500).map(lambda v: v / 1000))] * 4),
+)
+
+
+def _exam_level(rows: list, start: int) -> pl.DataFrame:
+    """Exam-level frames as the loader holds them (SERIAL_EXAM_COLUMNS)."""
+    return pl.DataFrame(
+        [
+            (f"E{start + n:03d}", f"P{patient}", dt.date(2020, 1, 1) + dt.timedelta(days=60 * day),
+             serial, n % 2 == 0, *bmds)
+            for n, (patient, day, serial, bmds) in enumerate(rows)
+        ],
+        schema={"exam_id": pl.String, "patient_id": pl.String, "exam_date": pl.Date,
+                "scanner_serial": pl.String, "on_treatment": pl.Boolean,
+                **{f"{site}_bmd": pl.Float64 for site in _SITES}},
+        orient="row",
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(batch_rows=st.lists(_exam_row, max_size=14), history_rows=st.lists(_exam_row, max_size=8))
+def test_leaving_out_single_exam_patients_changes_no_verdict(
+    default: PrecisionTable, batch_rows: list, history_rows: list
+) -> None:
+    """`with_other_exams` (the loader's pre-filter) gives the very same verdicts, flags and
+    re-judged exams as comparing every batch exam."""
+    batch = _exam_level(batch_rows, 0)
+    history = _exam_level(history_rows, 100)
+    history = history.filter(pl.col("patient_id").is_in(batch["patient_id"].implode()))
+    every = compare_serial(serial_input(batch), serial_input(history), default)
+    some = compare_serial(serial_input(with_other_exams(batch, history)),
+                          serial_input(history), default)
+    assert some.changes.equals(every.changes)
+    assert some.flags.equals(every.flags)
+    assert some.rejudged.equals(every.rejudged)

@@ -7,9 +7,12 @@ import datetime as dt
 import polars as pl
 import pytest
 from exam_rows import make_row
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.columns import CANONICAL_COLUMNS
 from transforms.exam_frame import validate_cells
+from transforms.quarantine import shared_exam_ids
 from transforms.read_csv import RAW
 
 
@@ -149,3 +152,12 @@ def test_quarantine_keeps_row_number_and_raw_row() -> None:
     assert row["row_number"] == 2
     assert row["exam_id"] == "BAD"
     assert '"exam_id":"BAD"' in row["raw"]
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["E1", "E2", "E3", "E4"])), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_shared_exam_ids_marks_every_repeated_non_null_id(ids: list[str | None]) -> None:
+    """The counting shortcut (no repeats: nothing to mark) agrees with the row-wise mask."""
+    key = pl.Series("exam_id", ids, dtype=pl.String)
+    expected = [i is not None and ids.count(i) > 1 for i in ids]
+    assert shared_exam_ids(key).to_list() == expected

@@ -113,6 +113,12 @@ EXAM_KEY = "_exam_key"
 
 def shared_exam_ids(exam_key: pl.Series) -> pl.Series:
     """Mask of rows whose (non-null) parsed exam id occurs more than once."""
+    key = pl.col("key")
+    distinct, nulls = exam_key.to_frame("key").select(
+        key.n_unique().alias("distinct"), key.null_count().alias("nulls")
+    ).row(0)
+    if distinct - (nulls > 0) == exam_key.len() - nulls:  # the usual file: ~4x cheaper
+        return pl.repeat(False, exam_key.len(), dtype=pl.Boolean, eager=True)
     return exam_key.is_duplicated() & exam_key.is_not_null()
 
 

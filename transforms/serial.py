@@ -106,6 +106,19 @@ class SerialResult:
     rejudged: pl.Series
 
 
+def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """The batch's exams whose patient has another exam, in the batch or in `history`.
+
+    Exam-level frames (one row per exam), before they are reshaped to one row per site:
+    a patient's only exam has no previous exam and is no one's previous, so leaving it
+    out changes no verdict, and on a first large load it halves the rows the comparison
+    sorts and joins. `history` holds only the batch's patients (`patient_history`).
+    """
+    patient = pl.col("patient_id")
+    earlier = history.get_column("patient_id").implode()
+    return batch.filter(patient.is_duplicated() | patient.is_in(earlier))
+
+
 def _prepare(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
     """The comparable rows of an input, with the contract dtypes."""
     missing = [c for c in INPUT_SCHEMA if c not in frame.columns]
@@ -130,24 +143,27 @@ def _same_as(offset: int, *cols: str) -> pl.Expr:
     )
 
 
-def _previous(candidates: pl.LazyFrame) -> pl.LazyFrame:
-    """For each (patient, site, date) present: the latest exam strictly before that date.
+def _with_prior(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each row with its previous exam: the latest exam at the same patient and site on
+    the latest earlier date (ties on that date: the greatest exam_id).
 
-    Sort by patient, site, date, exam_id; keep the last exam of each day; the row before
-    it (same patient and site) is then the latest exam of the latest earlier day.
+    Sorted by patient, site, date, exam_id, the row just before the first row of a
+    (patient, site, date) group is the last exam of the previous date; every row of the
+    group shares it. One sort and a few shifts: no join.
     """
-    days = candidates.sort([*_KEY, "exam_date", "exam_id"]).filter(
-        ~_same_as(-1, *_KEY, "exam_date")
-    )
-    same = _same_as(1, *_KEY)
-    return days.select(
-        *_KEY,
-        "exam_date",
-        *(
-            pl.when(same).then(pl.col(c).shift(1)).alias(f"prior_{c}")
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    day_start = pl.when(~_same_as(1, *_KEY, "exam_date")).then(position).forward_fill()
+    has_prior = _same_as(1, *_KEY).gather(pl.col("_day_start"))
+    prior_row = (pl.col("_day_start") - 1).clip(0)
+    return (
+        rows.sort([*_KEY, "exam_date", "exam_id"])
+        .with_columns(day_start.alias("_day_start"))
+        .with_columns(
+            pl.when(has_prior).then(pl.col(c).gather(prior_row)).alias(f"prior_{c}")
             for c in ("exam_id", "exam_date", "scanner_serial", "bmd_g_cm2")
-        ),
-    ).filter(pl.col("prior_exam_id").is_not_null())
+        )
+        .drop("_day_start")
+    )
 
 
 def _with_lsc(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
@@ -182,27 +198,31 @@ def compare_serial(
     sorted (changes by exam_id, site; flags by exam_id, code, detail) so that the result
     does not depend on input row order.
     """
-    new = _prepare(batch, "batch")
-    old = _prepare(history, "history").join(
-        new.select("exam_id").unique(), on="exam_id", how="anti"
+    new = _prepare(batch, "batch").with_columns(pl.lit(True).alias("_judge"))
+    old = _prepare(history, "history")
+    if history.height:
+        # Exams can arrive out of order (a back-filled file, rows not sorted by date): a
+        # registry exam dated after a new exam of the same patient may now have another
+        # previous exam, so its verdict is worked out again (and replaced by the caller).
+        earliest = new.group_by("patient_id").agg(pl.col("exam_date").min().alias("_first"))
+        old = (
+            old.join(new.select("exam_id").unique(), on="exam_id", how="anti")
+            .join(earliest, on="patient_id", how="left")
+            .with_columns((pl.col("exam_date") > pl.col("_first")).fill_null(False)
+                          .alias("_judge"))
+            .drop("_first")
+            .cache()
+        )
+        rows = pl.concat([old, new])
+        rejudged = old.filter("_judge").select(pl.col("exam_id").unique().sort())
+    else:  # a first load: nothing earlier to compare with or to judge again
+        rows = new
+        rejudged = pl.LazyFrame(schema={"exam_id": pl.String})
+    pairs = (
+        _with_prior(rows)
+        .filter(pl.col("_judge") & pl.col("prior_exam_id").is_not_null())
+        .drop("_judge")
     )
-    # Exams can arrive out of order (a back-filled file, rows not sorted by date): a
-    # registry exam dated after a new exam of the same patient may now have another
-    # previous exam, so its verdict is worked out again (and replaced by the caller).
-    earliest = new.group_by("patient_id").agg(pl.col("exam_date").min().alias("_earliest"))
-    later = old.join(earliest, on="patient_id").filter(
-        pl.col("exam_date") > pl.col("_earliest")
-    ).drop("_earliest").cache()
-    # Only a (patient, site) seen at least twice can have a previous exam: leaving the
-    # single ones out first halves the sorting and joining of a first, large load.
-    both = pl.concat([
-        old.with_columns(pl.lit(False).alias("_judge")),
-        new.with_columns(pl.lit(True).alias("_judge")),
-    ])
-    repeated = both.filter(pl.len().over(_KEY) > 1).cache()
-    previous = _previous(repeated.drop("_judge"))
-    judged = pl.concat([repeated.filter("_judge").drop("_judge"), later])
-    pairs = judged.join(previous, on=[*_KEY, "exam_date"], how="inner")
     same_scanner = (
         pl.col("scanner_serial").is_not_null()
         & pl.col("prior_scanner_serial").is_not_null()
@@ -273,6 +293,5 @@ def compare_serial(
         .select(pl.col(c).cast(t) for c, t in FLAG_SCHEMA.items())
         .sort("exam_id", "code", "detail")
     )
-    rejudged = later.select(pl.col("exam_id").unique().sort())
     changes_df, flags_df, rejudged_df = pl.collect_all([changes, flags, rejudged])
     return SerialResult(changes=changes_df, flags=flags_df, rejudged=rejudged_df.to_series())
