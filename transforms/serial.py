@@ -116,7 +116,7 @@ def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame
     """
     patient = pl.col("patient_id")
     earlier = history.get_column("patient_id").implode()
-    return batch.filter(patient.is_duplicated() | patient.is_in(earlier))
+    return batch.filter((pl.len().over(patient) > 1) | patient.is_in(earlier))
 
 
 def _prepare(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
