@@ -52,7 +52,7 @@ SEED = 11  # the main files: canonical-<n>-seed11.csv
 INCREMENT_SEED = 12  # the nightly increment (different exam ids)
 INCREMENT_ROWS = 10_000
 INCREMENT_START = dt.date(2026, 1, 1)  # after every history exam (history ends 2025-12-31)
-INCREMENT_END = dt.date(2026, 12, 31)
+INCREMENT_END = dt.date(2026, 6, 30)  # in the past: a future exam date is quarantined
 RULESET = "core-2025"
 GIB = 1024**3
 
@@ -137,8 +137,11 @@ def increment_csv(history_csv: Path) -> tuple[Path, dict[str, Any]]:
 
     from samplegen.canonical import SCHEMA, generate_exams, to_text
 
-    path = CACHE / f"increment-{INCREMENT_ROWS}-seed{INCREMENT_SEED}-from-{history_csv.stem}.csv"
+    dates = f"{INCREMENT_START:%Y%m%d}-{INCREMENT_END:%Y%m%d}"
+    path = CACHE / (f"increment-{INCREMENT_ROWS}-seed{INCREMENT_SEED}-{dates}"
+                    f"-from-{history_csv.stem}.csv")
     info = {"rows": INCREMENT_ROWS, "seed": INCREMENT_SEED,
+            "exam_dates": [INCREMENT_START.isoformat(), INCREMENT_END.isoformat()],
             "repeat_patients_from": history_csv.name}
     if path.exists():
         info["repeat_rows"] = INCREMENT_ROWS // 3
