@@ -185,6 +185,10 @@ def report(
         str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait while a run holds the registry (default 10)."),
+    ] = None,
 ) -> None:
     """A summary of the latest run and of the registry, for humans or machines."""
     from pipelines.report import ReportError, build_report, render_report
@@ -194,7 +198,7 @@ def report(
     if not db.exists():
         fail(f"no registry at {db}")
     try:
-        data = build_report(db, as_of)
+        data = build_report(db, as_of, lock_timeout_s=lock_timeout)
     except ReportError as exc:
         fail(str(exc))
     render_report(data, fmt, out)

@@ -53,7 +53,7 @@ def connect(
                 holder = str(exc).split("Conflicting lock is held in", 1)[-1].strip()
                 raise RegistryLocked(
                     f"registry {db_path} is locked by another process ({holder}); "
-                    f"waited {lock_timeout_s:.0f} s, wrote nothing"
+                    f"waited {lock_timeout_s:g} s, wrote nothing"
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 2.0)

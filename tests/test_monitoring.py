@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -235,9 +236,15 @@ def test_report_on_a_locked_registry_is_a_clean_error(tmp_path: Path, monkeypatc
         with pytest.raises(ReportError, match="locked by another process") as caught:
             build_report(db, None)
         result = CliRunner().invoke(app, ["report", "--db", str(db)])
+        monkeypatch.setattr(report_module, "LOCK_TIMEOUT_S", 60.0)
+        started = time.monotonic()
+        short = CliRunner().invoke(app, ["report", "--db", str(db), "--lock-timeout", "0.5"])
+        waited = time.monotonic() - started
     finally:
         holder.kill()
         holder.wait()
+    assert short.exit_code == 1 and "waited 0.5 s" in short.output  # the option, not 60 s
+    assert waited < 10
     assert "reporting copy" in str(caught.value) and str(db) in str(caught.value)
     assert result.exit_code == 1
     assert "dxa: error" in result.output and "locked by another process" in result.output
