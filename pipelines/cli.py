@@ -65,6 +65,12 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
     return table
 
 
+#: Counts of rows set aside that the adapter's own note already explains (APEX: "N exam(s)
+#: with both hips scanned: kept the hip with the lower T-score"): printed once, not twice,
+#: and a hip not kept is part of a loaded exam, not an exam "not loaded".
+EXPLAINED_BY_NOTES = frozenset({"contralateral_hips"})
+
+
 def print_summary(summary) -> None:  # noqa: ANN001
     out.print(_files_table(summary))
     for f in summary.files:
@@ -76,7 +82,7 @@ def print_summary(summary) -> None:  # noqa: ANN001
         for note in f.notes:
             out.print(f"note: {f.path}: {note}", highlight=False)
         for key, value in f.excluded.items():
-            if not value:
+            if not value or key in EXPLAINED_BY_NOTES:
                 continue
             out.print(f"note: {f.path}: {value} {key.replace('_', ' ')} not loaded as exams",
                       highlight=False)

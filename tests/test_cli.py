@@ -99,3 +99,15 @@ def test_catalog_commands(command: list[str]) -> None:
     result = runner.invoke(app, command)
     assert result.exit_code == 0
     assert "core-2025" in result.output or "TX-LOW-RISK" in result.output
+
+
+def test_apex_hip_choice_is_one_note(tmp_path: Path, prefect_harness) -> None:
+    """Both hips scanned: the adapter's note says which hip was kept, once; the other hip
+    is not reported again as something "not loaded as exams"."""
+    result = runner.invoke(app, ["run", str(REPO / "sample_data" / "apex"), "--db",
+                                 str(tmp_path / "r.duckdb")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # rich wraps long lines
+    assert text.count("with both hips scanned: kept the hip with the lower T-score") == 1
+    assert "contralateral" not in text
+    assert "qc scans not loaded as exams" in text
