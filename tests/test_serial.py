@@ -69,6 +69,7 @@ def change(result_changes: pl.DataFrame, exam: str, site: str) -> dict:
 
 def test_shipped_defaults(default: PrecisionTable) -> None:
     assert DEFAULT_PRECISION_PATH.is_file()
+    assert DEFAULT_PRECISION_PATH.parent.name == "config"
     assert dict(default.defaults) == {"spine": 1.9, "total_hip": 1.8, "femoral_neck": 2.5}
     assert default.precision("radius_33") is None
     assert default.lsc("radius_33") is None
@@ -490,3 +491,14 @@ def test_leaving_out_single_exam_patients_changes_no_verdict(
     assert some.changes.equals(every.changes)
     assert some.flags.equals(every.flags)
     assert some.rejudged.equals(every.rejudged)
+
+
+def test_shipped_precision_file_is_package_data() -> None:
+    """A wheel (non-editable install) carries config/precision.toml: without it every run
+    would need --precision."""
+    import tomllib
+
+    setup = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"][
+        "setuptools"]
+    assert "config*" in setup["packages"]["find"]["include"]
+    assert "*.toml" in setup["package-data"]["config"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -25,8 +26,9 @@ LSC_FACTOR: Final = 2.77
 #: Upper bound of a plausible precision error in %CV; larger values are taken as a unit
 #: mistake (e.g. an LSC or a fraction entered instead of a %CV).
 MAX_PRECISION_PCT: Final = 20.0
-#: The shipped configuration, found from a checkout and from an editable install alike.
-DEFAULT_PRECISION_PATH: Final = Path(__file__).resolve().parents[1] / "config" / "precision.toml"
+#: The shipped configuration (package `config`, installed as package data): found from a
+#: checkout, an editable install and a wheel alike.
+DEFAULT_PRECISION_PATH: Final = Path(str(resources.files("config").joinpath("precision.toml")))
 
 PRECISION_SCHEMA: Final = {
     "scanner_serial": pl.String,

@@ -1,0 +1,1 @@
+"""Shipped configuration files (package data, so that a wheel install finds them too)."""
