@@ -502,3 +502,71 @@ def test_shipped_precision_file_is_package_data() -> None:
         "setuptools"]
     assert "config*" in setup["packages"]["find"]["include"]
     assert "*.toml" in setup["package-data"]["config"]
+
+
+# --- the prior exam against a brute-force reference -------------------------------------
+
+
+def _reference_pairs(batch: pl.DataFrame, history: pl.DataFrame):
+    """Row-by-row reading of the module docstring: which (exam, site) is judged, against
+    which prior exam, and which registry exams are judged again."""
+    new = [r for r in batch.to_dicts() if r["exam_date"] and r["bmd_g_cm2"] is not None]
+    batch_ids = set(batch["exam_id"].to_list())
+    old = [r for r in history.to_dicts() if r["exam_date"] and r["bmd_g_cm2"] is not None
+           and r["exam_id"] not in batch_ids]
+    earliest: dict[str, dt.date] = {}
+    for r in new:
+        earliest[r["patient_id"]] = min(earliest.get(r["patient_id"], r["exam_date"]),
+                                        r["exam_date"])
+    later = [r for r in old if r["patient_id"] in earliest
+             and r["exam_date"] > earliest[r["patient_id"]]]
+    every = new + old
+    same_scanner, other_scanner = set(), set()
+    for r in new + later:
+        earlier = [c for c in every if c["patient_id"] == r["patient_id"]
+                   and c["site"] == r["site"] and c["exam_date"] < r["exam_date"]]
+        if not earlier:
+            continue
+        prior = max(earlier, key=lambda c: (c["exam_date"], c["exam_id"]))
+        pair = (r["exam_id"], r["site"], prior["exam_id"])
+        same = r["scanner_serial"] is not None and r["scanner_serial"] == prior["scanner_serial"]
+        (same_scanner if same else other_scanner).add(pair[:2] if not same else pair)
+    return same_scanner, other_scanner, sorted({r["exam_id"] for r in later})
+
+
+_dense_row = st.tuples(  # two sites, BMD always there: many exams meet at a site
+    st.integers(0, 11),
+    st.sampled_from(["spine", "total_hip"]),
+    st.sampled_from(["S1", "S2", None]),
+    st.integers(500, 1500).map(lambda v: v / 1000),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.one_of(_dense_row, _row), min_size=3, max_size=40),
+       cut=st.integers(0, 12))
+def test_prior_exam_matches_a_brute_force_reference(
+    default: PrecisionTable, rows: list, cut: int
+) -> None:
+    """Chains, same-day ties (greatest exam_id), sites missing from the last exam,
+    scanner changes and back-filled history: the sort-and-shift search agrees with
+    looking at every earlier exam."""
+    exams = _exams(rows).with_columns(  # two patients, four exams a day: same-day ties
+        pl.format("P{}", pl.col("exam_id").str.slice(1).cast(pl.Int32) % 2).alias("patient_id"),
+        (pl.date(2020, 1, 1) + pl.duration(days=90 * (pl.col("exam_id").str.slice(1)
+                                                     .cast(pl.Int32) // 4))).alias("exam_date"),
+    )
+    number = pl.col("exam_id").str.slice(1).cast(pl.Int32)
+    history = exams.filter(number < cut)
+    batch = exams.filter(number >= cut)
+    # a back-fill: some history exams dated after batch exams of the same patient
+    history = history.with_columns(
+        pl.when(number % 5 == 0).then(pl.col("exam_date") + pl.duration(days=700))
+        .otherwise(pl.col("exam_date")).alias("exam_date"))
+    same_scanner, other_scanner, rejudged = _reference_pairs(batch, history)
+    result = compare_serial(batch, history, default)
+    assert set(result.changes.select("exam_id", "site", "prior_exam_id").rows()) == same_scanner
+    changed = result.flags.filter(pl.col("code") == "SCANNER_CHANGED")
+    assert {(e, d.split(":")[0]) for e, d in changed.select("exam_id", "detail").rows()} == (
+        other_scanner)
+    assert result.rejudged.to_list() == rejudged
