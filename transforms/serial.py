@@ -112,7 +112,8 @@ def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame
     Exam-level frames (one row per exam), before they are reshaped to one row per site:
     a patient's only exam has no previous exam and is no one's previous, so leaving it
     out changes no verdict, and on a first large load it halves the rows the comparison
-    sorts and joins. `history` holds only the batch's patients (`patient_history`).
+    reshapes and sorts (tests/test_serial.py holds the verdicts equal either way).
+    `history` holds only the batch's patients (`patient_history`).
     """
     patient = pl.col("patient_id")
     earlier = history.get_column("patient_id").implode()
