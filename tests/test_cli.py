@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from exam_rows import REPO, make_row, write_csv
+from lock_holder import write_lock_held
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -48,17 +49,8 @@ def test_locked_registry_exit_1_and_nothing_written(tmp_path: Path, prefect_harn
     db = tmp_path / "r.duckdb"
     duckdb.connect(str(db)).close()
     data = write_csv(tmp_path / "in.csv", [make_row()])
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
-         " print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with write_lock_held(db):
         result = runner.invoke(app, ["run", str(data), "--db", str(db), "--lock-timeout", "1"])
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.exit_code == 1
     assert "locked by another process" in result.output
     with duckdb.connect(str(db), read_only=True) as con:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from exam_rows import make_row, write_csv
+from lock_holder import write_lock_held
 from typer.testing import CliRunner
 
 from pipelines import report as report_module
@@ -215,24 +214,12 @@ def test_report_overdue_counts_match_the_macro(tmp_path: Path) -> None:
             assert in_report == len(overdue_rows(con, as_of)), as_of
 
 
-def hold_write_lock(db: Path) -> subprocess.Popen:
-    """Another process holding the registry open for writing (as the nightly run does)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
-         " print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_report_on_a_locked_registry_is_a_clean_error(tmp_path: Path, monkeypatch) -> None:
     db = tmp_path / "r.duckdb"
     with registry(db):
         pass
     monkeypatch.setattr(report_module, "LOCK_TIMEOUT_S", 0.5)
-    holder = hold_write_lock(db)
-    try:
+    with write_lock_held(db):
         with pytest.raises(ReportError, match="locked by another process") as caught:
             build_report(db, None)
         result = CliRunner().invoke(app, ["report", "--db", str(db)])
@@ -240,9 +227,6 @@ def test_report_on_a_locked_registry_is_a_clean_error(tmp_path: Path, monkeypatc
         started = time.monotonic()
         short = CliRunner().invoke(app, ["report", "--db", str(db), "--lock-timeout", "0.5"])
         waited = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
     assert short.exit_code == 1 and "waited 0.5 s" in short.output  # the option, not 60 s
     assert waited < 10
     assert "reporting copy" in str(caught.value) and str(db) in str(caught.value)

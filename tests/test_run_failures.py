@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from exam_rows import make_row, write_csv
+from lock_holder import write_lock_held
 from typer.testing import CliRunner
 
 from pipelines import flow
@@ -37,19 +36,10 @@ def test_a_registry_locked_after_the_start_is_left_untouched(tmp_path: Path) -> 
     with registry(db):
         pass  # created and migrated, as the run's first check leaves it
     prepared = _prepared(tmp_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
-         " print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with write_lock_held(db):
         summary = RunSummary(run_id="run-1", ruleset="core-2025@1", db_path=str(db))
         with pytest.raises(RegistryLocked, match="locked by another process"):
             load_stage.fn(str(db), summary, "core-2025", prepared, 1.0, None)
-    finally:
-        holder.kill()
-        holder.wait()
     with duckdb.connect(str(db), read_only=True) as con:
         for table in ("runs", "exams", "source_files"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 from exam_rows import make_row, write_csv
+from lock_holder import write_lock_held
 
 from pipelines import load as load_module
 from pipelines.load import load_input
@@ -61,22 +60,12 @@ def test_a_file_loads_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
 def test_a_locked_registry_waits_then_names_the_lock(tmp_path: Path) -> None:
     db = tmp_path / "r.duckdb"
     duckdb.connect(str(db)).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True);"
-         " time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with write_lock_held(db):
         started = time.monotonic()
         with pytest.raises(RegistryLocked) as caught:
             connect(db, lock_timeout_s=1.0)
         assert 1.0 <= time.monotonic() - started < 10
         assert str(db) in str(caught.value) and "locked by another process" in str(caught.value)
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_measurements_view_lists_each_recorded_site_like_to_measurements(tmp_path: Path) -> None:

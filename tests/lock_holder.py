@@ -1,0 +1,28 @@
+"""Another process holding a registry open for writing, as a running nightly job does.
+
+A module of its own (like exam_rows) so that every test folder can import it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def write_lock_held(db: Path) -> Iterator[None]:
+    """Hold DuckDB's write lock on `db` in a child process for the duration of the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
+         " print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
