@@ -29,7 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from samplegen._rng import Rng
-from samplegen.canonical import SCHEMA
+from samplegen.twin import as_canonical, site_columns
 
 _RANGES = {4: "1234", 3: "12.4", 2: "12..", 1: "1..."}
 
@@ -226,9 +226,6 @@ def _twin(exams: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
     hip = pl.col("femoral_neck_t").is_not_null()
     radius = pl.col("radius_33_t").is_not_null()
 
-    def kept(present: pl.Expr, column: str, digits: int) -> pl.Expr:
-        return pl.when(present).then(pl.col(column).round(digits)).alias(column)
-
     carried = [
         pl.format("APEX-{}-{}-{}", pl.col("scanner_serial"), pl.col("PATIENT_KEY"),
                   pl.col("exam_date").dt.to_string("%Y%m%d")).alias("exam_id"),
@@ -238,20 +235,9 @@ def _twin(exams: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
         ).then(pl.lit("post")).alias("menopausal_status"),
         pl.col("_height").alias("height_cm"), pl.col("_weight").alias("weight_kg"),
         pl.col("_bmi").alias("bmi"), "scanner_manufacturer", "scanner_serial",
-        kept(spine, "spine_bmd", 3), kept(spine, "spine_t", 1), kept(spine, "spine_z", 1),
-        pl.when(spine).then(pl.col("spine_vertebrae").fill_null(4)).alias("spine_vertebrae"),
-        kept(hip, "femoral_neck_bmd", 3), kept(hip, "femoral_neck_t", 1),
-        kept(hip, "femoral_neck_z", 1), kept(hip, "total_hip_bmd", 3),
-        kept(hip, "total_hip_t", 1), kept(hip, "total_hip_z", 1),
-        pl.when(hip).then(pl.col("hip_side").fill_null("right")).alias("hip_side"),
-        kept(radius, "radius_33_bmd", 3), kept(radius, "radius_33_t", 1),
-        kept(radius, "radius_33_z", 1),
+        *site_columns(spine, hip, hip, radius, hip_side="right"),
     ]
-    twin = exams.select(carried)
-    return twin.select(
-        pl.col(name).cast(dtype) if name in twin.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in SCHEMA.items()
-    )
+    return as_canonical(exams.select(carried))
 
 
 def _add_reanalysis(tables: dict[str, pl.DataFrame], scan_id: str) -> dict[str, pl.DataFrame]:

@@ -33,7 +33,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from samplegen._rng import Rng
-from samplegen.canonical import SCHEMA
+from samplegen.twin import as_canonical, kept, site_columns
 
 VARIANTS = ("xml_old", "xml_new", "sr")
 _SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
@@ -282,9 +282,6 @@ def lunar_twin(frame: pl.DataFrame) -> pl.DataFrame:
     radius = pl.col("radius_33_t").is_not_null()
     frax = pl.col("frax_major_pct").is_not_null()
 
-    def kept(present: pl.Expr, column: str, digits: int) -> pl.Expr:
-        return pl.when(present).then(pl.col(column).round(digits)).alias(column)
-
     twin = exams.select(
         pl.format("LUNAR-{}-{}-{}", pl.col("scanner_serial").fill_null("unknown"),
                   pl.col("patient_id"), pl.col("exam_date").dt.to_string("%Y%m%d"))
@@ -292,20 +289,10 @@ def lunar_twin(frame: pl.DataFrame) -> pl.DataFrame:
         "patient_id", "exam_date", "birth_date", "age_years", "sex",
         pl.col("height_cm").round(1), pl.col("weight_kg").round(1),
         "scanner_manufacturer", "scanner_model", "scanner_serial",
-        kept(spine, "spine_bmd", 3), kept(spine, "spine_t", 1), kept(spine, "spine_z", 1),
-        pl.when(spine).then(pl.col("spine_vertebrae").fill_null(4)).alias("spine_vertebrae"),
-        kept(hip, "femoral_neck_bmd", 3), kept(hip, "femoral_neck_t", 1),
-        kept(hip, "femoral_neck_z", 1), kept(total, "total_hip_bmd", 3),
-        kept(total, "total_hip_t", 1), kept(total, "total_hip_z", 1),
-        pl.when(hip).then(pl.col("hip_side").fill_null("left")).alias("hip_side"),
-        kept(radius, "radius_33_bmd", 3), kept(radius, "radius_33_t", 1),
-        kept(radius, "radius_33_z", 1),
+        *site_columns(spine, hip, total, radius, hip_side="left"),
         kept(frax, "frax_major_pct", 1), kept(frax, "frax_hip_pct", 1),
     )
-    return twin.select(
-        pl.col(name).cast(dtype) if name in twin.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in SCHEMA.items()
-    )
+    return as_canonical(twin)
 
 
 def write_lunar_dicoms(
