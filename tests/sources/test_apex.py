@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -99,10 +100,13 @@ def _exam(**overrides: object) -> pl.DataFrame:
     return base.with_columns(**{k: pl.lit(v) for k, v in overrides.items()})
 
 
-def _write(tables: dict[str, pl.DataFrame], folder: Path) -> Path:
+def _write(
+    tables: dict[str, pl.DataFrame], folder: Path, spelled: Callable[[str], str] = str
+) -> Path:
+    """Each table as `<name>.csv` in `folder`; `spelled` changes the case of the names."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        table.write_csv(folder / f"{name}.csv")
+        table.write_csv(folder / f"{spelled(name)}.csv")
     return folder
 
 
@@ -377,10 +381,7 @@ def test_shared_scanid_is_told_apart_by_patient_key(tmp_path: Path) -> None:
 def test_export_missing_patient_or_scananalysis_fails_alone(tmp_path: Path, missing: str) -> None:
     tables = apex_tables(_exam(), 5)
     del tables[missing]
-    folder = tmp_path / "data" / "export"
-    folder.mkdir(parents=True)
-    for name, table in tables.items():
-        table.write_csv(folder / f"{name.lower()}.csv")
+    folder = _write(tables, tmp_path / "data" / "export", str.lower)
     inputs, _ = discover([tmp_path / "data"])
     assert [(i.path, i.source_format) for i in inputs] == [(folder, "hologic_apex")]
     prepared = prepare_input(inputs[0], ReadOptions())
@@ -414,10 +415,7 @@ def test_missing_column_is_a_file_problem(tmp_path: Path) -> None:
 
 def test_file_names_are_case_insensitive_and_folder_is_one_input(tmp_path: Path) -> None:
     tables = apex_tables(_exam(), 5)
-    folder = tmp_path / "data" / "export"
-    folder.mkdir(parents=True)
-    for name, table in tables.items():
-        table.write_csv(folder / f"{name.upper()}.csv")
+    folder = _write(tables, tmp_path / "data" / "export", str.upper)
     inputs, _ = discover([tmp_path / "data"])
     assert [(i.path, i.source_format) for i in inputs] == [(folder, "hologic_apex")]
     assert prepare(folder).valid is not None
