@@ -178,20 +178,19 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
         hashing = pool.submit(sha256_of, data)
         layout = layout_of(data, options.batch_bytes)
         del data  # the layout holds the (decoded) bytes from here on
-        cells = None
-        large = None
-        blank_rows = 0
-        if len(layout.batches) == 1:
-            table = read_batch(layout, 0, 0)
-            cells, blank_rows = table.cells, table.blank_rows
-            decimal_comma = _decimal_comma_possible(layout) and uses_decimal_comma(cells)
-            notes = list(layout.notes)  # reading the rows may have added a note
-            sha256 = hashing.result()
-        else:
-            sha256 = hashing.result()
-            verdicts, decimal_comma = _file_facts(layout)
-            large = LargeCsv(path, sha256, options.batch_bytes, verdicts)
-            notes = [*layout.notes, f"read in {len(layout.batches)} batches"]
+        table = read_batch(layout, 0, 0) if len(layout.batches) == 1 else None
+        sha256 = hashing.result()
+    cells = None
+    large = None
+    blank_rows = 0
+    if table is not None:
+        cells, blank_rows = table.cells, table.blank_rows
+        decimal_comma = _decimal_comma_possible(layout) and uses_decimal_comma(cells)
+        notes = list(layout.notes)  # reading the rows may have added a note
+    else:
+        verdicts, decimal_comma = _file_facts(layout)
+        large = LargeCsv(path, sha256, options.batch_bytes, verdicts)
+        notes = [*layout.notes, f"read in {len(layout.batches)} batches"]
     if decimal_comma:
         notes.append("decimal commas")
     if options.date_format:

@@ -10,11 +10,11 @@ MEASUREMENT_COLUMNS = ("exam_id", "site", "bmd_g_cm2", "t_score", "z_score", "hi
                        "vertebrae")
 
 
-def to_measurements(exams: pl.DataFrame, keep: tuple[str, ...] = ()) -> pl.DataFrame:
+def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
     """One row per exam and measured site (a site with no BMD, T or Z gives no row).
 
-    `keep`: exam columns to carry along (serial comparison needs the patient and date).
-    Vectorized: one select per site, concatenated; no per-row work.
+    The rows of the `measurements` view (migration 005), in memory: tests/test_store.py
+    holds the two equal. Vectorized: one select per site, concatenated.
     """
     parts = []
     for site in SITES:
@@ -22,7 +22,6 @@ def to_measurements(exams: pl.DataFrame, keep: tuple[str, ...] = ()) -> pl.DataF
         parts.append(
             exams.select(
                 pl.col("exam_id"),
-                *keep,
                 pl.lit(site).alias("site"),
                 pl.col(f"{site}_bmd").alias("bmd_g_cm2"),
                 pl.col(f"{site}_t").alias("t_score"),

@@ -301,7 +301,7 @@ def _row_shape_problems(
     (width - 1) delimiters per line.
     """
     width = len(layout.header)
-    none = pl.Series(ROW_PROBLEM, [None] * rows, dtype=pl.String)
+    none = pl.repeat(None, rows, dtype=pl.String, eager=True).alias(ROW_PROBLEM)
     if delimiters == (rows + 1) * (width - 1):
         return none, []
     counts = _field_counts(chunk, layout.delimiter, layout.has_quotes)
