@@ -220,7 +220,6 @@ def worker_io_floor(args: dict[str, Any]) -> dict[str, Any]:
 def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     """prepare_input + load_input into a fresh (or copied-history) registry, with
     in-situ attribution (wrapped calls inside load_input) and standalone re-runs."""
-
     import pipelines.load as load_mod
     from pipelines.prepare import prepare_input
     from pipelines.rules_bridge import decider_for, resolve_ruleset
@@ -229,9 +228,9 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input, read_input
     from transforms.exam_frame import validate_cells
-    from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
+    from transforms.measurements import SERIAL_EXAM_COLUMNS
     from transforms.precision import load_precision
-    from transforms.serial import compare_serial, with_other_exams
+    from transforms.serial import compare_serial
 
     csv, db = Path(args["csv"]), Path(args["db"])
     remove_db(db)
@@ -290,6 +289,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         st.times["close"] = time.perf_counter() - start
         st.peaks["close"] = vm_hwm_mib()
     process_peak_pipeline = maxrss_mib()
+    parts = dict(inside)  # the load's own calls: the standalone re-runs below call some too
 
     # Standalone attribution on the same valid frame (after the pipeline: separate peaks).
     valid = prepared.valid  # None for a large file read in batches (10M)
@@ -303,8 +303,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
             ro = duckdb.connect(str(db), read_only=True)
             hist = load_mod.patient_history(ro, valid)
             ro.close()
-        batch = serial_input(with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), hist))
-        hist = serial_input(hist)
+        batch, hist = load_mod.serial_frames(valid, hist)
         st.run("serial_alone", lambda: compare_serial(batch, hist, precision))
         source = st.run("read_alone", lambda: read_input(item, ReadOptions()))
         st.run("validate_alone", lambda: validate_cells(source.cells, source.parse_options))
@@ -313,7 +312,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     if not args.get("keep_db"):
         remove_db(db)
     load_s = st.times["load"]
-    known = sum(inside.get(k, 0.0) for k in ("decide", "serial", "history_query", "serial_input",
+    known = sum(parts.get(k, 0.0) for k in ("decide", "serial", "history_query", "serial_input",
                                              "conflict_check", "insert"))
     total = st.times["prepare"] + load_s
     return {
@@ -324,7 +323,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         "table_rows": counts,
         "prepare_s": st.times["prepare"],
         "load_s": load_s,
-        "load_parts_s": {**inside, "other": load_s - known},
+        "load_parts_s": {**parts, "other": load_s - known},
         "close_s": st.times["close"],
         "total_s": total,
         "rows_per_s": outcome.rows_read / total,

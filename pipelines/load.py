@@ -173,6 +173,15 @@ def patient_history(
         con.unregister("batch_patients")
 
 
+def serial_frames(
+    valid: pl.DataFrame, history: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(batch, history) one row per exam and site with a BMD, as `compare_serial` takes
+    them; batch exams of patients with no other exam are left out (`with_other_exams`)."""
+    batch = with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), history)
+    return serial_input(batch), serial_input(history)
+
+
 def assess_loaded_input(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -275,11 +284,8 @@ def _load_batch(
         how="vertical_relaxed",
     )
     assessments, flags = decide(valid)
-    history = patient_history(con, valid, tables.history)
     serial = compare_serial(
-        serial_input(with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), history)),
-        serial_input(history),
-        precision,
+        *serial_frames(valid, patient_history(con, valid, tables.history)), precision
     )
     exams = valid.select(
         *EXAM_COLUMNS,
