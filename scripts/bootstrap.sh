@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv and install the locked dependencies plus this package (editable).
 # Idempotent: re-installs only when pylock.toml or pyproject.toml changed.
+#
+# uv installs straight from pylock.toml (PEP 751) and checks every artifact against the
+# lock's sha256; pip only installs uv itself (the version the lock pins) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -11,14 +14,15 @@ fi
 stamp=.venv/.dxa-installed
 want="$(cat pylock.toml pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  uv_pin="$(sed -n '/^name = "uv"$/{n;s/^version = "\(.*\)"$/\1/p}' pylock.toml)"
+  if [ ! -x .venv/bin/uv ] || [ "$(.venv/bin/uv --version | cut -d' ' -f2)" != "$uv_pin" ]; then
+    echo "bootstrap: installing uv $uv_pin" >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$uv_pin" 2>&1 \
+      | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
+  fi
   echo "bootstrap: installing locked dependencies (pylock.toml, hash-checked)..." >&2
-  pins="$(mktemp)"
-  .venv/bin/python scripts/pylock_requirements.py pylock.toml > "$pins"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$pins" 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
-  rm -f "$pins"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
+  .venv/bin/uv pip sync --quiet --python .venv/bin/python pylock.toml
+  .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
   echo "$want" > "$stamp"
 fi
 # Prefect keeps its local state (ephemeral API database) inside the project.
