@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-try:
-    import samplegen  # noqa: F401
-except ModuleNotFoundError:  # not in the editable install's package list: use the repo root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from samplegen.__main__ import build_sample, split_periods, write_sample  # noqa: E402
-from samplegen.bad_rows import (  # noqa: E402
+from samplegen.__main__ import build_sample, split_periods, write_sample
+from samplegen.bad_rows import (
     EXACT_DUPLICATE,
     KINDS,
     bad_row_manifest,
     inject_bad_rows,
 )
-from samplegen.canonical import (  # noqa: E402
+from samplegen.canonical import (
     SCHEMA,
     generate_exams,
     to_text,
     write_canonical_csv,
 )
-from transforms.columns import CANONICAL_COLUMNS  # noqa: E402
+from transforms.columns import CANONICAL_COLUMNS
 
 SEED = 4242
 

@@ -28,7 +28,7 @@ from sources.base import CANONICAL_CSV, ReadOptions
 from sources.detect import Input
 from transforms.precision import load_precision
 
-TEST_RULESET = Path(__file__).parent / "rules" / "data" / "test-lenient.toml"
+TEST_RULESET = Path(__file__).parents[1] / "rules" / "data" / "test-lenient.toml"
 LENIENT, CORE = "test-lenient@3", "core-2025@1"
 
 #: exam_id -> changes to the worked example (woman 62, neck T -2.1, FRAX 9 / 1.2, exam

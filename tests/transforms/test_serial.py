@@ -498,7 +498,7 @@ def test_shipped_precision_file_is_package_data() -> None:
     would need --precision."""
     import tomllib
 
-    setup = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"][
+    setup = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["tool"][
         "setuptools"]
     assert "config*" in setup["packages"]["find"]["include"]
     assert "*.toml" in setup["package-data"]["config"]
