@@ -49,6 +49,39 @@ from typing import Final
 import polars as pl
 
 from transforms.precision import LSC_FACTOR, PrecisionTable
+from transforms.rules.declare import ARTICLE, ISCD, SERIAL_STEP, Rule
+
+#: The serial-exam rules this module decides (clinical-rules.md section 7).
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "CHG-SAME-SCANNER", "serial",
+        "Compare an exam with the patient's previous exam at the same site only when both "
+        "were made on the same scanner (serial number); otherwise flag SCANNER_CHANGED and "
+        "no change verdict.",
+        (), f"{ARTICLE}; {ISCD}", implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-BMD-NOT-T", "serial",
+        "Compare absolute BMD (g/cm2), never T-scores.",
+        (), f"{ARTICLE}; {ISCD}", implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-LSC", "serial",
+        "LSC = 2.77 x precision error (%CV) of that scanner and site; a change is "
+        "significant when abs(% change) > LSC. Default precision: spine 1.9%, total hip "
+        "1.8%, femoral neck 2.5%.",
+        (), ISCD,
+        "Article: fixed LSC 2.8-5.6%. ISCD: 2.77 x the facility's own precision error, "
+        "per site.",
+        implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-LOSS", "serial",
+        "A significant decrease is flagged SIGNIFICANT_BMD_LOSS (warning); on treatment "
+        "LOSS_ON_TREATMENT (high).",
+        (), ISCD, implemented_in=SERIAL_STEP,
+    ),
+)
 
 #: Columns both inputs must carry (measurement-level long frames).
 INPUT_SCHEMA: Final = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.declare import ISCD, WHO, Rule
 from transforms.rules.names import (
     MIN_T,
     MIN_Z,
@@ -22,6 +23,34 @@ from transforms.rules.names import (
     fired_col,
 )
 from transforms.rules.ruleset import Ruleset
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "WHO-OSTEOPOROSIS", "category",
+        "WHO basis: diagnostic T <= osteoporosis_t -> osteoporosis.",
+        ("diagnosis.osteoporosis_t",), WHO,
+    ),
+    Rule(
+        "WHO-OSTEOPENIA", "category",
+        "WHO basis: osteoporosis_t < T < normal_t -> osteopenia (low bone mass).",
+        ("diagnosis.osteoporosis_t", "diagnosis.normal_t"), WHO,
+    ),
+    Rule(
+        "WHO-NORMAL", "category",
+        "WHO basis: T >= normal_t -> normal.",
+        ("diagnosis.normal_t",), WHO,
+    ),
+    Rule(
+        "Z-BELOW", "category",
+        "Z basis: lowest valid Z <= z_threshold -> below_expected_range.",
+        ("diagnosis.z_threshold",), ISCD,
+    ),
+    Rule(
+        "Z-WITHIN", "category",
+        "Z basis: lowest valid Z > z_threshold -> within_expected_range.",
+        ("diagnosis.z_threshold",), ISCD,
+    ),
+)
 
 
 def assessed_stage() -> list[pl.Expr]:

@@ -8,21 +8,69 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.declare import ARTICLE, FRAX, Rule, ids
 from transforms.rules.names import fired, fired_col
 from transforms.rules.ruleset import Ruleset
 
-#: RF-* rule IDs in catalog order (RF-AGE65-PLUS last: it depends on the others).
-RF_IDS: tuple[str, ...] = (
-    "RF-FRAGILITY-FX",
-    "RF-GLUCOCORTICOID",
-    "RF-PARENT-HIP-FX",
-    "RF-HEIGHT-LOSS",
-    "RF-VERTEBRAL-FX",
-    "RF-LOW-BMI",
-    "RF-SMOKING",
-    "RF-ALCOHOL",
-    "RF-AGE65-PLUS",
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "RF-FRAGILITY-FX", "risk",
+        "Prior fragility fracture recorded as true. Every RF rule: an input that was not "
+        "recorded (null) never fires; RISK_FACTORS_INCOMPLETE (info) lists the inputs "
+        "that were not recorded. Features are reported on every basis; they change the "
+        "treatment only on the WHO basis.",
+        (), ARTICLE,
+    ),
+    Rule(
+        "RF-GLUCOCORTICOID", "risk",
+        "Glucocorticoid dose >= glucocorticoid_mg_day mg prednisone-equivalent per day for "
+        ">= glucocorticoid_months months (both recorded).",
+        ("risk.glucocorticoid_mg_day", "risk.glucocorticoid_months"), ARTICLE,
+        "Article: >= 7.5 mg/day for >= 3 months. FRAX counts >= 5 mg/day for >= 3 "
+        "months; 7.5 mg is its upward-adjustment tier.",
+    ),
+    Rule(
+        "RF-PARENT-HIP-FX", "risk",
+        "Parent hip fracture, where the parent's age at the fracture is not recorded or "
+        "< parent_fracture_age.",
+        ("risk.parent_fracture_age",), ARTICLE,
+        "Article: maternal hip fracture before 60. FRAX: either parent, any age.",
+    ),
+    Rule(
+        "RF-HEIGHT-LOSS", "risk",
+        "Height loss > height_loss_cm cm.",
+        ("risk.height_loss_cm",), ARTICLE,
+    ),
+    Rule(
+        "RF-VERTEBRAL-FX", "risk",
+        "Radiographic (morphometric) vertebral fracture recorded as true.",
+        (), ARTICLE,
+    ),
+    Rule(
+        "RF-LOW-BMI", "risk",
+        "BMI < bmi kg/m2 (BMI from height and weight where not given; upstream).",
+        ("risk.bmi",), ARTICLE,
+        "Article: BMI < 19. FRAX uses BMI as a continuous input.",
+    ),
+    Rule(
+        "RF-SMOKING", "risk",
+        "Current smoker recorded as true.",
+        (), ARTICLE,
+    ),
+    Rule(
+        "RF-ALCOHOL", "risk",
+        "Alcohol >= alcohol_units_day units per day (FRAX definition of excessive).",
+        ("risk.alcohol_units_day",), f"{ARTICLE}; {FRAX}",
+    ),
+    Rule(
+        "RF-AGE65-PLUS", "risk",
+        "Age >= age_plus and at least one other RF feature fired. risk_factor_count "
+        "counts every RF rule that fired, this one included.",
+        ("risk.age_plus",), ARTICLE,
+    ),
 )
+#: RF-* rule IDs in catalog order (RF-AGE65-PLUS last: it depends on the others).
+RF_IDS: tuple[str, ...] = ids(RULES)
 #: Risk inputs in the order RISK_FACTORS_INCOMPLETE lists them.
 RISK_INPUTS: tuple[str, ...] = (
     "prior_fragility_fracture",

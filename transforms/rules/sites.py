@@ -8,8 +8,38 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.declare import ISCD, Rule
 from transforms.rules.names import MIN_T, MIN_Z, SITE_ORDER, SITE_T, SITE_Z, fired, site_ok
 from transforms.rules.ruleset import Ruleset
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "SITE-LOWEST", "site",
+        "The diagnostic T-score is the lowest T-score among the valid sites (left and "
+        "right hip both count); ties go to spine, total hip, femoral neck, radius in that "
+        "order. On the Z basis the same selection is applied to Z-scores and "
+        "diagnostic_site is the site of the lowest valid Z. Fires whenever a diagnostic "
+        "site is recorded. diagnostic_z_score always carries the lowest valid Z (any "
+        "basis). Scores are used as reported, never re-rounded.",
+        (), ISCD,
+    ),
+    Rule(
+        "SITE-RADIUS", "site",
+        "The 33% radius is a valid site only when the exam has no valid spine result, or "
+        "no valid hip result (neither femoral neck nor total hip). A site has a result "
+        "when it has a T- or Z-score. Fires when the radius is admitted as a valid site "
+        "(at any basis).",
+        (), ISCD,
+    ),
+    Rule(
+        "SITE-SPINE-MIN2", "site",
+        "A lumbar spine result (T- or Z-score) built on fewer than spine_min_vertebrae "
+        "vertebrae is not valid for diagnosis; fires and flags SPINE_TOO_FEW_VERTEBRAE "
+        "(warning). spine_vertebrae not recorded means 4 (L1-L4). Trochanter, Ward's area "
+        "and single vertebrae are never diagnostic.",
+        ("sites.spine_min_vertebrae",), ISCD,
+    ),
+)
 
 #: spine_vertebrae not recorded means the full L1-L4 result.
 DEFAULT_VERTEBRAE = 4

@@ -11,20 +11,79 @@ from collections.abc import Callable
 
 import polars as pl
 
+from transforms.rules.declare import ARTICLE, BHOF, Rule, ids
 from transforms.rules.names import MIN_T, RECOMMENDED, WHO_OK, fired, fired_col
 from transforms.rules.risk import RF_IDS
 from transforms.rules.ruleset import Ruleset
 
-TX_IDS: tuple[str, ...] = (
-    "TX-FRAGILITY-FX",
-    "TX-OSTEOPOROSIS",
-    "TX-VERTEBRAL-FX",
-    "TX-FRAX-HIGH",
-    "TX-RISK-FEATURES",
-    "TX-FRAX-MISSING",
-    "TX-LOW-RISK",
-    "TX-NORMAL",
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "TX-FRAGILITY-FX", "indication",
+        "WHO basis, prior fragility fracture (any T-score). TX lines are evaluated in "
+        "order on the WHO basis: the first matching line sets treatment, every matching "
+        "line adds its ID. A line whose level is none is off (never matches). If no line "
+        "matches (only possible when a ruleset switches lines off): not_indicated. Other "
+        "bases: not_applicable.",
+        ("treatment.fragility_fracture",), f"{ARTICLE}; {BHOF}",
+    ),
+    Rule(
+        "TX-OSTEOPOROSIS", "indication",
+        "WHO osteoporosis.",
+        ("treatment.osteoporosis",), f"{ARTICLE}; {BHOF}",
+    ),
+    Rule(
+        "TX-VERTEBRAL-FX", "indication",
+        "Radiographic vertebral fracture with a WHO category in "
+        "vertebral_fracture_categories and T <= vertebral_fracture_t_limit (none: any T).",
+        (
+            "treatment.vertebral_fracture",
+            "treatment.vertebral_fracture_categories",
+            "treatment.vertebral_fracture_t_limit",
+        ),
+        ARTICLE,
+        "Article: consider if osteopenia with T <= -1.6. BHOF: a hip or vertebral "
+        "fragility fracture qualifies at any T-score (ruleset bhof-2022).",
+    ),
+    Rule(
+        "TX-FRAX-HIGH", "indication",
+        "Osteopenia with FRAX hip >= frax_hip_pct or FRAX major osteoporotic >= "
+        "frax_major_pct (either one recorded and high is enough).",
+        ("treatment.frax_high", "treatment.frax_hip_pct", "treatment.frax_major_pct"),
+        ARTICLE,
+        "Article: FRAX hip >= 5%. Guidelines: hip >= 3% (BHOF 2022; ruleset bhof-2022).",
+    ),
+    Rule(
+        "TX-RISK-FEATURES", "indication",
+        "Osteopenia and at least one high-risk feature (risk_factor_count >= 1); off "
+        "(none) where features are reported but do not change the decision (bhof-2022).",
+        ("treatment.risk_features",), ARTICLE,
+    ),
+    Rule(
+        "TX-FRAX-MISSING", "fallback",
+        "Osteopenia, no TX line above matched, FRAX hip or major not recorded -> "
+        "needs_risk_assessment.",
+        (), ARTICLE,
+    ),
+    Rule(
+        "TX-LOW-RISK", "fallback",
+        "Osteopenia, no TX line above matched, both FRAX values recorded (and so low) -> "
+        "not_indicated.",
+        ("treatment.frax_hip_pct", "treatment.frax_major_pct"), ARTICLE,
+    ),
+    Rule(
+        "TX-NORMAL", "fallback",
+        "Normal BMD and no fragility fracture -> not_indicated. Read literally (every "
+        "matching line is a reason), it also adds its ID when an earlier line already set "
+        "the treatment: under bhof-2022 a radiographic vertebral fracture with normal BMD "
+        "is recommended, with both TX-VERTEBRAL-FX and TX-NORMAL in reasons. "
+        "first_line_therapy is the ruleset's text where treatment is recommended or "
+        "consider, else null.",
+        ("treatment.first_line_therapy",), ARTICLE,
+    ),
 )
+TX_IDS: tuple[str, ...] = ids(RULES)
+#: The lines every matching one of which is a reason (the ruleset sets their levels).
+INDICATION_IDS: tuple[str, ...] = ids(tuple(r for r in RULES if r.kind == "indication"))
 #: Levels of the fixed lines (the ruleset sets the first five).
 FIXED_LEVELS = {
     "TX-FRAX-MISSING": "needs_risk_assessment",
@@ -89,7 +148,7 @@ def lines_stage(ruleset: Ruleset) -> list[pl.Expr]:
 def fixed_lines_stage() -> list[pl.Expr]:
     """TX-FRAX-MISSING, TX-LOW-RISK (only when nothing above fired) and TX-NORMAL."""
     open_osteopenia = fired_col("WHO-OSTEOPENIA") & ~pl.any_horizontal(
-        [fired_col(rule) for rule in TX_IDS[:5]]
+        [fired_col(rule) for rule in INDICATION_IDS]
     )
     frax_missing = pl.col("frax_hip_pct").is_null() | pl.col("frax_major_pct").is_null()
     return [

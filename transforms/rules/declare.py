@@ -1,0 +1,50 @@
+"""How a rule is declared: next to the expression that decides it, in its stage module.
+
+Each stage module (basis, sites, diagnosis, risk, treatment, followup; and
+`transforms.serial` for the serial-exam rules) holds a `RULES` tuple of `Rule`
+declarations beside its polars expressions. The catalog (`catalog.RULES`), the order of
+`reasons`, the ID lists the stages use and the registry's `rules` table are all built from
+those tuples, so a rule's ID, wording, parameters and source live in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ARTICLE = "2025 guideline summary (source-article.txt)"
+ISCD = "ISCD Adult Official Positions 2019/2023"
+WHO = "WHO 1994"
+BHOF = "BHOF Clinician's Guide 2022"
+FRAX = "FRAX"
+SPEC = "clinical-rules.md"
+
+#: Where a rule is decided: per exam by `transforms.rules.decide`, or elsewhere.
+RULES_ENGINE = "transforms.rules"
+SERIAL_STEP = "serial-exam monitoring step"
+REPORT_VIEWS = "report views"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: its stable ID, what kind of rule it is, its wording and where it comes from.
+
+    `kind` groups rules for the catalog (basis, site, category, risk, indication,
+    fallback, treatment, output, monitoring, serial); for a treatment line it says whether
+    the line is an *indication* (every matching one is a reason) or a *fallback* (fires
+    only when no line above it matched). `params` are the dotted ruleset keys the rule
+    reads (`risk.bmi`), so the catalog can show each ruleset's values. `departure` is the
+    known difference from the published guidelines (clinical-rules.md section 9).
+    """
+
+    id: str
+    kind: str
+    wording: str
+    params: tuple[str, ...]
+    source: str
+    departure: str | None = None
+    implemented_in: str = RULES_ENGINE
+
+
+def ids(rules: tuple[Rule, ...]) -> tuple[str, ...]:
+    """The IDs of `rules`, in declaration order."""
+    return tuple(rule.id for rule in rules)
