@@ -23,6 +23,7 @@ from pipelines.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.publish import publish_reporting_copy
 from pipelines.report import collect_report, report_markdown
 from pipelines.rules_bridge import decider_for, resolve_ruleset
+from pipelines.rules_table import record_rules
 from pipelines.runners import task_runner_for
 from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
@@ -96,6 +97,7 @@ def load_stage(
     with registry(db, lock_timeout_s=lock_timeout_s) as con:
         begin_run(con, summary.run_id, summary.ruleset)
         try:
+            record_rules(con, ruleset)
             _load_all(con, summary, prepared, decide, precision)
             summary.status = "completed"
             collect_run_counts(con, summary)

@@ -225,3 +225,20 @@ def test_derived_rows_stay_unique_through_reloads_rulesets_and_backfills(
             "SELECT exam_id, prior_exam_id FROM bmd_changes ORDER BY exam_id"
         ).fetchall() == [("E2", "E1"), ("E3", "E2")]
         assert con.execute("SELECT count(*) FROM assessments").fetchone()[0] == 5
+
+
+def test_run_records_its_ruleset_s_rules(sample_registry: Path) -> None:
+    """The load stage writes the `rules` table, so reasons join to their wording."""
+    from transforms.rules.catalog import rules_of
+    from transforms.rules.ruleset import load_ruleset
+
+    core = load_ruleset("core-2025")
+    with duckdb.connect(str(sample_registry), read_only=True) as con:
+        held = con.execute("SELECT count(*) FROM rules WHERE ruleset = ?",
+                           [core.label]).fetchall()[0][0]
+        unmatched = con.execute(
+            "SELECT count(*) FROM assessments a, unnest(a.reasons) AS u(rule_id)"
+            " ANTI JOIN rules r ON r.rule_id = u.rule_id AND r.ruleset = a.ruleset"
+        ).fetchall()[0][0]
+    assert held == len(rules_of(core))
+    assert unmatched == 0

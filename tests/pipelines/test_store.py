@@ -144,7 +144,7 @@ def test_migrations_005_and_006_keep_an_existing_registry_s_exams(tmp_path: Path
                decider_for(resolve_ruleset("core-2025")), load_precision())
     before = con.sql("SELECT * FROM exams ORDER BY exam_id").fetchall()
     try:
-        assert migrate(con) == [5, 6]
+        assert migrate(con)[:2] == [5, 6]  # and the later migrations
         assert con.sql("SELECT * FROM exams ORDER BY exam_id").fetchall() == before
         assert con.sql("SELECT exam_id, site FROM measurements ORDER BY 1").fetchall() == [
             ("A", "femoral_neck"), ("B", "femoral_neck")]

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import textwrap
 
+import polars as pl
+
 from transforms import serial
 from transforms.rules import basis, diagnosis, followup, risk, sites, treatment
 from transforms.rules.declare import RULES_ENGINE, Rule
 from transforms.rules.ruleset import Ruleset
 
-__all__ = ["DECISION_RULE_IDS", "RULES", "RULES_BY_ID", "Rule", "render_catalog"]
+__all__ = ["DECISION_RULE_IDS", "RULES", "RULES_BY_ID", "Rule", "render_catalog", "rule_rows"]
 
 #: Every rule, in catalog order: the stage order of the decision, then serial exams.
 RULES: tuple[Rule, ...] = (
@@ -51,6 +53,47 @@ def _params(rule: Rule, ruleset: Ruleset | None) -> list[str]:
     if ruleset is None:
         return list(rule.params)
     return [f"{key} = {_format(ruleset.value(key))}" for key in rule.params]
+
+
+def rules_of(ruleset: Ruleset) -> tuple[Rule, ...]:
+    """The rules a ruleset can emit or relies on, in catalog order."""
+    return RULES
+
+
+#: Columns of `rule_rows` (the registry's `rules` table, without recorded_at).
+RULE_ROW_SCHEMA = {
+    "rule_id": pl.String,
+    "ruleset": pl.String,
+    "kind": pl.String,
+    "wording": pl.String,
+    "parameters": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),
+    "source": pl.String,
+    "departure": pl.String,
+    "implemented_in": pl.String,
+}
+
+
+def rule_rows(ruleset: Ruleset) -> pl.DataFrame:
+    """One row per rule of `ruleset`, its parameters with this ruleset's values (as text).
+
+    `parameters` is a list of key/value entries (DuckDB turns it into a MAP).
+    """
+    rows = [
+        {
+            "rule_id": rule.id,
+            "ruleset": ruleset.label,
+            "kind": rule.kind,
+            "wording": rule.wording,
+            "parameters": [
+                {"key": key, "value": _format(ruleset.value(key))} for key in rule.params
+            ],
+            "source": rule.source,
+            "departure": rule.departure,
+            "implemented_in": rule.implemented_in,
+        }
+        for rule in rules_of(ruleset)
+    ]
+    return pl.DataFrame(rows, schema=RULE_ROW_SCHEMA)
 
 
 def _md_cell(text: str) -> str:

@@ -1,0 +1,63 @@
+"""The registry's `rules` table: every rule of each ruleset used, with its values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.rules_table import record_rules
+from pipelines.store import registry
+from transforms.rules.catalog import DECISION_RULE_IDS, rules_of
+from transforms.rules.ruleset import load_ruleset
+
+RULESETS = ("core-2025", "bhof-2022")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "r.duckdb"
+
+
+def test_rules_written_once_per_rule_and_ruleset(db: Path) -> None:
+    with registry(db) as con:
+        for name in (*RULESETS, "core-2025"):  # the second core run replaces, not adds
+            record_rules(con, load_ruleset(name))
+        counts = dict(con.sql("SELECT ruleset, count(*) FROM rules GROUP BY 1").fetchall())
+        assert counts == {load_ruleset(n).label: len(rules_of(load_ruleset(n)))
+                          for n in RULESETS}
+        assert con.sql("SELECT count(*) FROM (SELECT DISTINCT rule_id, ruleset FROM rules)"
+                       ).fetchall()[0][0] == sum(counts.values())
+
+
+def test_every_engine_rule_has_wording_and_values_for_both_rulesets(db: Path) -> None:
+    with registry(db) as con:
+        for name in RULESETS:
+            record_rules(con, load_ruleset(name))
+        for name in RULESETS:
+            label = load_ruleset(name).label
+            held = {row[0] for row in con.sql(
+                "SELECT rule_id FROM rules WHERE ruleset = ? AND wording <> ''",
+                params=[label]).fetchall()}
+            assert set(DECISION_RULE_IDS) <= held, name
+        core, bhof = (load_ruleset(n).label for n in RULESETS)
+        values = dict(con.sql(
+            "SELECT ruleset, parameters['treatment.frax_hip_pct'] FROM rules"
+            " WHERE rule_id = 'TX-FRAX-HIGH'").fetchall())
+        assert values == {core: "5", bhof: "3"}
+
+
+def test_reasons_join_to_wording(db: Path) -> None:
+    """What the README promises a SQL user: reasons joined to the rules' wording."""
+    with registry(db) as con:
+        core = load_ruleset("core-2025")
+        record_rules(con, core)
+        con.execute("CREATE TEMP TABLE a AS SELECT 'E1' AS exam_id, ? AS ruleset,"
+                    " ['BASIS-WHO', 'WHO-OSTEOPENIA'] AS reasons", [core.label])
+        rows = con.sql(
+            "SELECT u.rule_id, r.kind, r.wording FROM a, unnest(a.reasons) AS u(rule_id)"
+            " JOIN rules r ON r.rule_id = u.rule_id AND r.ruleset = a.ruleset ORDER BY 1"
+        ).fetchall()
+        assert [(r[0], r[1]) for r in rows] == [("BASIS-WHO", "basis"),
+                                                ("WHO-OSTEOPENIA", "category")]
+        assert rows[1][2].startswith("WHO basis: osteoporosis_t < T < normal_t")
