@@ -3,9 +3,10 @@
 CHG-LSC (clinical-rules.md §7) makes a serial change significant only when it exceeds
 LSC = 2.77 x the precision error of *that* scanner and site. Precision is facility data,
 not a clinical rule, so it lives in `config/precision.toml` (defaults plus per-scanner
-overrides) rather than in a ruleset. The file is validated strictly, as rulesets are, so a
-typo (an unknown site, a value in the wrong unit) cannot silently fall back to a default:
-every problem is a `PrecisionError` whose message names the file and the key.
+overrides) rather than in a ruleset. The file is validated strictly by a pydantic model,
+as rulesets are, so a typo (an unknown site, a value in the wrong unit) cannot silently
+fall back to a default: every problem is a `PrecisionError` whose message names the file
+and the key.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
 
 from transforms.columns import SITES
+from transforms.config_errors import first_problem
 
 #: LSC multiplier at 95% confidence for two measurements (ISCD): 1.96 x sqrt(2).
 LSC_FACTOR: Final = 2.77
@@ -78,49 +81,61 @@ class PrecisionTable:
         return pl.DataFrame(rows, schema=PRECISION_SCHEMA, orient="row")
 
 
-def _sites(table: Any, key: str, shown: str) -> MappingProxyType[str, float]:
-    """Validate one `site = %CV` table; keys in SITES order for stable output."""
-    if not isinstance(table, dict):
-        raise PrecisionError(f"{shown}: {key}: must be a table of site = precision %CV")
-    for site in table:
-        if site not in SITES:
-            raise PrecisionError(
-                f"{shown}: {key}.{site}: unknown site (allowed: {', '.join(SITES)})"
-            )
-    out: dict[str, float] = {}
-    for site in SITES:
-        if site not in table:
-            continue
-        value = table[site]
-        ok = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and 0 < value <= MAX_PRECISION_PCT
-        )
-        if not ok:
-            raise PrecisionError(
-                f"{shown}: {key}.{site}: must be a precision error in %CV, a number "
-                f"greater than 0 and at most {MAX_PRECISION_PCT:g}"
-            )
-        out[site] = float(value)
-    return MappingProxyType(out)
+_PCT = Annotated[float, Field(
+    strict=True, gt=0, le=MAX_PRECISION_PCT,
+    description=(f"must be a precision error in %CV, a number greater than 0 and at most "
+                 f"{MAX_PRECISION_PCT:g}"))]
+_SITE = Literal[SITES]
+_SERIAL = Annotated[str, Field(pattern=r"\S")]
+
+
+class PrecisionFile(BaseModel):
+    """What a precision file holds: `[default]` and `[scanner."SERIAL"]` tables of
+    site = %CV. Unknown keys and sites are refused; every value is bounded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: dict[_SITE, _PCT] = {}
+    scanner: dict[_SERIAL, dict[_SITE, _PCT]] = {}
+
+
+def _key_of(loc: tuple[Any, ...]) -> str:
+    """A location as the file spells it: `default.spine`, `scanner."HZ-100".spine`."""
+    parts = [str(p) for p in loc if p != "[key]"]
+    if parts[0] == "scanner" and len(parts) > 1:
+        parts[1] = f'"{parts[1]}"'
+    return ".".join(parts)
+
+
+def _message_of(error: dict[str, Any]) -> str | None:
+    """The wording of the problems that a field description cannot say."""
+    loc, kind = tuple(error["loc"]), error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (allowed: default, scanner)"
+    if loc[-1] == "[key]":
+        if loc[0] == "scanner" and len(loc) == 3:
+            return "scanner serial must not be blank"
+        return f"unknown site (allowed: {', '.join(SITES)})"
+    if kind == "dict_type":
+        if loc == ("scanner",):
+            return "must be a table of scanner serial tables"
+        return "must be a table of site = precision %CV"
+    return None
+
+
+def _in_site_order(table: dict[str, float]) -> MappingProxyType[str, float]:
+    """Sites in SITES order, so that output is stable whatever the file's order."""
+    return MappingProxyType({site: table[site] for site in SITES if site in table})
 
 
 def _validate(data: dict[str, Any], shown: str) -> PrecisionTable:
-    for key in data:
-        if key not in ("default", "scanner"):
-            raise PrecisionError(f"{shown}: {key}: unknown key (allowed: default, scanner)")
-    defaults = _sites(data.get("default", {}), "default", shown)
-    scanner_tables = data.get("scanner", {})
-    if not isinstance(scanner_tables, dict):
-        raise PrecisionError(f"{shown}: scanner: must be a table of scanner serial tables")
-    scanners: dict[str, MappingProxyType[str, float]] = {}
-    for serial, table in scanner_tables.items():
-        key = f'scanner."{serial}"'
-        if serial.strip() == "":
-            raise PrecisionError(f"{shown}: {key}: scanner serial must not be blank")
-        scanners[serial] = _sites(table, key, shown)
-    return PrecisionTable(path=shown, defaults=defaults, scanners=MappingProxyType(scanners))
+    problem = first_problem(PrecisionFile, data, key_of=_key_of, message_of=_message_of)
+    if problem is not None:
+        raise PrecisionError(f"{shown}: {problem}")
+    content = PrecisionFile.model_validate(data)
+    scanners = {serial: _in_site_order(t) for serial, t in content.scanner.items()}
+    return PrecisionTable(path=shown, defaults=_in_site_order(content.default),
+                          scanners=MappingProxyType(scanners))
 
 
 def load_precision(path: Path | None = None) -> PrecisionTable:

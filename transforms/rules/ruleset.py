@@ -2,20 +2,24 @@
 
 A ruleset is data, not a code fork: the decision code reads only the values held here, so
 a new guideline variant is a new file in `rulesets/` (or any path), never a code change.
-Files are validated strictly on load so that a typo cannot silently fall back to a
-default: an unknown key, a missing key, or a bad value is a `RulesetError` whose message
-names the file and the key.
+Files are validated strictly on load (pydantic models: unknown keys forbidden, bounds on
+every value, levels from a fixed vocabulary, a model validator for the combinations that
+contradict themselves) so that a typo cannot silently fall back to a default: an unknown
+key, a missing key, or a bad value is a `RulesetError` whose message names the file and
+the key.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from transforms.config_errors import CrossFieldError, first_problem
 
 #: Treatment levels, most to least urgent (the order properties are tested against).
 TREATMENT_LEVELS: tuple[str, ...] = (
@@ -28,90 +32,155 @@ WHO_CATEGORIES: tuple[str, ...] = ("osteoporosis", "osteopenia", "normal")
 #: The word a ruleset uses to switch a treatment line or a monitoring interval off.
 NONE = "none"
 
+Level = Literal["recommended", "consider", "needs_risk_assessment", "not_indicated"]
+Category = Literal["osteoporosis", "osteopenia", "normal"]
+
 
 class RulesetError(ValueError):
     """A ruleset file cannot be used; the message names the file and the offending key."""
 
 
-@dataclass(frozen=True)
-class Basis:
+def _none_is_off(value: Any) -> Any:
+    """The ruleset word "none" (a line or interval switched off) becomes None."""
+    return None if value == NONE else value
+
+
+def _distinct_in_who_order(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Categories in WHO order; a repeated category is refused (almost always a typo)."""
+    if len(set(value)) != len(value):
+        raise ValueError("repeated category")
+    return tuple(c for c in WHO_CATEGORIES if c in value)
+
+
+def _number(low: float, high: float) -> Any:
+    return Annotated[float, Field(strict=True, ge=low, le=high,
+                                  description=f"must be a number between {low:g} and {high:g}")]
+
+
+def _positive(high: float) -> Any:
+    """A number in (0, high]: a zero threshold would fire on every recorded value."""
+    return Annotated[float, Field(
+        strict=True, gt=0, le=high,
+        description=f"must be a number greater than 0 and at most {high:g}")]
+
+
+def _whole(low: int, high: int, *, off: bool = False) -> Any:
+    tail = f' or "{NONE}"' if off else ""
+    message = f"must be a whole number between {low} and {high}{tail}"
+    bounded = Annotated[int, Field(strict=True, ge=low, le=high)]
+    if off:
+        return Annotated[bounded | None, BeforeValidator(_none_is_off),
+                         Field(description=message)]
+    return Annotated[bounded, Field(description=message)]
+
+
+_LEVEL = Annotated[Level | None, BeforeValidator(_none_is_off), Field(
+    description="must be one of " + ", ".join((*TREATMENT_LEVELS, NONE)))]
+_TEXT = Annotated[str, Field(strict=True, pattern=r"\S", description="must be a non-empty string")]
+_T = (-10.0, 10.0)
+_AGE = (0.0, 130.0)
+
+
+class _Section(BaseModel):
+    """A table of a ruleset file: every key required, no other key allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Basis(_Section):
     """Ages that choose the classification basis (clinical-rules.md section 1)."""
 
-    adult_age: float
-    men_who_age: float
-    menopause_assumed_age: float
+    adult_age: _number(*_AGE)
+    men_who_age: _number(*_AGE)
+    menopause_assumed_age: _number(*_AGE)
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(_Section):
     """WHO T-score cut-offs and the ISCD Z-score threshold (section 2)."""
 
-    osteoporosis_t: float
-    normal_t: float
-    z_threshold: float
+    osteoporosis_t: _number(*_T)
+    normal_t: _number(*_T)
+    z_threshold: _number(*_T)
 
 
-@dataclass(frozen=True)
-class Sites:
+class Sites(_Section):
     """Diagnostic site validity (section 2)."""
 
-    spine_min_vertebrae: int
+    spine_min_vertebrae: _whole(1, 4)
 
 
-@dataclass(frozen=True)
-class Risk:
+class Risk(_Section):
     """High-risk feature thresholds (section 3)."""
 
-    glucocorticoid_mg_day: float
-    glucocorticoid_months: float
-    parent_fracture_age: float
-    height_loss_cm: float
-    bmi: float
-    alcohol_units_day: float
-    age_plus: float
+    glucocorticoid_mg_day: _number(0, 1000)
+    glucocorticoid_months: _number(0, 1200)
+    parent_fracture_age: _number(*_AGE)
+    height_loss_cm: _number(0, 100)
+    bmi: _number(0, 100)
+    alcohol_units_day: _number(0, 100)
+    age_plus: _number(*_AGE)
 
 
-@dataclass(frozen=True)
-class Treatment:
+class Treatment(_Section):
     """Treatment lines (sections 4-5): the level each line sets, or None when off."""
 
-    fragility_fracture: str | None
-    osteoporosis: str | None
-    vertebral_fracture: str | None
-    vertebral_fracture_categories: tuple[str, ...]
+    fragility_fracture: _LEVEL
+    osteoporosis: _LEVEL
+    vertebral_fracture: _LEVEL
+    vertebral_fracture_categories: Annotated[
+        tuple[Category, ...], AfterValidator(_distinct_in_who_order), Field(
+            min_length=1,
+            description="must be a non-empty list of distinct values from "
+            + ", ".join(WHO_CATEGORIES))]
     #: None means "at any T-score".
-    vertebral_fracture_t_limit: float | None
-    frax_high: str | None
-    frax_hip_pct: float
-    frax_major_pct: float
-    risk_features: str | None
-    first_line_therapy: str
+    vertebral_fracture_t_limit: Annotated[
+        Annotated[float, Field(strict=True, ge=_T[0], le=_T[1])] | None,
+        BeforeValidator(_none_is_off),
+        Field(description=f'must be a number between {_T[0]:g} and {_T[1]:g} or "{NONE}"')]
+    frax_high: _LEVEL
+    frax_hip_pct: _positive(100)
+    frax_major_pct: _positive(100)
+    risk_features: _LEVEL
+    first_line_therapy: _TEXT
 
 
-@dataclass(frozen=True)
-class Monitoring:
+class Monitoring(_Section):
     """Repeat-DXA intervals in months (section 6); None means no date."""
 
-    treated_months: int | None
-    untreated_osteopenia_months: int | None
-    normal_months: int | None
+    treated_months: _whole(1, 1200, off=True)
+    untreated_osteopenia_months: _whole(1, 1200, off=True)
+    normal_months: _whole(1, 1200, off=True)
 
 
-@dataclass(frozen=True)
-class Ruleset:
-    """One validated ruleset. `label` (ID@VERSION) is written beside every decision."""
+class RulesetFile(_Section):
+    """What a ruleset file holds, validated; the cross-field checks run once all keys pass."""
 
-    id: str
-    version: int
-    title: str
-    source: str
-    path: str
+    id: Annotated[str, Field(
+        strict=True, pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="must be lower-case letters, digits and dashes (e.g. core-2025)")]
+    version: _whole(1, 1_000_000)
+    title: _TEXT
+    source: _TEXT
     basis: Basis
     diagnosis: Diagnosis
     sites: Sites
     risk: Risk
     treatment: Treatment
     monitoring: Monitoring
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RulesetFile:
+        problem = _cross_field_problem(self.basis, self.diagnosis, self.treatment)
+        if problem is not None:
+            raise CrossFieldError(*problem)
+        return self
+
+
+class Ruleset(RulesetFile):
+    """One validated ruleset. `label` (ID@VERSION) is written beside every decision."""
+
+    #: The file it came from, as shown in messages (not a key of the file).
+    path: str
 
     @property
     def label(self) -> str:
@@ -124,197 +193,28 @@ class Ruleset:
         return getattr(getattr(self, section), name)
 
 
-# --- validation ------------------------------------------------------------------------
-
-Check = Callable[[Any], tuple[bool, Any]]
-
-
-def _number(low: float, high: float) -> tuple[Check, str]:
-    def check(v: Any) -> tuple[bool, Any]:
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high
-        return ok, float(v) if ok else None
-
-    return check, f"must be a number between {low:g} and {high:g}"
-
-
-def _positive_number(high: float) -> tuple[Check, str]:
-    """A number in (0, high]: a zero threshold would fire on every recorded value."""
-
-    def check(v: Any) -> tuple[bool, Any]:
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= high
-        return ok, float(v) if ok else None
-
-    return check, f"must be a number greater than 0 and at most {high:g}"
-
-
-def _integer(low: int, high: int, allow_none: bool = False) -> tuple[Check, str]:
-    def check(v: Any) -> tuple[bool, Any]:
-        if allow_none and v == NONE:
-            return True, None
-        ok = isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-        return ok, v if ok else None
-
-    tail = f' or "{NONE}"' if allow_none else ""
-    return check, f"must be a whole number between {low} and {high}{tail}"
-
-
-def _number_or_none(low: float, high: float) -> tuple[Check, str]:
-    inner, _ = _number(low, high)
-
-    def check(v: Any) -> tuple[bool, Any]:
-        return (True, None) if v == NONE else inner(v)
-
-    return check, f'must be a number between {low:g} and {high:g} or "{NONE}"'
-
-
-def _text(pattern: str | None = None) -> tuple[Check, str]:
-    def check(v: Any) -> tuple[bool, Any]:
-        ok = isinstance(v, str) and v.strip() != ""
-        if ok and pattern is not None:
-            ok = re.fullmatch(pattern, v) is not None
-        return ok, v if ok else None
-
-    if pattern is None:
-        return check, "must be a non-empty string"
-    return check, "must be lower-case letters, digits and dashes (e.g. core-2025)"
-
-
-def _level() -> tuple[Check, str]:
-    allowed = (*TREATMENT_LEVELS, NONE)
-
-    def check(v: Any) -> tuple[bool, Any]:
-        ok = v in allowed
-        return ok, (None if v == NONE else v) if ok else None
-
-    return check, "must be one of " + ", ".join(allowed)
-
-
-def _categories() -> tuple[Check, str]:
-    def check(v: Any) -> tuple[bool, Any]:
-        ok = (
-            isinstance(v, list)
-            and len(v) > 0
-            and all(c in WHO_CATEGORIES for c in v)
-            and len(set(v)) == len(v)
-        )
-        return ok, tuple(c for c in WHO_CATEGORIES if c in v) if ok else None
-
-    return check, "must be a non-empty list of distinct values from " + ", ".join(
-        WHO_CATEGORIES
-    )
-
-
-_T = (-10.0, 10.0)
-_AGE = (0.0, 130.0)
-_TOP: dict[str, tuple[Check, str]] = {
-    "id": _text(r"[a-z0-9][a-z0-9-]*"),
-    "version": _integer(1, 1_000_000),
-    "title": _text(),
-    "source": _text(),
-}
-_SECTIONS: dict[str, tuple[type, dict[str, tuple[Check, str]]]] = {
-    "basis": (
-        Basis,
-        {
-            "adult_age": _number(*_AGE),
-            "men_who_age": _number(*_AGE),
-            "menopause_assumed_age": _number(*_AGE),
-        },
-    ),
-    "diagnosis": (
-        Diagnosis,
-        {
-            "osteoporosis_t": _number(*_T),
-            "normal_t": _number(*_T),
-            "z_threshold": _number(*_T),
-        },
-    ),
-    "sites": (Sites, {"spine_min_vertebrae": _integer(1, 4)}),
-    "risk": (
-        Risk,
-        {
-            "glucocorticoid_mg_day": _number(0, 1000),
-            "glucocorticoid_months": _number(0, 1200),
-            "parent_fracture_age": _number(*_AGE),
-            "height_loss_cm": _number(0, 100),
-            "bmi": _number(0, 100),
-            "alcohol_units_day": _number(0, 100),
-            "age_plus": _number(*_AGE),
-        },
-    ),
-    "treatment": (
-        Treatment,
-        {
-            "fragility_fracture": _level(),
-            "osteoporosis": _level(),
-            "vertebral_fracture": _level(),
-            "vertebral_fracture_categories": _categories(),
-            "vertebral_fracture_t_limit": _number_or_none(*_T),
-            "frax_high": _level(),
-            "frax_hip_pct": _positive_number(100),
-            "frax_major_pct": _positive_number(100),
-            "risk_features": _level(),
-            "first_line_therapy": _text(),
-        },
-    ),
-    "monitoring": (
-        Monitoring,
-        {
-            "treated_months": _integer(1, 1200, allow_none=True),
-            "untreated_osteopenia_months": _integer(1, 1200, allow_none=True),
-            "normal_months": _integer(1, 1200, allow_none=True),
-        },
-    ),
-}
-
+#: The tables of a ruleset file (a missing one is a "missing section").
+SECTIONS: tuple[str, ...] = tuple(
+    name for name, f in RulesetFile.model_fields.items()
+    if isinstance(f.annotation, type) and issubclass(f.annotation, _Section)
+)
 #: Every parameter key a ruleset must define, as `section.key`, in file order.
 PARAMETER_KEYS: tuple[str, ...] = tuple(
-    f"{section}.{key}" for section, (_, keys) in _SECTIONS.items() for key in keys
+    f"{section}.{key}"
+    for section in SECTIONS
+    for key in RulesetFile.model_fields[section].annotation.model_fields
 )
 
 
-def _validate(data: dict[str, Any], shown: str, expected_id: str | None) -> dict[str, Any]:
-    """Check every key against the schema; return the converted values by section."""
-
-    def fail(key: str, message: str) -> RulesetError:
-        return RulesetError(f"{shown}: {key}: {message}")
-
-    known = set(_TOP) | set(_SECTIONS)
-    for key in data:
-        if key not in known:
-            raise fail(key, "unknown key")
-    out: dict[str, Any] = {}
-    for key, (check, message) in _TOP.items():
-        if key not in data:
-            raise fail(key, "missing key")
-        ok, value = check(data[key])
-        if not ok:
-            raise fail(key, message)
-        out[key] = value
-    if expected_id is not None and out["id"] != expected_id:
-        raise fail("id", f"must be {expected_id!r}, the file's name")
-    for section, (cls, keys) in _SECTIONS.items():
-        table = data.get(section)
-        if table is None:
-            raise fail(section, "missing section")
-        if not isinstance(table, dict):
-            raise fail(section, "must be a table")
-        for key in table:
-            if key not in keys:
-                raise fail(f"{section}.{key}", "unknown key")
-        values = {}
-        for key, (check, message) in keys.items():
-            if key not in table:
-                raise fail(f"{section}.{key}", "missing key")
-            ok, value = check(table[key])
-            if not ok:
-                raise fail(f"{section}.{key}", message)
-            values[key] = value
-        out[section] = cls(**values)
-    problem = _cross_field_problem(out["basis"], out["diagnosis"], out["treatment"])
+def _validate(data: dict[str, Any], shown: str, expected_id: str | None) -> RulesetFile:
+    """The file's content as a RulesetFile, or a RulesetError naming the file and key."""
+    problem = first_problem(RulesetFile, data, SECTIONS)
     if problem is not None:
-        raise fail(*problem)
-    return out
+        raise RulesetError(f"{shown}: {problem}")
+    content = RulesetFile.model_validate(data)
+    if expected_id is not None and content.id != expected_id:
+        raise RulesetError(f"{shown}: id: must be {expected_id!r}, the file's name")
+    return content
 
 
 def _cross_field_problem(
@@ -382,8 +282,8 @@ def _load_file(path: Path, shown: str, expected_id: str | None) -> Ruleset:
         raise RulesetError(f"{shown}: no such ruleset file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise RulesetError(f"{shown}: not valid TOML: {exc}") from exc
-    values = _validate(data, shown, expected_id)
-    return Ruleset(path=shown, **values)
+    content = _validate(data, shown, expected_id)
+    return Ruleset.model_validate({**dict(content), "path": shown})
 
 
 def _is_path(text: str) -> bool:
