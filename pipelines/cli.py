@@ -107,7 +107,7 @@ def run(
         "core-2025"
     ),
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, canonical, apex or lunar.")
+        str, typer.Option("--format", help="auto, canonical, apex, lunar or nhanes.")
     ] = "auto",
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for a registry locked by another process.")
@@ -123,6 +123,11 @@ def run(
     dask: Annotated[
         str | None,
         typer.Option(help="Fan per-file work out to Dask: 'local' or a scheduler address."),
+    ] = None,
+    t_reference: Annotated[
+        str | None,
+        typer.Option(help="Recompute every T-score from BMD against this reference "
+                          "(e.g. nhanes3); the source's T-scores are kept aside."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
@@ -143,6 +148,12 @@ def run(
     try:
         load_precision(precision)
     except PrecisionError as exc:
+        fail(str(exc))
+    from transforms.tscore import TReferenceError, load_reference
+
+    try:
+        load_reference(t_reference) if t_reference else load_reference()
+    except TReferenceError as exc:
         fail(str(exc))
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -168,6 +179,7 @@ def run(
             lock_timeout_s=lock_timeout,
             date_format=date_format.upper() if date_format else None,
             precision=str(precision) if precision else None,
+            t_reference=t_reference,
         )
     except RegistryLocked as exc:
         fail(str(exc))
@@ -265,6 +277,29 @@ def serve(
         parameters={"paths": [str(p.resolve()) for p in paths], "db": str(db.resolve()),
                     "ruleset": ruleset},
     )
+
+
+@app.command()
+def prevalence(
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    min_age: Annotated[float, typer.Option(help="Youngest age counted.")] = 50.0,
+    sites: Annotated[
+        str, typer.Option(help="Sites whose lowest T-score decides (each required).")
+    ] = "femoral_neck,spine",
+    by: Annotated[str, typer.Option(help="Groups: sex, age_group or both.")] = "",
+    standard: Annotated[
+        str, typer.Option(help="Age standard: us2000, esp2013 or none.")
+    ] = "us2000",
+    weights: Annotated[str, typer.Option(help="survey (design weights) or none.")] = "survey",
+    ruleset: Annotated[
+        str, typer.Option(help="Ruleset whose WHO T-score cut-offs are used.")
+    ] = "core-2025",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Prevalence of osteoporosis and low bone mass with 95 % CIs (survey or registry)."""
+    from pipelines.prevalence_cli import run_prevalence
+
+    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail)
 
 
 def main() -> None:

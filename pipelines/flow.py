@@ -167,6 +167,7 @@ def registry_flow(
     lock_timeout_s: float = 30.0,
     date_format: str | None = None,
     precision: str | None = None,
+    t_reference: str | None = None,
 ) -> RunSummary:
     """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
     logger = get_run_logger()
@@ -177,7 +178,7 @@ def registry_flow(
     inputs, ignored = discover_inputs(paths, fmt)
     summary.ignored = ignored
     progress.report("discovered", f"{len(inputs)} inputs")
-    options = ReadOptions(date_format=date_format)
+    options = ReadOptions(date_format=date_format, t_reference=t_reference)
     # Per-file compute fans out on the flow's task runner (threads or Dask workers);
     # results come back here, where the single DuckDB writer loads them in order.
     futures = [

@@ -24,6 +24,7 @@ from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.precision import PrecisionTable
 from transforms.serial import compare_serial, with_other_exams
+from transforms.tscore import t_score_sources
 
 #: decide(exams, ruleset) -> (assessments, flags); injected so loading stays rule-agnostic.
 Decider = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
@@ -302,6 +303,7 @@ def _load_batch(
     insert_frame(con, tables["flags"], pl.concat([flags, serial.flags], how="diagonal_relaxed")
                  .with_columns(run_id=run))
     insert_frame(con, tables["bmd_changes"], serial.changes.with_columns(run_id=run))
+    _insert_side_rows(con, tables, prepared, valid, run_id)
     insert_frame(
         con,
         tables["quarantine"],
@@ -318,6 +320,23 @@ def _load_batch(
     outcome.rows_duplicate += batch.rows_duplicate + overlap.identical.height
     outcome.assessments_added += assessments.height
     outcome.resent_identical += overlap.identical.height
+
+
+def _insert_side_rows(
+    con: duckdb.DuckDBPyConnection,
+    tables: TableSet,
+    prepared: PreparedInput,
+    valid: pl.DataFrame,
+    run_id: str,
+) -> None:
+    """Rows beside the exams just written: computed T-scores, and the adapter's side
+    tables (survey design), for the loaded exams only."""
+    stamp = {"file_sha256": pl.lit(prepared.sha256), "run_id": pl.lit(run_id)}
+    insert_frame(con, tables["t_score_sources"], t_score_sources(valid).with_columns(**stamp))
+    loaded = valid.select("exam_id")
+    for table, rows in prepared.side_tables.items():
+        insert_frame(con, tables[table],
+                     rows.join(loaded, on="exam_id", how="semi").with_columns(**stamp))
 
 
 def load_input(

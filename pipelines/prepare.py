@@ -14,6 +14,7 @@ from transforms.errors import FileProblem
 from transforms.exam_frame import validate_cells
 from transforms.parse import ParseOptions
 from transforms.quarantine import SchemaProblem, Split
+from transforms.tscore import DEFAULT_REFERENCE, TScorePolicy, load_reference
 
 
 @dataclass
@@ -56,6 +57,8 @@ class PreparedInput:
     split: Split | None = None
     large: LargeInput | None = None
     parse_options: ParseOptions | None = None
+    tscores: TScorePolicy | None = None
+    side_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def batches(self) -> Iterator[Batch]:
         """The input's validated rows, in one batch or (large files) several.
@@ -70,16 +73,20 @@ class PreparedInput:
                         self.split)
             return
         for table in self.large.batches():
-            split = _validate(table.cells, self.parse_options, self.large.verdicts)
+            split = _validate(table.cells, self.parse_options, self.large.verdicts,
+                              self.tscores)
             yield Batch(split.valid, split.quarantine, table.rows_read, split.rows_duplicate,
                         split, table.blank_rows)
 
 
 def _validate(
-    cells: pl.DataFrame, options: ParseOptions | None, verdicts: pl.DataFrame | None = None
+    cells: pl.DataFrame,
+    options: ParseOptions | None,
+    verdicts: pl.DataFrame | None = None,
+    tscores: TScorePolicy | None = None,
 ) -> Split:
     try:
-        return validate_cells(cells, options, verdicts)
+        return validate_cells(cells, options, verdicts, tscores)
     except SchemaProblem as exc:
         raise FileProblem(f"adapter produced an invalid frame: {exc}") from None
 
@@ -101,15 +108,27 @@ def failed_input(item: Input, message: str) -> PreparedInput:
     )
 
 
+def t_score_policy(options: ReadOptions) -> TScorePolicy:
+    """`--t-reference NAME` recomputes every T-score; otherwise missing ones are filled
+    from the default reference (a bad name raises ReferenceError: the CLI checks first)."""
+    if options.t_reference is None:
+        return TScorePolicy(load_reference(DEFAULT_REFERENCE), replace=False)
+    return TScorePolicy(load_reference(options.t_reference), replace=True)
+
+
 def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedInput:
     """Read, parse and validate one input. File-level problems become `error`, not raises.
 
     OSError (a flaky share, a file still being copied) is raised so that the Prefect task
     can retry it; every other problem fails this input alone.
     """
+    options = options or ReadOptions()
+    tscores = t_score_policy(options)
     try:
         source = read_input(item, options)
-        split = None if source.cells is None else _validate(source.cells, source.parse_options)
+        split = None if source.cells is None else _validate(
+            source.cells, source.parse_options, tscores=tscores
+        )
     except FileProblem as exc:
         return failed_input(item, str(exc))
     notes = list(source.notes)
@@ -125,6 +144,8 @@ def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedIn
         notes=notes,
         large=source.large,
         parse_options=source.parse_options,
+        tscores=tscores,
+        side_tables=source.side_tables,
     )
     if split is not None:
         assert source.cells is not None

@@ -20,7 +20,8 @@ import duckdb
 from transforms.serial import SERIAL_FLAG_CODES
 
 #: Tables a batch writes (the registry's names).
-LOADED_TABLES = ("exams", "assessments", "flags", "bmd_changes", "quarantine")
+LOADED_TABLES = ("exams", "assessments", "flags", "bmd_changes", "quarantine",
+                 "survey_design", "t_score_sources")
 STAGING = "staging"
 
 

@@ -16,6 +16,7 @@ from transforms.read_csv import DEFAULT_BATCH_BYTES, RawTable
 CANONICAL_CSV = "canonical_csv"
 HOLOGIC_APEX = "hologic_apex"
 GE_LUNAR_DICOM = "ge_lunar_dicom"
+NHANES = "nhanes"
 
 REJECTED_SCHEMA = {
     "row_number": pl.Int64,
@@ -40,6 +41,9 @@ class ReadOptions:
 
     date_format: str | None = None
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    #: `--t-reference NAME`: recompute every T-score from BMD against this reference
+    #: (the source's T-scores kept aside); None: only fill missing T-scores.
+    t_reference: str | None = None
 
 
 class LargeInput(Protocol):
@@ -60,6 +64,8 @@ class SourceFile:
     holds input rows the adapter could not map to an exam (they go
     to quarantine with the reason). `excluded` counts input units that are by design not
     exams (QC phantom scans, superseded analyses): reported, never silently dropped.
+    `side_tables`: registry table -> rows keyed by `exam_id` that belong beside the
+    exams (NHANES: `survey_design`); rows of exams that are not loaded are not written.
     """
 
     path: Path
@@ -74,6 +80,7 @@ class SourceFile:
     notes: list[str] = field(default_factory=list)
     blank_rows: int = 0
     large: LargeInput | None = None
+    side_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def fingerprint(path: Path) -> str:

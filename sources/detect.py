@@ -6,8 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sources import apex, canonical, lunar
-from sources.base import CANONICAL_CSV, GE_LUNAR_DICOM, HOLOGIC_APEX, ReadOptions, SourceFile
+from sources import apex, canonical, lunar, nhanes
+from sources.base import (
+    CANONICAL_CSV,
+    GE_LUNAR_DICOM,
+    HOLOGIC_APEX,
+    NHANES,
+    ReadOptions,
+    SourceFile,
+)
 from transforms.errors import FileProblem
 
 Reader = Callable[[Path, ReadOptions], SourceFile]
@@ -17,12 +24,13 @@ Sniffer = Callable[[Path], "str | None"]
 #: The sniffers are mutually exclusive (canonical: a .csv/.txt/.tsv file; APEX: a folder
 #: holding two or more APEX table CSVs, so that an export missing Patient or ScanAnalysis
 #: is still one input that fails with the table it lacks; Lunar: a .dcm file or one with
-#: the DICM magic), so the order only decides the order of the reasons in an
-#: "unrecognised" message.
+#: the DICM magic; NHANES: a folder holding DEMO and DXXFEM .XPT files), so the order
+#: only decides the order of the reasons in an "unrecognised" message.
 FORMATS: dict[str, tuple[Sniffer, Reader]] = {
     CANONICAL_CSV: (canonical.sniff, canonical.read),
     HOLOGIC_APEX: (apex.sniff, apex.read),
     GE_LUNAR_DICOM: (lunar.sniff, lunar.read),
+    NHANES: (nhanes.sniff, nhanes.read),
 }
 
 #: Short names accepted by `dxa run --format`.
@@ -36,6 +44,7 @@ FORMAT_ALIASES = {
     "lunar": GE_LUNAR_DICOM,
     "dicom": GE_LUNAR_DICOM,
     GE_LUNAR_DICOM: GE_LUNAR_DICOM,
+    NHANES: NHANES,
 }
 
 #: File names in a folder that are documentation, never exports.

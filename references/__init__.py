@@ -1,0 +1,1 @@
+"""Reference data as package data: T-score reference populations and standard populations."""

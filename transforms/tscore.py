@@ -1,0 +1,217 @@
+"""T-scores from BMD against a named reference population (any input format).
+
+Why: scanners of different vendors (and software versions) compute T-scores against
+different young-adult references, so the same BMD can carry different T-scores; and some
+inputs (NHANES, research exports) give BMD only. A reference file
+(`references/NAME.toml`: per site and sex the young-adult mean and SD of BMD, the
+population and the source) makes the T-score reproducible: T = (BMD - mean) / SD.
+
+Two uses:
+* fill: a site with a BMD and no T-score gets one from the default reference;
+* on demand (`dxa run --t-reference NAME`): every site the reference covers is
+  recomputed from its BMD, and the source's own T-score is kept aside.
+
+Either way each computed T-score is marked with the reference's name in bookkeeping
+columns (`_t_reference_<site>`, `_reported_t_<site>`) that the loader writes to the
+`t_score_sources` table, so that a reader can always tell a reported T-score from a
+computed one. Z-scores need age-, sex- (and ethnicity-) specific references; none is
+shipped, so Z stays as reported (usually not recorded).
+
+The reference values are calibrated to one manufacturer (`calibration`): an exam whose
+scanner manufacturer is recorded as another is left alone, since its BMD is not on the
+reference's scale without cross-calibration.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+#: The reference used to fill a missing T-score when none is named.
+DEFAULT_REFERENCE = "nhanes3"
+#: Sites a reference may cover (the 33% radius has no shipped reference).
+REFERENCE_SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
+#: Decimals kept: removes floating-point noise (0.558 g/cm2 is exactly -2.5 on the
+#: NHANES III neck reference), far below any clinical rounding.
+T_DECIMALS = 6
+
+
+class TReferenceError(ValueError):
+    """A reference file that cannot be used (named in the message)."""
+
+
+@dataclass(frozen=True)
+class SiteReference:
+    site: str
+    sex: str
+    mean: float
+    sd: float
+    population: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A named T-score reference: young-adult mean and SD per site and sex."""
+
+    name: str
+    title: str
+    calibration: str | None
+    sites: tuple[SiteReference, ...]
+
+    def covers(self, site: str) -> list[SiteReference]:
+        return [s for s in self.sites if s.site == site]
+
+
+def _reference_path(name: str) -> Path:
+    shipped = Path(str(resources.files("references").joinpath(f"{name}.toml")))
+    if shipped.is_file():
+        return shipped
+    given = Path(name)
+    if given.is_file():
+        return given
+    raise TReferenceError(
+        f"unknown T-score reference {name!r} (shipped: {', '.join(available_references())})"
+    )
+
+
+def available_references() -> list[str]:
+    folder = resources.files("references")
+    names = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml") and entry.name != "standard_populations.toml":
+            names.append(entry.name.removesuffix(".toml"))
+    return sorted(names)
+
+
+def _site_rows(path: Path, rows: list[dict]) -> tuple[SiteReference, ...]:
+    found = []
+    for i, row in enumerate(rows, start=1):
+        try:
+            site, mean, sd = row["site"], float(row["mean"]), float(row["sd"])
+            sexes = row["sex"] if isinstance(row["sex"], list) else [row["sex"]]
+            population, source = str(row["population"]), str(row["source"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TReferenceError(f"{path}: site entry {i}: missing or bad {exc}") from None
+        if site not in REFERENCE_SITES:
+            raise TReferenceError(f"{path}: site entry {i}: unknown site {site!r}")
+        if not (0 < mean < 3 and 0 < sd < 1):
+            raise TReferenceError(f"{path}: site entry {i}: mean or sd out of range")
+        for sex in sexes:
+            if sex not in ("F", "M"):
+                raise TReferenceError(f"{path}: site entry {i}: sex must be F or M")
+            found.append(SiteReference(site, sex, mean, sd, population, source))
+    keys = [(s.site, s.sex) for s in found]
+    if len(keys) != len(set(keys)):
+        raise TReferenceError(f"{path}: a site and sex is given twice")
+    return tuple(found)
+
+
+def load_reference(name: str = DEFAULT_REFERENCE) -> Reference:
+    """A shipped reference by name, or a reference TOML file by path."""
+    path = _reference_path(name)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TReferenceError(f"{path}: not a readable TOML file ({exc})") from None
+    if "name" not in data or not data.get("site"):
+        raise TReferenceError(f"{path}: needs `name` and at least one [[site]]")
+    return Reference(
+        name=str(data["name"]),
+        title=str(data.get("title", data["name"])),
+        calibration=data.get("calibration"),
+        sites=_site_rows(path, data["site"]),
+    )
+
+
+@dataclass(frozen=True)
+class TScorePolicy:
+    """Which reference computes T-scores, and whether reported ones are replaced."""
+
+    reference: Reference
+    replace: bool = False  # True: `--t-reference` (recompute, keep the source's aside)
+
+
+def t_reference_column(site: str) -> str:
+    return f"_t_reference_{site}"
+
+
+def reported_t_column(site: str) -> str:
+    return f"_reported_t_{site}"
+
+
+def _same_calibration(reference: Reference) -> pl.Expr:
+    """Exams whose scanner is on the reference's scale (or whose maker is not recorded)."""
+    if reference.calibration is None:
+        return pl.lit(True)
+    maker = pl.col("scanner_manufacturer")
+    return maker.is_null() | maker.str.to_lowercase().str.contains(
+        reference.calibration.lower(), literal=True
+    )
+
+
+def computed_t(reference: Reference, site: str) -> pl.Expr:
+    """T-score of `site` from its BMD by the exam's sex; null where not covered."""
+    bmd = pl.col(f"{site}_bmd")
+    value = pl.lit(None, dtype=pl.Float64)
+    for entry in reversed(reference.covers(site)):
+        value = (
+            pl.when(pl.col("sex") == entry.sex)
+            .then(((bmd - entry.mean) / entry.sd).round(T_DECIMALS))
+            .otherwise(value)
+        )
+    return value
+
+
+def apply_t_reference(exams: pl.DataFrame, policy: TScorePolicy) -> pl.DataFrame:
+    """Fill (or, on demand, replace) T-scores from BMD; mark each computed one.
+
+    `exams` is the typed exam frame (after parsing). Adds `_t_reference_<site>` (the
+    reference's name where the T-score was computed) and `_reported_t_<site>` (the
+    source's T-score a replacement set aside) for every site.
+    """
+    reference = policy.reference
+    on_scale = _same_calibration(reference)
+    columns = []
+    for site in REFERENCE_SITES:
+        reported = pl.col(f"{site}_t")
+        new = computed_t(reference, site)
+        use = on_scale & new.is_not_null()
+        if not policy.replace:
+            use = use & reported.is_null()
+        columns += [
+            pl.when(use).then(new).otherwise(reported).alias(f"{site}_t"),
+            pl.when(use).then(pl.lit(reference.name)).otherwise(None)
+            .cast(pl.String).alias(t_reference_column(site)),
+            pl.when(use).then(reported).otherwise(None)
+            .cast(pl.Float64).alias(reported_t_column(site)),
+        ]
+    return exams.with_columns(columns)
+
+
+def t_score_sources(valid: pl.DataFrame) -> pl.DataFrame:
+    """One row per exam and site whose T-score was computed: what `t_score_sources` holds.
+
+    (exam_id, site, t_reference, t_score, reported_t_score); empty when the frame has no
+    bookkeeping columns (no policy ran).
+    """
+    parts = [
+        valid.filter(pl.col(t_reference_column(site)).is_not_null()).select(
+            "exam_id",
+            pl.lit(site).alias("site"),
+            pl.col(t_reference_column(site)).alias("t_reference"),
+            pl.col(f"{site}_t").alias("t_score"),
+            pl.col(reported_t_column(site)).alias("reported_t_score"),
+        )
+        for site in REFERENCE_SITES
+        if t_reference_column(site) in valid.columns
+    ]
+    schema = {"exam_id": pl.String, "site": pl.String, "t_reference": pl.String,
+              "t_score": pl.Float64, "reported_t_score": pl.Float64}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).cast(schema)  # type: ignore[arg-type]
