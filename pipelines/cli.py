@@ -223,6 +223,47 @@ def report(
 
 
 @app.command()
+def export(
+    kind: Annotated[str, typer.Argument(
+        help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
+             "or research.")],
+    db: Annotated[Path, typer.Option(help="Registry or reporting copy (DuckDB file).")],
+    output: Annotated[Path, typer.Option(
+        help="FILE.csv, FILE.xlsx or FILE.parquet (research: FILE.parquet, one per table).")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Date of the list, YYYY-MM-DD (default today).")
+    ] = None,
+    ruleset: Annotated[
+        str | None, typer.Option(help="Ruleset ID or ID@VERSION (default: the latest run's).")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="research: the secret pseudonym key file.")
+    ] = None,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait while a run holds the registry.")
+    ] = 10.0,
+) -> None:
+    """Export a worklist with patient ids (authorised staff only), or a research extract."""
+    from pipelines.research import export_research
+    from pipelines.worklists import WorklistError, export_worklist
+
+    try:
+        if kind == "research":
+            counts = export_research(db, key_file, output, as_of=as_of, ruleset=ruleset,
+                                     lock_timeout_s=lock_timeout)
+            summary = ", ".join(f"{table} {n}" for table, n in counts.items())
+            out.print(f"wrote the pseudonymised extract beside {output} ({summary} rows)",
+                      highlight=False)
+        else:
+            n = export_worklist(kind, db, output, as_of=as_of, ruleset=ruleset,
+                                lock_timeout_s=lock_timeout)
+            out.print(f"wrote {n} rows to {output} (patient identifiers: for authorised "
+                      "staff only)", highlight=False)
+    except WorklistError as exc:
+        fail(str(exc))
+
+
+@app.command()
 def rules(
     markdown: Annotated[bool, typer.Option(help="Write markdown instead of text.")] = False,
     ruleset: Annotated[

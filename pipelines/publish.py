@@ -6,6 +6,12 @@ copies it beside itself under a temporary name, and renames the copy over
 `<registry>.report.duckdb` in one atomic step. A reader holding the previous copy open keeps
 reading that (unlinked) file undisturbed and never sees a half-written one; the next
 connection opens the new copy.
+
+The copy is written in a storage format DuckDB 1.4 LTS and newer open
+(`store.STORAGE_VERSION`), so any SQL client reads it. A registry created in that format
+is copied byte for byte; an older registry created in DuckDB 2.0's own format is
+converted on the way (`COPY FROM DATABASE` into a file attached in the LTS format), which
+costs a full rewrite, so such a registry is best rebuilt once to get the cheap path.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.store import connect
+from pipelines.store import STORAGE_VERSION, connect
 
 
 def reporting_copy_path(db_path: Path | str) -> Path:
@@ -44,13 +50,46 @@ def publish_reporting_copy(
         con.execute("CHECKPOINT")  # fold the WAL into the file so the copy is complete
         temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
-            shutil.copyfile(db, temporary)  # while we hold the write lock: nobody changes it
+            # While we hold the write lock: nobody changes the registry meanwhile.
+            if opens_in_lts(storage_version(con)):
+                shutil.copyfile(db, temporary)
+            else:
+                _convert_copy(con, temporary)
             os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             os.replace(temporary, target)
         finally:
-            if temporary.exists():
-                temporary.unlink()
+            for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+                if leftover.exists():
+                    leftover.unlink()
     finally:
         if own:
             con.close()
     return target
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage format of the connection's database file, e.g. `v1.4.0+`."""
+    row = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases()"
+        " WHERE database_name = current_database()"
+    ).fetchone()
+    return str(row[0]) if row and row[0] else "unknown"
+
+
+def opens_in_lts(version: str) -> bool:
+    """Whether DuckDB 1.4 (and so every 1.x reader from 1.4 on) opens this storage format."""
+    return version.startswith("v1.")
+
+
+def _convert_copy(con: duckdb.DuckDBPyConnection, temporary: Path) -> None:
+    """Copy every table, view and macro into a new file written in the LTS format."""
+    for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+        if leftover.exists():
+            leftover.unlink()
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    path = str(temporary).replace("'", "''")
+    con.execute(f"ATTACH '{path}' AS reporting_copy (STORAGE_VERSION '{STORAGE_VERSION}')")
+    try:
+        con.execute(f'COPY FROM DATABASE "{source}" TO reporting_copy')
+    finally:
+        con.execute("DETACH reporting_copy")

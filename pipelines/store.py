@@ -19,6 +19,13 @@ import pyarrow as pa
 
 MIGRATIONS_PACKAGE = "pipelines.migrations"
 
+#: Storage format of the DuckDB files we create: the long-term-support release (1.4) and
+#: every newer one open it, so the PyPI DuckDB CLI (1.5) and SQL clients that embed 1.4
+#: (DBeaver, ...) read the registry and its reporting copy. DuckDB 2.0's default (v2.0.0)
+#: locks them out. A file keeps the format it was created with; the setting does not
+#: change an existing file (publish.py converts the reporting copy of an older registry).
+STORAGE_VERSION = "v1.4.0"
+
 
 class RegistryLocked(Exception):
     """Another process holds the registry file; nothing was written."""
@@ -42,7 +49,10 @@ def connect(
     delay = 0.2
     while True:
         try:
-            con = duckdb.connect(str(db_path), read_only=read_only)
+            con = duckdb.connect(
+                str(db_path), read_only=read_only,
+                config={"storage_compatibility_version": STORAGE_VERSION},
+            )
             # Row order in the tables is never relied on (queries sort): ~1.2x faster loads.
             con.execute("SET preserve_insertion_order = false")
             return con
