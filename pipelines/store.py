@@ -17,10 +17,12 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from schemas.errors import RegistryError
+
 MIGRATIONS_PACKAGE = "pipelines.migrations"
 
 
-class RegistryLocked(Exception):
+class RegistryLocked(RegistryError):
     """Another process holds the registry file; nothing was written."""
 
 

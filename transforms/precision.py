@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from schemas.errors import ConfigError
 from transforms.columns import SITES
 
 #: LSC multiplier at 95% confidence for two measurements (ISCD): 1.96 x sqrt(2).
@@ -37,7 +38,7 @@ PRECISION_SCHEMA: Final = {
 }
 
 
-class PrecisionError(ValueError):
+class PrecisionError(ConfigError, ValueError):
     """A precision file cannot be used; the message names the file and the offending key."""
 
 

@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import ConfigError
+
 #: Treatment levels, most to least urgent (the order properties are tested against).
 TREATMENT_LEVELS: tuple[str, ...] = (
     "recommended",
@@ -29,7 +31,7 @@ WHO_CATEGORIES: tuple[str, ...] = ("osteoporosis", "osteopenia", "normal")
 NONE = "none"
 
 
-class RulesetError(ValueError):
+class RulesetError(ConfigError, ValueError):
     """A ruleset file cannot be used; the message names the file and the offending key."""
 
 
