@@ -1,102 +1,43 @@
 """The `dxa` command: run the registry flow, report, and show the rule catalog.
 
-Errors the user can act on (a locked registry, a bad ruleset, a missing path) end with a
-one-line reason on stderr and a non-zero exit code, never a traceback. Quarantined rows and
-failed files are part of a completed run (exit 0) and are listed in the summary.
+Errors the user can act on (a locked registry, a bad ruleset, a missing path) are our
+own errors (`schemas.errors.DxaError`); they are caught in one place (`DxaGroup`) and end
+with a one-line reason on stderr and exit code 1, never a traceback. Each command's body
+stays thin: parse options, call the work, print.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
+from pipelines.console import EXIT_FAILED, err, fail, out, print_summary
 from pipelines.env import configure_prefect_env
 from pipelines.messages import safe_reason, write_details
+from schemas.errors import DxaError
+
+
+class DxaGroup(TyperGroup):
+    """Every command's DxaError becomes one line on stderr and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # noqa: ANN401 - click's signature
+        try:
+            return super().invoke(ctx)
+        except DxaError as exc:
+            fail(safe_reason(exc))
+
 
 app = typer.Typer(
+    cls=DxaGroup,
     help="DXA registry pipeline: ingest exports, validate, classify, decide, load to DuckDB.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# On a terminal rich fits the screen; in logs and pipes, wide enough to keep paths whole.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-EXIT_FAILED = 1
-
-
-def fail(message: str) -> None:
-    """Print a one-line reason and exit non-zero."""
-    err.print(f"[bold red]dxa: error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_FAILED)
-
-
-def _files_table(summary) -> Table:  # noqa: ANN001 - RunSummary, imported lazily
-    table = Table(title=f"Run {summary.run_id} ({summary.ruleset}): {summary.status}")
-    for name in ("input", "format", "status", "read", "loaded", "quarantined", "duplicate"):
-        table.add_column(name, justify="right" if name in ("read", "loaded", "quarantined",
-                                                           "duplicate") else "left")
-    for f in summary.files:
-        table.add_row(
-            f.path, f.source_format or "-", f.status, str(f.rows_read), str(f.rows_loaded),
-            str(f.rows_quarantined), str(f.rows_duplicate),
-        )
-    table.add_section()
-    table.add_row(
-        "total", "", "", *(str(summary.total(k)) for k in
-                           ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate")),
-    )
-    return table
-
-
-def _counts_table(title: str, counts: dict[str, int]) -> Table:
-    table = Table(title=title)
-    table.add_column("value")
-    table.add_column("count", justify="right")
-    for key, value in counts.items():
-        table.add_row(key, str(value))
-    return table
-
-
-#: Counts of rows set aside that the adapter's own note already explains (APEX: "N exam(s)
-#: with both hips scanned: kept the hip with the lower T-score"): printed once, not twice,
-#: and a hip not kept is part of a loaded exam, not an exam "not loaded".
-EXPLAINED_BY_NOTES = frozenset({"contralateral_hips"})
-
-
-def print_summary(summary) -> None:  # noqa: ANN001
-    out.print(_files_table(summary))
-    for f in summary.files:
-        if f.error:
-            out.print(f"[yellow]failed:[/] {f.path}: {f.error}", highlight=False)
-        if f.extra_columns:
-            out.print(f"[yellow]note:[/] {f.path}: unknown columns kept aside: "
-                      f"{', '.join(f.extra_columns)}", highlight=False)
-        for note in f.notes:
-            out.print(f"note: {f.path}: {note}", highlight=False)
-        for key, value in f.excluded.items():
-            if not value or key in EXPLAINED_BY_NOTES:
-                continue
-            out.print(f"note: {f.path}: {value} {key.replace('_', ' ')} not loaded as exams",
-                      highlight=False)
-    for path in summary.ignored:
-        out.print(f"note: ignored {path} (documentation, not an export)", highlight=False)
-    if summary.quarantine_reasons:
-        out.print(_counts_table("Quarantine reasons", summary.quarantine_reasons))
-    if summary.categories:
-        out.print(_counts_table("Categories", summary.categories))
-    if summary.treatments:
-        out.print(_counts_table("Treatment", summary.treatments))
-    if summary.reporting_copy:
-        out.print(f"Reporting copy for queries and dashboards: {summary.reporting_copy}",
-                  highlight=False)
 
 
 @app.command()
@@ -134,62 +75,15 @@ def run(
 ) -> None:
     """Run the registry flow on exports into the DuckDB registry."""
     configure_prefect_env(verbose=verbose)
-    from pipelines.rules_bridge import resolve_ruleset
-    from transforms.rules.ruleset import RulesetError
+    from pipelines.execute import RunNotStarted, execute_run
 
-    try:
-        resolve_ruleset(ruleset)
-    except RulesetError as exc:
-        fail(str(exc))
     if date_format is not None and date_format.upper() not in ("DMY", "MDY"):
-        fail(f"--date-format must be DMY or MDY, not {date_format!r}")
-    from transforms.precision import PrecisionError, load_precision
-
-    try:
-        load_precision(precision)
-    except PrecisionError as exc:
-        fail(str(exc))
-    from transforms.tscore import TReferenceError, load_reference
-
-    try:
-        load_reference(t_reference) if t_reference else load_reference()
-    except TReferenceError as exc:
-        fail(str(exc))
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        fail(f"no such file or folder: {', '.join(missing)}")
-
-    from pipelines.flow import registry_flow
-    from pipelines.progress import set_reporter
-    from pipelines.store import RegistryLocked
-
-    show_progress = sys.stdout.isatty() and not as_json
-    status = out.status("Starting the flow (Prefect local ephemeral mode)...") if (
-        show_progress) else None
-    if status is not None:
-        status.start()
-        set_reporter(lambda stage, detail: status.update(f"{stage}: {detail}"))
-    if dask is not None:
-        from pipelines.runners import task_runner_for
-
-        registry_flow = registry_flow.with_options(task_runner=task_runner_for(dask))
-    try:
-        summary = registry_flow(
-            paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
-            lock_timeout_s=lock_timeout,
-            date_format=date_format.upper() if date_format else None,
-            precision=str(precision) if precision else None,
-            t_reference=t_reference,
-        )
-    except RegistryLocked as exc:
-        fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file
-        fail(f"the run could not complete: {safe_reason(exc)} (details in "
-             f"{write_details(exc)})")
-    finally:
-        if status is not None:
-            status.stop()
-        set_reporter(None)
+        raise RunNotStarted(f"--date-format must be DMY or MDY, not {date_format!r}")
+    summary = execute_run(
+        paths, db, ruleset=ruleset, fmt=fmt, lock_timeout_s=lock_timeout,
+        date_format=date_format.upper() if date_format else None, precision=precision,
+        t_reference=t_reference, dask=dask, show_progress=not as_json,
+    )
     if as_json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
@@ -209,17 +103,13 @@ def report(
     ] = None,
 ) -> None:
     """A summary of the latest run and of the registry, for humans or machines."""
-    from pipelines.report import ReportError, build_report, render_report
+    from pipelines.report import build_report, render_report
 
     if fmt not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {fmt!r}")
     if not db.exists():
         fail(f"no registry at {db}")
-    try:
-        data = build_report(db, as_of, lock_timeout_s=lock_timeout)
-    except ReportError as exc:
-        fail(str(exc))
-    render_report(data, fmt, out)
+    render_report(build_report(db, as_of, lock_timeout_s=lock_timeout), fmt, out)
 
 
 @app.command()
@@ -273,12 +163,9 @@ def rules(
 ) -> None:
     """Print the rule catalog: every rule ID, its wording, parameters and source."""
     from transforms.rules.catalog import render_catalog
-    from transforms.rules.ruleset import RulesetError, load_ruleset
+    from transforms.rules.ruleset import load_ruleset
 
-    try:
-        chosen = load_ruleset(ruleset) if ruleset else None
-    except RulesetError as exc:
-        fail(str(exc))
+    chosen = load_ruleset(ruleset) if ruleset else None
     text = render_catalog("markdown" if markdown else "text", chosen)
     if output:
         output.write_text(text, encoding="utf-8")

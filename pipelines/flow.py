@@ -28,6 +28,7 @@ from pipelines.runners import task_runner_for
 from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
+from schemas.vocabulary import RunStatus
 from sources.base import ReadOptions
 from sources.detect import Input, discover
 from transforms.errors import FileProblem
@@ -99,13 +100,13 @@ def load_stage(
         try:
             record_rules(con, ruleset)
             _load_all(con, summary, prepared, decide, precision)
-            summary.status = "completed"
+            summary.status = RunStatus.COMPLETED
             collect_run_counts(con, summary)
             summary.report = collect_report(con, dt.date.today())
             finish_run(con, summary)
             summary.reporting_copy = str(publish_reporting_copy(db, con))
         except Exception as exc:
-            summary.status = "failed"
+            summary.status = RunStatus.FAILED
             summary.message = safe_reason(exc)
             finish_run(con, summary)
             raise

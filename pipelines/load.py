@@ -20,6 +20,8 @@ from pipelines.outcome import FileOutcome
 from pipelines.prepare import Batch, PreparedInput
 from pipelines.staging import REGISTRY, TableSet, forget_verdicts, move_staged, staged
 from pipelines.store import arrow_of, insert_frame, query, transaction
+from schemas.errors import RegistryError
+from schemas.vocabulary import FileAction, FileStatus
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.precision import PrecisionTable
@@ -38,7 +40,9 @@ def _now() -> dt.datetime:
 
 def loaded_fingerprints(con: duckdb.DuckDBPyConnection) -> set[str]:
     """sha256 of every input already loaded into the registry."""
-    rows = con.execute("SELECT file_sha256 FROM source_files WHERE status = 'loaded'").fetchall()
+    rows = con.execute(
+        "SELECT file_sha256 FROM source_files WHERE status = ?", [FileStatus.LOADED]
+    ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -47,7 +51,7 @@ def _record_file(
 ) -> None:
     """Keep `source_files` (one row per content) and `run_files` (per run) up to date."""
     now = _now()
-    if outcome.status in ("loaded", "failed") and outcome.sha256 is not None:
+    if outcome.status in (FileAction.LOADED, FileAction.FAILED) and outcome.sha256 is not None:
         con.execute("DELETE FROM source_files WHERE file_sha256 = ?", [outcome.sha256])
         con.execute(
             "INSERT INTO source_files (file_sha256, path, run_id, status, source_format, vendor,"
@@ -78,7 +82,7 @@ def record_failure(
     """A file that could not be read: recorded with its reason, nothing else written."""
     outcome = FileOutcome(
         path=str(prepared.path),
-        status="failed",
+        status=FileAction.FAILED,
         source_format=prepared.source_format,
         sha256=prepared.sha256,
         error=prepared.error,
@@ -199,7 +203,7 @@ def assess_loaded_input(
     )
     outcome = FileOutcome(
         path=str(prepared.path),
-        status="skipped",
+        status=FileAction.SKIPPED,
         source_format=prepared.source_format,
         vendor=prepared.vendor,
         sha256=prepared.sha256,
@@ -209,13 +213,13 @@ def assess_loaded_input(
             assessments, flags = decide(exams)
             insert_frame(con, "assessments", assessments.with_columns(run_id=pl.lit(run_id)))
             insert_frame(con, "flags", flags.with_columns(run_id=pl.lit(run_id)))
-            outcome.status = "assessed"
+            outcome.status = FileAction.ASSESSED
             outcome.assessments_added = assessments.height
         _record_file(con, run_id, ruleset, outcome)
     return outcome
 
 
-class AccountingError(RuntimeError):
+class AccountingError(RegistryError, RuntimeError):
     """Rows of an input are not all accounted for, or an exam id would be held twice: a
     bug, never a data problem, so the input is not loaded."""
 
@@ -356,7 +360,7 @@ def load_input(
     """
     outcome = FileOutcome(
         path=str(prepared.path),
-        status="loaded",
+        status=FileAction.LOADED,
         source_format=prepared.source_format,
         vendor=prepared.vendor,
         sha256=prepared.sha256,

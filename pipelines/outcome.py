@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from schemas.vocabulary import FileAction, RunStatus
+
 
 @dataclass
 class FileOutcome:
     """One input's fate in one run. rows_read = rows_loaded + rows_quarantined + rows_duplicate."""
 
     path: str
-    status: str  # loaded | skipped | assessed | failed
+    status: FileAction
     source_format: str | None = None
     vendor: str | None = None
     sha256: str | None = None
@@ -37,7 +39,7 @@ class RunSummary:
     run_id: str
     ruleset: str
     db_path: str
-    status: str = "running"
+    status: RunStatus = RunStatus.RUNNING
     files: list[FileOutcome] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
@@ -54,7 +56,7 @@ class RunSummary:
 
     @property
     def files_failed(self) -> int:
-        return sum(f.status == "failed" for f in self.files)
+        return sum(f.status == FileAction.FAILED for f in self.files)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -21,9 +21,10 @@ from rich.table import Table
 
 from pipelines.publish import reporting_copy_path
 from pipelines.store import RegistryLocked, connect
+from schemas.errors import RegistryError
 
 
-class ReportError(Exception):
+class ReportError(RegistryError):
     """The file is not a registry, or cannot be read (missing tables, a writer's lock...)."""
 
 

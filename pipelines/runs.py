@@ -7,12 +7,13 @@ import datetime as dt
 import duckdb
 
 from pipelines.outcome import RunSummary
+from schemas.vocabulary import FileAction, RunStatus
 
 
 def begin_run(con: duckdb.DuckDBPyConnection, run_id: str, ruleset: str) -> None:
     con.execute(
-        "INSERT INTO runs (run_id, started_at, status, ruleset) VALUES (?, ?, 'running', ?)",
-        [run_id, dt.datetime.now(), ruleset],
+        "INSERT INTO runs (run_id, started_at, status, ruleset) VALUES (?, ?, ?, ?)",
+        [run_id, dt.datetime.now(), RunStatus.RUNNING, ruleset],
     )
 
 
@@ -29,9 +30,9 @@ def finish_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
             summary.total("rows_loaded"),
             summary.total("rows_quarantined"),
             summary.total("rows_duplicate"),
-            sum(f.status == "loaded" for f in files),
-            sum(f.status in ("skipped", "assessed") for f in files),
-            sum(f.status == "failed" for f in files),
+            sum(f.status == FileAction.LOADED for f in files),
+            sum(f.status in (FileAction.SKIPPED, FileAction.ASSESSED) for f in files),
+            sum(f.status == FileAction.FAILED for f in files),
             summary.message,
             summary.run_id,
         ],

@@ -17,6 +17,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from schemas.errors import RegistryError
+
 MIGRATIONS_PACKAGE = "pipelines.migrations"
 
 #: Storage format of the DuckDB files we create: the long-term-support release (1.4) and
@@ -27,7 +29,7 @@ MIGRATIONS_PACKAGE = "pipelines.migrations"
 STORAGE_VERSION = "v1.4.0"
 
 
-class RegistryLocked(Exception):
+class RegistryLocked(RegistryError):
     """Another process holds the registry file; nothing was written."""
 
 

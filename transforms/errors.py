@@ -1,11 +1,7 @@
-"""Errors that fail one input file (not the run), with a message safe to show on screen."""
+"""Errors that fail one input file (not the run): defined with the others in `schemas.errors`."""
 
 from __future__ import annotations
 
+from schemas.errors import FileProblem
 
-class FileProblem(Exception):
-    """A whole file cannot be ingested: not a CSV, empty, a required column missing, ...
-
-    The message names the problem but never a cell's value, so it may be logged and
-    shown in Prefect artifacts without exposing patient identifiers.
-    """
+__all__ = ["FileProblem"]

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Final, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.errors import ConfigError
 from transforms.columns import SITES
 from transforms.config_errors import first_problem
 
@@ -40,7 +41,7 @@ PRECISION_SCHEMA: Final = {
 }
 
 
-class PrecisionError(ValueError):
+class PrecisionError(ConfigError, ValueError):
     """A precision file cannot be used; the message names the file and the offending key."""
 
 

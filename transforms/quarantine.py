@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from schemas.errors import DxaError
 from schemas.exam import CanonicalExam
 from transforms.columns import PARSE_ERRORS, ROW_NUMBER, ROW_PROBLEM
 from transforms.read_csv import raw_rows
@@ -31,7 +32,7 @@ _CHECK_WORDING = {
 }
 
 
-class SchemaProblem(Exception):
+class SchemaProblem(DxaError):
     """A structural schema failure (missing column, wrong dtype): a bug or a bad adapter."""
 
 

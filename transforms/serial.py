@@ -48,6 +48,7 @@ from typing import Final
 
 import polars as pl
 
+from schemas.vocabulary import Severity
 from transforms.precision import LSC_FACTOR, PrecisionTable
 from transforms.rules.declare import ARTICLE, ISCD, SERIAL_STEP, Rule
 
@@ -296,7 +297,7 @@ def compare_serial(
     scanner_changed = pairs.filter(~pl.col("_same_scanner")).select(
         "exam_id",
         pl.lit("SCANNER_CHANGED").alias("code"),
-        pl.lit("info").alias("severity"),
+        pl.lit(Severity.INFO).alias("severity"),
         pl.when(
             pl.col("scanner_serial").is_not_null() & pl.col("prior_scanner_serial").is_not_null()
         )
@@ -313,7 +314,10 @@ def compare_serial(
         .then(pl.lit("LOSS_ON_TREATMENT"))
         .otherwise(pl.lit("SIGNIFICANT_BMD_LOSS"))
         .alias("code"),
-        pl.when(on_treatment).then(pl.lit("high")).otherwise(pl.lit("warning")).alias("severity"),
+        pl.when(on_treatment)
+        .then(pl.lit(Severity.HIGH))
+        .otherwise(pl.lit(Severity.WARNING))
+        .alias("severity"),
         pl.format(
             "{} {}% (LSC {}%)",
             "site",

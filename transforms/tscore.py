@@ -31,6 +31,8 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.errors import ConfigError
+
 #: The reference used to fill a missing T-score when none is named.
 DEFAULT_REFERENCE = "nhanes3"
 #: Sites a reference may cover (the 33% radius has no shipped reference).
@@ -40,7 +42,7 @@ REFERENCE_SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
 T_DECIMALS = 6
 
 
-class TReferenceError(ValueError):
+class TReferenceError(ConfigError):
     """A reference file that cannot be used (named in the message)."""
 
 

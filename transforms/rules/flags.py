@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas.vocabulary import Severity
 from transforms.rules.names import NO_SITE, fired_col
 from transforms.rules.risk import missing_detail, missing_mask
 from transforms.rules.ruleset import Ruleset
@@ -15,12 +16,12 @@ from transforms.rules.ruleset import Ruleset
 FLAG_COLUMNS: tuple[str, ...] = ("exam_id", "code", "severity", "detail", "ruleset")
 FLAG_SCHEMA = {name: pl.String() for name in FLAG_COLUMNS}
 #: Flag codes in the order the flags frame groups them, with their severity.
-FLAG_SEVERITY: dict[str, str] = {
-    "MENOPAUSE_ASSUMED": "info",
-    "PEDIATRIC_NOT_ASSESSED": "info",
-    "SPINE_TOO_FEW_VERTEBRAE": "warning",
-    "NO_DIAGNOSTIC_SITE": "warning",
-    "RISK_FACTORS_INCOMPLETE": "info",
+FLAG_SEVERITY: dict[str, Severity] = {
+    "MENOPAUSE_ASSUMED": Severity.INFO,
+    "PEDIATRIC_NOT_ASSESSED": Severity.INFO,
+    "SPINE_TOO_FEW_VERTEBRAE": Severity.WARNING,
+    "NO_DIAGNOSTIC_SITE": Severity.WARNING,
+    "RISK_FACTORS_INCOMPLETE": Severity.INFO,
 }
 _MISSING = "_missing"
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from schemas.errors import ConfigError
 from transforms.config_errors import CrossFieldError, first_problem
 
 #: Treatment levels, most to least urgent (the order properties are tested against).
@@ -36,7 +37,7 @@ Level = Literal["recommended", "consider", "needs_risk_assessment", "not_indicat
 Category = Literal["osteoporosis", "osteopenia", "normal"]
 
 
-class RulesetError(ValueError):
+class RulesetError(ConfigError, ValueError):
     """A ruleset file cannot be used; the message names the file and the offending key."""
 
 

@@ -1,0 +1,82 @@
+"""`dxa run` without the command line: check the request, run the flow, shape its errors.
+
+The CLI parses options and prints; this module decides what a run needs before it
+starts (every path exists, the ruleset and precision file are valid) and turns what can
+go wrong during the run into errors of our own with a message safe to show.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pipelines.console import out
+from pipelines.messages import safe_reason, write_details
+from pipelines.outcome import RunSummary
+from schemas.errors import DxaError
+
+
+class RunNotStarted(DxaError):
+    """The run was refused before it started (a missing path, a bad option)."""
+
+
+class RunIncomplete(DxaError):
+    """The run started but could not complete; the registry holds nothing of it."""
+
+
+def execute_run(
+    paths: list[Path],
+    db: Path,
+    *,
+    ruleset: str,
+    fmt: str,
+    lock_timeout_s: float,
+    date_format: str | None,
+    precision: Path | None,
+    t_reference: str | None = None,
+    dask: str | None,
+    show_progress: bool,
+) -> RunSummary:
+    """Run the registry flow in this process; raise DxaError when it cannot complete."""
+    from pipelines.rules_bridge import resolve_ruleset
+    from transforms.precision import load_precision
+    from transforms.tscore import load_reference
+
+    resolve_ruleset(ruleset)
+    load_precision(precision)
+    load_reference(t_reference) if t_reference else load_reference()
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise RunNotStarted(f"no such file or folder: {', '.join(missing)}")
+
+    from pipelines import progress
+    from pipelines.flow import registry_flow
+    from pipelines.store import RegistryLocked
+
+    status = out.status("Starting the flow (Prefect local ephemeral mode)...") if (
+        show_progress and sys.stdout.isatty()) else None
+    if status is not None:
+        status.start()
+        progress.set_reporter(lambda stage, detail: status.update(f"{stage}: {detail}"))
+    if dask is not None:
+        from pipelines.runners import task_runner_for
+
+        registry_flow = registry_flow.with_options(task_runner=task_runner_for(dask))
+    try:
+        return registry_flow(
+            paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
+            lock_timeout_s=lock_timeout_s, date_format=date_format,
+            precision=str(precision) if precision else None, t_reference=t_reference,
+        )
+    except RegistryLocked:
+        raise  # its message says all: the lock, the wait, nothing written
+    except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file
+        raise RunIncomplete(_incomplete(exc)) from exc
+    finally:
+        if status is not None:
+            status.stop()
+        progress.set_reporter(None)
+
+
+def _incomplete(exc: BaseException) -> str:
+    return f"the run could not complete: {safe_reason(exc)} (details in {write_details(exc)})"
