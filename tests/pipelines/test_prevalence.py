@@ -1,0 +1,182 @@
+"""`dxa prevalence` on registries loaded through the pipeline; `--t-reference` at load."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+from exam_rows import make_row, write_csv
+from nhanes_files import participant, shared_nhanes, write_nhanes
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.load import load_input
+from pipelines.prepare import PreparedInput, prepare_input
+from pipelines.prevalence import PrevalenceError, PrevalenceRequest, prevalence
+from pipelines.rules_bridge import decider_for, resolve_ruleset
+from pipelines.runs import begin_run
+from pipelines.store import registry
+from sources.base import ReadOptions
+from sources.detect import Input
+from transforms.precision import load_precision
+
+runner = CliRunner()
+
+#: (seqn, sex, age, neck BMD, spine BMD, weight, psu, stratum). Neck T = (BMD-0.858)/0.12,
+#: spine T = (BMD-1.047)/0.11: 0.55 / 0.75 are osteoporosis, 0.70 / 0.90 low bone mass,
+#: 0.90 / 1.10 normal.
+PEOPLE = [
+    (1, 2, 55, 0.55, 1.10, 1000.0, 1, 1),   # F 50-64 osteoporosis (neck)
+    (2, 2, 60, 0.90, 0.90, 3000.0, 2, 1),   # F 50-64 low bone mass (spine)
+    (3, 2, 70, 0.70, 0.75, 2000.0, 1, 2),   # F 65+ osteoporosis (spine)
+    (4, 2, 75, 0.90, 1.10, 2000.0, 2, 2),   # F 65+ normal
+    (5, 1, 52, 0.90, 1.10, 4000.0, 1, 1),   # M 50-64 normal
+    (6, 1, 68, 0.70, 1.10, 1000.0, 2, 2),   # M 65+ low bone mass
+    (7, 1, 58, 0.55, 1.10, 1000.0, 2, 1),   # M 50-64 osteoporosis
+]
+
+
+def _people(spine_of_7: int = 1) -> list[dict]:
+    return [
+        participant(s, sex=sex, age=age, neck=neck, total=0.9, spine_bmd=spine,
+                    spine=spine_of_7 if s == 7 else 1, weight=w, psu=psu, stratum=stratum)
+        for s, sex, age, neck, spine, w, psu, stratum in PEOPLE
+    ]
+
+
+def load(db: Path, inputs: list[Input], options: ReadOptions | None = None) -> None:
+    """Prepare and load inputs as `dxa run` does (no Prefect)."""
+    load_prepared(db, [prepare_input(item, options or ReadOptions()) for item in inputs])
+
+
+def load_prepared(db: Path, prepared: list[PreparedInput]) -> None:
+    ruleset = resolve_ruleset("core-2025")
+    with registry(db) as con:
+        begin_run(con, "test", ruleset.label)
+        for item in prepared:
+            assert item.error is None, item.error
+            load_input(con, "test", ruleset.label, item, decider_for(ruleset),
+                       load_precision(None))
+
+
+@pytest.fixture(scope="module")
+def survey_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = write_nhanes(tmp_path_factory.mktemp("nh") / "J", _people(spine_of_7=2),
+                          style="J", with_optional=False)
+    db = folder.parent / "survey.duckdb"
+    load(db, [Input(folder, "nhanes")])
+    return db
+
+
+def _weighted(rows: list[tuple[float, bool]]) -> float:
+    return 100 * sum(w for w, y in rows if y) / sum(w for w, _y in rows)
+
+
+def test_crude_weighted_prevalence_by_sex(survey_db: Path) -> None:
+    result = prevalence(PrevalenceRequest(survey_db, by=("sex",), standard="none"))
+    assert set(result.to_dict()) == {"overall", "groups"}
+    # participant 7 has no valid spine: left out (both sites required)
+    overall = result.overall
+    assert overall["n"] == 6
+    assert overall["osteoporosis_pct"] == round(_weighted(
+        [(1000, True), (3000, False), (2000, True), (2000, False), (4000, False),
+         (1000, False)]), 2)
+    assert overall["low_bone_mass_pct"] == round(100 * 4000 / 13000, 2)
+    women, men = result.groups
+    assert set(women) == {"sex", "n", "osteoporosis_pct", "low_bone_mass_pct",
+                          "osteoporosis_ci95", "low_bone_mass_ci95"}
+    assert (women["sex"], women["n"], women["osteoporosis_pct"]) == ("F", 4, 37.5)
+    assert (men["sex"], men["n"], men["osteoporosis_pct"], men["low_bone_mass_pct"]) == (
+        "M", 2, 0.0, 20.0)
+    lo, hi = women["osteoporosis_ci95"]
+    assert 0 <= lo < 37.5 < hi <= 100
+
+
+def test_age_standardised_to_us2000(survey_db: Path) -> None:
+    result = prevalence(PrevalenceRequest(survey_db, by=("sex",), standard="us2000"))
+    women = result.groups[0]
+    # women 50-64: 1000 of 4000 weight osteoporotic (25 %); 65+: 2000 of 4000 (50 %)
+    a = 41185865 / (41185865 + 34709480)
+    assert women["osteoporosis_pct"] == round(100 * (a * 0.25 + (1 - a) * 0.5), 2)
+    by_age = prevalence(PrevalenceRequest(survey_db, by=("sex", "age_group")))
+    keys = [(g["sex"], g["age_group"]) for g in by_age.groups]
+    assert keys == [("F", "50-64"), ("F", "65+"), ("M", "50-64"), ("M", "65+")]
+    assert [g["osteoporosis_pct"] for g in by_age.groups[:2]] == [25.0, 50.0]
+
+
+def test_unweighted_and_single_site(survey_db: Path) -> None:
+    result = prevalence(PrevalenceRequest(survey_db, sites=("femoral_neck",),
+                                          weights="none", standard="none"))
+    # the neck alone: participant 7 counts again; 1, 7 osteoporosis of 7
+    assert result.overall["n"] == 7
+    assert result.overall["osteoporosis_pct"] == round(100 * 2 / 7, 2)
+
+
+def test_registry_without_survey_design(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "in.csv", [make_row(exam_id="A"), make_row(
+        exam_id="B", patient_id="P-2", femoral_neck_t="-2.7")])
+    db = tmp_path / "reg.duckdb"
+    load(db, [Input(csv, "canonical_csv")])
+    with pytest.raises(PrevalenceError, match="use --weights none"):
+        prevalence(PrevalenceRequest(db, sites=("femoral_neck",)))
+    result = prevalence(PrevalenceRequest(db, sites=("femoral_neck",), weights="none",
+                                          standard="none"))
+    assert (result.overall["n"], result.overall["osteoporosis_pct"]) == (2, 50.0)
+
+
+def test_t_reference_on_demand_keeps_the_reported_t_aside(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "in.csv", [make_row()])  # neck BMD 0.610, reported T -2.1
+    db = tmp_path / "reg.duckdb"
+    load(db, [Input(csv, "canonical_csv")], ReadOptions(t_reference="nhanes3"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT femoral_neck_t FROM exams").fetchall() == [(-2.066667,)]
+        assert con.execute(
+            "SELECT site, t_reference, t_score, reported_t_score FROM t_score_sources"
+        ).fetchall() == [("femoral_neck", "nhanes3", -2.066667, -2.1)]
+
+
+def test_cli_prints_the_table_and_json(survey_db: Path) -> None:
+    args = ["prevalence", "--db", str(survey_db), "--min-age", "50", "--sites",
+            "femoral_neck,spine", "--by", "sex", "--standard", "us2000", "--weights", "survey"]
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "osteoporosis" in table.output and "NHANES-" not in table.output
+    as_json = runner.invoke(app, [*args, "--format", "json"])
+    assert json.loads(as_json.output)["groups"][0]["sex"] == "F"
+    as_csv = runner.invoke(app, [*args, "--format", "csv"])
+    assert as_csv.output.splitlines()[0].startswith("sex,n,osteoporosis_pct,")
+    bad = runner.invoke(app, ["prevalence", "--db", str(survey_db), "--sites", "knee"])
+    assert bad.exit_code == 1 and "--sites: unknown knee" in bad.output
+    bad = runner.invoke(app, ["prevalence", "--db", str(survey_db), "--standard", "who"])
+    assert bad.exit_code == 1 and "--standard must be one of esp2013, us2000" in bad.output
+
+
+def _real_data() -> Path:
+    return Path(os.environ.get("DXA_NHANES_DATA", shared_nhanes()))
+
+
+@pytest.mark.skipif(not (_real_data() / "P_DXXFEM.XPT").is_file(),
+                    reason="the shared NHANES files (../shared/data/nhanes beside the repo, "
+                           "or DXA_NHANES_DATA) are not here")
+def test_end_to_end_on_the_shared_nhanes_files(tmp_path: Path) -> None:
+    data = _real_data()
+    prepared = prepare_input(Input(data, "nhanes"), ReadOptions())
+    participants = 4593  # every DXA participant of the files: loaded or counted
+    assert prepared.rows_read + sum(prepared.excluded.values()) == participants
+    db = tmp_path / "nhanes.duckdb"
+    load_prepared(db, [prepared])
+    with duckdb.connect(str(db), read_only=True) as con:
+        counts = con.execute("SELECT (SELECT count(*) FROM exams), (SELECT count(*) FROM"
+                             " quarantine), (SELECT count(*) FROM survey_design)").fetchone()
+    assert counts == (3735, 0, 3735)
+    assert sum(prepared.excluded.values()) == 858
+    result = prevalence(PrevalenceRequest(db, by=("sex",)))
+    overall, women, men = result.overall, *result.groups
+    assert overall["n"] == 1931 and women["n"] == 1024 and men["n"] == 907
+    # close to, not equal to, NCHS Data Brief 405 (2017-2018: 12.6 / 19.6 / 4.4 / 43.1)
+    assert (overall["osteoporosis_pct"], women["osteoporosis_pct"],
+            men["osteoporosis_pct"], overall["low_bone_mass_pct"]) == (
+        11.36, 16.98, 3.95, 45.48)
