@@ -174,12 +174,14 @@ def apply_t_reference(exams: pl.DataFrame, policy: TScorePolicy) -> pl.DataFrame
 
     `exams` is the typed exam frame (after parsing). Adds `_t_reference_<site>` (the
     reference's name where the T-score was computed) and `_reported_t_<site>` (the
-    source's T-score a replacement set aside) for every site.
+    source's T-score a replacement set aside) for every site the reference covers.
     """
     reference = policy.reference
     on_scale = _same_calibration(reference)
     columns = []
     for site in REFERENCE_SITES:
+        if not reference.covers(site):
+            continue  # nothing to compute: no bookkeeping columns either
         reported = pl.col(f"{site}_t")
         new = computed_t(reference, site)
         use = on_scale & new.is_not_null()

@@ -59,6 +59,7 @@ def test_hand_values_on_both_sides_of_the_cut_offs() -> None:
     assert out["total_hip_t"].to_list()[:2] == [0.0, -2.5]
     assert out["spine_t"].to_list()[:2] == [-2.5, -1.0]
     assert out["total_hip_t"][2] is None and out["radius_33_t"].null_count() == 6
+    assert "_t_reference_radius_33" not in out.columns  # the reference has no radius
 
 
 def test_men_use_the_female_reference() -> None:
