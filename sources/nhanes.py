@@ -201,12 +201,33 @@ def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     )
 
 
+def _measured(column: str) -> pl.Expr:
+    """A BMD that was measured: present and above zero (a zero is not a measurement)."""
+    return pl.col(column).is_not_null() & (pl.col(column) > 0)
+
+
 def _valid_sites(frame: pl.DataFrame) -> pl.DataFrame:
-    positive = lambda c: pl.col(c).is_not_null() & (pl.col(c) > 0)  # noqa: E731
+    """`_femur_ok` / `_spine_ok`: the site has a completed, valid scan (status 1)."""
     return frame.with_columns(
-        _femur_ok=(pl.col("DXAFMRST") == 1) & positive("DXXNKBMD") & positive("DXXOFBMD"),
-        _spine_ok=(pl.col("DXASPNST") == 1) & positive("DXXOSBMD"),
+        _femur_ok=(pl.col("DXAFMRST") == 1) & _measured("DXXNKBMD") & _measured("DXXOFBMD"),
+        _spine_ok=(pl.col("DXASPNST") == 1) & _measured("DXXOSBMD"),
     ).with_columns(pl.col("_femur_ok", "_spine_ok").fill_null(False))
+
+
+def _without_valid_scan(participants: pl.DataFrame) -> dict[str, int]:
+    """Participants with no valid site, counted by their pair of scan status codes."""
+    def code(value: float | None) -> str:
+        return "none" if value is None else str(int(value))
+
+    no_site = participants.filter(~pl.col("_femur_ok") & ~pl.col("_spine_ok"))
+    counts = no_site.group_by("DXAFMRST", "DXASPNST").len().sort(
+        "DXAFMRST", "DXASPNST", nulls_last=True
+    )
+    return {
+        f"participants_without_a_valid_scan_(femur_status_{code(femur)},"
+        f"_spine_status_{code(spine)})": n
+        for femur, spine, n in counts.rows()
+    }
 
 
 def _cells(frame: pl.DataFrame, letter: str) -> pl.DataFrame:
@@ -253,15 +274,7 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     letter, tables = _tables(path)
     participants = _valid_sites(_participants(tables))
     notes = _status_notes(participants)
-    no_site = participants.filter(~pl.col("_femur_ok") & ~pl.col("_spine_ok"))
-    excluded: dict[str, int] = {}
-    for femur, spine, n in no_site.group_by("DXAFMRST", "DXASPNST").len().sort(
-        "DXAFMRST", "DXASPNST", nulls_last=True
-    ).rows():
-        code = lambda c: "none" if c is None else str(int(c))  # noqa: E731
-        key = f"participants_without_a_valid_scan_(femur_status_{code(femur)}," \
-              f"_spine_status_{code(spine)})"
-        excluded[key] = n
+    excluded = _without_valid_scan(participants)
     scanned = participants.filter(pl.col("_femur_ok") | pl.col("_spine_ok"))
     cells = _cells(scanned, letter)
     orphan = scanned.get_column("_in_demo").is_null()
