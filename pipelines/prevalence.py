@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.store import connect, query
+from schemas.errors import RegistryError
 from transforms.standardise import DEFAULT_BREAKS, band_of, band_shares, bands, standard
 from transforms.survey import PSU, STRATUM, WEIGHT, Estimate, lonely_strata, standardised_proportion
 
@@ -29,7 +30,7 @@ BAND = "_band"
 STD_BAND = "_std_band"  # the band estimates are standardised over ("all" when crude)
 
 
-class PrevalenceError(ValueError):
+class PrevalenceError(RegistryError):
     """A request the registry cannot answer (named in the message, no data values)."""
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.errors import ConfigError
+
 STANDARDS_FILE = "standard_populations.toml"
 #: Age bands used with `--standard none` (and for `--by age_group` then): the brief's.
 DEFAULT_BREAKS = (65,)
@@ -24,7 +26,7 @@ DEFAULT_BREAKS = (65,)
 OPEN_GROUP_YEARS = 10
 
 
-class StandardError(ValueError):
+class StandardError(ConfigError):
     """An unknown standard or a bad standard population file."""
 
 
