@@ -117,9 +117,10 @@ def export(
     kind: Annotated[str, typer.Argument(
         help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
              "or research.")],
-    db: Annotated[Path, typer.Option(help="Registry or reporting copy (DuckDB file).")],
     output: Annotated[Path, typer.Option(
         help="FILE.csv, FILE.xlsx or FILE.parquet (research: FILE.parquet, one per table).")],
+    db: Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")] = Path(
+        "registry.report.duckdb"),
     as_of: Annotated[
         str | None, typer.Option(help="Date of the list, YYYY-MM-DD (default today).")
     ] = None,

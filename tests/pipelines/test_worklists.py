@@ -186,3 +186,13 @@ def test_cli_writes_the_list_and_names_only_counts(copy: Path, tmp_path: Path) -
     assert "rows to" in result.output and "authorised staff" in result.output
     assert not any(pid in result.output for pid in rows["patient_id"])
     assert out.exists()
+
+
+def test_db_defaults_to_the_reporting_copy_in_the_current_folder(
+    copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(copy.parent)
+    out = tmp_path / "overdue.xlsx"
+    result = runner.invoke(app, ["export", "overdue", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert openpyxl.load_workbook(out).sheetnames == ["overdue", "about"]
