@@ -15,6 +15,7 @@ from pipelines.load import load_input
 from pipelines.prepare import prepare_input
 from pipelines.publish import publish_reporting_copy
 from pipelines.rules_bridge import decider_for, resolve_ruleset
+from pipelines.rules_table import record_rules
 from pipelines.store import registry
 from sources.detect import discover
 from transforms.precision import load_precision
@@ -34,6 +35,7 @@ def load_sample_registry(db: Path, ruleset: str = "core-2025") -> Path:
             "INSERT INTO runs (run_id, started_at, status, ruleset) VALUES (?, ?, 'running', ?)",
             [run_id, dt.datetime.now(), chosen.label],
         )
+        record_rules(con, chosen)  # as the flow does whenever a ruleset is used
         for item in inputs:
             load_input(con, run_id, chosen.label, prepare_input(item), decide, precision)
         con.execute("UPDATE runs SET status = 'completed', finished_at = ? WHERE run_id = ?",

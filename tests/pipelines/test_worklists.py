@@ -14,7 +14,7 @@ from sample_registry import shared_sample_copy
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.worklists import WORKLISTS, WorklistError, export_worklist
+from pipelines.worklists import WORKLISTS, WorklistError, export_worklist, rule_wording
 from transforms.rules.catalog import RULES_BY_ID
 
 runner = CliRunner()
@@ -92,17 +92,19 @@ def test_quarantine_list_holds_every_quarantined_row(copy: Path, tmp_path: Path)
 def test_rules_wording_explains_the_list(copy: Path, tmp_path: Path) -> None:
     """Every TX-* reason of a treatment candidate comes with its rule's wording; the overdue
     list explains MON-OVERDUE and the rule that set the due date."""
+    recorded = dict(_view_rows(copy, "SELECT rule_id, wording FROM rules"
+                                     f" WHERE ruleset = '{RULESET}'").iter_rows())
+    assert recorded, "the registry's rules table holds the ruleset's wording"
     out = tmp_path / "candidates.parquet"
     export_worklist("treatment-candidates", copy, out)
     rows = pl.read_parquet(out)
     for reasons, wording in rows.select("reasons", "rules_wording").iter_rows():
-        for rule_id in (r for r in reasons.split("; ") if r.startswith("TX-")):
-            assert f"{rule_id}: {RULES_BY_ID[rule_id].wording}" in wording
-        assert "RF-" not in wording.split(":", 1)[0]
+        shown = [r for r in reasons.split("; ") if r.startswith("TX-")]
+        assert wording == " | ".join(f"{r}: {recorded[r]}" for r in shown)
     export_worklist("overdue", copy, out)
     overdue = pl.read_parquet(out)
     assert overdue["rules_wording"].str.starts_with(
-        f"MON-OVERDUE: {RULES_BY_ID['MON-OVERDUE'].wording}").all()
+        f"MON-OVERDUE: {recorded['MON-OVERDUE']}").all()
     assert overdue["rules_wording"].str.contains("MON-TREATED: |MON-UNTREATED: ").all()
 
 
@@ -196,3 +198,20 @@ def test_db_defaults_to_the_reporting_copy_in_the_current_folder(
     result = runner.invoke(app, ["export", "overdue", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert openpyxl.load_workbook(out).sheetnames == ["overdue", "about"]
+
+
+def test_wording_from_the_rules_table_else_the_catalog() -> None:
+    """The registry's own wording wins; a rule it does not record (or a registry made
+    before the rules table) takes the catalog's."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE assessments AS SELECT 'core-2025@1' AS ruleset")
+    catalog = rule_wording(con)
+    assert catalog.height == len(RULES_BY_ID)
+    assert dict(catalog.select("rule_id", "wording").iter_rows()) == {
+        r: rule.wording for r, rule in RULES_BY_ID.items()}
+    con.execute("CREATE TABLE rules AS SELECT 'TX-NORMAL' AS rule_id,"
+                " 'core-2025@1' AS ruleset, 'as signed off' AS wording")
+    both = dict(rule_wording(con).select("rule_id", "wording").iter_rows())
+    assert both["TX-NORMAL"] == "as signed off"
+    assert both["MON-OVERDUE"] == RULES_BY_ID["MON-OVERDUE"].wording
+    assert len(both) == len(RULES_BY_ID)
