@@ -117,9 +117,10 @@ def export(
     kind: Annotated[str, typer.Argument(
         help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
              "or research.")],
-    db: Annotated[Path, typer.Option(help="Registry or reporting copy (DuckDB file).")],
     output: Annotated[Path, typer.Option(
         help="FILE.csv, FILE.xlsx or FILE.parquet (research: FILE.parquet, one per table).")],
+    db: Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")] = Path(
+        "registry.report.duckdb"),
     as_of: Annotated[
         str | None, typer.Option(help="Date of the list, YYYY-MM-DD (default today).")
     ] = None,
@@ -135,22 +136,19 @@ def export(
 ) -> None:
     """Export a worklist with patient ids (authorised staff only), or a research extract."""
     from pipelines.research import export_research
-    from pipelines.worklists import WorklistError, export_worklist
+    from pipelines.worklists import export_worklist
 
-    try:
-        if kind == "research":
-            counts = export_research(db, key_file, output, as_of=as_of, ruleset=ruleset,
-                                     lock_timeout_s=lock_timeout)
-            summary = ", ".join(f"{table} {n}" for table, n in counts.items())
-            out.print(f"wrote the pseudonymised extract beside {output} ({summary} rows)",
-                      highlight=False)
-        else:
-            n = export_worklist(kind, db, output, as_of=as_of, ruleset=ruleset,
-                                lock_timeout_s=lock_timeout)
-            out.print(f"wrote {n} rows to {output} (patient identifiers: for authorised "
-                      "staff only)", highlight=False)
-    except WorklistError as exc:
-        fail(str(exc))
+    if kind == "research":  # a WorklistError (DxaError) becomes one line and exit 1
+        counts = export_research(db, key_file, output, as_of=as_of, ruleset=ruleset,
+                                 lock_timeout_s=lock_timeout)
+        summary = ", ".join(f"{table} {n}" for table, n in counts.items())
+        out.print(f"wrote the pseudonymised extract beside {output} ({summary} rows)",
+                  highlight=False)
+    else:
+        n = export_worklist(kind, db, output, as_of=as_of, ruleset=ruleset,
+                            lock_timeout_s=lock_timeout)
+        out.print(f"wrote {n} rows to {output} (patient identifiers: for authorised "
+                  "staff only)", highlight=False)
 
 
 @app.command()

@@ -69,11 +69,11 @@ def publish_reporting_copy(
 
 def storage_version(con: duckdb.DuckDBPyConnection) -> str:
     """The storage format of the connection's database file, e.g. `v1.4.0+`."""
-    row = con.execute(
+    rows = con.sql(
         "SELECT tags['storage_version'] FROM duckdb_databases()"
         " WHERE database_name = current_database()"
-    ).fetchone()
-    return str(row[0]) if row and row[0] else "unknown"
+    ).fetchall()
+    return str(rows[0][0]) if rows and rows[0][0] else "unknown"
 
 
 def opens_in_lts(version: str) -> bool:
@@ -86,7 +86,7 @@ def _convert_copy(con: duckdb.DuckDBPyConnection, temporary: Path) -> None:
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         if leftover.exists():
             leftover.unlink()
-    source = con.execute("SELECT current_database()").fetchone()[0]
+    source = con.sql("SELECT current_database()").fetchall()[0][0]
     path = str(temporary).replace("'", "''")
     con.execute(f"ATTACH '{path}' AS reporting_copy (STORAGE_VERSION '{STORAGE_VERSION}')")
     try:

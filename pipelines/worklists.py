@@ -22,6 +22,7 @@ import polars as pl
 
 from pipelines.store import RegistryLocked, connect
 from pipelines.worklist_files import OUTPUT_FORMATS, write_worklist
+from schemas.errors import DxaError
 
 #: Columns every per-patient list starts with.
 PATIENT_COLUMNS = (
@@ -30,8 +31,9 @@ PATIENT_COLUMNS = (
 )
 
 
-class WorklistError(Exception):
-    """A list cannot be written; the message names the file or option and says why."""
+class WorklistError(DxaError):
+    """A list cannot be written; the message names the file, option or ruleset and says
+    why, never a patient or exam id (the CLI shows it as one line)."""
 
 
 @dataclass(frozen=True)

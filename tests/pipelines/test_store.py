@@ -97,12 +97,20 @@ def test_measurements_view_lists_each_recorded_site_like_to_measurements(tmp_pat
         kind = con.sql(
             "SELECT count(*) FROM duckdb_views() WHERE view_name = 'measurements'"
         ).fetchall()[0][0]
-        view = query(con, "SELECT * FROM measurements ORDER BY exam_id, site")
+        listed = query(con, "SELECT * FROM measurements ORDER BY exam_id, site")
         exams = query(con, f"SELECT {', '.join(CANONICAL_COLUMNS)} FROM exams")
     expected = to_measurements(exams).select(MEASUREMENT_COLUMNS).sort("exam_id", "site")
     assert kind == 1
-    assert view.height == 1 + 4 + 1 + 2  # neck; all four; spine Z; neck + radius BMD
+    assert listed.height == 1 + 4 + 1 + 2  # neck; all four; spine Z; neck + radius BMD
+    view = listed.select(MEASUREMENT_COLUMNS)
     assert_frame_equal(view, expected, check_dtypes=False)
+    # Migration 011: each row also carries its exam's scanner and date.
+    assert listed.columns[len(MEASUREMENT_COLUMNS):] == ["scanner_serial", "exam_date"]
+    assert_frame_equal(
+        listed.select("exam_id", "scanner_serial", "exam_date").unique().sort("exam_id"),
+        exams.select("exam_id", "scanner_serial", "exam_date").sort("exam_id"),
+        check_dtypes=False,
+    )
     spine = view.filter(pl.col("site") == "spine")
     assert dict(zip(spine["exam_id"], spine["vertebrae"], strict=True)) == {
         "ALL-SITES": 3, "Z-ONLY-SPINE": 4}
