@@ -21,7 +21,8 @@ from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.publish import publish_reporting_copy
-from pipelines.report import collect_report, report_markdown
+from pipelines.report import collect_report
+from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.rules_table import record_rules
 from pipelines.runners import task_runner_for
