@@ -17,6 +17,8 @@ from pipelines.reporting.chart_data import MAX_MONTHS_OVERDUE
 CATEGORY_COLOURS = ("#7f0000", "#e6550d", "#31a354", "#756bb1", "#9ecae1", "#bdbdbd")
 TREATMENT_COLOURS = ("#b30000", "#fc8d59", "#fee08b", "#1a9850", "#4575b4", "#bdbdbd")
 SERIAL_COLOURS = ("#b30000", "#fc8d59", "#4575b4")
+#: The quarantine chart shows this many of the latest runs that quarantined rows.
+MAX_RUNS = 60
 
 _AGE = alt.X("age_band:N", title="age at the exam", sort=list(order.labels(order.AGE_BANDS)))
 
@@ -121,12 +123,15 @@ def scanner_t_monthly(monthly: pl.DataFrame | None) -> alt.FacetChart | None:
 
 
 def quarantine_by_run(frame: pl.DataFrame) -> alt.Chart | None:
-    """Quarantined rows per run, stacked by reason."""
+    """Quarantined rows per run (the latest runs that set rows aside), stacked by reason."""
     if frame.is_empty():
         return None
     runs = frame.with_columns(pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M").alias("run"))
-    return alt.Chart(runs.drop("started_at", "run_id"), width=560, height=240).mark_bar(
-    ).encode(
+    shown = runs["run"].unique().sort().tail(MAX_RUNS)
+    runs = runs.filter(pl.col("run").is_in(shown.implode()))
+    step = max(6, min(40, 560 // shown.len()))
+    return alt.Chart(runs.drop("started_at", "run_id"), width=alt.Step(step), height=240
+                     ).mark_bar().encode(
         x=alt.X("run:O", title="run started", sort="ascending"),
         y=alt.Y("sum(rows):Q", title="quarantined rows"),
         color=alt.Color("reason:N", title="reason", legend=alt.Legend(labelLimit=360)),

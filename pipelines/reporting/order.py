@@ -45,7 +45,7 @@ OVERDUE_BANDS: tuple[tuple[str, int], ...] = (
 #: Age bands at the exam: (label, from this age), youngest first.
 AGE_BANDS: tuple[tuple[str, int], ...] = (
     ("under 40", 0), ("40-49", 40), ("50-59", 50), ("60-69", 60), ("70-79", 70),
-    ("80 and over", 80),
+    ("80+", 80),
 )
 
 

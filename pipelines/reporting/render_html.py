@@ -102,7 +102,8 @@ def figures(data: ChartData) -> list[Figure]:
                "Mean T-score per scanner and month, by site; dashed: the registry's mean.",
                charts.scanner_t_monthly(data.scanner_monthly), _no_monthly(data)),
         Figure("quarantine", "Quarantine reasons per run",
-               "Rows set aside at each run, by reason.",
+               f"Rows set aside by reason, at each of the latest {charts.MAX_RUNS} runs that"
+               " quarantined rows.",
                charts.quarantine_by_run(data.quarantine_by_run), "no row was quarantined"),
         Figure("serial", "Significant losses and scanner changes per month",
                "Exams flagged against their previous exam, by month of the exam.",
