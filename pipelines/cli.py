@@ -14,18 +14,11 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from pipelines.console import (
-    EXIT_FAILED,
-    err,
-    fail,
-    out,
-    print_json,
-    print_summary,
-    print_tables,
-)
+from pipelines.console import EXIT_FAILED, err, fail, out, print_json, print_summary
 from pipelines.env import configure_prefect_env
 from pipelines.messages import safe_reason, write_details
 from pipelines.reporting.formats import ReportFormat
+from pipelines.reporting.render_text import print_tables
 from schemas.errors import DxaError
 
 
