@@ -33,6 +33,8 @@ class ChartData:
     demographics: pl.DataFrame
     overdue: pl.DataFrame
     scanner_monthly: pl.DataFrame | None
+    #: how v_scanner_monthly sets its limits and flags drift: the view's own comment
+    drift_method: str | None
     quarantine_by_run: pl.DataFrame
     serial_by_month: pl.DataFrame
     rulesets: tuple[str, ...]
@@ -47,6 +49,13 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None)
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     found = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name])
     return found.fetchall()[0][0] > 0
+
+
+def view_comment(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """A view's COMMENT: where a view says what it computes, the page quotes it."""
+    rows = con.execute("SELECT comment FROM duckdb_views() WHERE view_name = ?",
+                       [name]).fetchall()
+    return rows[0][0] if rows and rows[0][0] else None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -162,6 +171,7 @@ def chart_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ChartData:
         demographics=demographics(con, primary),
         overdue=overdue(con, day),
         scanner_monthly=scanner_monthly(con),
+        drift_method=view_comment(con, "v_scanner_monthly"),
         quarantine_by_run=quarantine_by_run(con),
         serial_by_month=serial_by_month(con),
         rulesets=names,

@@ -124,11 +124,9 @@ def figures(data: ChartData) -> list[Figure]:
 
 
 def _drift_caption(data: ChartData) -> str:
-    rules = ([] if data.scanner_monthly is None else
-             sorted(set(data.scanner_monthly["drift_rule"].drop_nulls().to_list())))
-    rule = f" Drift rule: {'; '.join(rules)}." if rules else ""
-    return ("Mean BMD per scanner, site and month (line) inside the registry's control limits"
-            f" (band) around its centre (dashed); red points: months flagged as drift.{rule}")
+    method = f" The chart: {data.drift_method}" if data.drift_method else ""
+    return ("Mean BMD per scanner, site and month (line) inside its control limits (band)"
+            f" around its centre (dashed); red points: months flagged as drift.{method}")
 
 
 def _no_monthly(data: ChartData) -> str:

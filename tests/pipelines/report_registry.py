@@ -4,8 +4,8 @@ Three runs loaded with the plain load functions: patients of both sexes across t
 bands and WHO categories, follow-up overdue in each band, serial exams with a significant
 loss and a scanner change, quarantined rows in two runs, and a second ruleset (so the
 ruleset comparison shows). Patient and exam ids are easy to spot (`SECRET`), so a leak
-into any rendered report shows. `v_scanner_monthly` comes from the registry's migrations
-when it has it, else from a stand-in with the same columns (fixtures/).
+into any rendered report shows. Optionally two more scanners with 18 months of exams, one
+stable and one whose BMD drifts 1 % a month, for the drift chart (`v_scanner_monthly`).
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from pathlib import Path
 
 import duckdb
 from exam_rows import make_row, write_csv
+from test_scanner_monthly import MONTHS, scanner_exams
 
 from pipelines.load import assess_loaded_input, load_input
 from pipelines.outcome import RunSummary
 from pipelines.prepare import prepare_input
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.runs import begin_run, finish_run
-from pipelines.store import registry
+from pipelines.store import insert_frame, registry
 from sources.detect import discover
 from transforms.precision import load_precision
 
 AS_OF = "2026-06-01"
-STAND_IN = Path(__file__).parent / "fixtures" / "v_scanner_monthly.sql"
+#: The drifting scanner's months flagged by v_scanner_monthly (from month 8 on: 1-3s).
+DRIFT_MONTHS = MONTHS - 8
 
 #: (sex, birth year, femoral neck T, exam date): categories across sexes and age bands
 PATIENTS = (
@@ -85,15 +87,8 @@ def _night(con: duckdb.DuckDBPyConnection, path: Path, run_id: str, ruleset_id: 
     finish_run(con, summary)
 
 
-def ensure_scanner_monthly(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the stand-in view when the registry's migrations did not."""
-    present = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = "
-                          "'v_scanner_monthly'").fetchall()[0][0]
-    if not present:
-        con.execute(STAND_IN.read_text(encoding="utf-8"))
-
-
-def build_registry(folder: Path, *, two_rulesets: bool = True) -> Path:
+def build_registry(folder: Path, *, two_rulesets: bool = True,
+                   drifting_scanner: bool = False) -> Path:
     """The registry file, closed, ready for `dxa report`."""
     db = folder / "report.duckdb"
     night1 = write_csv(folder / "night1.csv", first_night())
@@ -103,5 +98,9 @@ def build_registry(folder: Path, *, two_rulesets: bool = True) -> Path:
         if two_rulesets:  # judges the first night's exams again, loads nothing
             _night(con, night1, "run-2", "bhof-2022")
         _night(con, night2, "run-3", "core-2025")  # the latest run: core-2025 is charted
-        ensure_scanner_monthly(con)
+        if drifting_scanner:  # exams only (no assessments): they move no category count
+            stable = [1.0] * MONTHS
+            drifting = [1.0 + 0.01 * max(0, month - 5) for month in range(MONTHS)]
+            insert_frame(con, "exams", scanner_exams("QC-STABLE", stable))
+            insert_frame(con, "exams", scanner_exams("QC-DRIFT", drifting))
     return db

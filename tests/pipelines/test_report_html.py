@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from report_registry import AS_OF, build_registry
+from report_registry import AS_OF, DRIFT_MONTHS, build_registry
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -46,7 +46,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("html")
-    db = build_registry(folder)
+    db = build_registry(folder, drifting_scanner=True)
     target = folder / "report.html"
     result = CliRunner().invoke(app, ["report", "--db", str(db), "--as-of", AS_OF,
                                       "--format", "html", "--output", str(target)])
@@ -95,6 +95,7 @@ def test_every_chart_draws_offline_in_chromium(page_file: Path, tmp_path: Path) 
             drawn = {key: page.locator(f"#chart-{key} svg").locator(MARKS).count()
                      for key in CHARTS}
             empty_notes = page.locator("p.empty").count()
+            drift_points = page.locator("#chart-scanner-bmd g.drift_marks path").count()
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
         finally:
@@ -103,6 +104,7 @@ def test_every_chart_draws_offline_in_chromium(page_file: Path, tmp_path: Path) 
     assert state == "drawn"
     assert {key: n for key, n in drawn.items() if n == 0} == {}, drawn
     assert empty_notes == 0
+    assert drift_points == DRIFT_MONTHS  # the drifting scanner's months stand out in red
     assert shot.stat().st_size > 10_000
 
 
