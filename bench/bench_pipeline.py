@@ -403,7 +403,7 @@ def worker_prefect(args: dict[str, Any]) -> dict[str, Any]:
         registry_flow,
     )
     from pipelines.outcome import RunSummary
-    from pipelines.report import report_markdown
+    from pipelines.reporting.render_text import to_markdown as report_markdown
     from pipelines.rules_bridge import resolve_ruleset
     from pipelines.summary import to_markdown
     from sources.base import ReadOptions

@@ -8,16 +8,17 @@ stays thin: parse options, call the work, print.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from pipelines.console import EXIT_FAILED, err, fail, out, print_summary
+from pipelines.console import EXIT_FAILED, err, fail, out, print_json, print_summary
 from pipelines.env import configure_prefect_env
 from pipelines.messages import safe_reason, write_details
+from pipelines.reporting.formats import ReportFormat
+from pipelines.reporting.render_text import print_tables
 from schemas.errors import DxaError
 
 
@@ -84,10 +85,7 @@ def run(
         date_format=date_format.upper() if date_format else None, precision=precision,
         t_reference=t_reference, dask=dask, show_progress=not as_json,
     )
-    if as_json:
-        print(json.dumps(summary.to_dict(), indent=2, default=str))
-    else:
-        print_summary(summary)
+    (print_json if as_json else print_summary)(summary)
 
 
 @app.command()
@@ -96,20 +94,33 @@ def report(
     as_of: Annotated[
         str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="Output format (html needs --output).")
+    ] = ReportFormat.TABLE,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the report to this file instead of the screen.")
+    ] = None,
     lock_timeout: Annotated[
         float | None,
         typer.Option(help="Seconds to wait while a run holds the registry (default 10)."),
     ] = None,
 ) -> None:
     """A summary of the latest run and of the registry, for humans or machines."""
-    from pipelines.report import build_report, render_report
+    from pipelines import report as reports
 
-    if fmt not in ("table", "csv", "json"):
-        fail(f"--format must be table, csv or json, not {fmt!r}")
+    if fmt is ReportFormat.HTML and output is None:
+        fail("--format html writes a page: give it a file with --output FILE")
     if not db.exists():
         fail(f"no registry at {db}")
-    render_report(build_report(db, as_of, lock_timeout_s=lock_timeout), fmt, out)
+    if fmt is ReportFormat.TABLE and output is None:  # the screen: fit the terminal
+        print_tables(reports.build_report(db, as_of, lock_timeout_s=lock_timeout), out)
+        return
+    written = reports.report_text(db, as_of, fmt, lock_timeout_s=lock_timeout)
+    if output is None:
+        print(written, end="")
+    else:
+        output.write_text(written, encoding="utf-8")
+        err.print(f"wrote {output}", highlight=False)
 
 
 @app.command()

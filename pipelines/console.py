@@ -6,13 +6,14 @@ stays a few lines: parse options, call the work, print.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from pipelines.outcome import RunSummary
+from pipelines.reporting.render_text import section_table
 
 # On a terminal rich fits the screen; in logs and pipes, wide enough to keep paths whole.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -28,41 +29,26 @@ def fail(message: str, code: int = EXIT_FAILED) -> None:
     raise typer.Exit(code)
 
 
-def _files_table(summary: RunSummary) -> Table:
-    table = Table(title=f"Run {summary.run_id} ({summary.ruleset}): {summary.status}")
-    for name in ("input", "format", "status", "read", "loaded", "quarantined", "duplicate"):
-        table.add_column(name, justify="right" if name in ("read", "loaded", "quarantined",
-                                                           "duplicate") else "left")
-    for f in summary.files:
-        table.add_row(
-            f.path, f.source_format or "-", f.status, str(f.rows_read), str(f.rows_loaded),
-            str(f.rows_quarantined), str(f.rows_duplicate),
-        )
-    table.add_section()
-    table.add_row(
-        "total", "", "", *(str(summary.total(k)) for k in
-                           ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate")),
-    )
-    return table
-
-
-def _counts_table(title: str, counts: dict[str, int]) -> Table:
-    table = Table(title=title)
-    table.add_column("value")
-    table.add_column("count", justify="right")
-    for key, value in counts.items():
-        table.add_row(key, str(value))
-    return table
-
-
 #: Counts of rows set aside that the adapter's own note already explains (APEX: "N exam(s)
 #: with both hips scanned: kept the hip with the lower T-score"): printed once, not twice,
 #: and a hip not kept is part of a loaded exam, not an exam "not loaded".
 EXPLAINED_BY_NOTES = frozenset({"contralateral_hips"})
 
 
+def print_json(summary: RunSummary) -> None:
+    """`dxa run --json`: the summary in the report model's JSON shape."""
+    from pipelines.summary import summary_json
+
+    print(json.dumps(summary_json(summary), indent=2, ensure_ascii=False))
+
+
 def print_summary(summary: RunSummary) -> None:
-    out.print(_files_table(summary))
+    """The run's totals and inputs, the notes, then this run's counts: one report model."""
+    from pipelines.summary import run_report
+
+    sections = run_report(summary).sections
+    for section in sections[:2]:  # the run's totals and its inputs
+        out.print(section_table(section))
     for f in summary.files:
         if f.error:
             out.print(f"[yellow]failed:[/] {f.path}: {f.error}", highlight=False)
@@ -78,12 +64,11 @@ def print_summary(summary: RunSummary) -> None:
                       highlight=False)
     for path in summary.ignored:
         out.print(f"note: ignored {path} (documentation, not an export)", highlight=False)
-    if summary.quarantine_reasons:
-        out.print(_counts_table("Quarantine reasons", summary.quarantine_reasons))
-    if summary.categories:
-        out.print(_counts_table("Categories", summary.categories))
-    if summary.treatments:
-        out.print(_counts_table("Treatment", summary.treatments))
+    for section in sections[2:]:  # quarantine reasons, categories, treatment (flags: report)
+        if section.rows and section.key != "flags":
+            out.print(section_table(section))
     if summary.reporting_copy:
         out.print(f"Reporting copy for queries and dashboards: {summary.reporting_copy}",
                   highlight=False)
+    if summary.html_report:
+        out.print(f"Quality report with charts: {summary.html_report}", highlight=False)

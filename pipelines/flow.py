@@ -21,7 +21,9 @@ from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.publish import publish_reporting_copy
-from pipelines.report import collect_report, report_markdown
+from pipelines.report import collect_report
+from pipelines.reporting.publish_html import html_link, publish_html_page
+from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.rules_table import record_rules
 from pipelines.runners import task_runner_for
@@ -105,6 +107,7 @@ def load_stage(
             summary.report = collect_report(con, dt.date.today())
             finish_run(con, summary)
             summary.reporting_copy = str(publish_reporting_copy(db, con))
+            summary.html_report = publish_html_page(db, con, get_run_logger())
         except Exception as exc:
             summary.status = RunStatus.FAILED
             summary.message = safe_reason(exc)
@@ -136,7 +139,8 @@ def _load_all(con, summary: RunSummary, prepared: list[PreparedInput], decide,  
 @task(name="publish-summary", cache_policy=NONE)
 def publish_summary(summary: RunSummary) -> None:
     create_markdown_artifact(
-        markdown=to_markdown(summary) + "\n" + report_markdown(summary.report),
+        markdown=to_markdown(summary) + "\n" + report_markdown(summary.report)
+        + html_link(summary.html_report),
         key="dxa-run-summary",
         description=f"DXA registry run {summary.run_id}: counts only, no patient identifiers",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from pipelines.reporting.model import Report
 from schemas.vocabulary import FileAction, RunStatus
 
 
@@ -48,8 +49,9 @@ class RunSummary:
     flags: dict[str, int] = field(default_factory=dict)
     message: str | None = None
     reporting_copy: str | None = None
-    #: `dxa report`'s rows (section, item, count) at the end of the run: counts only
-    report: list[tuple[str, str, str]] = field(default_factory=list)
+    html_report: str | None = None
+    #: `dxa report` at the end of the run: counts only
+    report: Report | None = None
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)

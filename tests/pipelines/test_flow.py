@@ -159,8 +159,10 @@ def test_run_summary_artifact_holds_no_patient_identifiers(tmp_path: Path) -> No
     assert "SECRET" not in published
     # the same summary as `dxa report`: the registry at a glance, after the run's counts
     assert "Registry at a glance" in published
-    assert any(section == "treatment (latest exam per patient)" for section, _, _ in
-               summary.report)
+    assert summary.report.section("treatment").rows
+    page = tmp_path / "r.report.html"  # the HTML page beside the reporting copy, linked
+    assert summary.html_report == str(page) and page.as_uri() in published
+    assert "SECRET" not in page.read_text(encoding="utf-8")
 
 
 def test_an_identical_exam_sent_again_in_another_file_is_a_duplicate(tmp_path: Path) -> None:

@@ -115,12 +115,13 @@ def test_report_shows_overdue_and_significant_losses(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--db", str(copy), "--as-of", "2030-01-01",
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    overdue = next(v for k, v in report.items() if k.startswith("follow-up overdue"))
-    assert overdue == {"core-2025@1: over 12 months": "1"}
-    losses = report["significant losses in the latest run"]
-    assert losses == {"SIGNIFICANT_BMD_LOSS (warning)": "1"}
-    assert report["significant BMD change (same scanner, beyond LSC)"] == {"spine: decrease": "1"}
+    report = {s["section"]: s["rows"] for s in json.loads(result.output)["sections"]}
+    assert report["followup_overdue"] == [
+        {"ruleset": "core-2025@1", "overdue": "over 12 months", "patients": 1}]
+    assert report["latest_run_significant_losses"] == [
+        {"code": "SIGNIFICANT_BMD_LOSS", "severity": "warning", "exams": 1}]
+    assert report["significant_bmd_change"] == [
+        {"site": "spine", "direction": "decrease", "changes": 1}]
     table = CliRunner().invoke(app, ["report", "--db", str(copy), "--as-of", "2030-01-01"])
     assert "over 12 months" in table.output and "SIGNIFICANT_BMD_LOSS" in table.output
     assert "P-9" not in table.output
@@ -164,9 +165,10 @@ def test_latest_exam_comes_from_exams_not_from_each_ruleset(tmp_path: Path) -> N
         assert overdue_rows(con, "2024-06-01") == []
         assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@1", 1310)]
         report = collect_report(con, dt.date(2030, 1, 1))
-    latest = [(s, k) for s, k, _ in report if "latest exam" in s or "overdue" in s]
-    assert ("categories (latest exam per patient)", "core-2025@1: osteopenia") in latest
-    assert not [k for _, k in latest if k.startswith("bhof")]
+    latest = [(s.key, row) for s in report.sections
+              if s.key in ("categories", "treatment", "followup_overdue") for row in s.rows]
+    assert ("categories", ("core-2025@1", "osteopenia", 1)) in latest
+    assert not [row for _, row in latest if row[0].startswith("bhof")]
 
 
 def registry_at_002(db: Path) -> duckdb.DuckDBPyConnection:
@@ -209,8 +211,8 @@ def test_report_overdue_counts_match_the_macro(tmp_path: Path) -> None:
         ])
         for as_of in ("2021-06-01", "2023-01-01", "2025-06-01", "2027-06-02", "2031-01-01"):
             day = dt.date.fromisoformat(as_of)
-            in_report = sum(int(v) for s, _, v in collect_report(con, day)
-                            if s.startswith("follow-up overdue"))
+            overdue = collect_report(con, day).section("followup_overdue")
+            in_report = sum(overdue.column("patients"))
             assert in_report == len(overdue_rows(con, as_of)), as_of
 
 

@@ -1,4 +1,4 @@
-"""report_markdown(): the `dxa report` sections as markdown for the flow's Prefect artifact.
+"""The `dxa report` sections as markdown for the flow's Prefect artifact.
 
 Built with the plain load functions (no Prefect). Patient and exam ids are made easy to spot
 so that any leak into the markdown shows.
@@ -14,7 +14,9 @@ from exam_rows import make_row, write_csv
 from pipelines.load import load_input
 from pipelines.outcome import RunSummary
 from pipelines.prepare import prepare_input
-from pipelines.report import build_report, report_markdown
+from pipelines.report import build_report
+from pipelines.reporting.model import Report, Section, counts, text
+from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
@@ -55,20 +57,22 @@ def registry_with_ids(tmp_path: Path) -> Path:
 
 
 def test_markdown_shows_every_report_section_and_no_identifiers(tmp_path: Path) -> None:
-    rows = build_report(registry_with_ids(tmp_path), "2030-01-01")
-    markdown = report_markdown(rows)
+    report = build_report(registry_with_ids(tmp_path), "2030-01-01")
+    markdown = report_markdown(report)
     assert markdown.startswith("## Registry at a glance (as of 2030-01-01)")
-    for section in {s for s, _, _ in rows} - {"report"}:
-        assert f"### {section}" in markdown
-    assert "| core-2025@1: over 12 months | 1 |" in markdown
-    assert "| SIGNIFICANT_BMD_LOSS (warning) | 1 |" in markdown
-    assert "| rows_quarantined | 1 |" in markdown and "| status | completed |" in markdown
-    assert "### latest run quarantine reasons" in markdown
+    for section in report.sections:
+        assert f"### {section.title}" in markdown
+    assert "| core-2025@1 | over 12 months | 1 |" in markdown
+    assert "| SIGNIFICANT_BMD_LOSS | warning | 1 |" in markdown
+    assert "| rows quarantined | 1 |" in markdown and "| status | completed |" in markdown
+    assert "### latest run: quarantine reasons" in markdown
     for identifier in (PATIENT, *EXAMS):
         assert identifier not in markdown
 
 
 def test_markdown_cells_cannot_break_the_table() -> None:
-    markdown = report_markdown([("report", "as_of", "2030-01-01"),
-                                ("flags", "A|B\nC", "2")])
+    import datetime as dt
+
+    flags = Section("flags", "flags", (text("code"), counts("flags")), (("A|B\nC", 2),))
+    markdown = report_markdown(Report("registry", "t", dt.date(2030, 1, 1), (flags,)))
     assert "| A\\|B C | 2 |" in markdown

@@ -1,0 +1,126 @@
+"""The HTML report in a real browser, cut off from the network.
+
+Headless Chromium (Debian's `chromium` package, driven by Playwright without any browser
+download) opens the page from a file with every non-file request refused and the context
+offline. The test fails on any console error, page error, failed or attempted request, and
+on any chart that did not draw (each chart must hold an SVG with marks), and saves a
+screenshot under the test's tmp dir. Where Chromium is not installed the test skips and
+says so; under CI (`CI` set) it fails instead, since `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from report_registry import AS_OF, DRIFT_MONTHS, build_registry
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.reporting.render_html import html_report
+
+#: Every chart the fixture registry fills (two rulesets: the comparison is drawn too).
+CHARTS = ("categories", "treatment", "overdue", "scanner-bmd", "scanner-t", "quarantine",
+          "serial", "rulesets", "ruleset-crosstab")
+
+#: Vega's SVG marks that carry drawn content.
+MARKS = ("g.mark-rect path, g.mark-line path, g.mark-area path, g.mark-symbol path, "
+         "g.mark-rule line, g.mark-text text")
+
+
+def chromium_path() -> str:
+    found = os.environ.get("DXA_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+    if found:
+        return found
+    reason = "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("html")
+    db = build_registry(folder, drifting_scanner=True)
+    target = folder / "report.html"
+    result = CliRunner().invoke(app, ["report", "--db", str(db), "--as-of", AS_OF,
+                                      "--format", "html", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    return target
+
+
+def test_the_page_holds_no_identifier_and_no_remote_reference(page_file: Path) -> None:
+    page = page_file.read_text(encoding="utf-8")
+    assert "SECRET" not in page
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    for tag in ("<script src", "<link", "<img src=\"http", "@import"):
+        assert tag not in page
+
+
+def test_every_chart_draws_offline_in_chromium(page_file: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    problems: list[str] = []
+    attempted: list[str] = []
+
+    def route(request_route) -> None:  # noqa: ANN001 - playwright Route
+        url = request_route.request.url
+        if url.startswith("file://"):
+            request_route.continue_()
+        else:
+            attempted.append(url)
+            request_route.abort("internetdisconnected")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable,
+                                             chromium_sandbox=False)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_offline(True)
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.goto(page_file.as_uri())
+            page.wait_for_function("document.body.dataset.charts !== 'pending'",
+                                   timeout=60_000)
+            state = page.evaluate("document.body.dataset.charts")
+            drawn = {key: page.locator(f"#chart-{key} svg").locator(MARKS).count()
+                     for key in CHARTS}
+            empty_notes = page.locator("p.empty").count()
+            drift_points = page.locator("#chart-scanner-bmd g.drift_marks path").count()
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert problems == [] and attempted == []
+    assert state == "drawn"
+    assert {key: n for key, n in drawn.items() if n == 0} == {}, drawn
+    assert empty_notes == 0
+    assert drift_points == DRIFT_MONTHS  # the drifting scanner's months stand out in red
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_registry_without_the_monthly_view_says_so(page_file: Path) -> None:
+    db = page_file.parent / "report.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("BEGIN")
+        con.execute("DROP VIEW v_scanner_monthly")
+        page = html_report(con, dt.date.fromisoformat(AS_OF), source=db.name)
+        con.execute("ROLLBACK")
+    assert page.count("this registry has no v_scanner_monthly view yet") == 2
+    assert 'id="chart-scanner-bmd"' not in page and 'id="chart-categories"' in page
+
+
+def test_one_ruleset_draws_no_comparison(tmp_path: Path) -> None:
+    db = build_registry(tmp_path, two_rulesets=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        page = html_report(con, dt.date.fromisoformat(AS_OF), source=db.name)
+    assert 'id="chart-rulesets"' not in page and 'id="chart-overdue"' in page
