@@ -17,15 +17,16 @@ from pathlib import Path
 
 import polars as pl
 
-from samplegen.bad_rows import EXACT_DUPLICATE, KINDS, bad_row_manifest, inject_bad_rows
+from samplegen.bad_rows import EXACT_DUPLICATE, bad_row_manifest, inject_bad_rows
 from samplegen.canonical import (
     DEFAULT_END,
     DEFAULT_START,
-    SCANNERS,
     SCHEMA,
     generate_exams,
     to_text,
 )
+from samplegen.sample_readme import readme
+from samplegen.situations import situation_counts
 
 _FILE = "_file"
 _DEFECT = "_defect"
@@ -73,10 +74,22 @@ def build_sample(
 ) -> tuple[list[Period], pl.DataFrame]:
     """The sample as one all-strings frame with ``_file`` and ``_defect`` columns, rows in
     file order (by exam date within a file; extra rows inserted at random places)."""
-    periods = split_periods(start, end)
-    typed = generate_exams(n_exams, seed, start_date=start, end_date=end).sort(
+    typed = _clean_exams(n_exams, seed, start, end)
+    return _render(typed, seed, bad_fraction, start, end)
+
+
+def _clean_exams(n_exams: int, seed: int, start: date, end: date) -> pl.DataFrame:
+    """The generated exams (typed, no bad rows) in exam-date order."""
+    return generate_exams(n_exams, seed, start_date=start, end_date=end).sort(
         "exam_date", "exam_id"
     )
+
+
+def _render(
+    typed: pl.DataFrame, seed: int, bad_fraction: float, start: date, end: date
+) -> tuple[list[Period], pl.DataFrame]:
+    """`build_sample` from the clean exams: text cells, file tags, bad rows."""
+    periods = split_periods(start, end)
     file_of = pl.lit(periods[-1].name)
     for period in reversed(periods[:-1]):
         file_of = (
@@ -117,7 +130,8 @@ def write_sample(
     end: date = DEFAULT_END,
 ) -> dict:
     """Write the CSVs, README.md and manifest.json into ``out``; return the manifest."""
-    periods, frame = build_sample(n_exams, seed, bad_fraction, start, end)
+    typed = _clean_exams(n_exams, seed, start, end)
+    periods, frame = _render(typed, seed, bad_fraction, start, end)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, int]] = {}
     defect_rows: list[dict[str, object]] = []
@@ -148,128 +162,15 @@ def write_sample(
         "files": files,
         "kinds": bad_row_manifest(frame, _DEFECT),
         "repeat_patients": _patient_spread(frame),
+        "situations": {
+            name: {"count": count, "of": base}
+            for name, (count, base) in situation_counts(typed).items()
+        },
         "rows": defect_rows,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "README.md").write_text(_readme(periods, manifest))
+    (out / "README.md").write_text(readme(periods, manifest))
     return manifest
-
-
-def _readme(periods: list[Period], manifest: dict) -> str:
-    files = manifest["files"]
-    kinds = manifest["kinds"]
-    total_rows = sum(f["rows"] for f in files.values())
-    total_bad = sum(f["bad_rows"] for f in files.values())
-    total_dup = sum(f["exact_duplicates"] for f in files.values())
-    lines = [
-        "# Sample data (synthetic)",
-        "",
-        "Synthetic DXA exams in the canonical export format (registry contract §1), made by",
-        "`samplegen` (no real patient data). Regenerate, byte for byte, from the repository",
-        "root with:",
-        "",
-        "```",
-        manifest["command"],
-        "```",
-        "",
-        f"Seed `{manifest['seed']}`, {manifest['exams_generated']} generated exams, "
-        f"bad-row fraction {manifest['bad_fraction']}.",
-        "",
-        "## Files",
-        "",
-        "One file per exam period (by the exam date before any corruption); rows in exam-date",
-        "order. UTF-8, comma-separated, header in contract order, ISO dates, `.` decimals,",
-        "booleans as a per-row mix of true/false, yes/no, Y/N and 1/0, blank = not recorded.",
-        "",
-        "| file | exam dates | data rows | bad rows | exact duplicates |",
-        "|---|---|---|---|---|",
-    ]
-    for period in periods:
-        f = files[period.name]
-        lines.append(
-            f"| `{period.name}` | {period.first} .. {period.last} | {f['rows']} | "
-            f"{f['bad_rows']} | {f['exact_duplicates']} |"
-        )
-    lines.append(f"| total | | {total_rows} | {total_bad} | {total_dup} |")
-    spread = manifest["repeat_patients"]
-    lines += [
-        "",
-        f"Expected after loading all three files: {total_rows - total_bad - total_dup} valid",
-        f"exams, {total_bad} quarantined rows, {total_dup} exact duplicate rows loaded once.",
-        "",
-        "## What is in the data",
-        "",
-        "- ~80% women; ages mostly 40-90 (a few 20-39, very few 15-19); women's",
-        "  `menopausal_status` mostly `post`, `pre` when young, some `peri`, some",
-        "  `unknown`/blank; blank for men. Some rows carry only `birth_date` or only",
-        "  `age_years`.",
-        "- T-scores fall with age (women: mean about -0.5 at 45, -2.5 at 85; SD about 1.0),",
-        "  correlated across sites; Z-scores are T minus the age/sex mean; BMD follows T on",
-        "  each vendor's reference (Hologic: spine 1.047 + 0.11 T, total hip 0.94 + 0.12 T,",
-        "  femoral neck 0.858 + 0.12 T, radius 0.70 + 0.06 T; GE Lunar BMD is higher by",
-        "  12% / 6% / 10% at spine / total hip / neck for the same T).",
-        "- Not every exam has every site (spine ~90%, hips ~95%, radius 33% ~15%);",
-        "  `spine_vertebrae` mostly 4, some 3 or 2, rarely 1 (invalid for diagnosis).",
-        "- Risk factors with plausible prevalences and blanks; FRAX blank in ~15%.",
-        f"- Repeat exams: {spread['patients_with_repeat_exams']} patients have 2-3 exams 1-3",
-        f"  years apart; {spread['in_more_than_one_file']} of them span more than one file,",
-        f"  {spread['with_two_exams_in_the_same_file']} have two exams in the same file;",
-        f"  {spread['all_on_one_scanner']} stayed on one scanner (serial),",
-        f"  {spread['on_more_than_one_scanner']} changed scanner. Later BMD changes by",
-        "  -4%..+2% per interval, some beyond the LSC (~5%).",
-        "",
-        "Scanners:",
-        "",
-        "| manufacturer | model | serial |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {s.manufacturer} | {s.model} | {s.serial} |" for s in SCANNERS]
-    lines += [
-        "",
-        "## Bad-row manifest",
-        "",
-        "Injected defects (rows; `conflicting_exam_id` = two rows sharing an exam_id with",
-        "different content, both bad; `exact_duplicate` = identical copies of good rows,",
-        "duplicates rather than bad rows). `manifest.json` lists every one with its file and",
-        "row number (1 = first data row, as in the `quarantine` table).",
-        "",
-        "| kind | rows | defect |",
-        "|---|---|---|",
-    ]
-    descriptions = {
-        "missing_exam_id": "exam_id blank",
-        "missing_sex": "sex blank",
-        "sex_X": "sex `X`",
-        "menopausal_status_sometimes": "menopausal_status `sometimes`",
-        "t_score_out_of_range": "a T-score of 12 (outside [-8, 8])",
-        "bmd_zero": "a BMD of 0",
-        "bmd_too_high": "a BMD of 3.5 g/cm2",
-        "age_130": "age_years 130 (birth_date blank)",
-        "invalid_exam_date": "exam_date `2024-02-30`",
-        "future_exam_date": "exam_date 15 years after the real one (in the future)",
-        "birth_after_exam": "birth_date after exam_date (age_years blank)",
-        "no_site_scores": "no T- or Z-score at any site (BMDs kept)",
-        "non_numeric_number": "`abc` in a number column (weight_kg, femoral_neck_bmd or "
-        "frax_major_pct)",
-        "bool_maybe": "`maybe` in a boolean column",
-        "negative_glucocorticoid_dose": "glucocorticoid_mg_day -5",
-        "frax_150": "frax_major_pct 150",
-        "conflicting_exam_id": "repeated exam_id, different weight_kg",
-        EXACT_DUPLICATE: "identical copy of a good row (not a bad row)",
-    }
-    for name in (*KINDS, EXACT_DUPLICATE):
-        if name in kinds:
-            lines.append(f"| `{name}` | {kinds[name]} | {descriptions[name]} |")
-    lines += [
-        "",
-        "| file | row_number | exam_id | kind |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{r['file']}` | {r['row_number']} | {r['exam_id'] or '(blank)'} | `{r['kind']}` |"
-        for r in manifest["rows"]
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

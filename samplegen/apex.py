@@ -115,7 +115,7 @@ def apex_export(
     spine = exams.filter(pl.col("spine_t").is_not_null()).select(
         *common, SCAN_TYPE=pl.lit("1"), _order=pl.lit(0),
         _bmd=pl.col("spine_bmd"), _t=pl.col("spine_t"), _z=pl.col("spine_z"),
-        _n=pl.col("spine_vertebrae"),
+        _n=pl.col("spine_vertebrae").fill_null(4),  # the device always knows: L1-L4 default
         _neck_bmd=None, _neck_t=None, _neck_z=None,
     )
     hip_cols = dict(

@@ -24,6 +24,8 @@ KINDS: tuple[str, ...] = (
     "missing_sex",  # sex blank
     "sex_X",  # sex = X
     "menopausal_status_sometimes",  # menopausal_status = sometimes
+    "fracture_site_unknown_code",  # prior_fracture_sites with a code not in the contract
+    "fracture_sites_contradict",  # prior_fragility_fracture = no, yet sites listed
     "t_score_out_of_range",  # a T-score of 12 (outside [-8, 8])
     "bmd_zero",  # a BMD of 0
     "bmd_too_high",  # a BMD of 3.5 g/cm2
@@ -39,6 +41,14 @@ KINDS: tuple[str, ...] = (
     "conflicting_exam_id",  # same exam_id twice, different content (2 rows)
 )
 EXACT_DUPLICATE = "exact_duplicate"
+
+#: Kinds only a pipeline that reads `prior_fracture_sites` (clinical rules version 2)
+#: can recognise as bad; one that does not yet reports the column as unknown and loads
+#: these rows.
+FRACTURE_SITE_KINDS: tuple[str, ...] = ("fracture_site_unknown_code", "fracture_sites_contradict")
+#: Unknown `prior_fracture_sites` values written in turn: a code alone, a code beside a
+#: good one.
+_UNKNOWN_SITE_VALUES = ("wrist", "hip;femur")
 
 _T_COLUMNS = ("spine_t", "total_hip_t", "femoral_neck_t", "radius_33_t")
 _Z_COLUMNS = ("spine_z", "total_hip_z", "femoral_neck_z", "radius_33_z")
@@ -113,6 +123,14 @@ def inject_bad_rows(
     edit("sex", is_kind("missing_sex"), None)
     edit("sex", is_kind("sex_X"), "X")
     edit("menopausal_status", is_kind("menopausal_status_sometimes"), "sometimes")
+    for index, value in enumerate(_UNKNOWN_SITE_VALUES):
+        when = is_kind("fracture_site_unknown_code") & (
+            occurrence % len(_UNKNOWN_SITE_VALUES) == index
+        )
+        edit("prior_fracture_sites", when, value)
+    edit("prior_fragility_fracture", is_kind("fracture_site_unknown_code"), "yes")
+    edit("prior_fragility_fracture", is_kind("fracture_sites_contradict"), "no")
+    edit("prior_fracture_sites", is_kind("fracture_sites_contradict"), "vertebral")
     for name, first in _first_present(_T_COLUMNS, df).items():
         edit(name, is_kind("t_score_out_of_range") & first, "12")
     for name, first in _first_present(_BMD_COLUMNS, df).items():

@@ -10,7 +10,8 @@ draws are keyed counter-based random numbers, see `_rng`):
 
 * Patients ``P<seed>-<n>``: ~80% women; age at the first exam mostly 40-95 (mean 64),
   6% 20-39, 1% 15-19. 70% have one exam, 20% two, 10% three, 1-3 years apart; later
-  exams are on the patient's usual scanner 80% of the time, otherwise on another one.
+  exams are on the patient's usual scanner 80% of the time, otherwise on another one (so
+  some patients have an exam on another scanner between two on the usual one).
 * Bone density: a patient latent L ~ N(0, 1); first-exam T-score per site =
   mean(age, sex) + site offset + 0.85 L + 0.5 noise (SD ~1.0). Women's mean T is
   -0.5 at 45 and -2.5 at 85; men lose less. BMD is derived from T on a Hologic-equivalent
@@ -21,12 +22,20 @@ draws are keyed counter-based random numbers, see `_rng`):
   BMD jump (why serial comparison needs the same scanner). Later exams multiply BMD by a
   per-interval change of -4%..+2% (treated: -1%..+4%), 15% of intervals change beyond
   the LSC (-10..-5.5%, or +5..+8% on treatment); their T is recomputed from BMD.
-  Z = T - mean(age, sex) - site offset + small noise.
-* Sites: spine in 90% of exams (4 vertebrae mostly, some 3/2, rare 1), hips in 95%
-  (femoral neck always with them, total hip 98% of those), radius 33% in ~12% (60% when
-  spine or hip is missing); every exam has at least one site.
+  Slow losers (a quarter of the patients with three exams, treated or not) lose
+  3.6-4.4% per interval on one scanner and region: under the LSC at each visit, beyond
+  it against the baseline. Z = T - mean(age, sex) - site offset + small noise.
+* Sites: spine in 90% of exams, hips in 95% (femoral neck always with them, total hip
+  98% of those), radius 33% in ~12% (60% when spine or hip is missing); every exam has
+  at least one site. Each patient has a usual hip (70% left) and vertebra count (4
+  mostly, some 3/2, rare 1); 8% of later exams scan the other hip (BMD ~3% different)
+  and 8% another set of vertebrae (~2%); the hip side is blank in 3% of exams.
 * Risk questionnaire missing in 10% of exams (all risk fields blank) plus 3% blanks per
-  field; FRAX blank in ~15% (and outside ages 40-90).
+  field; FRAX blank in ~15% (and outside ages 40-90). `prior_fracture_sites` (contract
+  §1, rules version 2) lists one or two sites for 75% of the patients with a fragility
+  fracture, consistent with `prior_fragility_fracture`. `samplegen.situations` counts
+  the situations the version-2 rules decide (treated at normal BMD, vertebral fracture
+  at normal BMD, fractures on the Z basis, glucocorticoids at normal BMD, ...).
 """
 
 from __future__ import annotations
@@ -85,10 +94,25 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
 }
 
+def _contract_columns() -> dict[str, str]:
+    """The contract's columns and kinds, in contract order: the pipeline's table, plus
+    `prior_fracture_sites` (contract §1, clinical rules version 2) after
+    `prior_fragility_fracture` for as long as that table does not list it."""
+    if "prior_fracture_sites" in CANONICAL_COLUMNS:
+        return dict(CANONICAL_COLUMNS)
+    columns: dict[str, str] = {}
+    for name, kind in CANONICAL_COLUMNS.items():
+        columns[name] = kind
+        if name == "prior_fragility_fracture":
+            columns["prior_fracture_sites"] = "text"
+    return columns
+
+
+#: Every column the generator writes with its kind, in contract order.
+COLUMNS: dict[str, str] = _contract_columns()
+
 #: The typed schema of `generate_exams` output, in contract order.
-SCHEMA: dict[str, pl.DataType] = {
-    name: _POLARS_TYPES[kind] for name, kind in CANONICAL_COLUMNS.items()
-}
+SCHEMA: dict[str, pl.DataType] = {name: _POLARS_TYPES[kind] for name, kind in COLUMNS.items()}
 
 # Exams per patient: 1, 2 or 3 with these probabilities (30% have repeats).
 _VISIT_WEIGHTS = (0.70, 0.20, 0.10)
@@ -199,7 +223,7 @@ def to_text(frame: pl.DataFrame, seed: int, *, row_offset: int = 0) -> pl.DataFr
     no = style.replace_strict({i: w[1] for i, w in enumerate(_BOOL_STYLES)})
     exprs: list[pl.Expr] = []
     for name in frame.columns:
-        kind = CANONICAL_COLUMNS.get(name)
+        kind = COLUMNS.get(name)
         col = pl.col(name)
         if kind is None or kind == "text":
             exprs.append(col)

@@ -16,6 +16,7 @@ from samplegen.steps.draws import Draws
 from samplegen.steps.exams import (
     bone_density,
     one_row_per_exam,
+    scan_regions,
     scanned_sites,
     scanners,
     treatment_and_fractures,
@@ -26,6 +27,7 @@ from samplegen.steps.patients import (
     follow_up,
     interval_changes,
     risk_profile,
+    usual_regions,
     visit_span,
 )
 from samplegen.steps.questionnaire import frax, identity_and_body, risk_factors
@@ -36,6 +38,7 @@ __all__ = ["STEPS", "Draws"]
 STEPS = (
     demographics,
     follow_up,
+    usual_regions,
     risk_profile,
     visit_span,
     first_exam_t,
@@ -43,6 +46,7 @@ STEPS = (
     one_row_per_exam,
     scanners,
     treatment_and_fractures,
+    scan_regions,
     bone_density,
     scanned_sites,
     identity_and_body,

@@ -46,10 +46,12 @@ def one_row_per_exam(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
 
 
 def scanners(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
-    """The first exam on the usual scanner, later ones there 80% of the time."""
+    """The first exam on the usual scanner, later ones there 80% of the time (a slow
+    loser's always)."""
     n_scanners = len(SCANNERS)
+    usual = (VISIT == 0) | pl.col("_slow") | (d.exam.uniform("same_scanner") < 0.8)
     scanner = (
-        pl.when((VISIT == 0) | (d.exam.uniform("same_scanner") < 0.8))
+        pl.when(usual)
         .then(pl.col("_home"))
         .otherwise((pl.col("_home") + pl.col("_alt_step")) % n_scanners)
     )
@@ -73,13 +75,41 @@ def treatment_and_fractures(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
     return lf.with_columns(
         _treated=treated_at(VISIT),
         _fx=pl.col("_u_fx") < (0.07 + 0.06 * low + 0.02 * VISIT).clip(0.03, 0.5),
-        _vfx=pl.col("_u_vfx") < (0.02 + 0.022 * low + 0.01 * VISIT).clip(0.01, 0.3),
+        _vfx=pl.col("_u_vfx") < (0.03 + 0.022 * low + 0.01 * VISIT).clip(0.03, 0.3),
+    )
+
+
+#: Chance that a later exam scans the other hip, or another set of vertebrae.
+REGION_CHANGE = 0.08
+#: Chance that an exam's hip side is not recorded.
+HIP_SIDE_BLANK = 0.03
+
+
+def scan_regions(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
+    """The region each exam scans: the usual hip and vertebrae, except that 8% of later
+    exams scan the other hip and 8% another set of vertebrae (the usual count less one
+    from three up, else one more), never a slow loser's (`bone_density` gives the other
+    region its own BMD). The hip side goes unrecorded in 3% of exams, never a slow
+    loser's (so that their comparisons are verified same-region ones)."""
+    er = d.exam
+    later = (VISIT >= 1) & ~pl.col("_slow")
+    usual = pl.col("_vertebrae_usual")
+    return lf.with_columns(
+        _other_hip=later & (er.uniform("other_hip") < REGION_CHANGE),
+        _other_vertebrae=later & (er.uniform("other_vertebrae") < REGION_CHANGE),
+        _hip_side_recorded=pl.col("_slow") | (er.uniform("hip_side_blank") >= HIP_SIDE_BLANK),
+    ).with_columns(
+        _left=pl.col("_hip_left") ^ pl.col("_other_hip"),
+        _vertebrae=pl.when(pl.col("_other_vertebrae"))
+        .then(pl.when(usual >= 3).then(usual - 1).otherwise(usual + 1))
+        .otherwise(usual),
     )
 
 
 def bone_density(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
     """BMD, T and Z per site: Hologic-equivalent BMD from the first T times the interval
-    factors, T back from that BMD, the vendor's BMD scale, Z from the age/sex mean."""
+    factors (and the other region's factor when the exam scans another hip or other
+    vertebrae), T back from that BMD, the vendor's BMD scale, Z from the age/sex mean."""
     lunar = pl.col("scanner_manufacturer") == "GE Lunar"
     factor = {
         site: pl.when(VISIT == 0)
@@ -89,6 +119,12 @@ def bone_density(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
         .otherwise(pl.col(f"_f1_{site}") * pl.col(f"_f2_{site}"))
         for site in SITES
     }
+    other_hip = pl.when(pl.col("_other_hip")).then(pl.col("_other_hip_factor")).otherwise(1.0)
+    for site in ("total_hip", "femoral_neck"):
+        factor[site] = factor[site] * other_hip
+    factor["spine"] = factor["spine"] * pl.when(pl.col("_other_vertebrae")).then(
+        pl.col("_other_vertebrae_factor")
+    ).otherwise(1.0)
     lf = lf.with_columns(
         [
             ((REFERENCE[site][0] + REFERENCE[site][1] * pl.col(f"_t0_{site}")) * factor[site])
@@ -120,7 +156,8 @@ def bone_density(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
 
 def scanned_sites(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
     """Which sites each exam has (spine 90%, hips 95%, radius mostly when one of them is
-    missing; at least one), their contract columns, vertebra count and hip side."""
+    missing; at least one), their contract columns, vertebra count and hip side (from
+    `scan_regions`)."""
     er = d.exam
     lf = lf.with_columns(
         _spine_on=er.uniform("spine_on") < 0.90, _hip_on=er.uniform("hip_on") < 0.95
@@ -146,11 +183,10 @@ def scanned_sites(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
             pl.when(on).then(pl.col(f"_{site}_t")).alias(f"{site}_t"),
             pl.when(z_on).then(pl.col(f"_{site}_z")).alias(f"{site}_z"),
         ]
-    vertebrae = pl.lit(4, dtype=pl.Int64) - er.choice("vertebrae", [0.85, 0.10, 0.04, 0.01])
-    out.append(pl.when(pl.col("_spine_on")).then(vertebrae).alias("spine_vertebrae"))
+    out.append(pl.when(pl.col("_spine_on")).then(pl.col("_vertebrae")).alias("spine_vertebrae"))
     out.append(
-        pl.when(pl.col("_hip_on"))
-        .then(pl.when(pl.col("_hip_left")).then(pl.lit("left")).otherwise(pl.lit("right")))
+        pl.when(pl.col("_hip_on") & pl.col("_hip_side_recorded"))
+        .then(pl.when(pl.col("_left")).then(pl.lit("left")).otherwise(pl.lit("right")))
         .alias("hip_side")
     )
     return lf.with_columns(out)

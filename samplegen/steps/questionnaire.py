@@ -8,6 +8,7 @@ import math
 import polars as pl
 
 from samplegen.steps.draws import FEMALE, Draws
+from samplegen.steps.patients import FRACTURE_SITES
 
 
 def _menopause(age: pl.Expr, u: pl.Expr) -> pl.Expr:
@@ -63,9 +64,25 @@ def identity_and_body(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
     )
 
 
+def _site_codes() -> pl.Expr:
+    """The patient's fracture sites as `prior_fracture_sites` text: `;`-separated codes
+    in contract order."""
+    codes = dict(enumerate(FRACTURE_SITES))
+
+    def code(index: pl.Expr) -> pl.Expr:
+        return index.replace_strict(codes, return_dtype=pl.String)
+
+    first, second = pl.col("_fx_site1"), pl.col("_fx_site2")  # second: null for one site
+    low = pl.min_horizontal(first, second)  # nulls ignored
+    high = pl.when(second.is_not_null()).then(pl.max_horizontal(first, second))
+    return pl.concat_str([code(low), code(high)], separator=";", ignore_nulls=True)
+
+
 def risk_factors(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
     """The risk questionnaire (missing in 10% of exams, 3% blanks per field) and the
-    treatment status (5% blank)."""
+    treatment status (5% blank). The fracture sites, where the patient's are known, are
+    recorded like any other field: a blank `prior_fragility_fracture` may sit beside
+    listed sites (which imply it), a recorded "no" never does."""
     er = d.exam
     age_f = pl.col("_age").cast(pl.Float64)
     questionnaire = er.uniform("questionnaire") >= 0.10
@@ -95,6 +112,9 @@ def risk_factors(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:
     gc_user = pl.col("_gc_user")
     lf = lf.with_columns(
         prior_fragility_fracture=recorded("fx", pl.col("_fx")),
+        prior_fracture_sites=recorded(
+            "fx_sites", pl.when(pl.col("_fx") & pl.col("_fx_site_known")).then(_site_codes())
+        ),
         vertebral_fracture=recorded("vfx", pl.col("_vfx")),
         glucocorticoid_mg_day=recorded("gc_dose", pl.when(gc_user).then(gc_dose).otherwise(0.0)),
         glucocorticoid_months=recorded(

@@ -16,6 +16,7 @@ from samplegen.bad_rows import (
     inject_bad_rows,
 )
 from samplegen.canonical import (
+    COLUMNS,
     SCHEMA,
     generate_exams,
     to_text,
@@ -44,7 +45,12 @@ def test_same_seed_same_frame_other_seed_other_ids(exams: pl.DataFrame) -> None:
 
 
 def test_columns_and_types_follow_the_contract(exams: pl.DataFrame) -> None:
-    assert exams.columns == list(CANONICAL_COLUMNS)
+    # the contract's columns in contract order, prior_fracture_sites (rules version 2)
+    # right after prior_fragility_fracture whether or not the pipeline reads it yet
+    assert [c for c in COLUMNS if c in CANONICAL_COLUMNS] == list(CANONICAL_COLUMNS)
+    after = list(COLUMNS)[list(COLUMNS).index("prior_fragility_fracture") + 1]
+    assert after == "prior_fracture_sites" and COLUMNS[after] == "text"
+    assert exams.columns == list(COLUMNS)
     assert exams.schema == SCHEMA
     assert exams.height == 20_000
     assert exams["exam_id"].n_unique() == exams.height
@@ -150,6 +156,14 @@ def test_bad_row_kinds_look_right(exams: pl.DataFrame) -> None:
     conflicting = rows("conflicting_exam_id")
     assert conflicting["exam_id"].n_unique() * 2 == conflicting.height
     assert conflicting.unique().height == conflicting.height
+    unknown = rows("fracture_site_unknown_code")
+    assert unknown.height >= 1
+    assert set(unknown["prior_fracture_sites"]) <= {"wrist", "hip;femur"}
+    assert (unknown["prior_fragility_fracture"] == "yes").all()
+    contradict = rows("fracture_sites_contradict")
+    assert contradict.height >= 1
+    assert (contradict["prior_fragility_fracture"] == "no").all()
+    assert (contradict["prior_fracture_sites"] == "vertebral").all()
 
 
 def test_sample_files_deterministic_and_split(tmp_path: Path) -> None:
@@ -166,7 +180,7 @@ def test_sample_files_deterministic_and_split(tmp_path: Path) -> None:
     assert first == second
     assert {name: (out / name).read_bytes() for name in names} == before
     header = (tmp_path / "a" / "exams_2019_2021.csv").read_text().splitlines()[0]
-    assert header.split(",") == list(CANONICAL_COLUMNS)
+    assert header.split(",") == list(COLUMNS)
     _, frame = build_sample(600, 11, 0.01)
     repeat = (
         frame.filter(pl.col("_defect").is_null())
