@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from pipelines.choices import DateFormat, InputFormat
 from pipelines.console import EXIT_FAILED, err, fail, out, print_json, print_summary
 from pipelines.env import configure_prefect_env
 from pipelines.messages import safe_reason, write_details
@@ -49,14 +50,15 @@ def run(
         "core-2025"
     ),
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, canonical, apex, lunar or nhanes.")
-    ] = "auto",
+        InputFormat, typer.Option("--format", help="Input format; auto detects each input.")
+    ] = InputFormat.auto,
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for a registry locked by another process.")
     ] = 30.0,
     date_format: Annotated[
-        str | None,
-        typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY)."),
+        DateFormat | None,
+        typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY).",
+                     case_sensitive=False),
     ] = None,
     precision: Annotated[
         Path | None,
@@ -76,13 +78,11 @@ def run(
 ) -> None:
     """Run the registry flow on exports into the DuckDB registry."""
     configure_prefect_env(verbose=verbose)
-    from pipelines.execute import RunNotStarted, execute_run
+    from pipelines.execute import execute_run
 
-    if date_format is not None and date_format.upper() not in ("DMY", "MDY"):
-        raise RunNotStarted(f"--date-format must be DMY or MDY, not {date_format!r}")
     summary = execute_run(
-        paths, db, ruleset=ruleset, fmt=fmt, lock_timeout_s=lock_timeout,
-        date_format=date_format.upper() if date_format else None, precision=precision,
+        paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
+        date_format=str(date_format) if date_format else None, precision=precision,
         t_reference=t_reference, dask=dask, show_progress=not as_json,
     )
     (print_json if as_json else print_summary)(summary)

@@ -38,13 +38,11 @@ def execute_run(
     show_progress: bool,
 ) -> RunSummary:
     """Run the registry flow in this process; raise DxaError when it cannot complete."""
-    from pipelines.rules_bridge import resolve_ruleset
-    from transforms.precision import load_precision
-    from transforms.tscore import load_reference
+    from pipelines.settings import resolve_settings
 
-    resolve_ruleset(ruleset)
-    load_precision(precision)
-    load_reference(t_reference) if t_reference else load_reference()
+    # validated now, in a second, not after Prefect started; the flow gets the same objects
+    resolve_settings(ruleset, str(precision) if precision else None, fmt, date_format,
+                     lock_timeout_s, t_reference)
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise RunNotStarted(f"no such file or folder: {', '.join(missing)}")

@@ -24,17 +24,16 @@ from pipelines.publish import publish_reporting_copy
 from pipelines.report import collect_report
 from pipelines.reporting.publish_html import html_link, publish_html_page
 from pipelines.reporting.render_text import to_markdown as report_markdown
-from pipelines.rules_bridge import decider_for, resolve_ruleset
 from pipelines.rules_table import record_rules
 from pipelines.runners import task_runner_for
 from pipelines.runs import begin_run, finish_run
+from pipelines.settings import RunSettings, resolve_settings
 from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
 from schemas.vocabulary import RunStatus
 from sources.base import ReadOptions
 from sources.detect import Input, discover
 from transforms.errors import FileProblem
-from transforms.precision import load_precision
 
 
 def _retry_on_io(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
@@ -81,12 +80,7 @@ def check_registry(db: str, lock_timeout_s: float) -> None:
 
 @task(name="load-registry", cache_policy=NONE)
 def load_stage(
-    db: str,
-    summary: RunSummary,
-    ruleset_ref: str,
-    prepared: list[PreparedInput],
-    lock_timeout_s: float,
-    precision_path: str | None = None,
+    db: str, summary: RunSummary, settings: RunSettings, prepared: list[PreparedInput]
 ) -> RunSummary:
     """Record the run, load each input in its own transaction, publish the reporting copy.
 
@@ -94,14 +88,11 @@ def load_stage(
     fails having written nothing. One failing input never blocks the rest; a run that
     breaks off is recorded as failed with a reason that holds no data values.
     """
-    ruleset = resolve_ruleset(ruleset_ref)
-    decide = decider_for(ruleset)
-    precision = load_precision(Path(precision_path) if precision_path else None)
-    with registry(db, lock_timeout_s=lock_timeout_s) as con:
+    with registry(db, lock_timeout_s=settings.lock_timeout_s) as con:
         begin_run(con, summary.run_id, summary.ruleset)
         try:
-            record_rules(con, ruleset)
-            _load_all(con, summary, prepared, decide, precision)
+            record_rules(con, settings.ruleset)
+            _load_all(con, summary, prepared, settings.decide, settings.precision)
             summary.status = RunStatus.COMPLETED
             collect_run_counts(con, summary)
             summary.report = collect_report(con, dt.date.today())
@@ -176,22 +167,22 @@ def registry_flow(
 ) -> RunSummary:
     """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
     logger = get_run_logger()
-    resolved = resolve_ruleset(ruleset)  # a bad ruleset fails before anything is written
-    load_precision(Path(precision) if precision else None)  # likewise a bad precision file
-    summary = RunSummary(run_id=new_run_id(), ruleset=resolved.label, db_path=db)
-    check_registry(db, lock_timeout_s)
-    inputs, ignored = discover_inputs(paths, fmt)
+    # a bad ruleset or precision file fails here, before anything is written
+    settings = resolve_settings(ruleset, precision, fmt, date_format, lock_timeout_s,
+                                t_reference)
+    summary = RunSummary(run_id=new_run_id(), ruleset=settings.ruleset_label, db_path=db)
+    check_registry(db, settings.lock_timeout_s)
+    inputs, ignored = discover_inputs(paths, settings.fmt)
     summary.ignored = ignored
     progress.report("discovered", f"{len(inputs)} inputs")
-    options = ReadOptions(date_format=date_format, t_reference=t_reference)
     # Per-file compute fans out on the flow's task runner (threads or Dask workers);
     # results come back here, where the single DuckDB writer loads them in order.
     futures = [
-        prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
+        prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, settings.read)
         for i, item in enumerate(inputs, start=1)
     ]
     prepared = [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
-    summary = load_stage(db, summary, ruleset, prepared, lock_timeout_s, precision)
+    summary = load_stage(db, summary, settings, prepared)
     logger.info(
         "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",
         summary.run_id, len(summary.files), summary.total("rows_read"),

@@ -19,6 +19,11 @@ from pipelines.cli import app
 runner = CliRunner()
 
 
+def _plain(output: str) -> str:
+    """The words of a rich error panel, without its frame and line breaks."""
+    return " ".join(output.translate(str.maketrans("", "", "│╭╮╰╯─")).split())
+
+
 def test_run_completes_with_quarantined_rows_exit_0(tmp_path: Path, prefect_harness) -> None:
     data = write_csv(tmp_path / "in.csv", [make_row(exam_id="A"), make_row(exam_id="B", sex="")])
     db = tmp_path / "r.duckdb"
@@ -71,6 +76,26 @@ def test_report_formats_and_bad_format(tmp_path: Path, prefect_harness) -> None:
     bad = runner.invoke(app, ["report", "--db", str(db), "--format", "xml"])
     assert bad.exit_code == 2  # refused by the parser, which lists the choices
     assert "table" in bad.output and "html" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("option", "typo", "choices"),
+    [
+        ("--format", "lunr", "'auto', 'canonical'"),
+        ("--date-format", "YMD", "'dmy', 'mdy'"),  # any case is accepted
+    ],
+)
+def test_a_typo_in_a_fixed_choice_is_refused_by_the_parser(
+    tmp_path: Path, option: str, typo: str, choices: str
+) -> None:
+    """Nothing runs: exit 2 (usage error) with the valid choices listed, no registry."""
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    db = tmp_path / "r.duckdb"
+    result = runner.invoke(app, ["run", str(data), "--db", str(db), option, typo])
+    assert result.exit_code == 2
+    text = _plain(result.output)
+    assert typo in text and choices in text
+    assert not db.exists()
 
 
 def test_the_installed_dxa_command_runs_in_ephemeral_mode(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pipelines.flow import load_stage
 from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
 from pipelines.prepare import prepare_input
+from pipelines.settings import resolve_settings
 from pipelines.store import RegistryLocked, registry
 from sources.detect import discover
 from transforms.errors import FileProblem
@@ -39,7 +40,7 @@ def test_a_registry_locked_after_the_start_is_left_untouched(tmp_path: Path) -> 
     with write_lock_held(db):
         summary = RunSummary(run_id="run-1", ruleset="core-2025@1", db_path=str(db))
         with pytest.raises(RegistryLocked, match="locked by another process"):
-            load_stage.fn(str(db), summary, "core-2025", prepared, 1.0, None)
+            load_stage.fn(str(db), summary, resolve_settings(lock_timeout_s=1.0), prepared)
     with duckdb.connect(str(db), read_only=True) as con:
         for table in ("runs", "exams", "source_files"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
@@ -56,7 +57,7 @@ def test_a_run_that_breaks_off_is_recorded_failed_without_data_values(
     monkeypatch.setattr(flow, "load_input", _explode)
     summary = RunSummary(run_id="run-1", ruleset="core-2025@1", db_path=str(db))
     with pytest.raises(duckdb.ConstraintException):
-        load_stage.fn(str(db), summary, "core-2025", _prepared(tmp_path), 5.0, None)
+        load_stage.fn(str(db), summary, resolve_settings(lock_timeout_s=5.0), _prepared(tmp_path))
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT status, message FROM runs").fetchall() == [
             ("failed", "ConstraintException")
