@@ -221,9 +221,9 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     """prepare_input + load_input into a fresh (or copied-history) registry, with
     in-situ attribution (wrapped calls inside load_input) and standalone re-runs."""
     import pipelines.load as load_mod
+    from pipelines.ledger import begin_run
     from pipelines.prepare import prepare_input
     from pipelines.rules_bridge import decider_for, resolve_ruleset
-    from pipelines.runs import begin_run
     from pipelines.store import registry
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input, read_input

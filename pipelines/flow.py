@@ -16,7 +16,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from pipelines import progress
-from pipelines.load import assess_loaded_input, load_input, loaded_fingerprints, record_failure
+from pipelines.ledger import begin_run, finish_run, loaded_fingerprints, record_failure
+from pipelines.load import assess_loaded_input, load_input
 from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, failed_input, prepare_input
@@ -26,7 +27,6 @@ from pipelines.reporting.publish_html import html_link, publish_html_page
 from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_table import record_rules
 from pipelines.runners import task_runner_for
-from pipelines.runs import begin_run, finish_run
 from pipelines.settings import RunSettings, resolve_settings
 from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown

@@ -8,183 +8,33 @@ together, in one transaction (`pipelines.staging`).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
 from pipelines import progress
+from pipelines.ledger import record_file
 from pipelines.outcome import FileOutcome
 from pipelines.prepare import Batch, PreparedInput
+from pipelines.registry_reads import (
+    EXAM_COLUMNS,
+    patient_history,
+    registry_conflicts,
+    registry_overlap,
+    serial_frames,
+)
 from pipelines.staging import REGISTRY, TableSet, forget_verdicts, move_staged, staged
 from pipelines.store import arrow_of, insert_frame, query, transaction
 from schemas.errors import RegistryError
-from schemas.vocabulary import FileAction, FileStatus
-from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
-from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
+from schemas.vocabulary import FileAction
+from transforms.columns import ROW_NUMBER
 from transforms.precision import PrecisionTable
-from transforms.serial import compare_serial, with_other_exams
+from transforms.serial import compare_serial
 from transforms.tscore import t_score_sources
 
 #: decide(exams, ruleset) -> (assessments, flags); injected so loading stays rule-agnostic.
 Decider = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
-
-EXAM_COLUMNS = list(CANONICAL_COLUMNS)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now()
-
-
-def loaded_fingerprints(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """sha256 of every input already loaded into the registry."""
-    rows = con.execute(
-        "SELECT file_sha256 FROM source_files WHERE status = ?", [FileStatus.LOADED]
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _record_file(
-    con: duckdb.DuckDBPyConnection, run_id: str, ruleset: str, outcome: FileOutcome
-) -> None:
-    """Keep `source_files` (one row per content) and `run_files` (per run) up to date."""
-    now = _now()
-    if outcome.status in (FileAction.LOADED, FileAction.FAILED) and outcome.sha256 is not None:
-        con.execute("DELETE FROM source_files WHERE file_sha256 = ?", [outcome.sha256])
-        con.execute(
-            "INSERT INTO source_files (file_sha256, path, run_id, status, source_format, vendor,"
-            " rows_read, rows_loaded, rows_quarantined, rows_duplicate, extra_columns, error,"
-            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                outcome.sha256, outcome.path, run_id, outcome.status, outcome.source_format,
-                outcome.vendor, outcome.rows_read, outcome.rows_loaded,
-                outcome.rows_quarantined, outcome.rows_duplicate, outcome.extra_columns,
-                outcome.error, now,
-            ],
-        )
-    con.execute(
-        "INSERT INTO run_files (run_id, file_sha256, path, status, ruleset, rows_read,"
-        " rows_loaded, rows_quarantined, rows_duplicate, assessments_added, error, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id, outcome.sha256, outcome.path, outcome.status, ruleset, outcome.rows_read,
-            outcome.rows_loaded, outcome.rows_quarantined, outcome.rows_duplicate,
-            outcome.assessments_added, outcome.error, now,
-        ],
-    )
-
-
-def record_failure(
-    con: duckdb.DuckDBPyConnection, run_id: str, ruleset: str, prepared: PreparedInput
-) -> FileOutcome:
-    """A file that could not be read: recorded with its reason, nothing else written."""
-    outcome = FileOutcome(
-        path=str(prepared.path),
-        status=FileAction.FAILED,
-        source_format=prepared.source_format,
-        sha256=prepared.sha256,
-        error=prepared.error,
-    )
-    with transaction(con):
-        _record_file(con, run_id, ruleset, outcome)
-    return outcome
-
-
-def _registry_twins(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> pl.DataFrame:
-    """The registry's exams (canonical columns) whose ids this batch also carries."""
-    con.register("incoming_ids", arrow_of(valid.select("exam_id")))
-    try:
-        return query(
-            con,
-            f"SELECT {', '.join('e.' + c for c in EXAM_COLUMNS)} FROM exams e"
-            " SEMI JOIN incoming_ids i USING (exam_id)",
-        )
-    finally:
-        con.unregister("incoming_ids")
-
-
-@dataclass
-class RegistryOverlap:
-    """Exams of a batch that the registry already holds (loaded from another input)."""
-
-    identical: pl.DataFrame  # exam_id: the same exam sent again: counted as a duplicate
-    conflicting: pl.DataFrame  # exam_id, _row_number: other content: quarantined
-
-
-def registry_overlap(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> RegistryOverlap:
-    """Split the batch's already-registered exam ids into identical resends and conflicts.
-
-    Registries often receive cumulative exports: the same exam, unchanged, in every
-    night's file. That is a duplicate, not a problem. The same id with other content is
-    never overwritten silently: it is quarantined for a person to decide.
-    """
-    twins = _registry_twins(con, valid)
-    if twins.height == 0:
-        empty = valid.select("exam_id", ROW_NUMBER).clear()
-        return RegistryOverlap(empty.select("exam_id"), empty)
-    both = valid.select(ROW_NUMBER, *EXAM_COLUMNS).join(
-        twins, on="exam_id", how="inner", suffix="_registry"
-    )
-    same = pl.all_horizontal(
-        pl.col(c).eq_missing(pl.col(f"{c}_registry")) for c in EXAM_COLUMNS if c != "exam_id"
-    )
-    both = both.with_columns(same.alias("_same"))
-    return RegistryOverlap(
-        identical=both.filter("_same").select("exam_id"),
-        conflicting=both.filter(~pl.col("_same")).select("exam_id", ROW_NUMBER),
-    )
-
-
-def _registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame:
-    """Quarantine rows for exams whose id the registry holds with other content."""
-    raw = batch.split.raw_of(conflicting.get_column(ROW_NUMBER))
-    return conflicting.rename({ROW_NUMBER: "row_number"}).join(
-        raw, on="row_number", how="left"
-    ).select(
-        "row_number",
-        "exam_id",
-        pl.lit("exam_id: already in the registry from another input, with other content")
-        .alias("errors"),
-        "raw",
-    ).sort("row_number")
-
-
-def patient_history(
-    con: duckdb.DuckDBPyConnection,
-    patients: pl.DataFrame,
-    sources: tuple[str, ...] = REGISTRY.history,
-) -> pl.DataFrame:
-    """Earlier exams of the batch's patients only (never the whole registry).
-
-    `sources`: the exams tables that hold history: the registry's, and the staging table
-    of earlier batches of the same file. One row per exam with SERIAL_EXAM_COLUMNS (the
-    BMD columns only), reshaped to sites by `serial_input`: cheaper than reading the
-    `measurements` view.
-    """
-    # repeated ids are fine for a semi join: no unique() pass over a million ids
-    con.register("batch_patients", arrow_of(patients.select("patient_id")))
-    columns = ", ".join(f"e.{c}" for c in SERIAL_EXAM_COLUMNS)
-    try:
-        return query(
-            con,
-            " UNION ALL ".join(
-                f"SELECT {columns} FROM {table} e SEMI JOIN batch_patients b USING (patient_id)"
-                for table in sources
-            ),
-        )
-    finally:
-        con.unregister("batch_patients")
-
-
-def serial_frames(
-    valid: pl.DataFrame, history: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(batch, history) one row per exam and site with a BMD, as `compare_serial` takes
-    them; batch exams of patients with no other exam are left out (`with_other_exams`)."""
-    batch = with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), history)
-    return serial_input(batch), serial_input(history)
 
 
 def assess_loaded_input(
@@ -201,13 +51,7 @@ def assess_loaded_input(
         " (SELECT exam_id FROM assessments WHERE ruleset = ?)",
         [prepared.sha256, ruleset],
     )
-    outcome = FileOutcome(
-        path=str(prepared.path),
-        status=FileAction.SKIPPED,
-        source_format=prepared.source_format,
-        vendor=prepared.vendor,
-        sha256=prepared.sha256,
-    )
+    outcome = FileOutcome.for_input(prepared, FileAction.SKIPPED)
     with transaction(con):
         if exams.height:
             assessments, flags = decide(exams)
@@ -215,7 +59,7 @@ def assess_loaded_input(
             insert_frame(con, "flags", flags.with_columns(run_id=pl.lit(run_id)))
             outcome.status = FileAction.ASSESSED
             outcome.assessments_added = assessments.height
-        _record_file(con, run_id, ruleset, outcome)
+        record_file(con, run_id, ruleset, outcome)
     return outcome
 
 
@@ -285,7 +129,7 @@ def _load_batch(
         )
     _refuse_repeated_ids(valid, prepared)
     quarantine = pl.concat(
-        [batch.quarantine, _registry_conflicts(batch, overlap.conflicting)],
+        [batch.quarantine, registry_conflicts(batch, overlap.conflicting)],
         how="vertical_relaxed",
     )
     assessments, flags = decide(valid)
@@ -358,16 +202,7 @@ def load_input(
     a later batch (FileProblem) discards the staged rows and is re-raised for the caller
     to record.
     """
-    outcome = FileOutcome(
-        path=str(prepared.path),
-        status=FileAction.LOADED,
-        source_format=prepared.source_format,
-        vendor=prepared.vendor,
-        sha256=prepared.sha256,
-        extra_columns=prepared.extra_columns,
-        excluded=prepared.excluded,
-        notes=list(prepared.notes),
-    )
+    outcome = FileOutcome.for_input(prepared, FileAction.LOADED)
     if prepared.large is None:
         with transaction(con):
             for batch in prepared.batches():
@@ -408,4 +243,5 @@ def _close_file(
             f" {outcome.rows_read}, loaded {outcome.rows_loaded}, quarantined"
             f" {outcome.rows_quarantined}, duplicate {outcome.rows_duplicate}"
         )
-    _record_file(con, run_id, ruleset, outcome)
+    record_file(con, run_id, ruleset, outcome)
+

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from pipelines.reporting.model import Report
 from schemas.vocabulary import FileAction, RunStatus
+
+
+class DescribedInput(Protocol):
+    """What a prepared input says about itself (`pipelines.prepare.PreparedInput`)."""
+
+    path: Path
+    sha256: str | None
+    source_format: str | None
+    vendor: str | None
+    extra_columns: list[str]
+    excluded: dict[str, int]
+    notes: list[str]
+    error: str | None
 
 
 @dataclass
@@ -27,6 +42,26 @@ class FileOutcome:
     extra_columns: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_input(cls, prepared: DescribedInput, status: FileAction) -> FileOutcome:
+        """The one constructor: the outcome of `prepared`, before its rows are counted.
+
+        A failed input keeps what identifies it and its reason; a skipped or re-assessed
+        one also its vendor; a loaded one also its description (unknown columns, units
+        that are not exams, notes), which the summary prints.
+        """
+        outcome = cls(path=str(prepared.path), status=status,
+                      source_format=prepared.source_format, sha256=prepared.sha256)
+        if status is FileAction.FAILED:
+            outcome.error = prepared.error
+            return outcome
+        outcome.vendor = prepared.vendor
+        if status is FileAction.LOADED:
+            outcome.extra_columns = prepared.extra_columns
+            outcome.excluded = prepared.excluded
+            outcome.notes = list(prepared.notes)
+        return outcome
 
     @property
     def balanced(self) -> bool:

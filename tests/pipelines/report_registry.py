@@ -16,11 +16,11 @@ import duckdb
 from exam_rows import make_row, write_csv
 from test_scanner_monthly import MONTHS, scanner_exams
 
+from pipelines.ledger import begin_run, finish_run
 from pipelines.load import assess_loaded_input, load_input
 from pipelines.outcome import RunSummary
 from pipelines.prepare import prepare_input
 from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.runs import begin_run, finish_run
 from pipelines.store import insert_frame, registry
 from sources.detect import discover
 from transforms.precision import load_precision

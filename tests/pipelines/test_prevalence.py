@@ -13,11 +13,11 @@ from nhanes_files import participant, shared_nhanes, write_nhanes
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.ledger import begin_run
 from pipelines.load import load_input
 from pipelines.prepare import PreparedInput, prepare_input
 from pipelines.prevalence import PrevalenceError, PrevalenceRequest, prevalence
 from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.runs import begin_run
 from pipelines.store import registry
 from sources.base import ReadOptions
 from sources.detect import Input

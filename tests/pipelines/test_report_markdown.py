@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 from exam_rows import make_row, write_csv
 
+from pipelines.ledger import begin_run, finish_run
 from pipelines.load import load_input
 from pipelines.outcome import RunSummary
 from pipelines.prepare import prepare_input
@@ -18,7 +19,6 @@ from pipelines.report import build_report
 from pipelines.reporting.model import Report, Section, counts, text
 from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.runs import begin_run, finish_run
 from pipelines.store import registry
 from sources.detect import discover
 from transforms.precision import load_precision

@@ -19,10 +19,10 @@ from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.ledger import begin_run
 from pipelines.load import load_input
 from pipelines.prepare import prepare_input
 from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.runs import begin_run
 from pipelines.store import registry
 from sources.base import CANONICAL_CSV, ReadOptions
 from sources.detect import Input

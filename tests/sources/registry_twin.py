@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
+from pipelines.ledger import begin_run
 from pipelines.load import load_input
 from pipelines.prepare import prepare_input
 from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.runs import begin_run
 from pipelines.store import query, registry
 from sources.base import ReadOptions
 from sources.detect import Input
