@@ -44,9 +44,11 @@ CACHE = BENCH / "cache"
 RESULTS = BENCH / "results"
 PREFECT_HOME = CACHE / "prefect-home"
 
-for _p in (str(ROOT), str(ROOT / "tests" / "rules")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+#: The load's stages as the pipeline records them (`pipelines.timing.Stage`), and the rest.
+LOAD_PARTS = ("registry_overlap", "decide", "history_query", "serial", "insert", "commit",
+              "other")
+#: The row-by-row rules oracle of the test suite, loaded by path (it is not a package).
+ORACLE = ROOT / "tests" / "rules" / "oracle.py"
 
 SEED = 11  # the main files: canonical-<n>-seed11.csv
 INCREMENT_SEED = 12  # the nightly increment (different exam ids)
@@ -218,13 +220,15 @@ def worker_io_floor(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_full(args: dict[str, Any]) -> dict[str, Any]:
-    """prepare_input + load_input into a fresh (or copied-history) registry, with
-    in-situ attribution (wrapped calls inside load_input) and standalone re-runs."""
-    import pipelines.load as load_mod
+    """prepare_input + load_input into a fresh (or copied-history) registry, with the
+    pipeline's own stage timings (`pipelines.timing`) and standalone re-runs."""
     from pipelines.ledger import begin_run
+    from pipelines.load import load_input
     from pipelines.prepare import prepare_input
+    from pipelines.registry_reads import patient_history, serial_frames
     from pipelines.rules_bridge import decider_for, resolve_ruleset
     from pipelines.store import registry
+    from pipelines.timing import StageTimer
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input, read_input
     from transforms.exam_frame import validate_cells
@@ -242,26 +246,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     precision = load_precision(None)
     decide_fn = decider_for(ruleset)
 
-    inside: dict[str, float] = {}
-
-    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                inside[name] = inside.get(name, 0.0) + time.perf_counter() - start
-
-        return wrapper
-
-    # In-situ attribution: wrap what load_input calls (module attributes, this process only).
-    load_mod.compare_serial = timed("serial", compare_serial)
-    load_mod.patient_history = timed("history_query", load_mod.patient_history)
-    load_mod.serial_input = timed("serial_input", load_mod.serial_input)
-    load_mod.registry_overlap = timed("conflict_check", load_mod.registry_overlap)
-    load_mod.insert_frame = timed("insert", load_mod.insert_frame)
-    decide_timed = timed("decide", decide_fn)
-
+    timer = StageTimer()  # the load's own stage timings (the pipeline times itself)
     st = Stages()
     item = Input(csv, CANONICAL_CSV)
     prepared = st.run("prepare", lambda: prepare_input(item, ReadOptions()))
@@ -275,9 +260,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         begin_run(con, run_id, ruleset.label)
         outcome = st.run(
             "load",
-            lambda: load_mod.load_input(
-                con, run_id, ruleset.label, prepared, decide_timed, precision
-            ),
+            lambda: load_input(con, run_id, ruleset.label, prepared, decide_fn, precision, timer),
         )
         counts = {
             t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0]
@@ -289,7 +272,8 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         st.times["close"] = time.perf_counter() - start
         st.peaks["close"] = vm_hwm_mib()
     process_peak_pipeline = maxrss_mib()
-    parts = dict(inside)  # the load's own calls: the standalone re-runs below call some too
+    parts = dict(timer.seconds)  # the standalone re-runs below do not add to these
+    prepare_parts = dict(prepared.stage_seconds)
 
     # Standalone attribution on the same valid frame (after the pipeline: separate peaks).
     valid = prepared.valid  # None for a large file read in batches (10M)
@@ -301,9 +285,9 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
             import duckdb
 
             ro = duckdb.connect(str(db), read_only=True)
-            hist = load_mod.patient_history(ro, valid)
+            hist = patient_history(ro, valid)
             ro.close()
-        batch, hist = load_mod.serial_frames(valid, hist)
+        batch, hist = serial_frames(valid, hist)
         st.run("serial_alone", lambda: compare_serial(batch, hist, precision))
         source = st.run("read_alone", lambda: read_input(item, ReadOptions()))
         st.run("validate_alone", lambda: validate_cells(source.cells, source.parse_options))
@@ -312,8 +296,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     if not args.get("keep_db"):
         remove_db(db)
     load_s = st.times["load"]
-    known = sum(parts.get(k, 0.0) for k in ("decide", "serial", "history_query", "serial_input",
-                                             "conflict_check", "insert"))
+    known = sum(parts.get(k, 0.0) for k in LOAD_PARTS if k != "other")
     total = st.times["prepare"] + load_s
     return {
         "rows_read": outcome.rows_read,
@@ -322,6 +305,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         "history_exams": history_rows,
         "table_rows": counts,
         "prepare_s": st.times["prepare"],
+        "prepare_parts_s": prepare_parts,
         "load_s": load_s,
         "load_parts_s": {**parts, "other": load_s - known},
         "close_s": st.times["close"],
@@ -333,11 +317,21 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _oracle() -> Any:  # noqa: ANN401 - a module
+    """The test suite's row-by-row oracle, imported from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dxa_rules_oracle", ORACLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def worker_oracle(args: dict[str, Any]) -> dict[str, Any]:
     """decide() vs the row-by-row test oracle (tests/rules/oracle.py decide_one) on the
     valid exams of one canonical file."""
-    from oracle import decide_one
-
+    decide_one = _oracle().decide_one
     from pipelines.prepare import prepare_input
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input
@@ -394,20 +388,8 @@ def worker_prefect(args: dict[str, Any]) -> dict[str, Any]:
     """registry_flow vs the same tasks' functions called without Prefect (`.fn`)."""
     import logging
 
-    from pipelines.flow import (
-        check_registry,
-        discover_inputs,
-        load_stage,
-        new_run_id,
-        prepare_task,
-        registry_flow,
-    )
-    from pipelines.outcome import RunSummary
-    from pipelines.reporting.render_text import to_markdown as report_markdown
-    from pipelines.rules_bridge import resolve_ruleset
-    from pipelines.summary import to_markdown
-    from sources.base import ReadOptions
-    from transforms.precision import load_precision
+    from pipelines.flow import PlainStages, registry_flow, run_stages
+    from pipelines.settings import resolve_settings
 
     logging.getLogger("prefect").setLevel(logging.WARNING)
     work = Path(args["workdir"])
@@ -418,16 +400,9 @@ def worker_prefect(args: dict[str, Any]) -> dict[str, Any]:
         return str(db)
 
     def plain(paths: list[str], db: str) -> Any:
-        resolved = resolve_ruleset(RULESET)
-        load_precision(None)
-        summary = RunSummary(run_id=new_run_id(), ruleset=resolved.label, db_path=db)
-        check_registry.fn(db, 30.0)
-        inputs, ignored = discover_inputs.fn(paths, "auto")
-        summary.ignored = ignored
-        prepared = [prepare_task.fn(i, ReadOptions()) for i in inputs]
-        summary = load_stage.fn(db, summary, RULESET, prepared, 30.0, None)
-        to_markdown(summary) + report_markdown(summary.report)
-        return summary
+        """The flow's own stages, called without Prefect (`PlainStages`)."""
+        settings = resolve_settings(RULESET)
+        return run_stages(paths, db, settings, PlainStages(), logging.getLogger("bench"))
 
     def with_prefect(paths: list[str], db: str) -> Any:
         return registry_flow(paths=paths, db=db, ruleset=RULESET)
@@ -766,8 +741,7 @@ def summarise(report: dict[str, Any]) -> None:
         if full:
             for key in ("prepare_s", "load_s", "close_s", "total_s", "rows_per_s"):
                 s[f"full_{key}"] = median_of(full, key)
-            for part in ("decide", "serial", "serial_input", "history_query", "conflict_check",
-                         "insert", "other"):
+            for part in LOAD_PARTS:
                 s[f"load_{part}_s"] = median_of(full, "load_parts_s", part)
             for part in ("decide_alone", "serial_alone", "read_alone", "validate_alone"):
                 s[f"{part}_s"] = median_of(full, "standalone_s", part)
@@ -789,12 +763,8 @@ def summarise(report: dict[str, Any]) -> None:
                     "total_s": median_of(runs, "total_s"),
                     "prepare_s": median_of(runs, "prepare_s"),
                     "load_s": median_of(runs, "load_s"),
-                    "load_history_query_s": median_of(runs, "load_parts_s", "history_query"),
-                    "load_conflict_check_s": median_of(runs, "load_parts_s", "conflict_check"),
-                    "load_serial_s": median_of(runs, "load_parts_s", "serial"),
-                    "load_decide_s": median_of(runs, "load_parts_s", "decide"),
-                    "load_insert_s": median_of(runs, "load_parts_s", "insert"),
-                    "load_other_s": median_of(runs, "load_parts_s", "other"),
+                    **{f"load_{part}_s": median_of(runs, "load_parts_s", part)
+                       for part in LOAD_PARTS},
                     "bmd_changes": median_of(runs, "table_rows", "bmd_changes"),
                     "peak_rss_mib": max_of(runs, "peak_rss_mib", "pipeline_process"),
                 }
@@ -831,7 +801,7 @@ def print_table(report: dict[str, Any]) -> None:
         other = None
         if s.get("load_other_s") is not None:
             other = sum(s.get(f"load_{k}_s") or 0.0 for k in (
-                "serial_input", "history_query", "conflict_check", "other"))
+                "history_query", "registry_overlap", "commit", "other"))
         print(f"{name:>6} {fmt(s.get('io_read_s')):>8} {fmt(s.get('io_insert_s')):>7} "
               f"{fmt(s.get('io_total_s')):>7} | {fmt(s.get('full_prepare_s')):>8} "
               f"{fmt(s.get('load_decide_s')):>7} {fmt(s.get('load_serial_s')):>7} "

@@ -8,15 +8,25 @@ I/O errors are retried. The flow composes stages; the work lives in plain functi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from prefect.exceptions import MissingContextError
 
 from pipelines import progress
-from pipelines.ledger import begin_run, finish_run, loaded_fingerprints, record_failure
+from pipelines.ledger import (
+    begin_run,
+    finish_run,
+    loaded_fingerprints,
+    record_failure,
+    record_stage_seconds,
+)
 from pipelines.load import assess_loaded_input, load_input
 from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
@@ -30,10 +40,13 @@ from pipelines.runners import task_runner_for
 from pipelines.settings import RunSettings, resolve_settings
 from pipelines.store import registry
 from pipelines.summary import collect_run_counts, to_markdown
+from pipelines.timing import Stage, StageTimer
 from schemas.vocabulary import RunStatus
 from sources.base import ReadOptions
 from sources.detect import Input, discover
 from transforms.errors import FileProblem
+
+T = TypeVar("T")
 
 
 def _retry_on_io(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback shape
@@ -78,6 +91,14 @@ def check_registry(db: str, lock_timeout_s: float) -> None:
         pass
 
 
+def _stage_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The flow run's logger, or a plain one when the stages run without Prefect."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
 @task(name="load-registry", cache_policy=NONE)
 def load_stage(
     db: str, summary: RunSummary, settings: RunSettings, prepared: list[PreparedInput]
@@ -88,28 +109,37 @@ def load_stage(
     fails having written nothing. One failing input never blocks the rest; a run that
     breaks off is recorded as failed with a reason that holds no data values.
     """
+    timer = StageTimer()
+    for item in prepared:
+        timer.merge(item.stage_seconds)
     with registry(db, lock_timeout_s=settings.lock_timeout_s) as con:
         begin_run(con, summary.run_id, summary.ruleset)
         try:
             record_rules(con, settings.ruleset)
-            _load_all(con, summary, prepared, settings.decide, settings.precision)
+            _load_all(con, summary, prepared, settings, timer)
             summary.status = RunStatus.COMPLETED
-            collect_run_counts(con, summary)
-            summary.report = collect_report(con, dt.date.today())
+            with timer.stage(Stage.REPORT):
+                collect_run_counts(con, summary)
+                summary.report = collect_report(con, dt.date.today())
+            summary.stage_seconds = timer.seconds
             finish_run(con, summary)
-            summary.reporting_copy = str(publish_reporting_copy(db, con))
-            summary.html_report = publish_html_page(db, con, get_run_logger())
+            with timer.stage(Stage.PUBLISH):
+                summary.reporting_copy = str(publish_reporting_copy(db, con))
+                summary.html_report = publish_html_page(db, con, _stage_logger())
+            record_stage_seconds(con, summary)
         except Exception as exc:
             summary.status = RunStatus.FAILED
             summary.message = safe_reason(exc)
+            summary.stage_seconds = timer.seconds
             finish_run(con, summary)
             raise
     return summary
 
 
-def _load_all(con, summary: RunSummary, prepared: list[PreparedInput], decide,  # noqa: ANN001
-              precision) -> None:  # noqa: ANN001 - DuckDB connection, Decider, PrecisionTable
+def _load_all(con, summary: RunSummary, prepared: list[PreparedInput],  # noqa: ANN001
+              settings: RunSettings, timer: StageTimer) -> None:
     loaded = loaded_fingerprints(con)
+    decide = settings.decide
     for item in prepared:
         if item.error is not None:
             outcome = record_failure(con, summary.run_id, summary.ruleset, item)
@@ -118,7 +148,7 @@ def _load_all(con, summary: RunSummary, prepared: list[PreparedInput], decide,  
         else:
             try:
                 outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
-                                     precision)
+                                     settings.precision, timer)
                 loaded.add(item.sha256)
             except FileProblem as exc:  # found in a later batch: the file rolled back
                 item.error = str(exc)
@@ -127,11 +157,16 @@ def _load_all(con, summary: RunSummary, prepared: list[PreparedInput], decide,  
         progress.report("loaded", item.path.name)
 
 
+def summary_markdown(summary: RunSummary) -> str:
+    """The run's counts followed by the registry report: the artifact's text."""
+    return (to_markdown(summary) + "\n" + report_markdown(summary.report)
+            + html_link(summary.html_report))
+
+
 @task(name="publish-summary", cache_policy=NONE)
 def publish_summary(summary: RunSummary) -> None:
     create_markdown_artifact(
-        markdown=to_markdown(summary) + "\n" + report_markdown(summary.report)
-        + html_link(summary.html_report),
+        markdown=summary_markdown(summary),
         key="dxa-run-summary",
         description=f"DXA registry run {summary.run_id}: counts only, no patient identifiers",
     )
@@ -154,6 +189,75 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
+class Stages(Protocol):
+    """How the run's stages are called: as Prefect tasks (the flow), or plainly."""
+
+    def prepare_all(self, inputs: list[Input], options: ReadOptions) -> list[PreparedInput]:
+        ...
+
+    def call(self, stage: Callable[..., T], *args: object) -> T: ...
+
+    def publish(self, summary: RunSummary) -> None: ...
+
+
+class PrefectStages:
+    """Each stage a Prefect task; inputs prepared side by side on the flow's task runner."""
+
+    def prepare_all(self, inputs: list[Input], options: ReadOptions) -> list[PreparedInput]:
+        # Per-file compute fans out on the flow's task runner (threads or Dask workers);
+        # results come back here, where the single DuckDB writer loads them in order.
+        futures = [
+            prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
+            for i, item in enumerate(inputs, start=1)
+        ]
+        return [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
+
+    def call(self, stage: Callable[..., T], *args: object) -> T:
+        return stage(*args)
+
+    def publish(self, summary: RunSummary) -> None:
+        publish_summary(summary)
+
+
+class PlainStages:
+    """The same stages as plain function calls, one input after another (no Prefect).
+
+    What the benchmark compares the flow with, so that Prefect's own cost is measured
+    on the flow's own sequence of stages, not on a copy of it.
+    """
+
+    def prepare_all(self, inputs: list[Input], options: ReadOptions) -> list[PreparedInput]:
+        return [prepare_task.fn(item, options) for item in inputs]
+
+    def call(self, stage: Callable[..., T], *args: object) -> T:
+        return stage.fn(*args)  # type: ignore[attr-defined] - a Prefect task's function
+
+    def publish(self, summary: RunSummary) -> None:
+        summary_markdown(summary)  # the artifact's text is built; there is no API to hold it
+
+
+def run_stages(
+    paths: list[str], db: str, settings: RunSettings, stages: Stages,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> RunSummary:
+    """The run, stage by stage: check the registry, discover, prepare, load, summarise."""
+    summary = RunSummary(run_id=new_run_id(), ruleset=settings.ruleset_label, db_path=db)
+    stages.call(check_registry, db, settings.lock_timeout_s)
+    inputs, ignored = stages.call(discover_inputs, paths, settings.fmt)
+    summary.ignored = ignored
+    progress.report("discovered", f"{len(inputs)} inputs")
+    prepared = stages.prepare_all(inputs, settings.read)
+    summary = stages.call(load_stage, db, summary, settings, prepared)
+    log.info(
+        "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",
+        summary.run_id, len(summary.files), summary.total("rows_read"),
+        summary.total("rows_loaded"), summary.total("rows_quarantined"),
+        summary.total("rows_duplicate"),
+    )
+    stages.publish(summary)
+    return summary
+
+
 @flow(name="dxa-registry-nightly", log_prints=False, task_runner=task_runner_for(None))
 def registry_flow(
     paths: list[str],
@@ -166,28 +270,7 @@ def registry_flow(
     t_reference: str | None = None,
 ) -> RunSummary:
     """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
-    logger = get_run_logger()
     # a bad ruleset or precision file fails here, before anything is written
     settings = resolve_settings(ruleset, precision, fmt, date_format, lock_timeout_s,
                                 t_reference)
-    summary = RunSummary(run_id=new_run_id(), ruleset=settings.ruleset_label, db_path=db)
-    check_registry(db, settings.lock_timeout_s)
-    inputs, ignored = discover_inputs(paths, settings.fmt)
-    summary.ignored = ignored
-    progress.report("discovered", f"{len(inputs)} inputs")
-    # Per-file compute fans out on the flow's task runner (threads or Dask workers);
-    # results come back here, where the single DuckDB writer loads them in order.
-    futures = [
-        prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, settings.read)
-        for i, item in enumerate(inputs, start=1)
-    ]
-    prepared = [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
-    summary = load_stage(db, summary, settings, prepared)
-    logger.info(
-        "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",
-        summary.run_id, len(summary.files), summary.total("rows_read"),
-        summary.total("rows_loaded"), summary.total("rows_quarantined"),
-        summary.total("rows_duplicate"),
-    )
-    publish_summary(summary)
-    return summary
+    return run_stages(paths, db, settings, PrefectStages(), get_run_logger())

@@ -30,7 +30,8 @@ def finish_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     con.execute(
         "UPDATE runs SET finished_at = ?, status = ?, rows_read = ?, rows_loaded = ?,"
         " rows_quarantined = ?, rows_duplicate = ?, files_loaded = ?, files_skipped = ?,"
-        " files_failed = ?, message = ? WHERE run_id = ?",
+        " files_failed = ?, message = ?,"
+        " stage_seconds = MAP(?::VARCHAR[], ?::DOUBLE[]) WHERE run_id = ?",
         [
             dt.datetime.now(),
             summary.status,
@@ -42,8 +43,21 @@ def finish_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
             sum(f.status in (FileAction.SKIPPED, FileAction.ASSESSED) for f in files),
             sum(f.status == FileAction.FAILED for f in files),
             summary.message,
+            *_stage_lists(summary),
             summary.run_id,
         ],
+    )
+
+
+def _stage_lists(summary: RunSummary) -> tuple[list[str], list[float]]:
+    return list(summary.stage_seconds), list(summary.stage_seconds.values())
+
+
+def record_stage_seconds(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
+    """Update the run's stage timings (after publishing: the copy's own seconds)."""
+    con.execute(
+        "UPDATE runs SET stage_seconds = MAP(?::VARCHAR[], ?::DOUBLE[]) WHERE run_id = ?",
+        [*_stage_lists(summary), summary.run_id],
     )
 
 

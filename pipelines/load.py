@@ -26,6 +26,7 @@ from pipelines.registry_reads import (
 )
 from pipelines.staging import REGISTRY, TableSet, forget_verdicts, move_staged, staged
 from pipelines.store import arrow_of, insert_frame, query, transaction
+from pipelines.timing import Stage, StageTimer
 from schemas.errors import RegistryError
 from schemas.vocabulary import FileAction
 from transforms.columns import ROW_NUMBER
@@ -115,6 +116,7 @@ def _load_batch(
     decide: Decider,
     precision: PrecisionTable,
     outcome: FileOutcome,
+    timer: StageTimer,
     tables: TableSet = REGISTRY,
 ) -> None:
     """Write one batch's exams, decisions and quarantine rows to `tables`.
@@ -122,7 +124,8 @@ def _load_batch(
     (`measurements` is a view over `exams`: nothing to write.)
     """
     valid = batch.valid
-    overlap = registry_overlap(con, valid)
+    with timer.stage(Stage.OVERLAP):
+        overlap = registry_overlap(con, valid)
     if overlap.identical.height or overlap.conflicting.height:
         valid = valid.join(overlap.identical, on="exam_id", how="anti").join(
             overlap.conflicting.select("exam_id"), on="exam_id", how="anti"
@@ -132,10 +135,12 @@ def _load_batch(
         [batch.quarantine, registry_conflicts(batch, overlap.conflicting)],
         how="vertical_relaxed",
     )
-    assessments, flags = decide(valid)
-    serial = compare_serial(
-        *serial_frames(valid, patient_history(con, valid, tables.history)), precision
-    )
+    with timer.stage(Stage.DECIDE):
+        assessments, flags = decide(valid)
+    with timer.stage(Stage.HISTORY):
+        history = patient_history(con, valid, tables.history)
+    with timer.stage(Stage.SERIAL):
+        serial = compare_serial(*serial_frames(valid, history), precision)
     exams = valid.select(
         *EXAM_COLUMNS,
         pl.lit(prepared.source_format).alias("source_format"),
@@ -145,23 +150,25 @@ def _load_batch(
         pl.lit(run_id).alias("run_id"),
     )
     run = pl.lit(run_id)
-    _forget_serial_verdicts(con, serial.rejudged, tables)
-    insert_frame(con, tables["exams"], exams)
-    insert_frame(con, tables["assessments"], assessments.with_columns(run_id=run))
-    insert_frame(con, tables["flags"], pl.concat([flags, serial.flags], how="diagonal_relaxed")
-                 .with_columns(run_id=run))
-    insert_frame(con, tables["bmd_changes"], serial.changes.with_columns(run_id=run))
-    _insert_side_rows(con, tables, prepared, valid, run_id)
-    insert_frame(
-        con,
-        tables["quarantine"],
-        quarantine.with_columns(
-            run_id=run,
-            file_sha256=pl.lit(prepared.sha256),
-            source_format=pl.lit(prepared.source_format),
-            path=pl.lit(str(prepared.path)),
-        ),
-    )
+    with timer.stage(Stage.INSERT):
+        _forget_serial_verdicts(con, serial.rejudged, tables)
+        insert_frame(con, tables["exams"], exams)
+        insert_frame(con, tables["assessments"], assessments.with_columns(run_id=run))
+        insert_frame(con, tables["flags"], pl.concat([flags, serial.flags],
+                                                     how="diagonal_relaxed")
+                     .with_columns(run_id=run))
+        insert_frame(con, tables["bmd_changes"], serial.changes.with_columns(run_id=run))
+        _insert_side_rows(con, tables, prepared, valid, run_id)
+        insert_frame(
+            con,
+            tables["quarantine"],
+            quarantine.with_columns(
+                run_id=run,
+                file_sha256=pl.lit(prepared.sha256),
+                source_format=pl.lit(prepared.source_format),
+                path=pl.lit(str(prepared.path)),
+            ),
+        )
     outcome.rows_read += batch.rows_read
     outcome.rows_loaded += exams.height
     outcome.rows_quarantined += quarantine.height
@@ -194,33 +201,38 @@ def load_input(
     prepared: PreparedInput,
     decide: Decider,
     precision: PrecisionTable,
+    timer: StageTimer | None = None,
 ) -> FileOutcome:
     """Load a new input: exams, assessments, flags, changes and quarantine, atomically.
 
     A large input arrives in batches, staged one by one and moved into the registry in
     one transaction, so the file is still loaded whole or not at all. A problem found in
     a later batch (FileProblem) discards the staged rows and is re-raised for the caller
-    to record.
+    to record. `timer` collects the seconds of each stage (a large file's reading and
+    validation included: its batches are read here).
     """
+    timer = StageTimer() if timer is None else timer
     outcome = FileOutcome.for_input(prepared, FileAction.LOADED)
     if prepared.large is None:
-        with transaction(con):
-            for batch in prepared.batches():
-                _load_batch(con, run_id, prepared, batch, decide, precision, outcome)
-            _close_file(con, run_id, ruleset, prepared, outcome)
+        with transaction(con, timer):
+            for batch in prepared.batches(timer):
+                _load_batch(con, run_id, prepared, batch, decide, precision, outcome, timer)
+            _close_file(con, run_id, ruleset, prepared, outcome, timer)
         return outcome
     blank_rows = 0
     with staged(con) as stage:
-        for batch in prepared.batches():
-            with transaction(con):
-                _load_batch(con, run_id, prepared, batch, decide, precision, outcome, stage)
+        for batch in prepared.batches(timer):
+            with transaction(con, timer):
+                _load_batch(con, run_id, prepared, batch, decide, precision, outcome, timer,
+                            stage)
             blank_rows += batch.blank_rows
             progress.report("batch", f"{prepared.path.name}: {outcome.rows_read:,} rows")
         if blank_rows:
             outcome.notes.append(f"{blank_rows} blank rows ignored")
-        with transaction(con):
-            move_staged(con, stage)
-            _close_file(con, run_id, ruleset, prepared, outcome)
+        with transaction(con, timer):
+            with timer.stage(Stage.STAGED_MOVE):
+                move_staged(con, stage)
+            _close_file(con, run_id, ruleset, prepared, outcome, timer)
     return outcome
 
 
@@ -230,6 +242,7 @@ def _close_file(
     ruleset: str,
     prepared: PreparedInput,
     outcome: FileOutcome,
+    timer: StageTimer,
 ) -> None:
     """Check the row accounting and record the file, inside its transaction."""
     if outcome.resent_identical:
@@ -243,5 +256,5 @@ def _close_file(
             f" {outcome.rows_read}, loaded {outcome.rows_loaded}, quarantined"
             f" {outcome.rows_quarantined}, duplicate {outcome.rows_duplicate}"
         )
-    record_file(con, run_id, ruleset, outcome)
-
+    with timer.stage(Stage.LEDGER):
+        record_file(con, run_id, ruleset, outcome)

@@ -85,6 +85,8 @@ class RunSummary:
     message: str | None = None
     reporting_copy: str | None = None
     html_report: str | None = None
+    #: seconds per stage (`pipelines.timing.Stage`), summed over the run's inputs
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     #: `dxa report` at the end of the run: counts only
     report: Report | None = None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.timing import Stage, StageTimer
 from sources.base import LargeInput, ReadOptions, fingerprint
 from sources.detect import Input, read_input
 from transforms.errors import FileProblem
@@ -59,12 +60,15 @@ class PreparedInput:
     parse_options: ParseOptions | None = None
     tscores: TScorePolicy | None = None
     side_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: seconds of reading and validating here (a large file's batches: at load)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
-    def batches(self) -> Iterator[Batch]:
+    def batches(self, timer: StageTimer | None = None) -> Iterator[Batch]:
         """The input's validated rows, in one batch or (large files) several.
 
         A problem found while reading a later batch of a large file raises FileProblem;
-        the load stage then rolls the whole file back and records it as failed.
+        the load stage then rolls the whole file back and records it as failed. `timer`
+        counts a large file's reading and validation, which happen here.
         """
         if self.large is None:
             assert self.valid is not None and self.quarantine is not None
@@ -72,9 +76,16 @@ class PreparedInput:
             yield Batch(self.valid, self.quarantine, self.rows_read, self.rows_duplicate,
                         self.split)
             return
-        for table in self.large.batches():
-            split = _validate(table.cells, self.parse_options, self.large.verdicts,
-                              self.tscores)
+        timer = StageTimer() if timer is None else timer
+        tables = self.large.batches()
+        while True:
+            with timer.stage(Stage.READ):
+                table = next(tables, None)
+            if table is None:
+                return
+            with timer.stage(Stage.VALIDATE):
+                split = _validate(table.cells, self.parse_options, self.large.verdicts,
+                                  self.tscores)
             yield Batch(split.valid, split.quarantine, table.rows_read, split.rows_duplicate,
                         split, table.blank_rows)
 
@@ -124,11 +135,14 @@ def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedIn
     """
     options = options or ReadOptions()
     tscores = t_score_policy(options)
+    timer = StageTimer()
     try:
-        source = read_input(item, options)
-        split = None if source.cells is None else _validate(
-            source.cells, source.parse_options, tscores=tscores
-        )
+        with timer.stage(Stage.READ):
+            source = read_input(item, options)
+        with timer.stage(Stage.VALIDATE):
+            split = None if source.cells is None else _validate(
+                source.cells, source.parse_options, tscores=tscores
+            )
     except FileProblem as exc:
         return failed_input(item, str(exc))
     notes = list(source.notes)
@@ -146,6 +160,7 @@ def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedIn
         parse_options=source.parse_options,
         tscores=tscores,
         side_tables=source.side_tables,
+        stage_seconds=timer.seconds,
     )
     if split is not None:
         assert source.cells is not None

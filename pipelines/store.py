@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from pipelines.timing import Stage, StageTimer
 from schemas.errors import RegistryError
 
 MIGRATIONS_PACKAGE = "pipelines.migrations"
@@ -148,12 +149,17 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
 
 
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """All of a file's writes or none of them."""
+def transaction(
+    con: duckdb.DuckDBPyConnection, timer: StageTimer | None = None
+) -> Iterator[None]:
+    """All of a file's writes or none of them; `timer` counts the commit's seconds."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    start = time.perf_counter()
     con.execute("COMMIT")
+    if timer is not None:
+        timer.add(Stage.COMMIT, time.perf_counter() - start)
