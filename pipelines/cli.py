@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from pipelines.choices import DateFormat, InputFormat
-from pipelines.console import EXIT_FAILED, err, fail, out, print_json, print_summary
+from pipelines.console import EXIT_FAILED, err, fail, out, print_json, print_summary, warn
 from pipelines.env import configure_prefect_env
 from pipelines.messages import safe_reason, write_details
 from pipelines.reporting.formats import ReportFormat
@@ -78,7 +78,7 @@ def run(
 ) -> None:
     """Run the registry flow on exports into the DuckDB registry."""
     configure_prefect_env(verbose=verbose)
-    from pipelines.execute import execute_run
+    from pipelines.execute import execute_run, exit_code, no_exports_message
 
     summary = execute_run(
         paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
@@ -86,6 +86,9 @@ def run(
         t_reference=t_reference, dask=dask, show_progress=not as_json,
     )
     (print_json if as_json else print_summary)(summary)
+    if not summary.files:
+        warn(no_exports_message(paths))
+    raise typer.Exit(exit_code(summary))
 
 
 @app.command()

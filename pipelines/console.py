@@ -19,14 +19,21 @@ from pipelines.reporting.render_text import section_table
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-#: The run (or command) could not complete; nothing of it was written.
-EXIT_FAILED = 1
+#: Exit codes of `dxa run` (registry-contract.md section 2); Typer's usage errors are 2 too.
+EXIT_COMPLETED = 0  # every input loaded or was skipped as already loaded
+EXIT_FAILED = 1  # the run (or command) could not complete; nothing of it was written
+EXIT_INPUTS_FAILED = 2  # the run completed, but inputs failed as a whole (or none found)
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> None:
     """Print a one-line reason and exit non-zero."""
     err.print(f"[bold red]dxa: error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr (the run went on)."""
+    err.print(f"[bold yellow]dxa: warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 #: Counts of rows set aside that the adapter's own note already explains (APEX: "N exam(s)

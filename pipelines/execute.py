@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pipelines.console import out
+from pipelines.console import EXIT_COMPLETED, EXIT_INPUTS_FAILED, out
 from pipelines.messages import safe_reason, write_details
 from pipelines.outcome import RunSummary
 from schemas.errors import DxaError
@@ -46,6 +46,8 @@ def execute_run(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise RunNotStarted(f"no such file or folder: {', '.join(missing)}")
+    if not db.parent.is_dir():
+        raise RunNotStarted(f"--db {db}: the folder {db.parent} does not exist")
 
     from pipelines import progress
     from pipelines.flow import registry_flow
@@ -78,3 +80,14 @@ def execute_run(
 
 def _incomplete(exc: BaseException) -> str:
     return f"the run could not complete: {safe_reason(exc)} (details in {write_details(exc)})"
+
+
+def exit_code(summary: RunSummary) -> int:
+    """0 when every input loaded or was skipped; 2 when one failed or none was found."""
+    if not summary.files or summary.files_failed:
+        return EXIT_INPUTS_FAILED
+    return EXIT_COMPLETED
+
+
+def no_exports_message(paths: list[Path]) -> str:
+    return f"no exports found in {', '.join(str(p) for p in paths)}"

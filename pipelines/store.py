@@ -34,6 +34,10 @@ class RegistryLocked(RegistryError):
     """Another process holds the registry file; nothing was written."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry file cannot be opened or created where it was asked for."""
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
@@ -48,6 +52,9 @@ def connect(
     who opened the registry itself (rather than the reporting copy) blocks the nightly
     run, so we wait a bounded time and then fail with a message that names the lock.
     """
+    folder = Path(db_path).parent
+    if not folder.is_dir():
+        raise RegistryUnavailable(f"the registry's folder does not exist: {folder}")
     deadline = time.monotonic() + lock_timeout_s
     delay = 0.2
     while True:
