@@ -118,11 +118,12 @@ def load_stage(
             record_rules(con, settings.ruleset)
             _load_all(con, summary, prepared, settings, timer)
             summary.status = RunStatus.COMPLETED
+            summary.stage_seconds = timer.seconds
+            finish_run(con, summary)
+            # the report reads the run's own row: collected once the row says it ended
             with timer.stage(Stage.REPORT):
                 collect_run_counts(con, summary)
                 summary.report = collect_report(con, dt.date.today())
-            summary.stage_seconds = timer.seconds
-            finish_run(con, summary)
             with timer.stage(Stage.PUBLISH):
                 summary.reporting_copy = str(publish_reporting_copy(db, con))
                 summary.html_report = publish_html_page(db, con, _stage_logger())

@@ -50,3 +50,15 @@ def test_the_same_stages_run_without_prefect(tmp_path: Path) -> None:
     assert summary.status == "completed"
     assert summary.total("rows_loaded") == 1
     assert set(summary.stage_seconds) >= EVERY_RUN
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_summary_reports_the_finished_run(tmp_path: Path) -> None:
+    """The report inside the summary (artifact, --json) is collected after the run's row
+    was closed: it shows the run completed with its counts, not `running` with zeros."""
+    data = write_csv(tmp_path / "in.csv", [make_row(exam_id="A"), make_row(exam_id="B")])
+    summary = registry_flow(paths=[str(data)], db=str(tmp_path / "r.duckdb"))
+    latest = {key: value for section, key, value in summary.report if section == "latest run"}
+    assert latest["run_id"] == summary.run_id
+    assert latest["status"] == "completed"
+    assert (latest["rows_read"], latest["rows_loaded"], latest["files_loaded"]) == ("2", "2", "1")
