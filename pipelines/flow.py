@@ -24,6 +24,7 @@ from pipelines.ledger import (
     begin_run,
     finish_run,
     loaded_fingerprints,
+    mark_interrupted,
     record_failure,
     record_stage_seconds,
 )
@@ -113,6 +114,7 @@ def load_stage(
     for item in prepared:
         timer.merge(item.stage_seconds)
     with registry(db, lock_timeout_s=settings.lock_timeout_s) as con:
+        mark_interrupted(con)
         begin_run(con, summary.run_id, summary.ruleset)
         try:
             record_rules(con, settings.ruleset)

@@ -17,6 +17,27 @@ from pipelines.prepare import PreparedInput
 from pipelines.store import transaction
 from schemas.vocabulary import FileAction, FileStatus, RunStatus
 
+#: `runs.message` of a run whose process died before it recorded its end.
+INTERRUPTED_MESSAGE = (
+    "the run's process ended before the run recorded its end (killed, or the machine"
+    " stopped); inputs it had committed are listed in run_files, the others were not loaded"
+)
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection) -> int:
+    """Close the rows of runs that died `running`; return how many.
+
+    Call with the registry open for writing: DuckDB lets one process write a file, so
+    while we hold it no other run can be alive, and any row still `running` belongs to
+    a process that was killed (kill -9, power cut) before it could record its end.
+    """
+    rows = con.execute(
+        "UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE status = ?"
+        " RETURNING run_id",
+        [RunStatus.INTERRUPTED, dt.datetime.now(), INTERRUPTED_MESSAGE, RunStatus.RUNNING],
+    ).fetchall()
+    return len(rows)
+
 
 def begin_run(con: duckdb.DuckDBPyConnection, run_id: str, ruleset: str) -> None:
     con.execute(
