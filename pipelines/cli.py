@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 from typer.core import TyperGroup
 
 from pipelines.choices import DateFormat, InputFormat
@@ -249,8 +250,8 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug must not dump a traceback on screen
-        err.print(f"[bold red]dxa: internal error:[/] {safe_reason(exc)} "
-                  f"(details in {write_details(exc)})", highlight=False)
+        err.print(Text.assemble(("dxa: internal error:", "bold red"),
+                                f" {safe_reason(exc)} (details in {write_details(exc)})"))
         raise SystemExit(EXIT_FAILED) from None
 
 

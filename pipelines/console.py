@@ -2,6 +2,10 @@
 
 Kept apart from the command definitions (`pipelines.cli`) so that each command's body
 stays a few lines: parse options, call the work, print.
+
+Names are data: a file called `exams [draft] v2.csv` or a column `dose [/day]` must be
+printed as it is, so rich's markup (square-bracket styles) is off on both consoles;
+styles are given as `Text` spans, never parsed from a string.
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from pipelines.outcome import RunSummary
 from pipelines.reporting.render_text import section_table
 
 # On a terminal rich fits the screen; in logs and pipes, wide enough to keep paths whole.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160, markup=False, highlight=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False,
+              highlight=False)
 
 #: Exit codes of `dxa run` (registry-contract.md section 2); Typer's usage errors are 2 too.
 EXIT_COMPLETED = 0  # every input loaded or was skipped as already loaded
@@ -27,13 +33,13 @@ EXIT_INPUTS_FAILED = 2  # the run completed, but inputs failed as a whole (or no
 
 def fail(message: str, code: int = EXIT_FAILED) -> None:
     """Print a one-line reason and exit non-zero."""
-    err.print(f"[bold red]dxa: error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("dxa: error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
     """A one-line warning on stderr (the run went on)."""
-    err.print(f"[bold yellow]dxa: warning:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("dxa: warning:", "bold yellow"), " ", message), soft_wrap=True)
 
 
 #: Counts of rows set aside that the adapter's own note already explains (APEX: "N exam(s)
@@ -58,10 +64,10 @@ def print_summary(summary: RunSummary) -> None:
         out.print(section_table(section))
     for f in summary.files:
         if f.error:
-            out.print(f"[yellow]failed:[/] {f.path}: {f.error}", highlight=False)
+            out.print(Text.assemble(("failed:", "yellow"), f" {f.path}: {f.error}"))
         if f.extra_columns:
-            out.print(f"[yellow]note:[/] {f.path}: unknown columns kept aside: "
-                      f"{', '.join(f.extra_columns)}", highlight=False)
+            out.print(Text.assemble(("note:", "yellow"), f" {f.path}: unknown columns kept"
+                                    f" aside: {', '.join(f.extra_columns)}"))
         for note in f.notes:
             out.print(f"note: {f.path}: {note}", highlight=False)
         for key, value in f.excluded.items():

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rich.text import Text
+
 from pipelines.console import EXIT_COMPLETED, EXIT_INPUTS_FAILED, out
 from pipelines.messages import safe_reason, write_details
 from pipelines.outcome import RunSummary
@@ -57,7 +59,7 @@ def execute_run(
         show_progress and sys.stdout.isatty()) else None
     if status is not None:
         status.start()
-        progress.set_reporter(lambda stage, detail: status.update(f"{stage}: {detail}"))
+        progress.set_reporter(lambda stage, detail: status.update(Text(f"{stage}: {detail}")))
     if dask is not None:
         from pipelines.runners import task_runner_for
 
