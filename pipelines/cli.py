@@ -84,7 +84,7 @@ def run(
     summary = execute_run(
         paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
         date_format=str(date_format) if date_format else None, precision=precision,
-        t_reference=t_reference, dask=dask, show_progress=not as_json,
+        t_reference=t_reference, dask=dask, show_progress=not as_json, verbose=verbose,
     )
     (print_json if as_json else print_summary)(summary)
     if not summary.files:

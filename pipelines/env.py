@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from pipelines.logs import PREFECT_LOGGING_ENV
+
 DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
@@ -20,8 +22,15 @@ DEFAULTS = {
 
 
 def configure_prefect_env(verbose: bool = False) -> None:
-    """Set the defaults above unless the caller's environment already chose."""
+    """Set the defaults above unless the caller's environment already chose.
+
+    Unless `verbose`, Prefect's console log handlers write to the private log file
+    (`pipelines.logs`), here and in the temporary API server Prefect starts.
+    """
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        return
+    for key, value in PREFECT_LOGGING_ENV.items():
+        os.environ.setdefault(key, value)

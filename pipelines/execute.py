@@ -38,6 +38,7 @@ def execute_run(
     t_reference: str | None = None,
     dask: str | None,
     show_progress: bool,
+    verbose: bool = False,
 ) -> RunSummary:
     """Run the registry flow in this process; raise DxaError when it cannot complete."""
     from pipelines.settings import resolve_settings
@@ -54,6 +55,11 @@ def execute_run(
     from pipelines import progress
     from pipelines.flow import registry_flow
     from pipelines.store import RegistryLocked
+
+    if not verbose:  # Prefect is imported and has set up its logging: re-route it
+        from pipelines.logs import route_library_logging
+
+        route_library_logging()
 
     status = out.status("Starting the flow (Prefect local ephemeral mode)...") if (
         show_progress and sys.stdout.isatty()) else None
