@@ -134,9 +134,20 @@ def load_stage(
             summary.status = RunStatus.FAILED
             summary.message = safe_reason(exc)
             summary.stage_seconds = timer.seconds
-            finish_run(con, summary)
+            _record_failed_run(con, summary)
             raise
     return summary
+
+
+def _record_failed_run(con, summary: RunSummary) -> None:  # noqa: ANN001 - DuckDB connection
+    """Close the run's row as failed. If even that write is refused (a full disk), the
+    row keeps its last state (`running` rows are marked interrupted by the next run);
+    the run's own error is what the caller raises and the CLI reports either way."""
+    try:
+        finish_run(con, summary)
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        logging.getLogger(__name__).warning("run %s: could not record its failure",
+                                            summary.run_id, exc_info=True)
 
 
 def _load_all(con, summary: RunSummary, prepared: list[PreparedInput],  # noqa: ANN001

@@ -9,6 +9,7 @@ and the details go to a private file for whoever debugs the run.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import traceback
@@ -21,10 +22,28 @@ def is_safe(exc: BaseException) -> bool:
     return isinstance(exc, DxaError) and exc.safe_to_show
 
 
+#: Said when a write failed for want of disk space (the errno names no data).
+NO_SPACE = "no space left on device"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write refused for want of space: OSError ENOSPC, or DuckDB's wrapped errno text.
+
+    DuckDB reports a full disk as a TransactionException or IOException whose message
+    ends with the operating system's "No space left on device"; only that is tested,
+    the message itself is never shown.
+    """
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return NO_SPACE in str(exc).lower()
+
+
 def safe_reason(exc: BaseException) -> str:
     """A one-line reason that holds no data values."""
     if is_safe(exc):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_disk_full(exc):
+        return f"{type(exc).__name__}: {NO_SPACE}"
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__}: {exc.strerror}"
     return type(exc).__name__

@@ -1,0 +1,68 @@
+"""A full disk: said as "no space left on device", never a run reported completed."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import duckdb
+import pytest
+from exam_rows import make_row, write_csv
+from typer.testing import CliRunner
+
+from pipelines import load, publish
+from pipelines.cli import app
+from pipelines.messages import safe_reason
+
+runner = CliRunner()
+SECRET = "PATIENT-4711"
+
+
+def _full_disk(*_args, **_kwargs):
+    raise duckdb.TransactionException(
+        f'TransactionContext Error: Failed to commit: could not write file "/data/{SECRET}'
+        '.wal": No space left on device'
+    )
+
+
+def test_the_reason_names_the_full_disk_and_no_data() -> None:
+    try:
+        _full_disk()
+    except duckdb.TransactionException as exc:
+        assert safe_reason(exc) == "TransactionException: no space left on device"
+    full = OSError(errno.ENOSPC, "No space left on device", f"/data/{SECRET}")
+    assert safe_reason(full) == "OSError: no space left on device"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_commit_refused_for_space_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "record_file", _full_disk)  # inside the file's transaction
+    db = tmp_path / "r.duckdb"
+    data = write_csv(tmp_path / "in.csv", [make_row(patient_id=SECRET)])
+    result = runner.invoke(app, ["run", str(data), "--db", str(db)])
+    assert result.exit_code == 1, result.output
+    assert "no space left on device" in result.output
+    assert SECRET not in result.output and "completed" not in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status, message FROM runs").fetchall() == [
+            ("failed", "TransactionException: no space left on device")]
+        assert con.execute("SELECT count(*) FROM exams").fetchone()[0] == 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_reporting_copy_refused_for_space_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "copy"))
+
+    monkeypatch.setattr(publish.shutil, "copyfile", no_space)
+    db = tmp_path / "r.duckdb"
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    result = runner.invoke(app, ["run", str(data), "--db", str(db)])
+    assert result.exit_code == 1, result.output
+    assert "no space left on device" in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status FROM runs").fetchall() == [("failed",)]
