@@ -108,3 +108,17 @@ def test_readme_example_has_the_printed_shape(registry_json: dict) -> None:
     document = {**registry_json, "as_of": example["as_of"],
                 "sections": [shown.get(s["section"], s) for s in registry_json["sections"]]}
     validate(document)
+
+
+def test_an_empty_registry_has_every_section_without_rows(tmp_path: Path) -> None:
+    from pipelines.report import build_report
+    from pipelines.store import registry
+
+    with registry(tmp_path / "empty.duckdb"):
+        pass
+    document = report_dict(build_report(tmp_path / "empty.duckdb", AS_OF))
+    validate(document)
+    rows = {s["section"]: s["rows"] for s in document["sections"]}
+    assert rows["latest_run"] == [] and rows["treatment"] == []
+    assert rows["registry"] == [{"exams": 0, "patients": 0, "exam_ids_held_twice": 0,
+                                 "quarantined_rows": 0, "runs": 0}]
