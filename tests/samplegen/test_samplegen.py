@@ -194,3 +194,30 @@ def test_sample_files_deterministic_and_split(tmp_path: Path) -> None:
         [pl.read_csv(tmp_path / "a" / name, infer_schema=False) for name in first["files"]]
     )["kyphosis"].drop_nulls()
     assert {"true", "false", "yes", "no", "Y", "N", "1", "0"} <= set(booleans)
+
+
+def test_committed_sample_regenerates_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented commands (sample_data/README.md, VENDOR_README.md) reproduce the
+    committed files: the generator and the sample never drift apart."""
+    import json
+
+    from samplegen.__main__ import main as sample_main
+    from samplegen.apex import main as apex_main
+    from samplegen.lunar import main as lunar_main
+
+    committed = Path(__file__).resolve().parents[2] / "sample_data"
+    manifest = json.loads((committed / "manifest.json").read_text())
+    monkeypatch.chdir(tmp_path)
+    args = manifest["command"].split()[3:]  # after "python -m samplegen"
+    assert sample_main(args) == 0
+    apex_main(["sample_data/apex/hologic_export_2025", "--exams", "80", "--seed", "2025"])
+    lunar_main(["sample_data/lunar", "--exams", "48", "--seed", "2026"])
+    made = sorted(p.relative_to(tmp_path) for p in (tmp_path / "sample_data").rglob("*")
+                  if p.is_file())
+    expected = sorted(p.relative_to(committed.parent) for p in committed.rglob("*")
+                      if p.is_file() and p.name != "VENDOR_README.md")
+    assert made == expected
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (committed.parent / name).read_bytes(), name
