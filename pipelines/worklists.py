@@ -116,6 +116,9 @@ WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
     ),
 )}
 
+#: Rows of an Excel sheet, the header included.
+EXCEL_MAX_ROWS = 1_048_576
+
 #: Every kind `dxa export` takes (the worklists and the pseudonymised research extract).
 EXPORT_KINDS = (*WORKLISTS, "research")
 
@@ -255,6 +258,9 @@ def export_worklist(
         rows, label = build_worklist(con, kind, day, ruleset)
     finally:
         con.close()
+    if output.suffix.lower() == ".xlsx" and rows.height >= EXCEL_MAX_ROWS:
+        raise WorklistError(f"the list has {rows.height} rows, more than an Excel sheet "
+                            "holds: write it as .csv or .parquet")
     worklist = WORKLISTS[kind]
     about = {
         "list": f"{worklist.title} (dxa export {kind})",

@@ -215,3 +215,14 @@ def test_wording_from_the_rules_table_else_the_catalog() -> None:
     assert both["TX-NORMAL"] == "as signed off"
     assert both["MON-OVERDUE"] == RULES_BY_ID["MON-OVERDUE"].wording
     assert len(both) == len(RULES_BY_ID)
+
+
+def test_a_list_longer_than_an_excel_sheet_asks_for_csv(
+    copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import pipelines.worklists as worklists
+
+    monkeypatch.setattr(worklists, "EXCEL_MAX_ROWS", 3)
+    with pytest.raises(WorklistError, match="more than an Excel sheet holds"):
+        export_worklist("overdue", copy, tmp_path / "big.xlsx")
+    assert not list(tmp_path.iterdir())
