@@ -14,6 +14,7 @@ import polars as pl
 from pipelines.prepare import Batch
 from pipelines.staging import REGISTRY
 from pipelines.store import arrow_of, query
+from schemas.reasons import quarantine_rows, reason_expr
 from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.serial import with_other_exams
@@ -69,15 +70,12 @@ def registry_overlap(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> Reg
 def registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame:
     """Quarantine rows for exams whose id the registry holds with other content."""
     raw = batch.split.raw_of(conflicting.get_column(ROW_NUMBER))
-    return conflicting.rename({ROW_NUMBER: "row_number"}).join(
+    rows = conflicting.rename({ROW_NUMBER: "row_number"}).join(
         raw, on="row_number", how="left"
-    ).select(
-        "row_number",
-        "exam_id",
-        pl.lit("exam_id: already in the registry from another input, with other content")
-        .alias("errors"),
-        "raw",
     ).sort("row_number")
+    reasons = rows.select("row_number", reason_expr("REGISTRY_ID_CONFLICT", "exam_id")
+                          .alias("reason")).unnest("reason")
+    return quarantine_rows(reasons, rows)
 
 
 def patient_history(

@@ -1,8 +1,9 @@
 """The pandera model of a canonical exam after parsing (registry contract §1).
 
 Checks are polars expressions (no element-wise checks) so that millions of rows validate
-in well under a second. Each check carries an `error` text that becomes the quarantine
-reason: it names the column and the rule, never the offending value.
+in well under a second. A dataframe-level check's `error` is its reason code in
+`schemas.reasons`, which words it (column checks are worded there from pandera's check
+names); reasons name the column and the rule, never the offending value.
 """
 
 from __future__ import annotations
@@ -77,19 +78,19 @@ class CanonicalExam(pa.DataFrameModel):
         strict = False  # bookkeeping columns (_row_number, _raw, ...) ride along
         coerce = False  # parsing already typed every column; a wrong dtype is a bug
 
-    @pa.dataframe_check(error="exam_date: must not be in the future")
+    @pa.dataframe_check(error="EXAM_DATE_IN_FUTURE")
     def exam_date_not_future(cls, data: pa.PolarsData) -> pl.LazyFrame:
         today = dt.date.today()
         return data.lazyframe.select(
             pl.col("exam_date").is_null() | (pl.col("exam_date") <= pl.lit(today))
         )
 
-    @pa.dataframe_check(error="birth_date: must be before exam_date")
+    @pa.dataframe_check(error="BIRTH_AFTER_EXAM")
     def birth_before_exam(cls, data: pa.PolarsData) -> pl.LazyFrame:
         birth, exam = pl.col("birth_date"), pl.col("exam_date")
         return data.lazyframe.select(birth.is_null() | exam.is_null() | (birth < exam))
 
-    @pa.dataframe_check(error="scores: no site has a T-score or a Z-score")
+    @pa.dataframe_check(error="NO_SCORED_SITE")
     def has_a_scored_site(cls, data: pa.PolarsData) -> pl.LazyFrame:
         scores = [f"{site}_{kind}" for site in SITES_FOR_CHECK for kind in ("t", "z")]
         return data.lazyframe.select(pl.any_horizontal(pl.col(scores).is_not_null()))

@@ -41,8 +41,8 @@ Mapping (all vectorised polars joins and group-bys; file order never picks a val
   `W` accepted), HEIGHT (cm), WEIGHT (kg), BMI; MENOPAUSE_YEAR at or before the exam
   year -> menopausal_status `post` (otherwise not recorded). Risk-factor columns and
   FRAX are not in these tables: not recorded.
-* Errors name the table and its row number (1 = first data row), never a key or
-  identifier value ("ReferenceResults row 7: unknown BONERANGE 'X1'"). An exam with any
+* Errors (reason codes worded in `schemas.reasons`) name the table and its row number
+  (1 = first data row), never a key or identifier value. An exam with any
   error is rejected whole; measurement or reference rows that link to no ScanAnalysis
   row, and ScanAnalysis rows without SCANID, are rejected one by one.
 """
@@ -53,7 +53,15 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.base import HOLOGIC_APEX, REJECTED_SCHEMA, ReadOptions, SourceFile, fingerprint
+from schemas.reasons import (
+    REASON_STRUCT,
+    explode_reasons,
+    quarantine_rows,
+    reason_expr,
+    table_row,
+    table_rows,
+)
+from sources.base import HOLOGIC_APEX, ReadOptions, SourceFile, fingerprint
 from transforms.columns import ROW_NUMBER
 from transforms.errors import FileProblem
 from transforms.read_csv import RAW, decode_text, detect_delimiter
@@ -95,7 +103,7 @@ SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
 
 _SPINE_RANGE = r"^[1.][2.][3.][4.]$"
 _FOREARM_RANGE = r"^[A-Z.]{3}$"  # R.. one-third radius; other forearm regions unused
-_NO_ERRORS = pl.lit([], dtype=pl.List(pl.String))
+_NO_ERRORS = pl.lit([], dtype=pl.List(REASON_STRUCT))
 
 
 # --- folder and tables ------------------------------------------------------------------
@@ -175,26 +183,25 @@ def _link_keys(frame: pl.DataFrame) -> list[str]:
 
 
 def _where(table: str, rows: pl.Expr) -> pl.Expr:
-    """`Spine row 4` / `Spine rows 4, 9` from a list of row numbers: where the problem
-    is, without key or identifier values (messages reach summaries and screens)."""
-    text = rows.list.sort().list.eval(pl.element().cast(pl.String)).list.join(", ")
-    return (
-        pl.when(rows.list.len() == 1)
-        .then(pl.format("{} row {}", pl.lit(table), text))
-        .otherwise(pl.format("{} rows {}", pl.lit(table), text))
-    )
+    """`Spine row 4` / `Spine rows 4, 9`: where the problem is (`schemas.reasons`)."""
+    return table_rows(table, rows)
 
 
 def _at(table: str) -> pl.Expr:
     """`ScanAnalysis row 4` for the row in hand."""
-    return pl.format("{} row {}", pl.lit(table), pl.col(ROW))
+    return table_row(table, pl.col(ROW))
 
 
-def _rejected_rows(frame: pl.DataFrame, errors: pl.Expr, order: int) -> pl.DataFrame:
+def _reason(code: str, table: str, where: pl.Expr, **values: pl.Expr | str) -> pl.Expr:
+    """A reason (`schemas.reasons`) about `table`, at `where` (its row or rows)."""
+    return reason_expr(code, table, where=where, **values)
+
+
+def _rejected_rows(frame: pl.DataFrame, reason: pl.Expr, order: int) -> pl.DataFrame:
     """Input rows rejected one by one (no exam), in table then row order."""
     return frame.select(
         exam_id=pl.lit(None, dtype=pl.String),
-        errors=errors,
+        reason=reason,
         raw=pl.struct(pl.exclude(ROW)).struct.json_encode(),
         _table_order=pl.lit(order, dtype=pl.Int64),
         _source_row=pl.col(ROW),
@@ -230,11 +237,10 @@ def _link(
     known_keys = known.select(keys).drop_nulls().unique()
     lost = keyed.join(known_keys, on=keys, how="anti")
     rejected = pl.concat([
-        _rejected_rows(unkeyed, pl.format("{}: no {}", _at(name), blank), order),
+        _rejected_rows(unkeyed, _reason("APEX_MISSING_VALUE", name, _at(name), field=blank),
+                       order),
         _rejected_rows(
-            lost,
-            pl.format("{}: no ScanAnalysis row for its {}", _at(name), pl.lit(" and ".join(keys))),
-            order,
+            lost, _reason("APEX_NO_SCAN", name, _at(name), field=" and ".join(keys)), order
         ),
     ])
     return keyed.join(known_keys, on=keys, how="semi"), rejected
@@ -283,8 +289,8 @@ def _current_analyses(
     table = {k: v[1] for k, v in SCAN_TYPES.items()}
     return current.with_columns(
         _sa_error=pl.when(pl.col("_sa_rows").list.len() > 1).then(
-            pl.format("{}: conflicting analyses of one scan",
-                      _where("ScanAnalysis", pl.col("_sa_rows")))
+            _reason("APEX_CONFLICTING_ROWS", "ScanAnalysis",
+                    _where("ScanAnalysis", pl.col("_sa_rows")), what="analyses of one scan")
         ),
         _kind=pl.col("_type").replace_strict({k: v[0] for k, v in SCAN_TYPES.items()}),
         _table=pl.col("_type").replace_strict(table),
@@ -320,8 +326,8 @@ def _patients(
         "PATIENT_KEY",
         _patient_found=pl.lit(True),
         _patient_error=pl.when(~ok).then(
-            pl.format("{}: conflicting rows for one PATIENT_KEY",
-                      _where("Patient", pl.col("_patient_rows")))
+            _reason("APEX_CONFLICTING_ROWS", "Patient", _where("Patient", pl.col("_patient_rows")),
+                    what="rows for one PATIENT_KEY")
         ),
         patient_id=value(pl.col("IDENTIFIER1")),
         _birth=value(vendor_date(pl.col("BIRTHDATE"), options.date_format)),
@@ -371,20 +377,19 @@ def _attach_measurements(scans: pl.DataFrame, name: str, rows: pl.DataFrame) -> 
     where = _where(name, pl.col(found))
     problems = [
         pl.when((pl.col("_table") == name) & ~here).then(
-            pl.format("{}: no {} row for this scan", _at("ScanAnalysis"), pl.lit(name))
+            _reason("APEX_NO_MEASUREMENT", "ScanAnalysis", _at("ScanAnalysis"), other=name)
         ),
         pl.when(here & (pl.col(found).list.len() > 1)).then(
-            pl.format("{}: conflicting rows for one scan", where)
+            _reason("APEX_CONFLICTING_ROWS", name, where, what="rows for one scan")
         ),
         pl.when(here & (pl.col("_table") != name)).then(
-            pl.format("{}: linked to a {} scan", where, pl.col("_kind"))
+            _reason("APEX_WRONG_SCAN_KIND", name, where, kind=pl.col("_kind"))
         ),
     ]
     if keys == ["SCANID"]:
         problems.append(
             pl.when(here & pl.col("_scanid_shared")).then(
-                pl.format("{}: SCANID shared by scans of several patients and {} has no "
-                          "PATIENT_KEY", where, pl.lit(name))
+                _reason("APEX_AMBIGUOUS_SCANID", name, where, other=name)
             )
         )
     return scans.with_columns(
@@ -436,16 +441,17 @@ def _references(refs: pl.DataFrame, scans: pl.DataFrame) -> pl.DataFrame:
     where = _where("ReferenceResults", pl.col("_rows"))
     errors = per_range.with_columns(
         _error=pl.when(br.is_null())
-        .then(pl.format("{}: no BONERANGE", where))
+        .then(_reason("APEX_MISSING_VALUE", "ReferenceResults", where, field="BONERANGE"))
         .when(site.is_null())
-        .then(pl.format("{}: unknown BONERANGE '{}'", where, br))
+        .then(_reason("APEX_UNKNOWN_BONERANGE", "ReferenceResults", where, bonerange=br))
         .when(pl.col("_rows").list.len() > 1)
-        .then(pl.format("{}: conflicting rows for one scan and BONERANGE", where))
+        .then(_reason("APEX_CONFLICTING_ROWS", "ReferenceResults", where,
+                      what="rows for one scan and BONERANGE"))
     ).group_by(SCAN_KEY).agg(_errors_refs=pl.col("_error").drop_nulls())
     tie_errors = ties.select(
         *SCAN_KEY,
-        _tie=pl.format("{}: several spine BONERANGEs of the same width",
-                       _where("ReferenceResults", pl.col("_tied"))),
+        _tie=_reason("APEX_SPINE_RANGE_TIE", "ReferenceResults",
+                     _where("ReferenceResults", pl.col("_tied"))),
     )
     picked = per_range.filter(site.is_in(SITES) & pl.col("_widest"))
     values = picked.group_by(SCAN_KEY).agg(
@@ -461,18 +467,24 @@ def _references(refs: pl.DataFrame, scans: pl.DataFrame) -> pl.DataFrame:
     return out.join(values, on=SCAN_KEY, how="full", coalesce=True, nulls_equal=True)
 
 
+def _missing(where: pl.Expr, field: str) -> pl.Expr:
+    return _reason("APEX_MISSING_VALUE", "ScanAnalysis", where, field=field)
+
+
 def _scan_errors(scans: pl.DataFrame) -> pl.DataFrame:
     """Every problem of a scan, as a list of messages naming table and row."""
     here = _at("ScanAnalysis")
     problems = [
-        pl.when(pl.col("PATIENT_KEY").is_null()).then(pl.format("{}: no PATIENT_KEY", here)),
+        pl.when(pl.col("PATIENT_KEY").is_null()).then(_missing(here, "PATIENT_KEY")),
         pl.when(pl.col("PATIENT_KEY").is_not_null() & pl.col("_patient_found").is_null()).then(
-            pl.format("{}: no Patient row for its PATIENT_KEY", here)
+            _reason("APEX_NO_PATIENT", "ScanAnalysis", here)
         ),
         pl.col("_patient_error"),
-        pl.when(pl.col("SERIAL_NUMBER").is_null()).then(pl.format("{}: no SERIAL_NUMBER", here)),
-        pl.when(pl.col("_type").is_null()).then(pl.format("{}: no SCAN_TYPE", here)),
-        pl.when(pl.col("_date").is_null()).then(pl.format("{}: unreadable SCAN_DATE", here)),
+        pl.when(pl.col("SERIAL_NUMBER").is_null()).then(_missing(here, "SERIAL_NUMBER")),
+        pl.when(pl.col("_type").is_null()).then(_missing(here, "SCAN_TYPE")),
+        pl.when(pl.col("_date").is_null()).then(
+            _reason("APEX_UNREADABLE_DATE", "ScanAnalysis", here, field="SCAN_DATE")
+        ),
         pl.col("_sa_error"),
     ]
     lists = [
@@ -526,10 +538,8 @@ def _latest_per_slot(
         .filter(pl.col("_n") > 1)
         .group_by("_group")
         .agg(
-            _slot_errors=pl.format(
-                "{}: repeated {} scans that cannot be ordered (same SCAN_DATE and "
-                "ANALYSIS_DATE)", _where("ScanAnalysis", pl.col("_tied")), pl.col("_slot")
-            )
+            _slot_errors=_reason("APEX_UNORDERED_REPEATS", "ScanAnalysis",
+                                 _where("ScanAnalysis", pl.col("_tied")), kind=pl.col("_slot"))
         )
     )
     return kept, ties
@@ -668,7 +678,7 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
 
     # --- measurement and reference rows, linked by key ----------------------------------
     rejected_rows = [
-        _rejected_rows(no_scanid, pl.format("{}: no SCANID", _at("ScanAnalysis")), 0)
+        _rejected_rows(no_scanid, _missing(_at("ScanAnalysis"), "SCANID"), 0)
     ]
     linked: dict[str, pl.DataFrame] = {}
     for order, name in enumerate((*MEASUREMENT_TABLES, "ReferenceResults"), start=1):
@@ -689,19 +699,21 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     cells = _cells(_exams(scans, chosen, ties))
     bad = pl.col("_errors").list.len() > 0
     rejected_exams = cells.filter(bad).select(
-        row_number=pl.col(ROW_NUMBER),
+        row_number=pl.col(ROW_NUMBER).cast(pl.Int64),
         exam_id=pl.col("exam_id"),
-        errors=pl.col("_errors").list.join("; "),
+        reasons=pl.col("_errors"),
         raw=pl.col(RAW),
     )
     loose = (
         pl.concat(rejected_rows)
         .sort(["_table_order", "_source_row"])
         .with_row_index("_n", offset=cells.height + 1)
-        .select(row_number=pl.col("_n").cast(pl.Int64), exam_id="exam_id", errors="errors",
-                raw="raw")
+        .select(row_number=pl.col("_n").cast(pl.Int64), exam_id="exam_id",
+                reasons=pl.concat_list("reason"), raw="raw")
     )
-    rejected = pl.concat([rejected_exams, loose]).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
+    units = pl.concat([rejected_exams, loose])
+    # a unit's problems in the order they were found (scan, tables, references)
+    rejected = quarantine_rows(explode_reasons(units, "reasons"), units, order="given")
     return SourceFile(
         path=path,
         sha256=fingerprint(path),

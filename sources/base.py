@@ -9,6 +9,7 @@ from typing import Protocol
 
 import polars as pl
 
+from schemas.reasons import QUARANTINE_SCHEMA, no_quarantine
 from transforms.parse import ParseOptions
 from transforms.read_csv import DEFAULT_BATCH_BYTES, RawTable
 
@@ -18,16 +19,12 @@ HOLOGIC_APEX = "hologic_apex"
 GE_LUNAR_DICOM = "ge_lunar_dicom"
 NHANES = "nhanes"
 
-REJECTED_SCHEMA = {
-    "row_number": pl.Int64,
-    "exam_id": pl.String,
-    "errors": pl.String,
-    "raw": pl.String,
-}
+#: Input rows an adapter could not map to an exam: quarantine rows (`schemas.reasons`).
+REJECTED_SCHEMA = QUARANTINE_SCHEMA
 
 
 def no_rejected_rows() -> pl.DataFrame:
-    return pl.DataFrame(schema=REJECTED_SCHEMA)
+    return no_quarantine()
 
 
 @dataclass(frozen=True)

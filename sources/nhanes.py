@@ -38,7 +38,8 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.base import NHANES, REJECTED_SCHEMA, ReadOptions, SourceFile, fingerprint
+from schemas.reasons import quarantine_rows, reason_expr, table_row
+from sources.base import NHANES, ReadOptions, SourceFile, fingerprint
 from transforms.columns import ROW_NUMBER
 from transforms.errors import FileProblem
 from transforms.read_csv import RAW
@@ -278,13 +279,17 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     scanned = participants.filter(pl.col("_femur_ok") | pl.col("_spine_ok"))
     cells = _cells(scanned, letter)
     orphan = scanned.get_column("_in_demo").is_null()
-    rejected = cells.filter(orphan).select(
-        pl.col(ROW_NUMBER).alias("row_number"),
+    orphans = cells.filter(orphan).select(
+        pl.col(ROW_NUMBER).cast(pl.Int64).alias("row_number"),
         pl.col("exam_id"),
-        pl.format("DXA participant row {}: no DEMO row for its SEQN", pl.col(ROW_NUMBER))
-        .alias("errors"),
         pl.col(RAW).alias("raw"),
-    ).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
+    )
+    reasons = orphans.select(
+        "row_number",
+        reason_expr("NHANES_NO_DEMOGRAPHICS", "DEMO",
+                    where=table_row("DXA participant", pl.col("row_number"))).alias("r"),
+    ).unnest("r")
+    rejected = quarantine_rows(reasons, orphans)
     notes.append(f"cycle {CYCLES[letter][0]}: exam_date is the cycle's midpoint "
                  f"{CYCLES[letter][1]} (NHANES gives no date per person)")
     return SourceFile(

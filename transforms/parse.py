@@ -1,9 +1,10 @@
 """Turn a canonical exam file's cells (all text) into typed columns.
 
 Every cell is parsed with vectorized polars string expressions. A cell whose text does not
-parse becomes null *and* leaves a message in the row's `_parse_errors` list, so that the
-row is quarantined with the reason instead of being loaded with a silently missing value.
-Messages name the column, never the cell's value (values may identify a patient).
+parse becomes null *and* leaves a reason (`schemas.reasons`: column, code, message) in the
+row's `_parse_errors` list, so that the row is quarantined with the reason instead of being
+loaded with a silently missing value. Reasons name the column, never the cell's value
+(values may identify a patient).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from itertools import product
 
 import polars as pl
 
+from schemas.reasons import REASON_STRUCT, reason_expr
 from transforms.columns import (
     CANONICAL_COLUMNS,
     FALSE_WORDS,
@@ -63,7 +65,7 @@ def _number_text(text: pl.Expr, options: ParseOptions) -> pl.Expr:
 
 
 def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Expr]:
-    """Return (typed value, error message or null) expressions for one column."""
+    """Return (typed value, reason or null) expressions for one column."""
     text = clean_text(name, options)
     if kind == "text":
         value = text
@@ -71,16 +73,17 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
             value = value.str.to_uppercase()
         elif name in _LOWER:
             value = value.str.to_lowercase()
-        return value.alias(name), pl.lit(None, dtype=pl.String)
+        return value.alias(name), pl.lit(None, dtype=REASON_STRUCT)
+    reason: pl.Expr
     if kind == "number":
         number = _number_text(text, options).cast(pl.Float64, strict=False)
         value = pl.when(number.is_finite()).then(number).otherwise(None)
-        problem = "is not a number"
+        reason = reason_expr("NOT_A_NUMBER", name)
     elif kind == "integer":
         number = _number_text(text, options).cast(pl.Float64, strict=False)
         whole = number.is_finite() & (number == number.floor())
         value = pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
-        problem = "is not a whole number"
+        reason = reason_expr("NOT_A_WHOLE_NUMBER", name)
     elif kind == "bool":
         lowered = text.str.to_lowercase()
         value = (
@@ -90,15 +93,11 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
             .then(False)
             .otherwise(None)
         )
-        problem = "is not a boolean (true/false, yes/no, y/n, 1/0)"
+        reason = reason_expr("NOT_A_BOOLEAN", name)
     else:  # date
         value = text.str.to_date(options.date_format, strict=False)
-        problem = f"is not a real date in the form {options.date_format}"
-    error = (
-        pl.when(text.is_not_null() & value.is_null())
-        .then(pl.lit(f"{name}: {problem}"))
-        .otherwise(None)
-    )
+        reason = reason_expr("NOT_A_DATE", name, date_format=options.date_format)
+    error = pl.when(text.is_not_null() & value.is_null()).then(reason)
     return value.alias(name), error
 
 
@@ -158,6 +157,9 @@ _BOOL_SPELLINGS: dict[str, bool] = {
 }
 
 
+_NO_REASONS = pl.lit([], dtype=pl.List(REASON_STRUCT))
+
+
 def _parse_all(raw: pl.DataFrame, options: ParseOptions) -> pl.DataFrame:
     """The careful path (`_parse` on every column): typed columns and `_parse_errors`."""
     values: list[pl.Expr] = []
@@ -172,7 +174,7 @@ def _parse_all(raw: pl.DataFrame, options: ParseOptions) -> pl.DataFrame:
     parse_errors = (
         pl.concat_list(errors).list.drop_nulls()
         if errors
-        else pl.lit([], dtype=pl.List(pl.String))
+        else _NO_REASONS
     )
     return raw.select(pl.col(ROW_NUMBER), *values, parse_errors.alias(PARSE_ERRORS))
 
@@ -182,7 +184,7 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
 
     `raw` holds the canonical columns that the file had (lower-case names, all text) and
     `_row_number`. Columns the file lacks come out as typed nulls. The result has every
-    canonical column, `_row_number` and `_parse_errors` (list of messages, empty if clean).
+    canonical column, `_row_number` and `_parse_errors` (list of reasons, empty if clean).
 
     Two passes, one result: every row first takes the fast path (`_fast_value`: one cast per
     cell); the rows where some cell did not take it (usually a handful) are parsed again
@@ -215,7 +217,7 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
         else pl.Series(dtype=pl.UInt32)
     )
     if positions.len() == 0:
-        return typed.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(PARSE_ERRORS))
+        return typed.with_columns(_NO_REASONS.alias(PARSE_ERRORS))
     careful = _parse_all(raw[positions], options)
     typed = typed.with_columns(
         typed.get_column(name).scatter(positions, careful.get_column(name))
@@ -225,7 +227,7 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
     return (
         typed.with_row_index("_position")
         .join(errors, on="_position", how="left", maintain_order="left")
-        .with_columns(pl.col(PARSE_ERRORS).fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .with_columns(pl.col(PARSE_ERRORS).fill_null(_NO_REASONS))
         .drop("_position")
     )
 

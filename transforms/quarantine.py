@@ -1,8 +1,9 @@
 """Split parsed exams into valid rows and quarantine rows, with every failed check named.
 
 pandera runs the model with `lazy=True`; its failure cases (one per failed check and row)
-are folded together with parse errors and duplicate-id conflicts into one `errors` text per
-row. Rows are never dropped: each one ends up valid, quarantined, or counted as an exact
+become reason rows (`schemas.reasons`), together with the row-shape, parse and duplicate-id
+reasons; `schemas.reasons.quarantine_rows` joins them into one quarantine row per row.
+Rows are never dropped: each one ends up valid, quarantined, or counted as an exact
 duplicate, and `Split.rows_*` prove it.
 """
 
@@ -15,20 +16,31 @@ import polars as pl
 
 from schemas.errors import DxaError
 from schemas.exam import CanonicalExam
+from schemas.reasons import (
+    QUARANTINE_SCHEMA,
+    REASON_SCHEMA,
+    REASON_STRUCT,
+    REASONS,
+    column_of,
+    explode_reasons,
+    quarantine_rows,
+    reason_expr,
+)
 from transforms.columns import PARSE_ERRORS, ROW_NUMBER, ROW_PROBLEM
 from transforms.read_csv import raw_rows
 
-#: Columns of a quarantine frame (the store adds run_id and file_sha256).
-QUARANTINE_COLUMNS = ("row_number", "exam_id", "errors", "raw")
+#: Columns of a quarantine frame (the store adds run_id, file_sha256, source_format, path).
+QUARANTINE_COLUMNS = tuple(QUARANTINE_SCHEMA)
 
-_CHECK_WORDING = {
-    "not_nullable": "is required",
-    "isin": "is not one of the allowed values",
-    "greater_than": "is below its plausible range (must be >",
-    "greater_than_or_equal_to": "is below its plausible range (must be >=",
-    "less_than": "is above its plausible range (must be <",
-    "less_than_or_equal_to": "is above its plausible range (must be <=",
-    "str_length": "is empty",
+#: pandera check name -> (reason code, comparison shown with the bound).
+_CHECK_REASONS: dict[str, tuple[str, str]] = {
+    "not_nullable": ("REQUIRED", ""),
+    "isin": ("NOT_ALLOWED", ""),
+    "str_length": ("EMPTY", ""),
+    "greater_than": ("BELOW_RANGE", ">"),
+    "greater_than_or_equal_to": ("BELOW_RANGE", ">="),
+    "less_than": ("ABOVE_RANGE", "<"),
+    "less_than_or_equal_to": ("ABOVE_RANGE", "<="),
 }
 
 
@@ -67,26 +79,47 @@ class Split:
                            raw_rows(rows).alias("raw"))
 
 
-def _check_message(column: pl.Expr, check: pl.Expr) -> pl.Expr:
-    """Human wording of a pandera failure, e.g. `spine_t: is above its plausible range (...)`."""
-    check_name = check.str.extract(r"^([a-z_]+)", 1)
+def _check_reasons(cases: pl.DataFrame) -> pl.DataFrame:
+    """(position, column, code, message) of pandera's failure cases, worded by the catalog.
+
+    Column checks are named by pandera (`less_than_or_equal_to(8.0)`); dataframe-level
+    checks carry their reason code as their `error` (`schemas.exam`).
+    """
+    check = pl.col("check")
+    name = check.str.extract(r"^([a-z_]+)", 1)
     bound = check.str.extract(r"\((.*)\)$", 1)
-    wording = check_name.replace_strict(_CHECK_WORDING, default=None)
-    with_bound = pl.when(bound.is_not_null() & ~check_name.is_in(["isin", "str_length"]))
-    described = (
-        with_bound.then(pl.concat_str([wording, pl.lit(" "), bound, pl.lit(")")]))
-        .otherwise(pl.coalesce(wording, check))
+    known = {k: v[0] for k, v in _CHECK_REASONS.items()}
+    ops = {k: v[1] for k, v in _CHECK_REASONS.items()}
+    framed = cases.with_columns(
+        position=pl.col("index").cast(pl.Int64),
+        code=pl.coalesce(name.replace_strict(known, default=None),
+                         pl.when(check.is_in(list(REASONS))).then(check)),
+        op=name.replace_strict(ops, default=""),
+        bound=bound,
     )
-    # dataframe-level checks carry their full message already
-    return (
-        pl.when(wording.is_null() & check.str.contains(": "))
-        .then(check)
-        .otherwise(pl.concat_str([column, pl.lit(": "), described]))
-    )
+    unknown = framed.filter(pl.col("code").is_null())
+    if unknown.height:
+        raise SchemaProblem("; ".join(sorted(set(unknown.get_column("check").to_list()))))
+    parts = [
+        framed.filter(pl.col("code") == code).select(
+            "position",
+            reason_expr(code, column_of(code) or pl.col("column"), op=pl.col("op"),
+                        bound=pl.col("bound")).alias("reason"),
+        )
+        for code in framed.get_column("code").unique().sort().to_list()
+    ]
+    return pl.concat(parts).unnest("reason") if parts else _no_position_reasons()
+
+
+def _no_position_reasons() -> pl.DataFrame:
+    schema = {"position": pl.Int64(), **{k: v for k, v in REASON_SCHEMA.items()
+                                         if k != "row_number"}}
+    return pl.DataFrame(schema=schema)
 
 
 def schema_failures(exams: pl.DataFrame) -> pl.DataFrame:
-    """Run the pandera model; return one row per (row position, message) that failed."""
+    """Run the pandera model; return one reason (position, column, code, message) per
+    failed check and row."""
     try:
         CanonicalExam.validate(exams, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -97,15 +130,12 @@ def schema_failures(exams: pl.DataFrame) -> pl.DataFrame:
                 pl.concat_str([pl.col("column"), pl.lit(": "), pl.col("check")])
             ).to_series()
             raise SchemaProblem("; ".join(problems.unique().sort().to_list())) from None
-        return cases.select(
-            pl.col("index").cast(pl.Int64).alias("position"),
-            _check_message(pl.col("column"), pl.col("check")).alias("message"),
-        )
-    return pl.DataFrame(schema={"position": pl.Int64, "message": pl.String})
+        return _check_reasons(cases)
+    return _no_position_reasons()
 
 
 #: Schema of duplicate verdicts: rows whose exam id occurs more than once in the file.
-VERDICT_SCHEMA = {ROW_NUMBER: pl.Int64, "copy": pl.Boolean, "message": pl.String}
+VERDICT_SCHEMA = {ROW_NUMBER: pl.Int64, "copy": pl.Boolean, "reason": REASON_STRUCT}
 
 
 #: The exam id as parsed (stripped, null tokens as null): what duplicates are keyed on.
@@ -135,7 +165,7 @@ def duplicate_verdicts(candidates: pl.DataFrame) -> pl.DataFrame:
     `candidates` are the text cells, plus `_exam_key`, of every row of a file whose exam
     id occurs more than once (usually a handful). A row identical to an earlier row is a
     `copy`: loaded once, counted as a duplicate. If an id still has several distinct
-    contents, each of them gets a conflict `message` and is quarantined, since none can
+    contents, each of them gets a conflict `reason` and is quarantined, since none can
     be trusted.
     """
     if candidates.height == 0:
@@ -148,11 +178,10 @@ def duplicate_verdicts(candidates: pl.DataFrame) -> pl.DataFrame:
     conflicts = ordered.filter(~copy).filter(distinct > 1).select(
         ROW_NUMBER,
         pl.lit(False).alias("copy"),
-        pl.format("exam_id: appears {} times in this file with different content", distinct)
-        .alias("message"),
+        reason_expr("DUPLICATE_ID_CONFLICT", "exam_id", times=distinct).alias("reason"),
     )
     copies = ordered.filter(copy).select(
-        ROW_NUMBER, pl.lit(True).alias("copy"), pl.lit(None, pl.String).alias("message")
+        ROW_NUMBER, pl.lit(True).alias("copy"), pl.lit(None, REASON_STRUCT).alias("reason")
     )
     return pl.concat([copies, conflicts]).cast(VERDICT_SCHEMA)
 
@@ -160,6 +189,35 @@ def duplicate_verdicts(candidates: pl.DataFrame) -> pl.DataFrame:
 def _positions(frame: pl.DataFrame, row_numbers: pl.Series) -> pl.Series:
     """Boolean mask of `frame` rows whose `_row_number` is among `row_numbers`."""
     return frame.get_column(ROW_NUMBER).is_in(row_numbers.implode())
+
+
+def _row_reasons(
+    exams: pl.DataFrame, cells: pl.DataFrame, verdicts: pl.DataFrame
+) -> pl.DataFrame:
+    """Every reason of every row (`REASON_SCHEMA`): row shape, parsing, the model, ids."""
+    row_of = exams.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("position"),
+                          pl.col(ROW_NUMBER).alias("row_number"))
+    parsed = explode_reasons(
+        exams.select(pl.col(ROW_NUMBER).alias("row_number"), PARSE_ERRORS), PARSE_ERRORS
+    )
+    if ROW_PROBLEM in cells.columns:
+        shape = cells.filter(pl.col(ROW_PROBLEM).is_not_null()).select(
+            pl.col(ROW_NUMBER).alias("row_number"), ROW_PROBLEM
+        ).unnest(ROW_PROBLEM)
+        parsed = pl.concat([parsed, shape])
+    schema = schema_failures(exams.drop(PARSE_ERRORS)).join(row_of, on="position").drop(
+        "position"
+    ).select(*REASON_SCHEMA)
+    # REQUIRED after a cell that did not parse says nothing new: keep the parse reason.
+    required = schema.filter(pl.col("code") == "REQUIRED").join(
+        parsed.select("row_number", "column"), on=["row_number", "column"], how="semi"
+    )
+    schema = schema.join(required, on=list(REASON_SCHEMA), how="anti")
+    conflicts = verdicts.filter(~pl.col("copy")).select(
+        pl.col(ROW_NUMBER).alias("row_number"), "reason"
+    )
+    conflicts = conflicts.unnest("reason").select(*REASON_SCHEMA)
+    return pl.concat([parsed, schema, conflicts]).cast(REASON_SCHEMA)  # type: ignore[arg-type]
 
 
 def split_valid(
@@ -177,49 +235,19 @@ def split_valid(
     else:
         verdicts = verdicts.filter(_positions(verdicts, cells.get_column(ROW_NUMBER)))
     copies = verdicts.filter("copy").get_column(ROW_NUMBER)
-    indexed = exams.with_row_index("position").with_columns(pl.col("position").cast(pl.Int64))
-    row_of = indexed.select("position", ROW_NUMBER)
-    parse_problems = (
-        indexed.filter(pl.col(PARSE_ERRORS).list.len() > 0)
-        .select("position", pl.col(PARSE_ERRORS).alias("message"))
-        .explode("message")
-    )
-    if ROW_PROBLEM in cells.columns:
-        shape = cells.with_row_index("position").filter(pl.col(ROW_PROBLEM).is_not_null())
-        parse_problems = pl.concat([
-            parse_problems,
-            shape.select(pl.col("position").cast(pl.Int64), pl.col(ROW_PROBLEM).alias("message")),
-        ])
-    schema = schema_failures(exams.drop(PARSE_ERRORS))
-    # "X: is required" after "X: is not a number" says nothing new: keep the parse reason.
-    parsed_badly = parse_problems.select(
-        "position", pl.col("message").str.extract(r"^([^:]+):", 1).alias("column")
-    )
-    schema = schema.with_columns(
-        pl.col("message").str.extract(r"^([^:]+): is required$", 1).alias("column")
-    ).join(parsed_badly, on=["position", "column"], how="anti").drop("column")
-    conflicts = verdicts.filter(~pl.col("copy")).join(row_of, on=ROW_NUMBER).select(
-        "position", "message"
-    )
-    failures = pl.concat([parse_problems, schema, conflicts])
+    reasons = _row_reasons(exams, cells, verdicts)
     # A failing exact copy is reported once, on its first row.
+    reasons = reasons.filter(~pl.col("row_number").is_in(copies.implode()))
     is_copy = _positions(exams, copies)
-    copy_positions = indexed.get_column("position").filter(is_copy)
-    failures = failures.filter(~pl.col("position").is_in(copy_positions.implode()))
-    per_row = failures.unique().group_by("position").agg(
-        pl.col("message").sort().str.join("; ").alias("errors")
-    ).sort("position")
-    bad_positions = per_row.get_column("position")
-    is_bad = indexed.get_column("position").is_in(bad_positions.implode())
+    bad_rows = reasons.get_column("row_number").unique()
+    is_bad = _positions(exams, bad_rows)
     bad_cells = cells.filter(is_bad)
-    quarantine = pl.DataFrame(
-        {
-            "row_number": bad_cells.get_column(ROW_NUMBER),
-            "exam_id": exams.filter(is_bad).get_column("exam_id"),
-            "errors": per_row.get_column("errors"),
-            "raw": bad_cells.select(raw_rows(bad_cells)).to_series(),
-        }
-    )
+    rows = pl.DataFrame({
+        "row_number": bad_cells.get_column(ROW_NUMBER),
+        "exam_id": exams.filter(is_bad).get_column("exam_id"),
+        "raw": bad_cells.select(raw_rows(bad_cells)).to_series(),
+    })
+    quarantine = quarantine_rows(reasons, rows)
     valid = exams.filter(~is_bad & ~is_copy).drop(PARSE_ERRORS)
     return Split(valid=valid, quarantine=quarantine, rows_duplicate=int(is_copy.sum()),
                  cells=cells)

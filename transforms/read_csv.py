@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from schemas.reasons import REASON_STRUCT, reason_expr
 from transforms.columns import (
     AGE_HEADER,
     CANONICAL_COLUMNS,
@@ -47,8 +48,9 @@ class RawTable:
     """The text cells of one file (or batch) plus what was learned while reading it.
 
     `cells` holds `_row_number`, the canonical columns present (text), the file's unknown
-    columns under their header names, and `_row_problem` (why a row is malformed, else
-    null). Blank rows (no cell holds anything) are not data: they are counted, not kept.
+    columns under their header names, and `_row_problem` (why a row is malformed, a
+    `schemas.reasons` reason, else null). Blank rows (no cell holds anything) are not
+    data: they are counted, not kept.
     """
 
     cells: pl.DataFrame
@@ -301,7 +303,7 @@ def _row_shape_problems(
     (width - 1) delimiters per line.
     """
     width = len(layout.header)
-    none = pl.repeat(None, rows, dtype=pl.String, eager=True).alias(ROW_PROBLEM)
+    none = pl.repeat(None, rows, dtype=REASON_STRUCT, eager=True).alias(ROW_PROBLEM)
     if delimiters == (rows + 1) * (width - 1):
         return none, []
     counts = _field_counts(chunk, layout.delimiter, layout.has_quotes)
@@ -309,8 +311,7 @@ def _row_shape_problems(
         return none, ["row lengths not checked (quoted cells span lines)"]
     short = pl.select(
         pl.when(counts < width).then(
-            pl.format("row: has {} fields, the header has {} (a truncated row)", counts,
-                      pl.lit(width))
+            reason_expr("TRUNCATED_ROW", "row", fields=counts, width=width)
         )
     ).to_series()
     return short.alias(ROW_PROBLEM), []

@@ -18,7 +18,7 @@ from transforms.read_csv import cells_from_text
 def parse_one(column: str, text: str, options: ParseOptions | None = None):
     cells = pl.DataFrame({"_row_number": [1], column: [text]})
     parsed = parse_cells(cells, options)
-    return parsed[column][0], parsed["_parse_errors"][0].to_list()
+    return parsed[column][0], [r["message"] for r in parsed["_parse_errors"][0].to_list()]
 
 
 @pytest.mark.parametrize("text", ["true", "TRUE", "Yes", "y", "Y", "1"])
@@ -178,6 +178,5 @@ def test_non_finite_numbers_are_errors_even_when_the_column_has_no_other_problem
     cells = pl.DataFrame({"_row_number": [1, 2, 3], "spine_t": ["nan", "-1.5", "inf"]})
     parsed = parse_cells(cells)
     assert parsed["spine_t"].to_list() == [None, -1.5, None]
-    assert parsed["_parse_errors"].to_list() == [
-        ["spine_t: is not a number"], [], ["spine_t: is not a number"]
-    ]
+    reason = {"column": "spine_t", "code": "NOT_A_NUMBER", "message": "spine_t: is not a number"}
+    assert parsed["_parse_errors"].to_list() == [[reason], [], [reason]]
