@@ -62,10 +62,10 @@ from schemas.reasons import (
     table_rows,
 )
 from sources.base import HOLOGIC_APEX, ReadOptions, SourceFile, fingerprint
-from transforms.columns import ROW_NUMBER
+from sources.read_csv import decode_text, detect_delimiter
+from sources.vendor_units import flag, iso_text, number, vendor_date, vendor_datetime
+from transforms.columns import RAW, ROW_NUMBER
 from transforms.errors import FileProblem
-from transforms.read_csv import RAW, decode_text, detect_delimiter
-from transforms.vendor_units import flag, iso_text, number, vendor_date, vendor_datetime
 
 VENDOR = "Hologic"
 

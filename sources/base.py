@@ -10,8 +10,8 @@ from typing import Protocol
 import polars as pl
 
 from schemas.reasons import QUARANTINE_SCHEMA, no_quarantine
+from sources.read_csv import DEFAULT_BATCH_BYTES, RawTable
 from transforms.parse import ParseOptions
-from transforms.read_csv import DEFAULT_BATCH_BYTES, RawTable
 
 #: Format names, as stored in `exams.source_format` and `source_files.source_format`.
 CANONICAL_CSV = "canonical_csv"

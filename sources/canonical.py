@@ -28,11 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
-from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
-from transforms.errors import FileProblem
-from transforms.parse import ParseOptions, clean_text
-from transforms.quarantine import EXAM_KEY, duplicate_verdicts, shared_exam_ids
-from transforms.read_csv import (
+from sources.read_csv import (
     CsvLayout,
     RawTable,
     layout_of,
@@ -40,6 +36,10 @@ from transforms.read_csv import (
     read_column,
     sha256_of,
 )
+from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
+from transforms.errors import FileProblem
+from transforms.parse import ParseOptions, clean_text
+from transforms.quarantine import EXAM_KEY, duplicate_verdicts, shared_exam_ids
 
 #: Cell texts that mean "not recorded" (compared case-insensitively after strip).
 NULL_TOKENS: tuple[str, ...] = ("NA", "N/A", "-", "NULL", "#N/A")

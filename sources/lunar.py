@@ -44,10 +44,9 @@ from typing import Any
 import polars as pl
 
 from sources.base import GE_LUNAR_DICOM, ReadOptions, SourceFile, fingerprint
-from transforms.columns import ROW_NUMBER
+from sources.vendor_units import bmd_g_cm2_text, iso_text, number, number_text, vendor_date
+from transforms.columns import RAW, ROW_NUMBER
 from transforms.errors import FileProblem
-from transforms.read_csv import RAW
-from transforms.vendor_units import bmd_g_cm2_text, iso_text, number, number_text, vendor_date
 
 VENDOR = "GE Lunar"
 _MAGIC_OFFSET = 128

@@ -40,9 +40,8 @@ import polars as pl
 
 from schemas.reasons import quarantine_rows, reason_expr, table_row
 from sources.base import NHANES, ReadOptions, SourceFile, fingerprint
-from transforms.columns import ROW_NUMBER
+from transforms.columns import RAW, ROW_NUMBER
 from transforms.errors import FileProblem
-from transforms.read_csv import RAW
 
 VENDOR = "Hologic"
 

@@ -72,4 +72,5 @@ FALSE_WORDS: Final[tuple[str, ...]] = ("false", "no", "n", "0")
 #: Internal bookkeeping columns carried beside the canonical ones.
 ROW_NUMBER: Final = "_row_number"  # 1 = first data row of the file
 PARSE_ERRORS: Final = "_parse_errors"  # list of reasons: cells whose text did not parse
+RAW: Final = "_raw"  # str: the input row as read (JSON), when an adapter gives one
 ROW_PROBLEM: Final = "_row_problem"  # reason: why the row itself is malformed (short row)

@@ -26,8 +26,7 @@ from schemas.reasons import (
     quarantine_rows,
     reason_expr,
 )
-from transforms.columns import PARSE_ERRORS, ROW_NUMBER, ROW_PROBLEM
-from transforms.read_csv import raw_rows
+from transforms.columns import PARSE_ERRORS, RAW, ROW_NUMBER, ROW_PROBLEM
 
 #: Columns of a quarantine frame (the store adds run_id, file_sha256, source_format, path).
 QUARANTINE_COLUMNS = tuple(QUARANTINE_SCHEMA)
@@ -42,6 +41,18 @@ _CHECK_REASONS: dict[str, tuple[str, str]] = {
     "less_than": ("ABOVE_RANGE", "<"),
     "less_than_or_equal_to": ("ABOVE_RANGE", "<="),
 }
+
+
+def raw_rows(cells: pl.DataFrame) -> pl.Expr:
+    """The raw row as read, as JSON: `_raw` when the adapter gave one, else the cells.
+
+    Evaluate it on the few rows that need it (quarantine): encoding every row of a large
+    file would cost more than parsing it.
+    """
+    if RAW in cells.columns:
+        return pl.col(RAW)
+    source = [c for c in cells.columns if not c.startswith("_")]
+    return pl.struct(source).struct.json_encode()
 
 
 class SchemaProblem(DxaError):

@@ -10,10 +10,9 @@ from exam_rows import make_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.columns import CANONICAL_COLUMNS
+from transforms.columns import CANONICAL_COLUMNS, RAW
 from transforms.exam_frame import validate_cells
 from transforms.quarantine import shared_exam_ids
-from transforms.read_csv import RAW
 
 
 def cells_of(rows: list[dict[str, str]]) -> pl.DataFrame:

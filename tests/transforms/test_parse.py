@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from sources.read_csv import cells_from_text
 from transforms.columns import CANONICAL_COLUMNS
 from transforms.parse import ParseOptions, _parse_all, derive_age_and_bmi, parse_cells
-from transforms.read_csv import cells_from_text
 
 
 def parse_one(column: str, text: str, options: ParseOptions | None = None):

@@ -32,7 +32,6 @@ from transforms.columns import (
 )
 from transforms.errors import FileProblem
 
-RAW: str = "_raw"
 BOM = b"\xef\xbb\xbf"
 
 #: Delimiters a messy export may use, in tie-break order.
@@ -389,18 +388,6 @@ def _blank_rows(cells: pl.DataFrame, columns: list[str]) -> pl.Series | None:
         return None
     head = cells.get_column(first)
     return rest_null & (head.is_null() | (head.str.strip_chars() == "")).fill_null(True)
-
-
-def raw_rows(cells: pl.DataFrame) -> pl.Expr:
-    """The raw row as read, as JSON: `_raw` when the adapter gave one, else the cells.
-
-    Evaluate it on the few rows that need it (quarantine): encoding every row of a large
-    file would cost more than parsing it.
-    """
-    if RAW in cells.columns:
-        return pl.col(RAW)
-    source = [c for c in cells.columns if not c.startswith("_")]
-    return pl.struct(source).struct.json_encode()
 
 
 def cells_from_text(text: str) -> RawTable:
