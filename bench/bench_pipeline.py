@@ -333,9 +333,9 @@ def worker_oracle(args: dict[str, Any]) -> dict[str, Any]:
     valid exams of one canonical file."""
     decide_one = _oracle().decide_one
     from pipelines.prepare import prepare_input
+    from schemas.columns import CANONICAL_COLUMNS
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input
-    from transforms.columns import CANONICAL_COLUMNS
     from transforms.rules.decide import ASSESSMENT_COLUMNS, decide
     from transforms.rules.ruleset import load_ruleset
 

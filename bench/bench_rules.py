@@ -14,8 +14,7 @@ import time
 
 import polars as pl
 
-from transforms.columns import CANONICAL_COLUMNS
-from transforms.parse import polars_dtype
+from schemas.columns import CANONICAL_COLUMNS, polars_dtype
 from transforms.rules.decide import decide
 from transforms.rules.ruleset import load_ruleset
 

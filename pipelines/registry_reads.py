@@ -14,8 +14,9 @@ import polars as pl
 from pipelines.prepare import Batch
 from pipelines.staging import REGISTRY
 from pipelines.store import arrow_of, query
+from schemas.columns import CANONICAL_COLUMNS
 from schemas.reasons import quarantine_rows, reason_expr
-from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
+from transforms.columns import ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.serial import with_other_exams
 

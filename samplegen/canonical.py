@@ -49,7 +49,7 @@ import polars as pl
 from samplegen._rng import Rng
 from samplegen.model import LUNAR_SCALE, REFERENCE, SCANNERS, SITES, Scanner
 from samplegen.steps import STEPS, Draws
-from transforms.columns import CANONICAL_COLUMNS
+from schemas.columns import CANONICAL_COLUMNS
 
 __all__ = [
     "DEFAULT_END",

@@ -14,7 +14,7 @@ import polars as pl
 
 from samplegen._rng import Rng
 from samplegen.canonical import to_text
-from transforms.columns import CANONICAL_COLUMNS
+from schemas.columns import CANONICAL_COLUMNS
 
 _DATE_FORMATS = {"DMY": "%d/%m/%Y", "MDY": "%m/%d/%Y"}
 

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.columns import SITES
 from schemas.reasons import (
     REASON_STRUCT,
     explode_reasons,
@@ -99,7 +100,6 @@ SCAN_TYPES = {
 
 ROW = "_row"  # 1 = first data row of a table's CSV: what error messages cite
 SCAN_KEY = ["PATIENT_KEY", "SCANID"]
-SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
 
 _SPINE_RANGE = r"^[1.][2.][3.][4.]$"
 _FOREARM_RANGE = r"^[A-Z.]{3}$"  # R.. one-third radius; other forearm regions unused

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.columns import CANONICAL_COLUMNS
 from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
 from sources.read_csv import (
     CsvLayout,
@@ -36,7 +37,7 @@ from sources.read_csv import (
     read_column,
     sha256_of,
 )
-from transforms.columns import CANONICAL_COLUMNS, ROW_NUMBER
+from transforms.columns import ROW_NUMBER
 from transforms.errors import FileProblem
 from transforms.parse import ParseOptions, clean_text
 from transforms.quarantine import EXAM_KEY, duplicate_verdicts, shared_exam_ids

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from transforms.columns import CANONICAL_COLUMNS
+from schemas.columns import CANONICAL_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.columns import SITES
+from schemas.columns import SITES
 
 MEASUREMENT_COLUMNS = ("exam_id", "site", "bmd_g_cm2", "t_score", "z_score", "hip_side",
                        "vertebrae")

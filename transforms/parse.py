@@ -14,19 +14,9 @@ from itertools import product
 
 import polars as pl
 
+from schemas.columns import BY_NAME, CANONICAL_COLUMNS, FALSE_WORDS, TRUE_WORDS, Kind, polars_dtype
 from schemas.reasons import REASON_STRUCT, reason_expr
-from transforms.columns import (
-    CANONICAL_COLUMNS,
-    FALSE_WORDS,
-    PARSE_ERRORS,
-    ROW_NUMBER,
-    TRUE_WORDS,
-    Kind,
-)
-
-#: Text columns whose vocabulary is normalised to one case before validation.
-_UPPER = ("sex",)
-_LOWER = ("menopausal_status", "hip_side")
+from transforms.columns import PARSE_ERRORS, ROW_NUMBER
 
 
 @dataclass(frozen=True)
@@ -69,9 +59,10 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
     text = clean_text(name, options)
     if kind == "text":
         value = text
-        if name in _UPPER:
+        case = BY_NAME[name].case  # vocabularies are normalised to one case
+        if case == "upper":
             value = value.str.to_uppercase()
-        elif name in _LOWER:
+        elif case == "lower":
             value = value.str.to_lowercase()
         return value.alias(name), pl.lit(None, dtype=REASON_STRUCT)
     reason: pl.Expr
@@ -230,17 +221,6 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
         .with_columns(pl.col(PARSE_ERRORS).fill_null(_NO_REASONS))
         .drop("_position")
     )
-
-
-def polars_dtype(kind: Kind) -> pl.DataType:
-    """The polars dtype of a canonical column kind."""
-    return {
-        "text": pl.String(),
-        "number": pl.Float64(),
-        "integer": pl.Int64(),
-        "bool": pl.Boolean(),
-        "date": pl.Date(),
-    }[kind]
 
 
 def derive_age_and_bmi(exams: pl.DataFrame) -> pl.DataFrame:

@@ -21,8 +21,8 @@ from typing import Annotated, Any, Final, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.columns import SITES
 from schemas.errors import ConfigError
-from transforms.columns import SITES
 from transforms.config_errors import first_problem
 
 #: LSC multiplier at 95% confidence for two measurements (ISCD): 1.96 x sqrt(2).

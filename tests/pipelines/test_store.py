@@ -76,7 +76,7 @@ def test_measurements_view_lists_each_recorded_site_like_to_measurements(tmp_pat
     from polars.testing import assert_frame_equal
 
     from pipelines.store import query
-    from transforms.columns import CANONICAL_COLUMNS
+    from schemas.columns import CANONICAL_COLUMNS
     from transforms.measurements import MEASUREMENT_COLUMNS, to_measurements
 
     rows = [

@@ -11,8 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from transforms.columns import CANONICAL_COLUMNS
-from transforms.parse import polars_dtype
+from schemas.columns import CANONICAL_COLUMNS, polars_dtype
 from transforms.rules.decide import decide
 from transforms.rules.ruleset import Ruleset
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from transforms.columns import CANONICAL_COLUMNS
+from schemas.columns import CANONICAL_COLUMNS
 
 
 def maybe(values: list[Any]) -> st.SearchStrategy[Any]:

@@ -22,7 +22,7 @@ from samplegen.canonical import (
     to_text,
     write_canonical_csv,
 )
-from transforms.columns import CANONICAL_COLUMNS
+from schemas.columns import CANONICAL_COLUMNS
 
 SEED = 4242
 

@@ -10,7 +10,8 @@ from exam_rows import make_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.columns import CANONICAL_COLUMNS, RAW
+from schemas.columns import CANONICAL_COLUMNS
+from transforms.columns import RAW
 from transforms.exam_frame import validate_cells
 from transforms.quarantine import shared_exam_ids
 

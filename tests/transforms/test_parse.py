@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from schemas.columns import CANONICAL_COLUMNS
 from sources.read_csv import cells_from_text
-from transforms.columns import CANONICAL_COLUMNS
 from transforms.parse import ParseOptions, _parse_all, derive_age_and_bmi, parse_cells
 
 

@@ -76,9 +76,9 @@ def test_shipped_defaults(default: PrecisionTable) -> None:
     assert default.lsc("spine") == pytest.approx(5.263)
     assert default.as_frame().to_dicts() == [
         {"scanner_serial": None, "site": "spine", "precision_pct": 1.9},
-        {"scanner_serial": None, "site": "total_hip", "precision_pct": 1.8},
         {"scanner_serial": None, "site": "femoral_neck", "precision_pct": 2.5},
-    ]
+        {"scanner_serial": None, "site": "total_hip", "precision_pct": 1.8},
+    ]  # in the contract's site order (schemas.columns.SITES)
 
 
 def test_scanner_override_and_fallback(tmp_path: Path) -> None:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.columns import CANONICAL_COLUMNS
-from transforms.parse import polars_dtype
+from schemas.columns import CANONICAL_COLUMNS, polars_dtype
 from transforms.rules import basis, diagnosis, followup, outputs, risk, sites, treatment
 from transforms.rules.flags import build_flags
 from transforms.rules.names import KEY

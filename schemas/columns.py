@@ -1,0 +1,136 @@
+"""The canonical exam export's columns (registry contract §1): one table, every use.
+
+`COLUMNS` names each column with its kind, whether a value is required, and its
+vocabulary or plausible range. Built from it: the pandera model (`schemas.exam`), the
+parse step (`transforms.parse`: kinds and case), the header checks (`sources.read_csv`),
+the loader's column lists (`pipelines.load`), and a test holds the `exams` table of the
+migrations equal to it. A new contract column is a row here (and a migration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import polars as pl
+
+Kind = Literal["text", "number", "integer", "bool", "date"]
+
+#: The diagnostic sites, in contract order. Every per-site list is built from this
+#: tuple (the SITE-LOWEST tie-break order is a rule of its own: `transforms.rules.names`).
+SITES: Final[tuple[str, ...]] = ("spine", "femoral_neck", "total_hip", "radius_33")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: what the parser makes of its text, what the model checks.
+
+    `required`: a value must be present after parsing (and deriving age and BMI);
+    `allowed`: its vocabulary (after `case` is applied); `ge`/`gt`/`le`/`lt`: its
+    plausible range; `nonempty`: a required text must not be empty.
+    """
+
+    name: str
+    kind: Kind
+    required: bool = False
+    allowed: tuple[str, ...] | None = None
+    case: Literal["upper", "lower"] | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    nonempty: bool = False
+
+    @property
+    def dtype(self) -> pl.DataType:
+        """The column's polars dtype in the typed exam frame."""
+        return polars_dtype(self.kind)
+
+    @property
+    def sql_type(self) -> str:
+        """The column's DuckDB type in the `exams` table."""
+        return _SQL_TYPES[self.kind]
+
+
+_SQL_TYPES: Final[dict[str, str]] = {
+    "text": "VARCHAR", "number": "DOUBLE", "integer": "BIGINT", "bool": "BOOLEAN",
+    "date": "DATE",
+}
+
+
+def polars_dtype(kind: Kind) -> pl.DataType:
+    """The polars dtype of a canonical column kind."""
+    return {
+        "text": pl.String(),
+        "number": pl.Float64(),
+        "integer": pl.Int64(),
+        "bool": pl.Boolean(),
+        "date": pl.Date(),
+    }[kind]
+
+
+def _site_columns(site: str) -> tuple[Column, ...]:
+    """BMD (g/cm2) and T- and Z-score of one site."""
+    return (
+        Column(f"{site}_bmd", "number", gt=0.0, lt=3.0),
+        Column(f"{site}_t", "number", ge=-8.0, le=8.0),
+        Column(f"{site}_z", "number", ge=-8.0, le=8.0),
+    )
+
+
+_SPINE, _NECK, _HIP, _RADIUS = (_site_columns(site) for site in SITES)
+
+#: Every canonical column, in contract order.
+COLUMNS: Final[tuple[Column, ...]] = (
+    Column("exam_id", "text", required=True, nonempty=True),
+    Column("patient_id", "text", required=True, nonempty=True),
+    Column("exam_date", "date", required=True),
+    Column("birth_date", "date"),
+    # filled from birth_date before validation; null means neither was given
+    Column("age_years", "number", required=True, ge=0.0, le=120.0),
+    Column("sex", "text", required=True, allowed=("F", "M"), case="upper"),
+    Column("menopausal_status", "text", allowed=("pre", "peri", "post", "unknown"),
+           case="lower"),
+    Column("height_cm", "number", ge=50.0, le=250.0),
+    Column("weight_kg", "number", ge=10.0, le=350.0),
+    Column("bmi", "number", ge=8.0, le=80.0),
+    Column("scanner_manufacturer", "text"),
+    Column("scanner_model", "text"),
+    Column("scanner_serial", "text"),
+    *_SPINE,
+    Column("spine_vertebrae", "integer", ge=1, le=4),
+    *_NECK,
+    *_HIP,
+    Column("hip_side", "text", allowed=("left", "right"), case="lower"),
+    *_RADIUS,
+    Column("prior_fragility_fracture", "bool"),
+    Column("vertebral_fracture", "bool"),
+    Column("glucocorticoid_mg_day", "number", ge=0.0, le=1000.0),
+    Column("glucocorticoid_months", "number", ge=0.0, le=1200.0),
+    Column("parent_hip_fracture", "bool"),
+    Column("parent_hip_fracture_age", "number", ge=0.0, le=120.0),
+    Column("height_loss_cm", "number", ge=0.0, le=50.0),
+    Column("current_smoker", "bool"),
+    Column("alcohol_units_day", "number", ge=0.0, le=100.0),
+    Column("kyphosis", "bool"),
+    Column("back_pain", "bool"),
+    Column("on_treatment", "bool"),
+    Column("frax_major_pct", "number", ge=0.0, le=100.0),
+    Column("frax_hip_pct", "number", ge=0.0, le=100.0),
+)
+
+#: name -> Column.
+BY_NAME: Final[dict[str, Column]] = {c.name: c for c in COLUMNS}
+
+#: Every canonical column with its kind, in contract order.
+CANONICAL_COLUMNS: Final[dict[str, Kind]] = {c.name: c.kind for c in COLUMNS}
+
+#: Columns a file must carry in its header, or the whole file fails.
+REQUIRED_HEADER: Final[tuple[str, ...]] = ("exam_id", "patient_id", "exam_date", "sex")
+
+#: At least one of these must be in the header (age at the exam, or a birth date).
+AGE_HEADER: Final[tuple[str, ...]] = ("birth_date", "age_years")
+
+#: Boolean spellings the contract accepts (any case); blank means "not recorded".
+TRUE_WORDS: Final[tuple[str, ...]] = ("true", "yes", "y", "1")
+FALSE_WORDS: Final[tuple[str, ...]] = ("false", "no", "n", "0")
