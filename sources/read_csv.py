@@ -271,17 +271,29 @@ def _first_ragged_line(text: str, delimiter: str, width: int, first_line: int) -
 
 
 def _field_counts(chunk: bytes, delimiter: str, has_quotes: bool) -> pl.Series | None:
-    """Fields per data line of `chunk` (header first), or None when lines are not rows.
+    """Fields per data row of `chunk` (header first), or None when rows cannot be told.
 
-    Delimiters inside quoted cells are not counted. A quoted cell holding a line break
-    makes lines and rows differ; then the counts are not known (None).
+    Delimiters inside quoted cells are not counted. A quoted cell may hold line breaks:
+    a row then spans lines, and it ends at the first line end after which the quotes
+    seen so far are balanced (`""` inside a quoted cell counts twice, so it stays
+    balanced). None when the quotes never balance (the caller notes it).
     """
     lines = pl.Series([chunk.decode("utf-8")]).str.split("\n").explode().slice(1)
     if chunk.endswith(b"\n"):
         lines = lines.head(lines.len() - 1)
     if has_quotes:
-        if (lines.str.count_matches('"', literal=True) % 2 == 1).any():
-            return None
+        quotes = lines.str.count_matches('"', literal=True)
+        if (quotes % 2 == 1).any():
+            ends = quotes.cum_sum() % 2 == 0
+            if not ends.tail(1).all():
+                return None
+            row = ends.cast(pl.Int64).cum_sum().shift(1, fill_value=0)
+            lines = (
+                pl.DataFrame({"line": lines, "row": row})
+                .group_by("row", maintain_order=True)
+                .agg(pl.col("line").str.join("\n"))
+                .get_column("line")
+            )
         lines = lines.str.replace_all(r'"[^"]*"', "")
     return lines.str.count_matches(delimiter, literal=True) + 1
 
@@ -302,7 +314,7 @@ def _row_shape_problems(
         return none, []
     counts = _field_counts(chunk, layout.delimiter, layout.has_quotes)
     if counts is None or counts.len() != rows:
-        return none, ["row lengths not checked (quoted cells span lines)"]
+        return none, ["row lengths not checked (unbalanced quotes)"]
     short = pl.select(
         pl.when(counts < width).then(
             reason_expr("TRUNCATED_ROW", "row", fields=counts, width=width)

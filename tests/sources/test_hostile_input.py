@@ -1,0 +1,46 @@
+"""Hostile and broken inputs: each reproduces a problem first, then holds the fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from exam_rows import make_row, write_csv
+
+from pipelines.prepare import prepare_input
+from sources.base import ReadOptions
+from sources.detect import discover
+
+HEADER = b"exam_id,patient_id,exam_date,sex,age_years,scanner_model,femoral_neck_t\n"
+
+
+def prepare(path: Path, options: ReadOptions | None = None):
+    inputs, _ = discover([path])
+    assert len(inputs) == 1
+    return prepare_input(inputs[0], options)
+
+
+def errors_of(prepared) -> dict[int, str]:
+    assert prepared.error is None, prepared.error
+    quarantine = prepared.quarantine
+    return dict(zip(quarantine["row_number"], quarantine["errors"], strict=True))
+
+
+# --- row shapes ---------------------------------------------------------------------------
+
+
+def test_a_truncated_row_is_quarantined_also_when_a_quoted_cell_spans_lines(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "multiline.csv"
+    path.write_bytes(HEADER + b'E1,P1,2024-01-01,F,60,"Horizon\nA, second line",-1\n'
+                     b"E2,P2,2024-01-01,F,60\n"
+                     b'E3,P3,2024-01-01,F,60,"say ""hi""",-1.5\n')
+    prepared = prepare(path)
+    assert errors_of(prepared) == {2: "row: has 5 fields, the header has 7 (a truncated row);"
+                                      " scores: no site has a T-score or a Z-score"}
+    assert prepared.valid["exam_id"].to_list() == ["E1", "E3"]
+    assert prepared.valid["scanner_model"].to_list() == ["Horizon\nA, second line",
+                                                         'say "hi"']
+    assert not [n for n in prepared.notes if "not checked" in n]
