@@ -254,8 +254,14 @@ def _first_ragged_line(text: str, delimiter: str, width: int, first_line: int) -
     """Locate the first line whose field count differs from the header's (error path).
 
     `text` starts with the header line; `first_line` is the file line number of the
-    chunk's first data line minus one, so reported line numbers are the file's.
+    chunk's first data line minus one, so reported line numbers are the file's. An
+    unterminated quote is named at the line where it opened: a reader that follows the
+    quote would name a later line, with a field count that says nothing.
     """
+    opened = _unterminated_quote(text)
+    if opened is not None:
+        return (f"line {first_line + opened}: unterminated quote (a quoted cell opened on"
+                " this line is never closed)")
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         next(reader)
@@ -268,6 +274,20 @@ def _first_ragged_line(text: str, delimiter: str, width: int, first_line: int) -
     except csv.Error as exc:
         return f"line {first_line + reader.line_num}: {exc}"
     return "unbalanced quotes or malformed rows"
+
+
+def _unterminated_quote(text: str) -> int | None:
+    """The line (1 = the text's first) where a quote opens that never closes, or None.
+
+    Quotes balance at the end of every complete row; the opening line is the one after
+    the last line end at which they balanced.
+    """
+    quotes = pl.Series(text.split("\n")).str.count_matches('"', literal=True)
+    balanced = quotes.cum_sum() % 2 == 0
+    if balanced.tail(1).all():
+        return None
+    closed = balanced.arg_true()
+    return 1 if closed.len() == 0 else int(closed[-1]) + 2
 
 
 def _field_counts(chunk: bytes, delimiter: str, has_quotes: bool) -> pl.Series | None:

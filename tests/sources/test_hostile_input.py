@@ -44,3 +44,15 @@ def test_a_truncated_row_is_quarantined_also_when_a_quoted_cell_spans_lines(
     assert prepared.valid["scanner_model"].to_list() == ["Horizon\nA, second line",
                                                          'say "hi"']
     assert not [n for n in prepared.notes if "not checked" in n]
+
+
+def test_an_unterminated_quote_names_the_line_where_it_opened(tmp_path: Path) -> None:
+    path = tmp_path / "open.csv"
+    path.write_bytes(HEADER + b"E1,P1,2024-01-01,F,60,A,-1\n"
+                     b'E2,P2,2024-01-01,F,60,"Horizon,-1\n'
+                     b"E3,P3,2024-01-01,F,60,A,-1\n"
+                     b"E4,P4,2024-01-01,F,60,A,-1\n")
+    prepared = prepare(path)
+    assert prepared.error == (
+        "not a well-formed CSV: line 3: unterminated quote (a quoted cell opened on this line"
+        " is never closed)")
