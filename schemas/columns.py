@@ -9,6 +9,7 @@ migrations equal to it. A new contract column is a row here (and a migration).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -19,6 +20,13 @@ Kind = Literal["text", "number", "integer", "bool", "date"]
 #: The diagnostic sites, in contract order. Every per-site list is built from this
 #: tuple (the SITE-LOWEST tie-break order is a rule of its own: `transforms.rules.names`).
 SITES: Final[tuple[str, ...]] = ("spine", "femoral_neck", "total_hip", "radius_33")
+
+#: The earliest plausible exam date: commercial DXA scanners exist from 1987 (the
+#: Hologic QDR-1000), so an earlier exam date is a typo or a misread year (`0024`).
+EARLIEST_EXAM_DATE: Final = dt.date(1987, 1, 1)
+
+#: The earliest plausible birth date of a patient scanned since then.
+EARLIEST_BIRTH_DATE: Final = dt.date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Column:
     required: bool = False
     allowed: tuple[str, ...] | None = None
     case: Literal["upper", "lower"] | None = None
-    ge: float | None = None
+    ge: float | dt.date | None = None
     gt: float | None = None
     le: float | None = None
     lt: float | None = None
@@ -84,8 +92,8 @@ _SPINE, _NECK, _HIP, _RADIUS = (_site_columns(site) for site in SITES)
 COLUMNS: Final[tuple[Column, ...]] = (
     Column("exam_id", "text", required=True, nonempty=True),
     Column("patient_id", "text", required=True, nonempty=True),
-    Column("exam_date", "date", required=True),
-    Column("birth_date", "date"),
+    Column("exam_date", "date", required=True, ge=EARLIEST_EXAM_DATE),
+    Column("birth_date", "date", ge=EARLIEST_BIRTH_DATE),
     # filled from birth_date before validation; null means neither was given
     Column("age_years", "number", required=True, ge=0.0, le=120.0),
     Column("sex", "text", required=True, allowed=("F", "M"), case="upper"),

@@ -62,6 +62,8 @@ _CATALOG: tuple[Reason, ...] = (
            "below the column's plausible range"),
     Reason("ABOVE_RANGE", "{column}: is above its plausible range (must be {op} {bound})",
            "above the column's plausible range"),
+    Reason("TOO_EARLY", "{column}: is before {bound}, the earliest plausible date",
+           "a date before its plausible range (schemas.columns: EARLIEST_*_DATE)"),
     Reason("EXAM_DATE_IN_FUTURE", "{column}: must not be in the future",
            "an exam cannot have happened after today", "exam_date"),
     Reason("BIRTH_AFTER_EXAM", "{column}: must be before exam_date",

@@ -9,6 +9,7 @@ loaded with a silently missing value. Reasons name the column, never the cell's 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -86,10 +87,25 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
         )
         reason = reason_expr("NOT_A_BOOLEAN", name)
     else:  # date
-        value = text.str.to_date(options.date_format, strict=False)
+        written = text.str.contains(date_shape(options.date_format))
+        value = pl.when(written).then(text.str.to_date(options.date_format, strict=False))
         reason = reason_expr("NOT_A_DATE", name, date_format=options.date_format)
     error = pl.when(text.is_not_null() & value.is_null()).then(reason)
     return value.alias(name), error
+
+
+#: strptime fields -> the digits a cell must show for them (years always four digits).
+_DATE_FIELDS = {"%Y": r"\d{4}", "%m": r"\d{1,2}", "%d": r"\d{1,2}"}
+
+
+def date_shape(date_format: str) -> str:
+    """A regex for cells written in `date_format`, with a four-digit year.
+
+    strptime's `%Y` takes `24` as the year 24: a two-digit year must be refused, never
+    read as a date in the first century.
+    """
+    parts = re.split(r"(%[Ymd])", date_format)
+    return "^" + "".join(_DATE_FIELDS.get(p) or re.escape(p) for p in parts) + "$"
 
 
 def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
@@ -114,7 +130,9 @@ def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
     if kind == "bool":
         return cell.replace_strict(_BOOL_SPELLINGS, default=None, return_dtype=pl.Boolean)
     if kind == "date":
-        return cell.str.to_date(options.date_format, strict=False)
+        date = cell.str.to_date(options.date_format, strict=False)
+        # a two-digit year (`24-03-15`) parses as year 24: the careful path refuses it
+        return pl.when(date.dt.year() >= 1000).then(date)
     return None
 
 

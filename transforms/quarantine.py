@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from schemas.columns import COLUMNS
 from schemas.errors import DxaError
 from schemas.exam import CanonicalExam
 from schemas.reasons import (
@@ -53,6 +54,10 @@ def raw_rows(cells: pl.DataFrame) -> pl.Expr:
         return pl.col(RAW)
     source = [c for c in cells.columns if not c.startswith("_")]
     return pl.struct(source).struct.json_encode()
+
+
+#: Date columns: below their range means too early.
+_DATE_COLUMNS = [c.name for c in COLUMNS if c.kind == "date"]
 
 
 class SchemaProblem(DxaError):
@@ -101,10 +106,13 @@ def _check_reasons(cases: pl.DataFrame) -> pl.DataFrame:
     bound = check.str.extract(r"\((.*)\)$", 1)
     known = {k: v[0] for k, v in _CHECK_REASONS.items()}
     ops = {k: v[1] for k, v in _CHECK_REASONS.items()}
+    code = pl.coalesce(name.replace_strict(known, default=None),
+                       pl.when(check.is_in(list(REASONS))).then(check))
     framed = cases.with_columns(
         position=pl.col("index").cast(pl.Int64),
-        code=pl.coalesce(name.replace_strict(known, default=None),
-                         pl.when(check.is_in(list(REASONS))).then(check)),
+        code=pl.when((code == "BELOW_RANGE") & pl.col("column").is_in(_DATE_COLUMNS))
+        .then(pl.lit("TOO_EARLY"))
+        .otherwise(code),
         op=name.replace_strict(ops, default=""),
         bound=bound,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -56,3 +55,40 @@ def test_an_unterminated_quote_names_the_line_where_it_opened(tmp_path: Path) ->
     assert prepared.error == (
         "not a well-formed CSV: line 3: unterminated quote (a quoted cell opened on this line"
         " is never closed)")
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("exam_date", "date_format", "problem"), [
+    ("24-03-15", None, "exam_date: is not a real date in the form %Y-%m-%d"),
+    ("15/03/24", "DMY", "exam_date: is not a real date in the form %d/%m/%Y"),
+    ("03/15/24", "MDY", "exam_date: is not a real date in the form %m/%d/%Y"),
+    ("15/03/2024", None, "exam_date: is not a real date in the form %Y-%m-%d"),
+    ("0001-01-01", None, "exam_date: is before 1987-01-01, the earliest plausible date"),
+    ("1986-12-31", None, "exam_date: is before 1987-01-01, the earliest plausible date"),
+    ("1987-01-01", None, None),
+    ("15/03/2024", "DMY", None),
+])
+def test_two_digit_years_and_implausibly_early_exam_dates_are_refused(
+    tmp_path: Path, exam_date: str, date_format: str | None, problem: str | None
+) -> None:
+    path = write_csv(tmp_path / "d.csv", [make_row(exam_date=exam_date, birth_date="",
+                                                   age_years="60")])
+    errors = errors_of(prepare(path, ReadOptions(date_format=date_format)))
+    assert errors.get(1) == problem
+
+
+@pytest.mark.parametrize(("birth_date", "problem"), [
+    ("1899-12-31", "birth_date: is before 1900-01-01, the earliest plausible date"),
+    ("0001-01-01", "age_years: is above its plausible range (must be <= 120.0);"
+                   " birth_date: is before 1900-01-01, the earliest plausible date"),
+    ("1900-01-01", None),
+])
+def test_birth_dates_before_1900_are_refused(
+    tmp_path: Path, birth_date: str, problem: str | None
+) -> None:
+    path = write_csv(tmp_path / "b.csv", [make_row(exam_date="1990-01-01",
+                                                   birth_date=birth_date, age_years="")])
+    errors = errors_of(prepare(path))
+    assert errors.get(1) == problem
