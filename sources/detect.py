@@ -91,22 +91,35 @@ def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Pa
     """Expand files and folders into inputs, sorted for a reproducible load order.
 
     Returns (inputs, ignored): documentation files inside folders are listed as ignored
-    so that the run summary accounts for every file it saw.
+    so that the run summary accounts for every file it saw. Each real folder is read
+    once: a symbolic link back to a folder that contains it (a loop, which would
+    otherwise be followed until the system's link limit) or to a folder already read
+    is an input of its own that fails with the reason, so it is reported once.
     """
     wanted = FORMAT_ALIASES.get(fmt, fmt)
     inputs: list[Input] = []
     ignored: list[Path] = []
+    seen: set[Path] = set()
 
-    def visit(path: Path) -> None:
-        if path.is_dir() and not (wanted == "auto" and _is_export_folder(path)) and (
-            wanted in ("auto", CANONICAL_CSV) or not _folder_is_format(path, wanted)
-        ):
-            for child in sorted(path.iterdir()):
-                if _is_documentation(child):
-                    ignored.append(child)
-                    continue
-                visit(child)
-            return
+    def visit(path: Path, above: frozenset[Path]) -> None:
+        if path.is_dir():
+            real = path.resolve()
+            if real in above:
+                inputs.append(Input(path, None, LOOP))
+                return
+            if real in seen:
+                inputs.append(Input(path, None, SEEN))
+                return
+            seen.add(real)
+            if not (wanted == "auto" and _is_export_folder(path)) and (
+                wanted in ("auto", CANONICAL_CSV) or not _folder_is_format(path, wanted)
+            ):
+                for child in sorted(path.iterdir()):
+                    if _is_documentation(child):
+                        ignored.append(child)
+                        continue
+                    visit(child, above | {real})
+                return
         if wanted != "auto":
             inputs.append(Input(path, wanted))
             return
@@ -116,8 +129,13 @@ def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Pa
         if not path.exists():
             inputs.append(Input(path, None, "no such file or folder"))
             continue
-        visit(path)
+        visit(path, frozenset())
     return inputs, ignored
+
+
+#: Why a linked folder is not read (see `discover`).
+LOOP = "symlink loop: links back to a folder that contains it (not followed)"
+SEEN = "a link to a folder already read through another path (not read twice)"
 
 
 def _folder_is_format(path: Path, fmt: str) -> bool:

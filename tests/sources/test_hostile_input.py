@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,25 @@ def test_birth_dates_before_1900_are_refused(
                                                    birth_date=birth_date, age_years="")])
     errors = errors_of(prepare(path))
     assert errors.get(1) == problem
+
+
+# --- folders ---------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_symlink_loop_is_visited_once_and_reported_once(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    (root / "a" / "b").mkdir(parents=True)
+    write_csv(root / "a" / "exams.csv", [make_row()])
+    write_csv(root / "a" / "b" / "more.csv", [make_row(exam_id="E2")])
+    (root / "a" / "b" / "back").symlink_to(root / "a", target_is_directory=True)
+    (root / "again").symlink_to(root / "a", target_is_directory=True)
+    inputs, ignored = discover([root])
+    files = sorted(i.path.relative_to(root).as_posix() for i in inputs if i.problem is None)
+    assert files == ["a/b/more.csv", "a/exams.csv"]
+    problems = {i.path.relative_to(root).as_posix(): i.problem for i in inputs if i.problem}
+    assert problems == {
+        "a/b/back": "symlink loop: links back to a folder that contains it (not followed)",
+        "again": "a link to a folder already read through another path (not read twice)",
+    }
+    assert ignored == []
