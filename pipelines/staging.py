@@ -67,12 +67,18 @@ def remove_stale_staging(con: duckdb.DuckDBPyConnection) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal (ATTACH takes no parameters): quotes doubled, so a
+    path like `o'brien/registry.duckdb` is one literal and never SQL."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @contextmanager
 def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
     """A fresh staging database attached to `con`, removed again on exit."""
     remove_stale_staging(con)
     path = staging_file(con)
-    con.execute(f"ATTACH '{path}' AS {STAGING}")
+    con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}")
     try:
         for table in LOADED_TABLES:
             con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")

@@ -127,3 +127,13 @@ def test_a_file_that_changes_between_prepare_and_load_fails(tmp_path: Path) -> N
     path.write_text(path.read_text(encoding="utf-8").replace("E001", "E999"), encoding="utf-8")
     with pytest.raises(FileProblem, match="changed while it was being read"):
         list(prepared.batches())
+
+
+def test_a_registry_path_with_a_quote_loads_through_the_staging_database(
+    tmp_path: Path,
+) -> None:
+    """The staging database is attached by path: a `'` in it must not break the SQL."""
+    folder = tmp_path / "o'brien's registry"
+    folder.mkdir()
+    tables = _load(folder / "r.duckdb", _prepare(_write(tmp_path), batch_bytes=1_000))
+    assert tables["source_files"].row(0) == (60, 55, 4, 1)
