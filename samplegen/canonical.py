@@ -92,6 +92,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "integer": pl.Int64(),
     "bool": pl.Boolean(),
     "date": pl.Date(),
+    "codes": pl.String(),  # `;`-separated codes, written as the CSV cell's text
 }
 
 def _contract_columns() -> dict[str, str]:
@@ -225,7 +226,7 @@ def to_text(frame: pl.DataFrame, seed: int, *, row_offset: int = 0) -> pl.DataFr
     for name in frame.columns:
         kind = COLUMNS.get(name)
         col = pl.col(name)
-        if kind is None or kind == "text":
+        if kind in (None, "text", "codes"):
             exprs.append(col)
         elif kind == "date":
             exprs.append(col.dt.to_string("%Y-%m-%d"))

@@ -15,11 +15,16 @@ from typing import Final, Literal
 
 import polars as pl
 
-Kind = Literal["text", "number", "integer", "bool", "date"]
+#: `codes`: `;`-separated codes of a vocabulary, a list of distinct codes once parsed.
+Kind = Literal["text", "number", "integer", "bool", "date", "codes"]
 
 #: The diagnostic sites, in contract order. Every per-site list is built from this
 #: tuple (the SITE-LOWEST tie-break order is a rule of its own: `transforms.rules.names`).
 SITES: Final[tuple[str, ...]] = ("spine", "femoral_neck", "total_hip", "radius_33")
+
+#: Sites of prior fragility fractures (`prior_fracture_sites`), in canonical order.
+FRACTURE_SITES: Final[tuple[str, ...]] = ("hip", "vertebral", "humerus", "pelvis", "forearm",
+                                          "other")
 
 #: The earliest plausible exam date: commercial DXA scanners exist from 1987 (the
 #: Hologic QDR-1000), so an earlier exam date is a typo or a misread year (`0024`).
@@ -62,7 +67,7 @@ class Column:
 
 _SQL_TYPES: Final[dict[str, str]] = {
     "text": "VARCHAR", "number": "DOUBLE", "integer": "BIGINT", "bool": "BOOLEAN",
-    "date": "DATE",
+    "date": "DATE", "codes": "VARCHAR[]",
 }
 
 
@@ -74,6 +79,7 @@ def polars_dtype(kind: Kind) -> pl.DataType:
         "integer": pl.Int64(),
         "bool": pl.Boolean(),
         "date": pl.Date(),
+        "codes": pl.List(pl.String()),
     }[kind]
 
 
@@ -112,6 +118,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("hip_side", "text", allowed=("left", "right"), case="lower"),
     *_RADIUS,
     Column("prior_fragility_fracture", "bool"),
+    # a listed site implies prior_fragility_fracture (set where blank, contradicts "no")
+    Column("prior_fracture_sites", "codes", allowed=FRACTURE_SITES, case="lower"),
     Column("vertebral_fracture", "bool"),
     Column("glucocorticoid_mg_day", "number", ge=0.0, le=1000.0),
     Column("glucocorticoid_months", "number", ge=0.0, le=1200.0),

@@ -28,7 +28,7 @@ def _checks(column: Column) -> list[pa.Check]:
         checks.append(pa.Check.lt(column.lt))
     if column.le is not None:
         checks.append(pa.Check.le(column.le))
-    if column.allowed is not None:
+    if column.allowed is not None and column.kind != "codes":  # codes: checked by parsing
         checks.append(pa.Check.isin(list(column.allowed)))
     if column.nonempty:
         checks.append(pa.Check.str_length(min_value=1))
@@ -45,6 +45,11 @@ def _exam_date_not_future(data: pa.PolarsData) -> pl.LazyFrame:
 def _birth_before_exam(data: pa.PolarsData) -> pl.LazyFrame:
     birth, exam = pl.col("birth_date"), pl.col("exam_date")
     return data.lazyframe.select(birth.is_null() | exam.is_null() | (birth < exam))
+
+
+def _fracture_sites_agree(data: pa.PolarsData) -> pl.LazyFrame:
+    said_no = pl.col("prior_fragility_fracture").eq_missing(False)
+    return data.lazyframe.select(~(said_no & pl.col("prior_fracture_sites").is_not_null()))
 
 
 def _has_a_scored_site(data: pa.PolarsData) -> pl.LazyFrame:
@@ -64,6 +69,7 @@ CanonicalExam = pa.DataFrameSchema(
         pa.Check(_exam_date_not_future, error="EXAM_DATE_IN_FUTURE"),
         pa.Check(_birth_before_exam, error="BIRTH_AFTER_EXAM"),
         pa.Check(_has_a_scored_site, error="NO_SCORED_SITE"),
+        pa.Check(_fracture_sites_agree, error="FRACTURE_SITES_CONTRADICT"),
     ],
     strict=False,
     coerce=False,

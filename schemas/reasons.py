@@ -51,6 +51,8 @@ _CATALOG: tuple[Reason, ...] = (
     Reason("NOT_A_WHOLE_NUMBER", "{column}: is not a whole number", "an integer column"),
     Reason("NOT_A_BOOLEAN", "{column}: is not a boolean (true/false, yes/no, y/n, 1/0)",
            "a boolean column's text is none of the contract's spellings"),
+    Reason("UNKNOWN_CODE", "{column}: holds a code that is not one of {allowed}",
+           "a list of codes holds one outside its vocabulary"),
     Reason("NOT_A_DATE", "{column}: is not a real date in the form {date_format}",
            "dates are never guessed: ISO, or the operator's --date-format"),
     # --- the pandera model (schemas.exam) -------------------------------------------------
@@ -68,6 +70,9 @@ _CATALOG: tuple[Reason, ...] = (
            "an exam cannot have happened after today", "exam_date"),
     Reason("BIRTH_AFTER_EXAM", "{column}: must be before exam_date",
            "a patient is born before being scanned", "birth_date"),
+    Reason("FRACTURE_SITES_CONTRADICT", "{column}: lists fracture sites but "
+           "prior_fragility_fracture is no", "a listed site is a prior fracture",
+           "prior_fracture_sites"),
     Reason("NO_SCORED_SITE", "{column}: no site has a T-score or a Z-score",
            "an exam without any score cannot be assessed", "scores"),
     # --- exam ids (transforms.quarantine, pipelines.load) ---------------------------------

@@ -67,6 +67,8 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
             value = value.str.to_lowercase()
         return value.alias(name), pl.lit(None, dtype=REASON_STRUCT)
     reason: pl.Expr
+    if kind == "codes":
+        return _codes(name, text)
     if kind == "number":
         number = _number_text(text, options).cast(pl.Float64, strict=False)
         value = pl.when(number.is_finite()).then(number).otherwise(None)
@@ -108,6 +110,22 @@ def date_shape(date_format: str) -> str:
     return "^" + "".join(_DATE_FIELDS.get(p) or re.escape(p) for p in parts) + "$"
 
 
+def _codes(name: str, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """`;`-separated codes (any case, blanks trimmed) as the list of distinct codes in
+    the vocabulary's order; null when none is given; an unknown code is a reason."""
+    allowed = BY_NAME[name].allowed or ()
+    codes = text.str.to_lowercase().str.split(";").list.eval(
+        pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")
+    )
+    unknown = codes.list.eval(~pl.element().is_in(list(allowed))).list.any()
+    ordered = pl.concat_list(
+        [pl.when(codes.list.contains(code)).then(pl.lit(code)) for code in allowed]
+    ).list.drop_nulls()
+    value = pl.when(~unknown & (ordered.list.len() > 0)).then(ordered)
+    reason = reason_expr("UNKNOWN_CODE", name, allowed=", ".join(allowed))
+    return value.alias(name), pl.when(unknown).then(reason)
+
+
 def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
     """The typed value of a cell written exactly as expected, else null (or non-finite).
 
@@ -129,6 +147,8 @@ def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
         return pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
     if kind == "bool":
         return cell.replace_strict(_BOOL_SPELLINGS, default=None, return_dtype=pl.Boolean)
+    if kind == "codes":  # rows with an unknown code come out null: the careful path
+        return _codes(name, pl.col(name))[0]
     if kind == "date":
         date = cell.str.to_date(options.date_format, strict=False)
         # a two-digit year (`24-03-15`) parses as year 24: the careful path refuses it
@@ -228,16 +248,26 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
     if positions.len() == 0:
         return typed.with_columns(_NO_REASONS.alias(PARSE_ERRORS))
     careful = _parse_all(raw[positions], options)
+    # scatter is the cheap way back, but polars cannot scatter lists: those are joined
+    lists = [n for n in CANONICAL_COLUMNS if isinstance(typed.schema[n], pl.List)]
     typed = typed.with_columns(
         typed.get_column(name).scatter(positions, careful.get_column(name))
         for name in CANONICAL_COLUMNS
+        if name not in lists
     )
-    errors = careful.select(positions.alias("_position"), PARSE_ERRORS)
+    errors = careful.select(
+        positions.alias("_position"), PARSE_ERRORS, pl.lit(True).alias("_careful"),
+        *[pl.col(n).alias(f"_careful_{n}") for n in lists],
+    )
     return (
         typed.with_row_index("_position")
         .join(errors, on="_position", how="left", maintain_order="left")
-        .with_columns(pl.col(PARSE_ERRORS).fill_null(_NO_REASONS))
-        .drop("_position")
+        .with_columns(
+            pl.col(PARSE_ERRORS).fill_null(_NO_REASONS),
+            *[pl.when(pl.col("_careful")).then(pl.col(f"_careful_{n}")).otherwise(pl.col(n))
+              .alias(n) for n in lists],
+        )
+        .drop("_position", "_careful", *[f"_careful_{n}" for n in lists])
     )
 
 
@@ -259,4 +289,19 @@ def derive_age_and_bmi(exams: pl.DataFrame) -> pl.DataFrame:
     return exams.with_columns(
         pl.coalesce(pl.col("age_years"), derived_age).alias("age_years"),
         pl.coalesce(pl.col("bmi"), derived_bmi.round(1)).alias("bmi"),
+    )
+
+
+def derive_prior_fracture(exams: pl.DataFrame) -> pl.DataFrame:
+    """A listed fracture site is a prior fragility fracture: set it where it is blank.
+
+    An explicit "no" beside listed sites is left as written, for the model to quarantine
+    the row as contradictory (`FRACTURE_SITES_CONTRADICT`).
+    """
+    listed = pl.col("prior_fracture_sites").is_not_null()
+    return exams.with_columns(
+        pl.when(listed & pl.col("prior_fragility_fracture").is_null())
+        .then(True)
+        .otherwise(pl.col("prior_fragility_fracture"))
+        .alias("prior_fragility_fracture")
     )

@@ -184,11 +184,23 @@ def registry_at_002(db: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def copy_rows(con: duckdb.DuckDBPyConnection, source: Path, tables: tuple[str, ...]) -> None:
+    """Copy a current registry's rows into an older one (the columns the older one has):
+    today's loader writes today's tables."""
+    con.execute(f"ATTACH '{source}' AS source (READ_ONLY)")
+    for table in tables:
+        columns = ", ".join(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall())
+        con.execute(f"INSERT INTO {table} SELECT {columns} FROM source.{table}")
+    con.execute("DETACH source")
+
+
 def test_migration_003_upgrades_an_existing_registry(tmp_path: Path) -> None:
     db = tmp_path / "r.duckdb"
+    with registry(tmp_path / "current.duckdb") as current:
+        older_exam_only_under_bhof(current, tmp_path)
     con = registry_at_002(db)
     try:
-        older_exam_only_under_bhof(con, tmp_path)
+        copy_rows(con, tmp_path / "current.duckdb", ("exams", "assessments", "flags"))
         columns = {v: con.execute(f"DESCRIBE {v}").fetchall() for v in VIEWS}
         assert con.execute("SELECT exam_id, ruleset FROM v_treatment_candidates").fetchall() == [
             ("X1", "bhof-2022@1")]                        # the audit's false candidate

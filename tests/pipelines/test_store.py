@@ -148,8 +148,16 @@ def test_migrations_005_and_006_keep_an_existing_registry_s_exams(tmp_path: Path
         con.execute(folder.joinpath(name).read_text(encoding="utf-8"))
         con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",
                     [version, name])
-    load_input(con, "run-1", "core-2025@1", _prepared(tmp_path),
-               decider_for(resolve_ruleset("core-2025")), load_precision())
+    # today's loader writes today's tables: load a current registry, copy its rows over
+    current = tmp_path / "current.duckdb"
+    with registry(current) as fresh:
+        load_input(fresh, "run-1", "core-2025@1", _prepared(tmp_path),
+                   decider_for(resolve_ruleset("core-2025")), load_precision())
+    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
+    for table in ("exams", "assessments", "flags"):
+        columns = ", ".join(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall())
+        con.execute(f"INSERT INTO {table} SELECT {columns} FROM current.{table}")
+    con.execute("DETACH current")
     before = con.sql("SELECT * FROM exams ORDER BY exam_id")
     columns = ", ".join(before.columns)
     rows = before.fetchall()

@@ -49,7 +49,7 @@ def test_columns_and_types_follow_the_contract(exams: pl.DataFrame) -> None:
     # right after prior_fragility_fracture whether or not the pipeline reads it yet
     assert [c for c in COLUMNS if c in CANONICAL_COLUMNS] == list(CANONICAL_COLUMNS)
     after = list(COLUMNS)[list(COLUMNS).index("prior_fragility_fracture") + 1]
-    assert after == "prior_fracture_sites" and COLUMNS[after] == "text"
+    assert after == "prior_fracture_sites" and SCHEMA[after] == pl.String  # the cell's text
     assert exams.columns == list(COLUMNS)
     assert exams.schema == SCHEMA
     assert exams.height == 20_000

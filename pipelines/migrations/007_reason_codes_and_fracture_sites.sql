@@ -1,4 +1,5 @@
--- Quarantine reasons as data: every quarantine row lists its reason codes beside the text.
+-- Quarantine reasons as data (every quarantine row lists its reason codes beside the
+-- text), and the exams' prior fracture sites.
 --
 -- `errors` stays the text users read (every failed check, joined with '; '); the codes
 -- and their wording live in one module, `schemas/reasons.py`. `reason_codes` holds one
@@ -6,6 +7,10 @@
 -- migration have no codes (null).
 
 ALTER TABLE quarantine ADD COLUMN reason_codes VARCHAR[];
+
+-- The contract's optional `prior_fracture_sites`: distinct site codes (hip, vertebral,
+-- humerus, pelvis, forearm, other) in that order; null when not recorded.
+ALTER TABLE exams ADD COLUMN prior_fracture_sites VARCHAR[];
 
 -- Quarantine reasons counted by code (`item` is the code, as it is a flag's code for
 -- flags); rows quarantined before reason codes existed are counted by their text.
