@@ -170,11 +170,12 @@ def export(
 def rules(
     markdown: Annotated[bool, typer.Option(help="Write markdown instead of text.")] = False,
     ruleset: Annotated[
-        str | None, typer.Option(help="Show this ruleset's parameter values.")
+        str | None,
+        typer.Option(help="Show only this ruleset's values (default: every shipped ruleset)."),
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
 ) -> None:
-    """Print the rule catalog: every rule ID, its wording, parameters and source."""
+    """Print the rule catalog: every rule, its wording, source and each ruleset's values."""
     from transforms.rules.catalog import render_catalog
     from transforms.rules.ruleset import load_ruleset
 

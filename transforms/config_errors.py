@@ -9,6 +9,7 @@ keys first (a misspelt key also makes the intended one "missing"), then in file 
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -25,21 +26,32 @@ class CrossFieldError(ValueError):
 
 
 def _field_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[str, ...], str]:
-    """The part of `loc` that names a key, and that key's description ('' if none)."""
+    """The part of `loc` that names a key, and that key's description ('' if none).
+
+    A list of tables is spelt with its index: `treatment.lines[2].level`.
+    """
     path: list[str] = []
     current: Any = model
     description = ""
     for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        items = typing.get_args(current)
+        if isinstance(part, int) and items and _is_model(items[0]) and path:
+            path[-1] += f"[{part}]"
+            current = items[0]
+            continue
+        if not _is_model(current):
             break
         field = current.model_fields.get(str(part))
-        if field is None:
-            path.append(str(part))
-            break
         path.append(str(part))
+        if field is None:
+            break
         description = field.description or ""
         current = field.annotation
     return tuple(path), description
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
 
 
 def first_problem(

@@ -3,7 +3,7 @@
     {"report": "registry", "title": "...", "as_of": "2030-01-01",
      "sections": [{"section": "treatment", "title": "...", "note": null,
                    "columns": [{"name": "ruleset", "type": "text"}, ...],
-                   "rows": [{"ruleset": "core-2025@1", "treatment": "consider",
+                   "rows": [{"ruleset": "core-2025@2", "treatment": "consider",
                              "patients": 12}]}]}
 
 Dates are ISO strings (`2030-01-01`), times ISO with seconds; a record section (the latest

@@ -36,12 +36,12 @@ def report(db: Path) -> Report:
 
 def test_overdue_bands_in_time_order_categories_in_clinical_order(report: Report) -> None:
     overdue = report.section("followup_overdue")
-    assert [r for r in overdue.rows if r[0] == "core-2025@1"] == [
-        ("core-2025@1", "up to 6 months", 1), ("core-2025@1", "6 to 12 months", 1),
-        ("core-2025@1", "over 12 months", 3)]
-    categories = [r[1] for r in report.section("categories").rows if r[0] == "core-2025@1"]
+    assert [r for r in overdue.rows if r[0] == "core-2025@2"] == [
+        ("core-2025@2", "up to 6 months", 1), ("core-2025@2", "6 to 12 months", 1),
+        ("core-2025@2", "over 12 months", 3)]
+    categories = [r[1] for r in report.section("categories").rows if r[0] == "core-2025@2"]
     assert categories == ["osteoporosis", "osteopenia", "normal"]
-    treatment = [r[1] for r in report.section("treatment").rows if r[0] == "core-2025@1"]
+    treatment = [r[1] for r in report.section("treatment").rows if r[0] == "core-2025@2"]
     assert treatment == ["recommended", "not_indicated"]
     assert [r[0] for r in report.section("flags").rows] == [
         "SIGNIFICANT_BMD_LOSS", "SCANNER_CHANGED"]  # warning before info
@@ -91,15 +91,15 @@ def test_every_format_shows_the_same_counts_and_no_identifier(db: Path,
     rows = list(csv.DictReader(io.StringIO(outputs[ReportFormat.CSV])))
     overdue = [r for r in rows if r["section"] == "followup_overdue"]
     assert [(r["ruleset"], r["overdue"], r["patients"]) for r in overdue][:3] == [
-        ("bhof-2022@1", "6 to 12 months", "1"), ("bhof-2022@1", "over 12 months", "3"),
-        ("core-2025@1", "up to 6 months", "1")]
+        ("bhof-2022@2", "6 to 12 months", "1"), ("bhof-2022@2", "over 12 months", "3"),
+        ("core-2025@2", "up to 6 months", "1")]
     assert overdue[0]["code"] == ""  # a column of another section stays blank
     parsed = json.loads(outputs[ReportFormat.JSON])
     assert [s["section"] for s in parsed["sections"]] == [s.key for s in report.sections]
     markdown = outputs[ReportFormat.MARKDOWN]
-    assert "| core-2025@1 | over 12 months | 3 |" in markdown
+    assert "| core-2025@2 | over 12 months | 3 |" in markdown
     assert "| ruleset | overdue | patients |\n|---|---|---:|" in markdown
-    assert "│ core-2025@1 │ over 12 months │        3 │" in outputs[ReportFormat.TABLE]
+    assert "│ core-2025@2 │ over 12 months │        3 │" in outputs[ReportFormat.TABLE]
 
 
 def test_table_escapes_markup_and_prints_the_note() -> None:

@@ -29,7 +29,7 @@ from sources.detect import Input
 from transforms.precision import load_precision
 
 TEST_RULESET = Path(__file__).parents[1] / "rules" / "data" / "test-lenient.toml"
-LENIENT, CORE = "test-lenient@3", "core-2025@1"
+LENIENT, CORE = "test-lenient@4", "core-2025@2"
 
 #: exam_id -> changes to the worked example (woman 62, neck T -2.1, FRAX 9 / 1.2, exam
 #: 2024-03-01), each chosen to cross one of test-lenient's thresholds.
@@ -137,7 +137,8 @@ def test_path_ruleset_decides_by_its_own_thresholds(registries) -> None:
 
 
 def test_path_ruleset_reasons_and_therapy(registries) -> None:
-    """test-lenient's own therapy text, and section 4's literal reasons at normal BMD."""
+    """test-lenient's own therapy text, and version 2's fallback rule at normal BMD (TX-NORMAL
+    does not fire beside the vertebral-fracture indication)."""
     con = registries[LENIENT]
     therapy = dict(con.execute(
         "SELECT exam_id, first_line_therapy FROM assessments").fetchall())
@@ -146,7 +147,7 @@ def test_path_ruleset_reasons_and_therapy(registries) -> None:
     assert therapy["A-WORKED"] is None
     reasons = dict(con.execute("SELECT exam_id, reasons FROM assessments").fetchall())
     assert [r for r in reasons["G-VERT-FX"] if r.startswith(("TX-", "MON-"))] == [
-        "TX-VERTEBRAL-FX", "TX-NORMAL", "MON-TREATED"]
+        "TX-VERTEBRAL-FX", "MON-TREATED"]
     assert "TX-RISK-FEATURES" not in reasons["E-SMOKER"]
     assert reasons["F-MAN-55"] == ["BASIS-ISCD-Z", "SITE-LOWEST", "Z-WITHIN"]
 

@@ -18,7 +18,7 @@ from pipelines.worklists import WORKLISTS, WorklistError, export_worklist, rule_
 from transforms.rules.catalog import RULES_BY_ID
 
 runner = CliRunner()
-RULESET = "core-2025@1"
+RULESET = "core-2025@2"
 PAST = dt.date(2023, 6, 30)
 
 
@@ -105,7 +105,9 @@ def test_rules_wording_explains_the_list(copy: Path, tmp_path: Path) -> None:
     overdue = pl.read_parquet(out)
     assert overdue["rules_wording"].str.starts_with(
         f"MON-OVERDUE: {recorded['MON-OVERDUE']}").all()
-    assert overdue["rules_wording"].str.contains("MON-TREATED: |MON-UNTREATED: ").all()
+    # the MON line(s) that set the date (version 2: also glucocorticoids, Z-basis fractures)
+    assert overdue["rules_wording"].str.contains(
+        "MON-TREATED: |MON-UNTREATED: |MON-GLUCOCORTICOID: |MON-Z-FRACTURE: ").all()
 
 
 def test_xlsx_opens_with_the_same_rows_typed_frozen_and_described(
@@ -204,13 +206,13 @@ def test_wording_from_the_rules_table_else_the_catalog() -> None:
     """The registry's own wording wins; a rule it does not record (or a registry made
     before the rules table) takes the catalog's."""
     con = duckdb.connect()
-    con.execute("CREATE TABLE assessments AS SELECT 'core-2025@1' AS ruleset")
+    con.execute("CREATE TABLE assessments AS SELECT 'core-2025@2' AS ruleset")
     catalog = rule_wording(con)
     assert catalog.height == len(RULES_BY_ID)
     assert dict(catalog.select("rule_id", "wording").iter_rows()) == {
         r: rule.wording for r, rule in RULES_BY_ID.items()}
     con.execute("CREATE TABLE rules AS SELECT 'TX-NORMAL' AS rule_id,"
-                " 'core-2025@1' AS ruleset, 'as signed off' AS wording")
+                " 'core-2025@2' AS ruleset, 'as signed off' AS wording")
     both = dict(rule_wording(con).select("rule_id", "wording").iter_rows())
     assert both["TX-NORMAL"] == "as signed off"
     assert both["MON-OVERDUE"] == RULES_BY_ID["MON-OVERDUE"].wording

@@ -1,7 +1,8 @@
-"""Row-by-row reference implementation of clinical-rules.md sections 1-6 (tests only).
+"""Row-by-row reference implementation of clinical-rules.md sections 1-6, version 2.
 
 Written from the spec, independently of the vectorized code in `transforms.rules` (it
-imports only the Ruleset dataclass), so that a hypothesis test can check the two agree.
+imports only the Ruleset model, and reads a ruleset's line list as data), so that a
+hypothesis test and a 100k-exam comparison can check the two agree. Tests only.
 Deliberately plain and slow: one exam dict in, one assessment dict and flag list out.
 """
 
@@ -25,6 +26,27 @@ RF_ORDER = (
     "RF-ALCOHOL",
     "RF-AGE65-PLUS",
 )
+TX_LINES = (
+    "TX-FRAGILITY-FX",
+    "TX-OSTEOPOROSIS",
+    "TX-VERTEBRAL-FX",
+    "TX-FRAX-HIGH",
+    "TX-RISK-FEATURES",
+    "TX-VERTEBRAL-FX-NORMAL-BMD",
+    "TX-FRAX-MISSING",
+    "TX-LOW-RISK",
+    "TX-NORMAL",
+    "BHOF-HIP-VERTEBRAL-FX",
+    "BHOF-FX-SITE-UNKNOWN",
+    "BHOF-OSTEOPOROSIS",
+    "BHOF-FRAX-HIGH",
+    "BHOF-FX-OTHER-LOW-BMD",
+    "BHOF-FRAX-MISSING",
+    "BHOF-LOW-RISK",
+)
+#: Sections 4-5: the lines that fire only when no line above them matched.
+FALLBACKS = {"TX-FRAX-MISSING", "TX-LOW-RISK", "TX-NORMAL", "BHOF-FRAX-MISSING",
+             "BHOF-LOW-RISK"}
 CATALOG_ORDER = (
     "BASIS-WHO",
     "BASIS-ISCD-Z",
@@ -39,18 +61,15 @@ CATALOG_ORDER = (
     "Z-BELOW",
     "Z-WITHIN",
     *RF_ORDER,
-    "TX-FRAGILITY-FX",
-    "TX-OSTEOPOROSIS",
-    "TX-VERTEBRAL-FX",
-    "TX-FRAX-HIGH",
-    "TX-RISK-FEATURES",
-    "TX-FRAX-MISSING",
-    "TX-LOW-RISK",
-    "TX-NORMAL",
+    *TX_LINES,
+    "TX-ON-TREATMENT",
     "WORKUP-LOW-Z",
+    "WORKUP-Z-FRACTURE",
     "VFA-INDICATED",
     "MON-TREATED",
     "MON-UNTREATED",
+    "MON-GLUCOCORTICOID",
+    "MON-Z-FRACTURE",
     "MON-NORMAL",
     "LIFESTYLE",
 )
@@ -259,47 +278,82 @@ def decide_one(e: dict[str, Any], rs: Ruleset) -> tuple[dict[str, Any], list[dic
         )
     ]
 
-    # --- treatment: first matching line sets it, every matching line is a reason
+    # --- treatment (sections 4-5): the ruleset's lines in its order, on the WHO basis
     t = rs.treatment
     treatment = "not_applicable"
+    fracture = _true(e.get("prior_fragility_fracture"))
+    radiographic = _true(e.get("vertebral_fracture"))
+    sites = e.get("prior_fracture_sites") or []  # null or empty: not recorded
+    on_treatment = _true(e.get("on_treatment"))
+    hip, major = e.get("frax_hip_pct"), e.get("frax_major_pct")
+    frax_known = hip is not None and major is not None
+    frax_high = (hip is not None and hip >= t.frax_hip_pct) or (
+        major is not None and major >= t.frax_major_pct)
     if category is not None:
-        hip, major = e.get("frax_hip_pct"), e.get("frax_major_pct")
-        lines: list[tuple[str, str | None, bool]] = []
-        fracture = _true(e.get("prior_fragility_fracture"))
-        lines.append(("TX-FRAGILITY-FX", t.fragility_fracture, fracture))
-        lines.append(("TX-OSTEOPOROSIS", t.osteoporosis, category == "osteoporosis"))
-        vf = (
-            _true(e.get("vertebral_fracture"))
-            and category in t.vertebral_fracture_categories
-            and (t.vertebral_fracture_t_limit is None or min_t <= t.vertebral_fracture_t_limit)
-        )
-        lines.append(("TX-VERTEBRAL-FX", t.vertebral_fracture, vf))
-        frax_high = category == "osteopenia" and (
-            (hip is not None and hip >= t.frax_hip_pct)
-            or (major is not None and major >= t.frax_major_pct)
-        )
-        lines.append(("TX-FRAX-HIGH", t.frax_high, frax_high))
-        lines.append(
-            ("TX-RISK-FEATURES", t.risk_features, category == "osteopenia" and bool(features))
-        )
-        matched = [(rule, level) for rule, level, hit in lines if hit and level is not None]
-        if category == "osteopenia" and not matched:
-            if hip is None or major is None:
-                matched.append(("TX-FRAX-MISSING", "needs_risk_assessment"))
-            else:
-                matched.append(("TX-LOW-RISK", "not_indicated"))
-        if category == "normal" and not _true(e.get("prior_fragility_fracture")):
-            matched.append(("TX-NORMAL", "not_indicated"))
+        osteopenia = category == "osteopenia"
+        vf_t_ok = t.vertebral_fracture_t_limit is None or min_t <= t.vertebral_fracture_t_limit
+        conditions = {
+            "TX-FRAGILITY-FX": fracture,
+            "TX-OSTEOPOROSIS": category == "osteoporosis",
+            "TX-VERTEBRAL-FX": radiographic and category in t.vertebral_fracture_categories
+            and vf_t_ok,
+            "TX-FRAX-HIGH": osteopenia and frax_high,
+            "TX-RISK-FEATURES": osteopenia and bool(features),
+            "TX-VERTEBRAL-FX-NORMAL-BMD": category == "normal" and radiographic,
+            "TX-FRAX-MISSING": osteopenia and not frax_known,
+            "TX-LOW-RISK": osteopenia and frax_known,
+            "TX-NORMAL": category == "normal",
+            "BHOF-HIP-VERTEBRAL-FX": "hip" in sites or "vertebral" in sites or radiographic,
+            "BHOF-FX-SITE-UNKNOWN": fracture and not sites,
+            "BHOF-OSTEOPOROSIS": category == "osteoporosis",
+            "BHOF-FRAX-HIGH": osteopenia and frax_high,
+            "BHOF-FX-OTHER-LOW-BMD": osteopenia and bool(sites)
+            and not ({"hip", "vertebral"} & set(sites))
+            and bool({"humerus", "pelvis", "forearm"} & set(sites)),
+            "BHOF-FRAX-MISSING": osteopenia and not frax_known,
+            "BHOF-LOW-RISK": (osteopenia and frax_known) or category == "normal",
+        }
+        matched: list[tuple[str, str]] = []
+        for line in t.lines:
+            if not conditions[line.id]:
+                continue
+            if line.id in FALLBACKS and matched:
+                continue  # a fallback only when no line above matched
+            matched.append((line.id, line.level))
         fired.update(rule for rule, _ in matched)
-        treatment = matched[0][1] if matched else "not_indicated"
+        by_lines = matched[0][1] if matched else "not_indicated"
+        treatment = by_lines
+        if on_treatment:
+            fired.add("TX-ON-TREATMENT")
+            treatment = "on_treatment"
+            if by_lines == "not_indicated" and all(r in FALLBACKS for r, _ in matched):
+                flags.append(("ON_TREATMENT_NO_INDICATION", "info",
+                              "on treatment, but only a not-indicated line matched: review "
+                              "whether therapy should go on (e.g. a drug holiday)"))
+        if "TX-VERTEBRAL-FX-NORMAL-BMD" in fired:
+            flags.append(("VERTEBRAL_FX_NORMAL_BMD", "warning",
+                          "radiographic vertebral fracture at normal BMD: guidelines read a "
+                          "vertebral fragility fracture as osteoporosis at any BMD; confirm it "
+                          "is a fragility fracture"))
+        if "BHOF-FX-SITE-UNKNOWN" in fired:
+            flags.append(("FRACTURE_SITE_UNKNOWN", "info",
+                          "prior fragility fracture without a recorded site: BHOF treats hip "
+                          "and vertebral fractures at any BMD, other sites only with low bone "
+                          "mass"))
     out["treatment"] = treatment
     out["first_line_therapy"] = (
         t.first_line_therapy if treatment in ("recommended", "consider") else None
     )
 
-    # --- other outputs
-    workup = min_z is not None and min_z <= d.z_threshold
-    if workup:
+    # --- other outputs (section 6)
+    z_fracture = basis_rule == "BASIS-ISCD-Z" and (fracture or radiographic)
+    if z_fracture:
+        fired.add("WORKUP-Z-FRACTURE")
+        flags.append(("FRACTURE_ON_Z_BASIS", "high",
+                      "fragility or radiographic vertebral fracture on the Z-score basis: "
+                      "refer for specialist assessment"))
+    low_z = min_z is not None and min_z <= d.z_threshold
+    if low_z:
         fired.add("WORKUP-LOW-Z")
     loss = e.get("height_loss_cm")
     vfa = (
@@ -309,26 +363,33 @@ def decide_one(e: dict[str, Any], rs: Ruleset) -> tuple[dict[str, Any], list[dic
     )
     if vfa:
         fired.add("VFA-INDICATED")
-    out["secondary_cause_workup"] = workup
+    out["secondary_cause_workup"] = low_z or z_fracture
     out["vfa_recommended"] = vfa
 
+    # MON lines: each that applies fires; the earliest date wins.
     m = rs.monitoring
-    due_months: int | None = None
-    if _true(e.get("on_treatment")) or treatment == "recommended":
-        fired.add("MON-TREATED")
-        due_months = m.treated_months
-    elif category == "osteopenia":
-        fired.add("MON-UNTREATED")
-        due_months = m.untreated_osteopenia_months
-    elif category == "normal":
-        fired.add("MON-NORMAL")
-        due_months = m.normal_months
-    out["next_dxa_due"] = (
-        add_months(e["exam_date"], due_months) if due_months is not None else None
-    )
+    mon: list[tuple[str, int | None]] = []
+    treated = on_treatment or treatment == "recommended"
+    if treated:
+        mon.append(("MON-TREATED", m.treated_months))
+    elif category == "osteopenia" or treatment == "consider":
+        mon.append(("MON-UNTREATED", m.untreated_months))
+    if "RF-GLUCOCORTICOID" in fired and m.glucocorticoid_months is not None:
+        earlier = [months for _, months in mon
+                   if months is not None and months < m.glucocorticoid_months]
+        if not earlier:
+            mon.append(("MON-GLUCOCORTICOID", m.glucocorticoid_months))
+    if z_fracture and m.z_fracture_months is not None:
+        mon.append(("MON-Z-FRACTURE", m.z_fracture_months))
+    if category == "normal" and not mon:
+        mon.append(("MON-NORMAL", m.normal_months))
+    fired.update(rule for rule, _ in mon)
+    dates = [add_months(e["exam_date"], months) for _, months in mon if months is not None]
+    out["next_dxa_due"] = min(dates) if dates else None
 
     lifestyle: list[str] = []
-    if category in ("osteopenia", "osteoporosis"):
+    if category in ("osteopenia", "osteoporosis") or treatment in (
+            "recommended", "consider", "on_treatment"):
         fired.add("LIFESTYLE")
         lifestyle = [
             "weight_bearing_exercise",

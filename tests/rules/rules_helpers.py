@@ -18,6 +18,8 @@ from transforms.rules.ruleset import Ruleset
 DATA = Path(__file__).parent / "data"
 TEST_RULESET = DATA / "test-lenient.toml"
 SCHEMA = {name: polars_dtype(kind) for name, kind in CANONICAL_COLUMNS.items()}
+#: Prior fracture sites: distinct codes, null when not recorded (as the validated frame).
+SCHEMA["prior_fracture_sites"] = pl.List(pl.String)
 
 #: The article's case (clinical-rules.md section 8).
 WORKED = {
@@ -37,7 +39,7 @@ WORKED = {
 
 def exam(**fields: Any) -> dict[str, Any]:
     """One exam dict with every canonical column (nulls unless given)."""
-    row: dict[str, Any] = dict.fromkeys(CANONICAL_COLUMNS)
+    row: dict[str, Any] = dict.fromkeys(SCHEMA)
     row.update(
         exam_id="E1",
         patient_id="P1",

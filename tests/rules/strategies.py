@@ -34,7 +34,7 @@ def score(values: list[float]) -> st.SearchStrategy[float | None]:
 @st.composite
 def exams(draw: st.DrawFn) -> dict[str, Any]:
     """One canonical exam (exam_id is set by the caller)."""
-    row: dict[str, Any] = dict.fromkeys(CANONICAL_COLUMNS)
+    row: dict[str, Any] = dict.fromkeys([*CANONICAL_COLUMNS, "prior_fracture_sites"])
     boolean = maybe([True, False])
     row.update(
         patient_id="P",
@@ -68,7 +68,20 @@ def exams(draw: st.DrawFn) -> dict[str, Any]:
         frax_major_pct=draw(maybe([9.0, 19.9, 20.0, 29.9, 30.0])),
         frax_hip_pct=draw(maybe([1.2, 2.9, 3.0, 4.9, 5.0, 9.9, 10.0])),
     )
+    sites = draw(fracture_sites())
+    if sites:  # a listed site means a prior fragility fracture (validated upstream)
+        row["prior_fragility_fracture"] = True
+    row["prior_fracture_sites"] = sites
     return row
+
+
+SITE_CODES = ["hip", "vertebral", "humerus", "pelvis", "forearm", "other"]
+
+
+def fracture_sites() -> st.SearchStrategy[list[str] | None]:
+    """Prior fracture sites: mostly not recorded, else 1-3 distinct codes."""
+    listed = st.lists(st.sampled_from(SITE_CODES), min_size=1, max_size=3, unique=True)
+    return st.one_of(st.none(), st.none(), listed)
 
 
 def batches(max_size: int = 40) -> st.SearchStrategy[list[dict[str, Any]]]:
@@ -93,6 +106,7 @@ def who_exams(draw: st.DrawFn) -> dict[str, Any]:
                                              -0.5])),
         spine_t=None, total_hip_t=None, radius_33_t=None,
         prior_fragility_fracture=draw(st.sampled_from([None, False])),
+        prior_fracture_sites=None,
     )
     return row
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from rules_helpers import assess, frame
 
@@ -139,5 +141,9 @@ def test_z_basis_reports_features_without_treatment(core) -> None:
                  prior_fragility_fracture=True, on_treatment=True)
     assert row["high_risk_features"] == ["RF-FRAGILITY-FX"]
     assert row["treatment"] == "not_applicable"
+    # A fracture on the Z basis reaches a list: workup, a flag and a 24-month date (the
+    # 12-month MON-TREATED date is earlier and wins; both lines are reasons).
     assert row["reasons"] == ["BASIS-ISCD-Z", "SITE-LOWEST", "Z-WITHIN", "RF-FRAGILITY-FX",
-                              "MON-TREATED"]
+                              "WORKUP-Z-FRACTURE", "MON-TREATED", "MON-Z-FRACTURE"]
+    assert row["secondary_cause_workup"] is True
+    assert row["next_dxa_due"] == dt.date(2026, 3, 14)

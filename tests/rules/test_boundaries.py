@@ -80,10 +80,10 @@ def test_core_frax_thresholds(core, hip, major, treatment: str, rule: str) -> No
 @pytest.mark.parametrize(
     ("hip", "major", "treatment", "rule"),
     [
-        (3.0, 9.0, "recommended", "TX-FRAX-HIGH"),
-        (2.9, 9.0, "not_indicated", "TX-LOW-RISK"),
-        (1.2, 20.0, "recommended", "TX-FRAX-HIGH"),
-        (1.2, 19.9, "not_indicated", "TX-LOW-RISK"),
+        (3.0, 9.0, "recommended", "BHOF-FRAX-HIGH"),
+        (2.9, 9.0, "not_indicated", "BHOF-LOW-RISK"),
+        (1.2, 20.0, "recommended", "BHOF-FRAX-HIGH"),
+        (1.2, 19.9, "not_indicated", "BHOF-LOW-RISK"),
     ],
 )
 def test_bhof_frax_thresholds(bhof, hip, major, treatment: str, rule: str) -> None:
@@ -106,9 +106,10 @@ def test_glucocorticoid(core, fields: dict, fires: bool) -> None:
     row = assess_worked(core, **fields)
     assert row["high_risk_features"] == (["RF-GLUCOCORTICOID"] if fires else [])
     assert row["treatment"] == ("consider" if fires else "not_indicated")
-    if fires:
+    if fires:  # MON-GLUCOCORTICOID gives the same 24-month date: both are reasons
         assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", "RF-GLUCOCORTICOID",
-                                  "TX-RISK-FEATURES", *TAIL_OSTEOPENIA]
+                                  "TX-RISK-FEATURES", "MON-UNTREATED", "MON-GLUCOCORTICOID",
+                                  "LIFESTYLE"]
 
 
 #: Every other risk input recorded, so only the glucocorticoid inputs can be listed.
@@ -300,8 +301,9 @@ def test_no_diagnostic_site(core) -> None:
 
 def test_monitoring_on_treatment_overrides_untreated_interval(core) -> None:
     row = assess_worked(core, on_treatment=True)
-    assert row["treatment"] == "not_indicated"
-    assert row["reasons"][-2:] == ["MON-TREATED", "LIFESTYLE"]
+    assert row["treatment"] == "on_treatment"
+    assert row["reasons"][-4:] == ["TX-LOW-RISK", "TX-ON-TREATMENT", "MON-TREATED",
+                                   "LIFESTYLE"]
     assert row["next_dxa_due"] == dt.date(2026, 3, 14)
 
 

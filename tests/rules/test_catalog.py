@@ -1,97 +1,100 @@
-"""The one rule catalog: IDs, order, rendering with and without a ruleset."""
+"""The one rule catalog: IDs and order, what a clinician signs off, docs/rules.md current."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from transforms.rules.catalog import DECISION_RULE_IDS, RULES, render_catalog
-from transforms.rules.ruleset import PARAMETER_KEYS
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from rules_helpers import frame
+from strategies import batches
+
+from transforms import serial
+from transforms.rules.catalog import (
+    DECISION_RULE_IDS,
+    RULES,
+    RULES_BY_ID,
+    render_catalog,
+    rule_rows,
+    rules_of,
+)
+from transforms.rules.decide import decide
+from transforms.rules.ruleset import PARAMETER_KEYS, load_ruleset
+
+DOCS = Path(__file__).parents[2] / "docs" / "rules.md"
+CORE, BHOF = load_ruleset("core-2025"), load_ruleset("bhof-2022")
 
 SPEC_ORDER = [
-    "BASIS-WHO",
-    "BASIS-ISCD-Z",
-    "BASIS-PEDIATRIC",
-    "MENO-ASSUMED",
-    "SITE-LOWEST",
-    "SITE-RADIUS",
-    "SITE-SPINE-MIN2",
-    "WHO-OSTEOPOROSIS",
-    "WHO-OSTEOPENIA",
-    "WHO-NORMAL",
-    "Z-BELOW",
-    "Z-WITHIN",
-    "RF-FRAGILITY-FX",
-    "RF-GLUCOCORTICOID",
-    "RF-PARENT-HIP-FX",
-    "RF-HEIGHT-LOSS",
-    "RF-VERTEBRAL-FX",
-    "RF-LOW-BMI",
-    "RF-SMOKING",
-    "RF-ALCOHOL",
-    "RF-AGE65-PLUS",
-    "TX-FRAGILITY-FX",
-    "TX-OSTEOPOROSIS",
-    "TX-VERTEBRAL-FX",
-    "TX-FRAX-HIGH",
-    "TX-RISK-FEATURES",
-    "TX-FRAX-MISSING",
-    "TX-LOW-RISK",
+    "BASIS-WHO", "BASIS-ISCD-Z", "BASIS-PEDIATRIC", "MENO-ASSUMED",
+    "SITE-LOWEST", "SITE-RADIUS", "SITE-SPINE-MIN2",
+    "WHO-OSTEOPOROSIS", "WHO-OSTEOPENIA", "WHO-NORMAL", "Z-BELOW", "Z-WITHIN",
+    "RF-FRAGILITY-FX", "RF-GLUCOCORTICOID", "RF-PARENT-HIP-FX", "RF-HEIGHT-LOSS",
+    "RF-VERTEBRAL-FX", "RF-LOW-BMI", "RF-SMOKING", "RF-ALCOHOL", "RF-AGE65-PLUS",
+    "TX-FRAGILITY-FX", "TX-OSTEOPOROSIS", "TX-VERTEBRAL-FX", "TX-FRAX-HIGH",
+    "TX-RISK-FEATURES", "TX-VERTEBRAL-FX-NORMAL-BMD", "TX-FRAX-MISSING", "TX-LOW-RISK",
     "TX-NORMAL",
-    "WORKUP-LOW-Z",
-    "VFA-INDICATED",
-    "MON-TREATED",
-    "MON-UNTREATED",
-    "MON-NORMAL",
-    "LIFESTYLE",
-    "MON-OVERDUE",
-    "CHG-SAME-SCANNER",
-    "CHG-BMD-NOT-T",
-    "CHG-LSC",
-    "CHG-LOSS",
+    "BHOF-HIP-VERTEBRAL-FX", "BHOF-FX-SITE-UNKNOWN", "BHOF-OSTEOPOROSIS", "BHOF-FRAX-HIGH",
+    "BHOF-FX-OTHER-LOW-BMD", "BHOF-FRAX-MISSING", "BHOF-LOW-RISK",
+    "TX-ON-TREATMENT",
+    "WORKUP-LOW-Z", "WORKUP-Z-FRACTURE", "VFA-INDICATED", "MON-TREATED", "MON-UNTREATED",
+    "MON-GLUCOCORTICOID", "MON-Z-FRACTURE", "MON-NORMAL", "LIFESTYLE", "MON-OVERDUE",
 ]
-SERIAL = ("CHG-SAME-SCANNER", "CHG-BMD-NOT-T", "CHG-LSC", "CHG-LOSS", "MON-OVERDUE")
+NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", *(rule.id for rule in serial.RULES)}
 
 
 def test_catalog_ids_and_order() -> None:
-    assert [rule.id for rule in RULES] == SPEC_ORDER
-    assert tuple(i for i in SPEC_ORDER if i not in SERIAL) == DECISION_RULE_IDS
+    ids = [rule.id for rule in RULES]
+    assert ids[: len(SPEC_ORDER)] == SPEC_ORDER
+    assert {r.id for r in serial.RULES} == set(ids[len(SPEC_ORDER):])
+    assert tuple(i for i in ids if i not in NOT_DECIDED_PER_EXAM) == DECISION_RULE_IDS
     for rule in RULES:
         assert rule.wording and rule.source
         assert set(rule.params) <= set(PARAMETER_KEYS), rule.id
 
 
-def test_departures_listed() -> None:
+def test_departures_of_section_9_sit_beside_their_rules() -> None:
     departing = {rule.id for rule in RULES if rule.departure}
-    assert departing == {"TX-FRAX-HIGH", "TX-VERTEBRAL-FX", "RF-GLUCOCORTICOID",
-                         "RF-PARENT-HIP-FX", "RF-LOW-BMI", "MON-UNTREATED", "CHG-LSC",
-                         "VFA-INDICATED"}
+    assert {"TX-FRAX-HIGH", "TX-VERTEBRAL-FX", "RF-GLUCOCORTICOID", "RF-PARENT-HIP-FX",
+            "RF-LOW-BMI", "MON-UNTREATED", "CHG-LSC", "VFA-INDICATED",
+            "TX-VERTEBRAL-FX-NORMAL-BMD", "TX-FRAGILITY-FX"} <= departing
+
+
+def test_bhof_lines_are_sourced_to_bhof_not_the_article() -> None:
+    for rule in rules_of(BHOF):
+        if rule.kind in ("indication", "fallback"):
+            assert rule.id.startswith("BHOF-")
+            assert rule.source == "BHOF Clinician's Guide 2022", rule.id
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
-def test_render_lists_every_rule(fmt: str) -> None:
+def test_render_lists_every_rule_with_both_rulesets_values(fmt: str) -> None:
     text = render_catalog(fmt)
     entry = "\n| `{}` |" if fmt == "markdown" else "\n{}  ["
-    positions = [text.index(entry.format(rule_id)) for rule_id in SPEC_ORDER]
+    positions = [text.index(entry.format(rule.id)) for rule in RULES]
     assert positions == sorted(positions)
-    assert "treatment.frax_hip_pct" in text
+    flat = " ".join(text.split())
+    assert "treatment.frax_hip_pct = 5" in flat and "treatment.frax_hip_pct = 3" in flat
+    assert "monitoring.normal_months = none" in flat
+    assert "core-2025@2" in flat and "bhof-2022@2" in flat
+    assert "not in this ruleset" in flat  # a line one ruleset does not list
+    # the CHG rules name the precision file and its defaults
+    assert "config/precision.toml" in flat and "spine 1.9%" in flat
 
 
-def test_render_markdown_table() -> None:
+def test_render_markdown_table_has_a_column_per_shipped_ruleset() -> None:
     lines = render_catalog("markdown").splitlines()
-    assert lines[2].startswith("| ID | rule | parameters |")
-    assert sum(line.startswith("| `") for line in lines) == len(SPEC_ORDER)
+    header = next(line for line in lines if line.startswith("| ID |"))
+    assert "| core-2025@2 values | bhof-2022@2 values |" in header
+    assert sum(line.startswith("| `") for line in lines) == len(RULES)
 
 
-def test_render_with_ruleset_shows_values(core, bhof) -> None:
-    core_text = render_catalog("text", core)
-    assert "core-2025@1" in core_text
-    assert "treatment.frax_hip_pct = 5" in core_text
-    assert "treatment.vertebral_fracture_t_limit = -1.6" in core_text
-    assert "monitoring.normal_months = none" in core_text
-    bhof_text = render_catalog("markdown", bhof)
-    assert "treatment.frax_hip_pct = 3" in bhof_text
-    assert "treatment.vertebral_fracture_t_limit = none" in bhof_text
-    assert "treatment.risk_features = none" in bhof_text
+def test_render_one_ruleset() -> None:
+    text = render_catalog("text", CORE)
+    flat = " ".join(text.split())
+    assert ("core-2025@2: line = 4; level = consider; treatment.frax_hip_pct = 5; "
+            "treatment.frax_major_pct = 20") in flat
+    assert "bhof-2022@2" not in text
 
 
 def test_render_rejects_unknown_format() -> None:
@@ -99,9 +102,32 @@ def test_render_rejects_unknown_format() -> None:
         render_catalog("html")
 
 
-def test_tx_normal_says_it_sits_beside_a_vertebral_fracture() -> None:
-    """The literal reading of section 4 (both IDs in reasons) is visible in `dxa rules`."""
-    text = " ".join(render_catalog("text").split())
-    entry = text[text.index("TX-NORMAL [") : text.index("WORKUP-LOW-Z [")]
-    assert "both TX-VERTEBRAL-FX and TX-NORMAL in reasons" in entry
-    assert "bhof-2022" in entry
+def test_docs_rules_md_is_current() -> None:
+    """docs/rules.md is generated: regenerate with `dxa rules --markdown --output
+    docs/rules.md` whenever a rule or a shipped ruleset changes."""
+    assert DOCS.read_text(encoding="utf-8") == render_catalog("markdown"), (
+        "docs/rules.md is stale: run dxa rules --markdown --output docs/rules.md")
+
+
+def test_rule_rows_carry_values_for_each_ruleset() -> None:
+    core, bhof = rule_rows(CORE), rule_rows(BHOF)
+    tx = core.filter(rule_id="TX-VERTEBRAL-FX").row(0, named=True)
+    assert {p["key"]: p["value"] for p in tx["parameters"]} == {
+        "line": "3", "level": "consider",
+        "treatment.vertebral_fracture_categories": "[osteopenia]",
+        "treatment.vertebral_fracture_t_limit": "-1.6"}
+    assert "TX-VERTEBRAL-FX" not in bhof["rule_id"].to_list()
+    assert "BHOF-LOW-RISK" not in core["rule_id"].to_list()
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=batches())
+def test_every_rule_the_engine_emits_is_in_the_rules_of_its_ruleset(rows) -> None:
+    """The `rules` table (rule_rows) holds every rule ID a decision can carry, with
+    wording, under each shipped ruleset."""
+    for ruleset in (CORE, BHOF):
+        emitted = decide(frame(rows), ruleset).assessments.select(
+            pl.col("reasons").explode().drop_nulls().unique()).to_series().to_list()
+        held = set(rule_rows(ruleset)["rule_id"])
+        assert set(emitted) <= held, ruleset.label
+        assert all(RULES_BY_ID[i].wording for i in emitted)

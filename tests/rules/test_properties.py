@@ -7,7 +7,6 @@ from typing import Any
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import add_months
 from rules_helpers import frame
 from strategies import batches, who_batches
 
@@ -54,8 +53,8 @@ def test_added_feature_never_lowers_core_treatment(rows, feature: dict[str, Any]
     before = decide(frame(rows), CORE).assessments
     after = decide(frame(more), CORE).assessments
     for old, new in zip(before["treatment"], after["treatment"], strict=True):
-        if old == "not_applicable":
-            assert new == "not_applicable"
+        if old in ("not_applicable", "on_treatment"):
+            assert new == old
         else:
             assert LEVEL[new] >= LEVEL[old]
     assert (after["risk_factor_count"] >= before["risk_factor_count"]).all()
@@ -73,86 +72,73 @@ def test_row_order_does_not_matter(rows, seed: int) -> None:
 
 #: Section 4 (core-2025) and section 5 (bhof-2022) thresholds, from the spec, not from
 #: the ruleset files: the property checks that the files say what the spec says.
-CORE_FRAX_HIP, BHOF_FRAX_HIP, FRAX_MAJOR = 5.0, 3.0, 20.0
-#: The lines that may decide each level when the two rulesets disagree.
-DECIDING = {
-    "recommended": {"TX-VERTEBRAL-FX", "TX-FRAX-HIGH"},  # bhof only
-    "consider": {"TX-VERTEBRAL-FX", "TX-FRAX-HIGH", "TX-RISK-FEATURES"},  # core only
-    "needs_risk_assessment": {"TX-FRAX-MISSING"},
-    "not_indicated": {"TX-LOW-RISK", "TX-NORMAL"},
-}
+CORE_FRAX_HIP, BHOF_FRAX_HIP, FRAX_MAJOR, CORE_VF_T = 5.0, 3.0, 20.0, -1.6
+OTHER_LOW_BMD = {"humerus", "pelvis", "forearm"}
 
 
 def _at_least(value: float | None, limit: float) -> bool:
     return value is not None and value >= limit
 
 
-def section5_difference(row: dict[str, Any], core: dict[str, Any]) -> tuple[str, str] | None:
-    """The (core-2025, bhof-2022) treatments where sections 4 and 5 disagree, else None.
-
-    Both share TX-FRAGILITY-FX and TX-OSTEOPOROSIS (recommended) and the Z and pediatric
-    bases (not_applicable). They part only where bhof-2022 recommends for a vertebral
-    fracture at any T-score or for FRAX hip >= 3% / major >= 20%, while core-2025 says
-    consider for a vertebral fracture (T <= -1.6, or as a high-risk feature), FRAX hip
-    >= 5% / major >= 20%, or any high-risk feature, which bhof-2022 only reports.
-    """
-    category = core["who_category"]
-    if category in (None, "osteoporosis") or row["prior_fragility_fracture"] is True:
-        return None
-    vertebral = row["vertebral_fracture"] is True
-    if category == "normal":  # core: TX-NORMAL; bhof: TX-VERTEBRAL-FX at any T-score
-        return ("not_indicated", "recommended") if vertebral else None
+def _core(row: dict[str, Any], category: str, t: float, features: int) -> str:
+    """Section 4: the first matching line of core-2025 (not on treatment, WHO basis)."""
+    fracture, vf = row["prior_fragility_fracture"] is True, row["vertebral_fracture"] is True
     hip, major = row["frax_hip_pct"], row["frax_major_pct"]
-    fallback = "needs_risk_assessment" if hip is None or major is None else "not_indicated"
-    core_active = (
-        _at_least(hip, CORE_FRAX_HIP)
-        or _at_least(major, FRAX_MAJOR)
-        or core["risk_factor_count"] > 0  # a vertebral fracture is one (RF-VERTEBRAL-FX)
-    )
-    bhof_active = vertebral or _at_least(hip, BHOF_FRAX_HIP) or _at_least(major, FRAX_MAJOR)
-    if not (core_active or bhof_active):
-        return None  # both TX-FRAX-MISSING or both TX-LOW-RISK
-    return ("consider" if core_active else fallback, "recommended" if bhof_active else fallback)
+    osteopenia = category == "osteopenia"
+    if fracture or category == "osteoporosis":
+        return "recommended"
+    if osteopenia and ((vf and t <= CORE_VF_T) or _at_least(hip, CORE_FRAX_HIP)
+                       or _at_least(major, FRAX_MAJOR) or features > 0):
+        return "consider"
+    if category == "normal" and vf:
+        return "consider"  # TX-VERTEBRAL-FX-NORMAL-BMD
+    if osteopenia and (hip is None or major is None):
+        return "needs_risk_assessment"
+    return "not_indicated"
 
 
-def _deciding_line(assessment: dict[str, Any]) -> str:
-    return next(r for r in assessment["reasons"] if r.startswith("TX-"))
+def _bhof(row: dict[str, Any], category: str) -> str:
+    """Section 5: the first matching line of bhof-2022 (not on treatment, WHO basis)."""
+    sites = set(row["prior_fracture_sites"] or [])
+    fracture, vf = row["prior_fragility_fracture"] is True, row["vertebral_fracture"] is True
+    hip, major = row["frax_hip_pct"], row["frax_major_pct"]
+    osteopenia = category == "osteopenia"
+    if sites & {"hip", "vertebral"} or vf or (fracture and not sites):
+        return "recommended"
+    if category == "osteoporosis":
+        return "recommended"
+    if osteopenia and (_at_least(hip, BHOF_FRAX_HIP) or _at_least(major, FRAX_MAJOR)):
+        return "recommended"
+    if osteopenia and sites & OTHER_LOW_BMD:
+        return "consider"
+    if osteopenia and (hip is None or major is None):
+        return "needs_risk_assessment"
+    return "not_indicated"  # an `other` site matches no fracture line
 
 
 @SETTINGS
 @given(rows=st.one_of(batches(), who_batches()))
-def test_core_and_bhof_differ_only_where_section5_says(rows) -> None:
-    """Section 5: same basis, sites and features; the treatment differs exactly where the
-    BHOF thresholds part from the article's, and the repeat date follows the treatment."""
+def test_core_and_bhof_differ_only_where_sections_4_and_5_say(rows) -> None:
+    """Sections 4-5: same basis, sites, features, on-treatment and Z-basis handling; the
+    treatment follows each ruleset's lines exactly, by fracture site under bhof-2022."""
     a = decide(frame(rows), CORE).assessments.to_dicts()
     b = decide(frame(rows), BHOF).assessments.to_dicts()
     same = ("basis", "diagnostic_site", "diagnostic_t_score", "diagnostic_z_score",
             "who_category", "z_category", "high_risk_features", "risk_factor_count",
-            "secondary_cause_workup", "vfa_recommended", "lifestyle")
+            "secondary_cause_workup", "vfa_recommended")
     for row, x, y in zip(rows, a, b, strict=True):
         assert {c: x[c] for c in same} == {c: y[c] for c in same}
-        assert [r for r in x["reasons"] if r[:3] not in ("TX-", "MON")] == [
-            r for r in y["reasons"] if r[:3] not in ("TX-", "MON")
-        ]
-        assert "TX-RISK-FEATURES" not in y["reasons"]  # reported, never a bhof reason
-        expected = section5_difference(row, x)
-        if expected is None:
-            assert y["treatment"] == x["treatment"], row
-            assert y["next_dxa_due"] == x["next_dxa_due"], row
-            continue
-        assert (x["treatment"], y["treatment"]) == expected, row
-        assert _deciding_line(x) in DECIDING[x["treatment"]], x["reasons"]
-        assert _deciding_line(y) in DECIDING[y["treatment"]], y["reasons"]
-        if x["who_category"] == "normal":  # literal section 4: TX-NORMAL fires beside it
-            assert [r for r in y["reasons"] if r.startswith("TX-")] == [
-                "TX-VERTEBRAL-FX", "TX-NORMAL"]
-        # Same monitoring values in both files: only the 12-month MON-TREATED date moves.
-        if row["on_treatment"] is True:
-            assert y["next_dxa_due"] == x["next_dxa_due"]
+        assert not any(r.startswith("BHOF-") for r in x["reasons"])
+        assert not any(r.startswith("TX-") and r != "TX-ON-TREATMENT" for r in y["reasons"])
+        category = x["who_category"]
+        if category is None:
+            expected = ("not_applicable", "not_applicable")
+        elif row["on_treatment"] is True:
+            expected = ("on_treatment", "on_treatment")
         else:
-            untreated = (add_months(row["exam_date"], 24)
-                         if x["who_category"] == "osteopenia" else None)
-            treated = add_months(row["exam_date"], 12)
-            assert x["next_dxa_due"] == untreated  # core never recommends here
-            assert y["next_dxa_due"] == (treated if y["treatment"] == "recommended"
-                                         else untreated)
+            expected = (_core(row, category, x["diagnostic_t_score"], x["risk_factor_count"]),
+                        _bhof(row, category))
+        assert (x["treatment"], y["treatment"]) == expected, row
+        for assessment in (x, y):
+            therapy = assessment["treatment"] in ("recommended", "consider")
+            assert (assessment["first_line_therapy"] is not None) is therapy

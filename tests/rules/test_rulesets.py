@@ -17,20 +17,26 @@ from transforms.rules.ruleset import (
     available_rulesets,
     load_ruleset,
 )
+from transforms.rules.treatment import LINE_IDS
 
 CORE_TEXT = (Path(__file__).parents[2] / "rulesets" / "core-2025.toml").read_text()
 
 
 def test_shipped_rulesets(core, bhof) -> None:
-    assert [r.label for r in available_rulesets()] == ["bhof-2022@1", "core-2025@1"]
-    assert core.label == "core-2025@1"
+    assert [r.label for r in available_rulesets()] == ["bhof-2022@2", "core-2025@2"]
+    assert core.label == "core-2025@2"
     assert core.path == "rulesets/core-2025.toml"
     assert core.treatment.frax_hip_pct == 5.0
     assert core.treatment.vertebral_fracture_t_limit == -1.6
     assert core.monitoring.normal_months is None
     assert bhof.treatment.frax_hip_pct == 3.0
     assert bhof.treatment.vertebral_fracture_t_limit is None
-    assert bhof.treatment.risk_features is None
+    assert [line.id for line in bhof.treatment.lines] == [
+        "BHOF-HIP-VERTEBRAL-FX", "BHOF-FX-SITE-UNKNOWN", "BHOF-OSTEOPOROSIS", "BHOF-FRAX-HIGH",
+        "BHOF-FX-OTHER-LOW-BMD", "BHOF-FRAX-MISSING", "BHOF-LOW-RISK"]
+    assert core.treatment.level_of("TX-VERTEBRAL-FX-NORMAL-BMD") == "consider"
+    assert core.treatment.level_of("BHOF-LOW-RISK") is None
+    assert core.monitoring.glucocorticoid_months == bhof.monitoring.z_fracture_months == 24
     for ruleset in (core, bhof):
         for key in PARAMETER_KEYS:
             ruleset.value(key)  # every parameter is reachable by its dotted key
@@ -69,11 +75,26 @@ def _error(tmp_path: Path, text: str) -> str:
          "treatment.frax_major_pct: must be a number greater than 0 and at most 100"),
         ("frax_hip_pct = 5 ", "frax_hip_pcnt = 5 ", "treatment.frax_hip_pcnt: unknown key"),
         ("bmi = 19 ", "", "risk.bmi: missing key"),
-        ("version = 1", "version = 1.5", "version: must be a whole number between 1 and 1000000"),
-        ("version = 1", "version = 1\ncolour = 'red'", "colour: unknown key"),
-        ('fragility_fracture = "recommended"', 'fragility_fracture = "maybe"',
-         "treatment.fragility_fracture: must be one of recommended, consider, "
-         "needs_risk_assessment, not_indicated, none"),
+        ("version = 2", "version = 1.5", "version: must be a whole number between 1 and 1000000"),
+        ("version = 2", "version = 2\ncolour = 'red'", "colour: unknown key"),
+        ('{ id = "TX-FRAGILITY-FX", level = "recommended" }',
+         '{ id = "TX-FRAGILITY-FX", level = "maybe" }',
+         "treatment.lines[0].level: must be one of recommended, consider, "
+         "needs_risk_assessment, not_indicated"),
+        ('{ id = "TX-OSTEOPOROSIS", level = "recommended" }',
+         '{ id = "TX-OSTEOPOROSIS", levels = "recommended" }',
+         "treatment.lines[1].levels: unknown key"),
+        ('{ id = "TX-OSTEOPOROSIS", level = "recommended" }',
+         '{ id = "TX-OSTEOPOROSIS" }', "treatment.lines[1].level: missing key"),
+        ('{ id = "TX-OSTEOPOROSIS", level = "recommended" }',
+         '{ id = "TX-OSTEOPOROSE", level = "recommended" }',
+         "treatment.lines[1].id: unknown line 'TX-OSTEOPOROSE' (known: " + ", ".join(
+             LINE_IDS) + ")"),
+        ('{ id = "TX-OSTEOPOROSIS", level = "recommended" }',
+         '{ id = "TX-FRAGILITY-FX", level = "recommended" }',
+         "treatment.lines[1].id: line 'TX-FRAGILITY-FX' is listed twice"),
+        ("untreated_months = 24 ", "untreated_months = 24.5 ",
+         'monitoring.untreated_months: must be a whole number between 1 and 1200 or "none"'),
         ('vertebral_fracture_categories = ["osteopenia"]',
          'vertebral_fracture_categories = ["osteopenic"]',
          "treatment.vertebral_fracture_categories: must be a non-empty list of distinct values "
@@ -159,7 +180,7 @@ def test_cross_field_edges_load(tmp_path, changes: dict[str, str]) -> None:
     for old, new in changes.items():
         assert old in text
         text = text.replace(old, new, 1)
-    assert load_ruleset(_write(tmp_path, text)).label == "core-2025@1"
+    assert load_ruleset(_write(tmp_path, text)).label == "core-2025@2"
 
 
 def test_listing_keeps_valid_rulesets_beside_a_bad_one(tmp_path) -> None:
@@ -176,7 +197,7 @@ def test_listing_keeps_valid_rulesets_beside_a_bad_one(tmp_path) -> None:
 
     listing = available_rulesets(tmp_path)
     assert [entry.label for entry in listing] == [
-        "bhof-2022@1", "broken@invalid", "core-2025@1", "garbled@invalid", "renamed@invalid"]
+        "bhof-2022@2", "broken@invalid", "core-2025@2", "garbled@invalid", "renamed@invalid"]
     good = [e for e in listing if isinstance(e, Ruleset)]
     assert [r.path for r in good] == [str(tmp_path / "bhof-2022.toml"),
                                       str(tmp_path / "core-2025.toml")]
@@ -201,7 +222,7 @@ def test_bare_name_of_a_file_in_the_current_directory_is_a_path(tmp_path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "myrules").write_text(TEST_RULESET.read_text())
     loaded = load_ruleset("myrules")
-    assert loaded.label == "test-lenient@3"
+    assert loaded.label == "test-lenient@4"
     assert loaded.path == "myrules"
     (tmp_path / "core-2025").write_text(TEST_RULESET.read_text())
     assert load_ruleset("core-2025").path == "rulesets/core-2025.toml"
@@ -231,8 +252,8 @@ def test_unknown_id_and_missing_file() -> None:
 
 def test_third_ruleset_needs_no_code_change(lenient) -> None:
     """test-lenient.toml lives only in tests/rules/data and changes every threshold."""
-    assert lenient.label == "test-lenient@3"
-    assert load_ruleset(str(TEST_RULESET)).label == "test-lenient@3"
+    assert lenient.label == "test-lenient@4"
+    assert load_ruleset(str(TEST_RULESET)).label == "test-lenient@4"
     # adult from 18; a woman of 44 with status unknown is premenopausal (assumed at 45).
     assert assess(lenient, age_years=18.0, menopausal_status="pre",
                   femoral_neck_z=-2.5)["z_category"] == "below_expected_range"
@@ -275,7 +296,21 @@ THERAPY = "oral bisphosphonate (alendronate 70 mg weekly, or risedronate)"
          "recommended"),
         ({"frax_hip_pct": 5.0}, "consider", "recommended"),
         ({"frax_major_pct": 25.0}, "consider", "recommended"),
-        ({"femoral_neck_t": -0.5, "vertebral_fracture": True}, "not_indicated", "recommended"),
+        ({"femoral_neck_t": -0.5, "vertebral_fracture": True}, "consider", "recommended"),
+        # bhof-2022 by fracture site (section 5); core-2025: any site is TX-FRAGILITY-FX
+        ({"prior_fragility_fracture": True, "prior_fracture_sites": ["hip"],
+          "femoral_neck_t": -0.5}, "recommended", "recommended"),
+        ({"prior_fragility_fracture": True, "prior_fracture_sites": ["forearm"]},
+         "recommended", "consider"),
+        ({"prior_fragility_fracture": True, "prior_fracture_sites": ["forearm"],
+          "femoral_neck_t": -0.5}, "recommended", "not_indicated"),
+        ({"prior_fragility_fracture": True, "prior_fracture_sites": ["other"]},
+         "recommended", "not_indicated"),
+        ({"prior_fragility_fracture": True, "prior_fracture_sites": ["other"],
+          "frax_hip_pct": 3.0}, "recommended", "recommended"),
+        ({"prior_fragility_fracture": True, "femoral_neck_t": -0.5}, "recommended",
+         "recommended"),
+        ({"on_treatment": True}, "on_treatment", "on_treatment"),
         ({"femoral_neck_t": -1.2, "vertebral_fracture": True}, "consider", "recommended"),
         ({"femoral_neck_t": -1.8, "vertebral_fracture": True}, "consider", "recommended"),
         ({"current_smoker": True}, "consider", "not_indicated"),
@@ -291,14 +326,13 @@ def test_rulesets_differ_where_section5_says(core, bhof, changes, core_treatment
     a, b = assess_worked(core, **changes), assess_worked(bhof, **changes)
     assert (a["treatment"], b["treatment"]) == (core_treatment, bhof_treatment)
     for column in ("basis", "diagnostic_site", "who_category", "high_risk_features",
-                   "risk_factor_count", "secondary_cause_workup", "vfa_recommended",
-                   "lifestyle"):
+                   "risk_factor_count", "secondary_cause_workup", "vfa_recommended"):
         assert a[column] == b[column]
 
 
 def test_bhof_normal_bmd_vertebral_fracture_reasons(bhof) -> None:
     row = assess_worked(bhof, femoral_neck_t=-0.5, vertebral_fracture=True)
     assert row["reasons"] == ["BASIS-WHO", "SITE-LOWEST", "WHO-NORMAL", "RF-VERTEBRAL-FX",
-                              "TX-VERTEBRAL-FX", "TX-NORMAL", "MON-TREATED"]
+                              "BHOF-HIP-VERTEBRAL-FX", "MON-TREATED", "LIFESTYLE"]
     assert row["first_line_therapy"] == THERAPY
     assert row["next_dxa_due"] == dt.date(2026, 3, 14)

@@ -21,7 +21,7 @@ def test_article_case(core) -> None:
     row = assess_worked(core)
     assert row == {
         "exam_id": "E1",
-        "ruleset": "core-2025@1",
+        "ruleset": "core-2025@2",
         "basis": "who_t_score",
         "diagnostic_site": "femoral_neck",
         "diagnostic_t_score": -2.1,
@@ -90,7 +90,7 @@ def test_article_case_flags_only_unrecorded_inputs(core) -> None:
             "severity": "info",
             "detail": "not recorded: parent_hip_fracture, height_loss_cm, vertebral_fracture, "
             "alcohol_units_day",
-            "ruleset": "core-2025@1",
+            "ruleset": "core-2025@2",
         }
     ]
     assert "glucocorticoid_months" not in flags[0]["detail"]  # dose 0 is below 7.5

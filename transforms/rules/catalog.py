@@ -15,9 +15,10 @@ import textwrap
 import polars as pl
 
 from transforms import serial
+from transforms.precision import LSC_FACTOR, load_precision
 from transforms.rules import basis, diagnosis, followup, risk, sites, treatment
 from transforms.rules.declare import RULES_ENGINE, Rule
-from transforms.rules.ruleset import Ruleset
+from transforms.rules.ruleset import DEFAULT_RULESET, Ruleset, available_rulesets
 
 __all__ = ["DECISION_RULE_IDS", "RULES", "RULES_BY_ID", "Rule", "render_catalog", "rule_rows"]
 
@@ -48,16 +49,39 @@ def _format(value: object) -> str:
     return str(value)
 
 
-def _params(rule: Rule, ruleset: Ruleset | None) -> list[str]:
-    """The rule's parameter keys, with this ruleset's values when one is given."""
-    if ruleset is None:
-        return list(rule.params)
-    return [f"{key} = {_format(ruleset.value(key))}" for key in rule.params]
-
-
 def rules_of(ruleset: Ruleset) -> tuple[Rule, ...]:
-    """The rules a ruleset can emit or relies on, in catalog order."""
-    return RULES
+    """The rules a ruleset can emit or relies on, in catalog order: every rule but the
+    treatment lines it does not list."""
+    listed = {line.id for line in ruleset.treatment.lines}
+    return tuple(r for r in RULES if r.id not in treatment.LINE_IDS or r.id in listed)
+
+
+def parameter_values(rule: Rule, ruleset: Ruleset) -> list[tuple[str, str]] | None:
+    """(key, value as text) of what the rule reads in `ruleset`; None if not its rule.
+
+    A treatment line's first value is the level the ruleset gives it (`level`).
+    """
+    if rule not in rules_of(ruleset):
+        return None
+    values = [(key, _format(ruleset.value(key))) for key in rule.params]
+    if rule.id in treatment.LINE_IDS:
+        position = [line.id for line in ruleset.treatment.lines].index(rule.id) + 1
+        values = [("line", str(position)), ("level", str(ruleset.treatment.level_of(rule.id))),
+                  *values]
+    return values
+
+
+def precision_note() -> str:
+    """Where the serial rules' precision comes from, with the shipped defaults."""
+    table = load_precision()
+    defaults = ", ".join(
+        f"{site} {pct:g}% (LSC {LSC_FACTOR * pct:.1f}%)" for site, pct in table.defaults.items()
+    )
+    return (
+        f"Precision (%CV) per scanner serial and site from the registry's precision file "
+        f"(config/precision.toml, or dxa run --precision FILE); shipped defaults: "
+        f"{defaults}; a site without precision gets no verdict."
+    )
 
 
 #: Columns of `rule_rows` (the registry's `rules` table, without recorded_at).
@@ -85,7 +109,8 @@ def rule_rows(ruleset: Ruleset) -> pl.DataFrame:
             "kind": rule.kind,
             "wording": rule.wording,
             "parameters": [
-                {"key": key, "value": _format(ruleset.value(key))} for key in rule.params
+                {"key": key, "value": value}
+                for key, value in parameter_values(rule, ruleset) or []
             ],
             "source": rule.source,
             "departure": rule.departure,
@@ -100,52 +125,91 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_catalog(fmt: str = "text", ruleset: Ruleset | None = None) -> str:
-    """The catalog as plain text or a Markdown table; with a ruleset, its parameter values.
+def _value_text(rule: Rule, ruleset: Ruleset) -> str:
+    values = parameter_values(rule, ruleset)
+    if values is None:
+        return "not in this ruleset"
+    return "; ".join(f"{key} = {value}" for key, value in values) or "-"
 
-    `fmt` is "text" or "markdown".
-    """
-    if fmt not in ("text", "markdown"):
-        raise ValueError(f"unknown catalog format {fmt!r} (use 'text' or 'markdown')")
-    heading = "Rule catalog" + (f" ({ruleset.label}: {ruleset.title})" if ruleset else "")
-    if fmt == "markdown":
-        lines = [
-            f"# {heading}",
-            "",
-            "| ID | rule | parameters | source | departure from guidelines | implemented in |",
-            "|---|---|---|---|---|---|",
-        ]
-        for rule in RULES:
-            cells = (
-                f"`{rule.id}`",
-                rule.wording,
-                "; ".join(_params(rule, ruleset)) or "-",
-                rule.source,
-                rule.departure or "",
-                rule.implemented_in,
-            )
-            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-        return "\n".join(lines) + "\n"
-    def field(label: str, text: str) -> str:
-        return textwrap.fill(
-            f"{label}{text}",
-            width=96,
-            initial_indent="  ",
-            subsequent_indent="    ",
-            break_on_hyphens=False,
+
+def _notes(rule: Rule) -> list[tuple[str, str]]:
+    """(label, text) lines shown under a rule: departure, where decided, precision."""
+    notes = []
+    if rule.departure:
+        notes.append(("departure from guidelines: ", rule.departure))
+    if rule.implemented_in != RULES_ENGINE:
+        notes.append(("decided in: ", rule.implemented_in))
+    if rule.kind == "serial":
+        notes.append(("precision: ", precision_note()))
+    return notes
+
+
+def _heading(rulesets: list[Ruleset]) -> list[str]:
+    return [f"- {rs.label}: {rs.title} (source: {rs.source})" for rs in rulesets]
+
+
+def _markdown(rulesets: list[Ruleset]) -> str:
+    lines = [
+        "# Rule catalog",
+        "",
+        "Generated by `dxa rules --markdown` from the rules' declarations and the shipped "
+        "rulesets; do not edit by hand.",
+        "",
+        *_heading(rulesets),
+        "",
+        "| ID | kind | rule | " + " | ".join(f"{rs.label} values" for rs in rulesets)
+        + " | source | departure from guidelines |",
+        "|---|---|---|" + "---|" * len(rulesets) + "---|---|",
+    ]
+    for rule in RULES:
+        wording = rule.wording
+        for label, text in _notes(rule):
+            if not label.startswith("departure"):
+                wording += f" ({label.rstrip(': ')}: {text})"
+        cells = (
+            f"`{rule.id}`",
+            rule.kind,
+            wording,
+            *(_value_text(rule, rs) for rs in rulesets),
+            rule.source,
+            rule.departure or "",
         )
+        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
-    lines = [heading, "=" * len(heading), ""]
+
+def _field(label: str, text: str) -> str:
+    return textwrap.fill(f"{label}{text}", width=96, initial_indent="  ",
+                         subsequent_indent="    ", break_on_hyphens=False)
+
+
+def _text(rulesets: list[Ruleset]) -> str:
+    heading = "Rule catalog"
+    lines = [heading, "=" * len(heading), "", *_heading(rulesets), ""]
     for rule in RULES:
         lines.append(f"{rule.id}  [{rule.kind}]")
-        lines.append(field("", rule.wording))
-        if rule.params:
-            lines.append("  parameters:")
-            lines += [f"    {param}" for param in _params(rule, ruleset)]
-        lines.append(field("source: ", rule.source))
-        if rule.departure:
-            lines.append(field("departure: ", rule.departure))
-        if rule.implemented_in != RULES_ENGINE:
-            lines.append(field("implemented in: ", rule.implemented_in))
+        lines.append(_field("", rule.wording))
+        for rs in rulesets:
+            lines.append(_field(f"{rs.label}: ", _value_text(rule, rs)))
+        lines.append(_field("source: ", rule.source))
+        lines += [_field(label, text) for label, text in _notes(rule)]
         lines.append("")
     return "\n".join(lines)
+
+
+def shipped_rulesets() -> list[Ruleset]:
+    """The valid shipped rulesets, default first."""
+    found = [r for r in available_rulesets() if isinstance(r, Ruleset)]
+    return sorted(found, key=lambda r: (r.id != DEFAULT_RULESET, r.id))
+
+
+def render_catalog(fmt: str = "text", rulesets: list[Ruleset] | Ruleset | None = None) -> str:
+    """The catalog as plain text or a Markdown table, with each ruleset's values side by
+    side (default: every shipped ruleset). `fmt` is "text" or "markdown"."""
+    if fmt not in ("text", "markdown"):
+        raise ValueError(f"unknown catalog format {fmt!r} (use 'text' or 'markdown')")
+    if rulesets is None:
+        rulesets = shipped_rulesets()
+    elif isinstance(rulesets, Ruleset):
+        rulesets = [rulesets]
+    return _markdown(rulesets) if fmt == "markdown" else _text(rulesets)

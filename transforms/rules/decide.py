@@ -49,14 +49,27 @@ class Decisions:
     flags: pl.DataFrame
 
 
+#: Columns the rules read as lists (also when not among the canonical columns yet): an
+#: absent column means "not recorded" (prior_fracture_sites: the distinct site codes of
+#: prior fragility fractures, null when not recorded).
+EXTRA_INPUTS: dict[str, pl.DataType] = {"prior_fracture_sites": pl.List(pl.String)}
+
+
+def _input(exams: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as the rules read it; absent: typed nulls (never fire)."""
+    if name not in exams.columns:
+        return pl.lit(None, dtype=dtype).alias(name)
+    if dtype == pl.List(pl.String) and exams.schema[name] == pl.String:
+        # `;`-separated codes as written in the export (validated upstream)
+        return pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars()).alias(name)
+    return pl.col(name)
+
+
 def _canonical(exams: pl.DataFrame) -> pl.LazyFrame:
-    """Exactly the canonical columns; any the caller lacks become typed nulls (never fire)."""
-    return exams.lazy().select(
-        pl.col(name)
-        if name in exams.columns
-        else pl.lit(None, dtype=polars_dtype(kind)).alias(name)
-        for name, kind in CANONICAL_COLUMNS.items()
-    )
+    """Exactly the columns the rules read; any the caller lacks become typed nulls."""
+    columns = {name: polars_dtype(kind) for name, kind in CANONICAL_COLUMNS.items()}
+    columns.update(EXTRA_INPUTS)
+    return exams.lazy().select(_input(exams, name, dtype) for name, dtype in columns.items())
 
 
 def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
@@ -70,10 +83,9 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(*diagnosis.diagnosis_stage(ruleset), *risk.features_stage(ruleset))
         .with_columns(risk.age_stage(ruleset))
         .with_columns(treatment.lines_stage(ruleset))
-        .with_columns(treatment.fixed_lines_stage())
-        .with_columns(treatment.recommended_stage(ruleset))
+        .with_columns(treatment.level_stage(ruleset))
         .with_columns(followup.followup_stage(ruleset))
-        .with_columns(followup.monitoring_stage())
+        .with_columns(followup.monitoring_stage(ruleset))
         .with_columns(*followup.outputs_stage(ruleset), outputs.key_expr())
         .collect()
     )

@@ -12,6 +12,7 @@ from schemas.vocabulary import Severity
 from transforms.rules.names import NO_SITE, fired_col
 from transforms.rules.risk import missing_detail, missing_mask
 from transforms.rules.ruleset import Ruleset
+from transforms.rules.treatment import no_indication_on_treatment
 
 FLAG_COLUMNS: tuple[str, ...] = ("exam_id", "code", "severity", "detail", "ruleset")
 FLAG_SCHEMA = {name: pl.String() for name in FLAG_COLUMNS}
@@ -21,6 +22,10 @@ FLAG_SEVERITY: dict[str, Severity] = {
     "PEDIATRIC_NOT_ASSESSED": Severity.INFO,
     "SPINE_TOO_FEW_VERTEBRAE": Severity.WARNING,
     "NO_DIAGNOSTIC_SITE": Severity.WARNING,
+    "VERTEBRAL_FX_NORMAL_BMD": Severity.WARNING,
+    "FRACTURE_SITE_UNKNOWN": Severity.INFO,
+    "ON_TREATMENT_NO_INDICATION": Severity.INFO,
+    "FRACTURE_ON_Z_BASIS": Severity.HIGH,
     "RISK_FACTORS_INCOMPLETE": Severity.INFO,
 }
 _MISSING = "_missing"
@@ -47,6 +52,22 @@ def flag_details(ruleset: Ruleset) -> dict[str, str]:
         "NO_DIAGNOSTIC_SITE_T": "WHO basis needs a T-score but no valid diagnostic site has one",
         "NO_DIAGNOSTIC_SITE_Z": (
             "ISCD Z-score basis needs a Z-score but no valid diagnostic site has one"
+        ),
+        "VERTEBRAL_FX_NORMAL_BMD": (
+            "radiographic vertebral fracture at normal BMD: guidelines read a vertebral "
+            "fragility fracture as osteoporosis at any BMD; confirm it is a fragility fracture"
+        ),
+        "FRACTURE_SITE_UNKNOWN": (
+            "prior fragility fracture without a recorded site: BHOF treats hip and vertebral "
+            "fractures at any BMD, other sites only with low bone mass"
+        ),
+        "ON_TREATMENT_NO_INDICATION": (
+            "on treatment, but only a not-indicated line matched: review whether therapy "
+            "should go on (e.g. a drug holiday)"
+        ),
+        "FRACTURE_ON_Z_BASIS": (
+            "fragility or radiographic vertebral fracture on the Z-score basis: refer for "
+            "specialist assessment"
         ),
     }
 
@@ -81,6 +102,15 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         _flag(frame, pl.col(NO_SITE), "NO_DIAGNOSTIC_SITE",
               no_site.then(pl.lit(text["NO_DIAGNOSTIC_SITE_T"]))
               .otherwise(pl.lit(text["NO_DIAGNOSTIC_SITE_Z"])), label),
+        *(
+            _flag(frame, mask, code, pl.lit(text[code]), label)
+            for code, mask in (
+                ("VERTEBRAL_FX_NORMAL_BMD", fired_col("TX-VERTEBRAL-FX-NORMAL-BMD")),
+                ("FRACTURE_SITE_UNKNOWN", fired_col("BHOF-FX-SITE-UNKNOWN")),
+                ("ON_TREATMENT_NO_INDICATION", no_indication_on_treatment(ruleset)),
+                ("FRACTURE_ON_Z_BASIS", fired_col("WORKUP-Z-FRACTURE")),
+            )
+        ),
     ]
     # RISK_FACTORS_INCOMPLETE: the detail text is built once per distinct missing-mask.
     missing = (

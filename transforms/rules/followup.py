@@ -7,8 +7,9 @@ import polars as pl
 
 from transforms.rules.declare import ARTICLE, ISCD, REPORT_VIEWS, SPEC, Rule
 from transforms.rules.lists import labels
-from transforms.rules.names import MIN_Z, RECOMMENDED, fired, fired_col
-from transforms.rules.ruleset import Ruleset
+from transforms.rules.names import LEVEL, MIN_Z, fired, fired_col
+from transforms.rules.ruleset import ON_TREATMENT, Ruleset
+from transforms.rules.treatment import LEVEL_CODES, code
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -17,6 +18,13 @@ RULES: tuple[Rule, ...] = (
         "any basis (the article's caveat for the young; a normal Z reads as 'no secondary "
         "cause suggested').",
         ("diagnosis.z_threshold",), f"{ARTICLE}; {ISCD}",
+    ),
+    Rule(
+        "WORKUP-Z-FRACTURE", "output",
+        "secondary_cause_workup: a prior fragility fracture or a radiographic vertebral "
+        "fracture on the Z basis (BASIS-ISCD-Z); flag FRACTURE_ON_Z_BASIS (high: refer "
+        "for specialist assessment).",
+        (), SPEC,
     ),
     Rule(
         "VFA-INDICATED", "output",
@@ -29,35 +37,51 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "MON-TREATED", "monitoring",
         "next_dxa_due = exam date + treated_months when on_treatment is true or treatment "
-        "is recommended (any basis). Months are calendar months (end of month clamps).",
+        "is recommended (any basis). Months are calendar months (end of month clamps). "
+        "Where two MON lines give a date the earlier wins, and every MON line that fires "
+        "adds its ID to reasons.",
         ("monitoring.treated_months",), ARTICLE,
     ),
     Rule(
         "MON-UNTREATED", "monitoring",
-        "Osteopenia, not on treatment (not recorded counts as not) and treatment not "
-        "recommended: next_dxa_due = exam date + untreated_osteopenia_months.",
-        ("monitoring.untreated_osteopenia_months",), ARTICLE,
+        "MON-TREATED did not apply (not on treatment, not recommended), and osteopenia "
+        "or treatment consider: exam date + untreated_months.",
+        ("monitoring.untreated_months",), ARTICLE,
         "Article: 2 years. Guidelines: interval by T-score, ~15 years (T > -1.5), ~5 "
         "(-1.5 to -1.99), ~1 (-2.0 to -2.49) (Gourlay, NEJM 2012).",
     ),
     Rule(
+        "MON-GLUCOCORTICOID", "monitoring",
+        "RF-GLUCOCORTICOID fired, on any basis, and no line above gives an earlier date: "
+        "exam date + glucocorticoid_months, also at normal BMD (long-term glucocorticoids "
+        "keep bone loss going).",
+        ("monitoring.glucocorticoid_months",), SPEC,
+    ),
+    Rule(
+        "MON-Z-FRACTURE", "monitoring",
+        "Z basis with a prior fragility or radiographic vertebral fracture "
+        "(WORKUP-Z-FRACTURE): exam date + z_fracture_months.",
+        ("monitoring.z_fracture_months",), SPEC,
+    ),
+    Rule(
         "MON-NORMAL", "monitoring",
-        "Normal BMD and MON-TREATED did not apply: next_dxa_due = exam date + "
+        "Normal BMD and no other MON line fired: next_dxa_due = exam date + "
         "normal_months, or no date when the ruleset sets none (core-2025).",
         ("monitoring.normal_months",), SPEC,
     ),
     Rule(
         "LIFESTYLE", "output",
-        "Osteopenia or osteoporosis: weight_bearing_exercise, fall_prevention, "
-        "calcium_1000_1200mg, vitamin_d_800_1000iu; plus smoking_cessation when "
-        "RF-SMOKING fired and alcohol_reduction when RF-ALCOHOL fired. Otherwise an empty "
-        "list.",
+        "Osteopenia or osteoporosis, or treatment recommended, consider or on_treatment: "
+        "weight_bearing_exercise, fall_prevention, calcium_1000_1200mg, "
+        "vitamin_d_800_1000iu; plus smoking_cessation when RF-SMOKING fired and "
+        "alcohol_reduction when RF-ALCOHOL fired. Otherwise an empty list.",
         (), ARTICLE,
     ),
     Rule(
         "MON-OVERDUE", "monitoring",
-        "At report time, a patient whose latest next_dxa_due has passed with no later "
-        "exam is overdue.",
+        "At report time, a patient whose latest next_dxa_due is before the report date "
+        "with no later exam is overdue (due on the report date itself is not yet "
+        "overdue).",
         (), SPEC, implemented_in=REPORT_VIEWS,
     ),
 )
@@ -71,34 +95,56 @@ LIFESTYLE_CODES: tuple[str, ...] = (
     "smoking_cessation",
     "alcohol_reduction",
 )
+#: Treatments that get lifestyle advice at any BMD.
+LIFESTYLE_LEVELS: tuple[str, ...] = ("recommended", "consider", ON_TREATMENT)
 
 
 def followup_stage(ruleset: Ruleset) -> list[pl.Expr]:
-    """Fired columns of WORKUP-LOW-Z, VFA-INDICATED, MON-TREATED and LIFESTYLE."""
+    """Fired columns of WORKUP-*, VFA-INDICATED, MON-TREATED and LIFESTYLE."""
     vfa = (
         (pl.col("height_loss_cm") > ruleset.risk.height_loss_cm).fill_null(False)
         | pl.col("kyphosis").fill_null(False)
         | pl.col("back_pain").fill_null(False)
     )
-    treated = pl.col("on_treatment").fill_null(False) | pl.col(RECOMMENDED)
+    level = pl.col(LEVEL)
+    treated = pl.col("on_treatment").fill_null(False) | (level == code("recommended"))
+    z_fracture = fired_col("BASIS-ISCD-Z") & (
+        fired_col("RF-FRAGILITY-FX") | fired_col("RF-VERTEBRAL-FX"))
+    active = level.is_in([LEVEL_CODES.index(x) for x in LIFESTYLE_LEVELS])
     return [
         (pl.col(MIN_Z) <= ruleset.diagnosis.z_threshold).fill_null(False).alias(
             fired("WORKUP-LOW-Z")
         ),
+        z_fracture.alias(fired("WORKUP-Z-FRACTURE")),
         vfa.alias(fired("VFA-INDICATED")),
         treated.alias(fired("MON-TREATED")),
-        (fired_col("WHO-OSTEOPENIA") | fired_col("WHO-OSTEOPOROSIS")).alias(
+        (fired_col("WHO-OSTEOPENIA") | fired_col("WHO-OSTEOPOROSIS") | active).alias(
             fired("LIFESTYLE")
         ),
     ]
 
 
-def monitoring_stage() -> list[pl.Expr]:
-    """MON-UNTREATED and MON-NORMAL: at most one MON-* rule fires, treated first."""
-    untreated = ~fired_col("MON-TREATED")
+def monitoring_stage(ruleset: Ruleset) -> list[pl.Expr]:
+    """MON-UNTREATED, MON-GLUCOCORTICOID, MON-Z-FRACTURE and MON-NORMAL."""
+    m = ruleset.monitoring
+    untreated = ~fired_col("MON-TREATED") & (
+        fired_col("WHO-OSTEOPENIA") | (pl.col(LEVEL) == code("consider")))
+    glucocorticoid = fired_col("RF-GLUCOCORTICOID")
+    if m.glucocorticoid_months is None:
+        glucocorticoid = pl.lit(False)
+    else:  # only when no line above gives an earlier date
+        for above, months in ((fired_col("MON-TREATED"), m.treated_months),
+                              (untreated, m.untreated_months)):
+            if months is not None and months < m.glucocorticoid_months:
+                glucocorticoid = glucocorticoid & ~above
+    z_fracture = fired_col("WORKUP-Z-FRACTURE") if m.z_fracture_months is not None else (
+        pl.lit(False))
+    other = fired_col("MON-TREATED") | untreated | glucocorticoid | z_fracture
     return [
-        (fired_col("WHO-OSTEOPENIA") & untreated).alias(fired("MON-UNTREATED")),
-        (fired_col("WHO-NORMAL") & untreated).alias(fired("MON-NORMAL")),
+        untreated.alias(fired("MON-UNTREATED")),
+        glucocorticoid.alias(fired("MON-GLUCOCORTICOID")),
+        z_fracture.alias(fired("MON-Z-FRACTURE")),
+        (fired_col("WHO-NORMAL") & ~other).alias(fired("MON-NORMAL")),
     ]
 
 
@@ -109,23 +155,25 @@ def _due(months: int | None) -> pl.Expr:
 
 
 def outputs_stage(ruleset: Ruleset) -> list[pl.Expr]:
-    """secondary_cause_workup, vfa_recommended and next_dxa_due."""
+    """secondary_cause_workup, vfa_recommended and next_dxa_due (the earliest date)."""
     m = ruleset.monitoring
-    due = pl.lit(None, dtype=pl.Date)
-    # Built inside out so that an interval of "none" costs nothing.
-    for rule, months in (
-        ("MON-NORMAL", m.normal_months),
-        ("MON-UNTREATED", m.untreated_osteopenia_months),
-        ("MON-TREATED", m.treated_months),
-    ):
-        if months is not None:
-            due = pl.when(fired_col(rule)).then(_due(months)).otherwise(due)
-        else:
-            due = pl.when(fired_col(rule)).then(pl.lit(None, dtype=pl.Date)).otherwise(due)
+    dates = [
+        pl.when(fired_col(rule)).then(_due(months))
+        for rule, months in (
+            ("MON-TREATED", m.treated_months),
+            ("MON-UNTREATED", m.untreated_months),
+            ("MON-GLUCOCORTICOID", m.glucocorticoid_months),
+            ("MON-Z-FRACTURE", m.z_fracture_months),
+            ("MON-NORMAL", m.normal_months),
+        )
+        if months is not None
+    ]
+    due = pl.min_horizontal(dates) if dates else pl.lit(None, dtype=pl.Date)
     return [
-        fired_col("WORKUP-LOW-Z").alias("secondary_cause_workup"),
+        (fired_col("WORKUP-LOW-Z") | fired_col("WORKUP-Z-FRACTURE")).alias(
+            "secondary_cause_workup"),
         fired_col("VFA-INDICATED").alias("vfa_recommended"),
-        due.alias("next_dxa_due"),
+        due.cast(pl.Date).alias("next_dxa_due"),
     ]
 
 

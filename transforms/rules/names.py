@@ -40,5 +40,6 @@ SITE = "_site"  # code of the diagnostic site actually used (0: none)
 WHO_OK = "_who_ok"  # WHO basis with a diagnostic T-score
 Z_OK = "_z_ok"  # Z basis with a diagnostic Z-score
 NO_SITE = "_no_site"  # the basis needs a score but no valid site has one
-RECOMMENDED = "_recommended"  # treatment is `recommended`
+LINE_LEVEL = "_line_level"  # code of the level the treatment lines set (before on-treatment)
+LEVEL = "_level"  # code of the treatment (treatment.LEVEL_CODES)
 KEY = "_key"  # fired bits + site code: determines every text and list output

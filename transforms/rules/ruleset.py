@@ -34,6 +34,8 @@ WHO_CATEGORIES: tuple[str, ...] = ("osteoporosis", "osteopenia", "normal")
 NONE = "none"
 
 Level = Literal["recommended", "consider", "needs_risk_assessment", "not_indicated"]
+#: The treatment of a patient already on therapy (TX-ON-TREATMENT), on the WHO basis.
+ON_TREATMENT = "on_treatment"
 Category = Literal["osteoporosis", "osteopenia", "normal"]
 
 
@@ -75,8 +77,6 @@ def _whole(low: int, high: int, *, off: bool = False) -> Any:
     return Annotated[bounded, Field(description=message)]
 
 
-_LEVEL = Annotated[Level | None, BeforeValidator(_none_is_off), Field(
-    description="must be one of " + ", ".join((*TREATMENT_LEVELS, NONE)))]
 _TEXT = Annotated[str, Field(strict=True, pattern=r"\S", description="must be a non-empty string")]
 _T = (-10.0, 10.0)
 _AGE = (0.0, 130.0)
@@ -122,12 +122,25 @@ class Risk(_Section):
     age_plus: _number(*_AGE)
 
 
-class Treatment(_Section):
-    """Treatment lines (sections 4-5): the level each line sets, or None when off."""
+class Line(_Section):
+    """One treatment line of a ruleset: a line the engine knows, and the level it sets."""
 
-    fragility_fracture: _LEVEL
-    osteoporosis: _LEVEL
-    vertebral_fracture: _LEVEL
+    id: Annotated[str, Field(
+        strict=True, description="must be the ID of a treatment line (`dxa rules` lists them)")]
+    level: Annotated[Level, Field(description="must be one of " + ", ".join(TREATMENT_LEVELS))]
+
+
+class Treatment(_Section):
+    """Treatment lines in evaluation order (sections 4-5) and the thresholds they read.
+
+    A line left out of `lines` never fires; the order is the ruleset's: the first
+    matching line sets the treatment, every matching indication adds its ID, a fallback
+    fires only when no line above it matched.
+    """
+
+    lines: Annotated[tuple[Line, ...], Field(
+        min_length=1,
+        description='must be a non-empty list of lines: { id = "...", level = "..." }')]
     vertebral_fracture_categories: Annotated[
         tuple[Category, ...], AfterValidator(_distinct_in_who_order), Field(
             min_length=1,
@@ -138,18 +151,39 @@ class Treatment(_Section):
         Annotated[float, Field(strict=True, ge=_T[0], le=_T[1])] | None,
         BeforeValidator(_none_is_off),
         Field(description=f'must be a number between {_T[0]:g} and {_T[1]:g} or "{NONE}"')]
-    frax_high: _LEVEL
     frax_hip_pct: _positive(100)
     frax_major_pct: _positive(100)
-    risk_features: _LEVEL
     first_line_therapy: _TEXT
+
+    @model_validator(mode="after")
+    def _known_lines(self) -> Treatment:
+        # Imported here: the line declarations live beside their expressions, which
+        # read validated rulesets (a module-level import would be circular).
+        from transforms.rules.treatment import LINE_IDS
+
+        seen: set[str] = set()
+        for i, line in enumerate(self.lines):
+            key = f"treatment.lines[{i}].id"
+            if line.id not in LINE_IDS:
+                raise CrossFieldError(
+                    key, f"unknown line {line.id!r} (known: {', '.join(LINE_IDS)})")
+            if line.id in seen:
+                raise CrossFieldError(key, f"line {line.id!r} is listed twice")
+            seen.add(line.id)
+        return self
+
+    def level_of(self, line_id: str) -> str | None:
+        """The level the line sets in this ruleset, or None when the ruleset omits it."""
+        return next((line.level for line in self.lines if line.id == line_id), None)
 
 
 class Monitoring(_Section):
-    """Repeat-DXA intervals in months (section 6); None means no date."""
+    """Repeat-DXA intervals in months (section 6); None means the line gives no date."""
 
     treated_months: _whole(1, 1200, off=True)
-    untreated_osteopenia_months: _whole(1, 1200, off=True)
+    untreated_months: _whole(1, 1200, off=True)
+    glucocorticoid_months: _whole(1, 1200, off=True)
+    z_fracture_months: _whole(1, 1200, off=True)
     normal_months: _whole(1, 1200, off=True)
 
 
@@ -185,7 +219,7 @@ class Ruleset(RulesetFile):
 
     @property
     def label(self) -> str:
-        """`ID@VERSION`, e.g. `core-2025@1`."""
+        """`ID@VERSION`, e.g. `core-2025@2`."""
         return f"{self.id}@{self.version}"
 
     def value(self, key: str) -> Any:

@@ -1,8 +1,11 @@
 """Treatment decision on the WHO basis (clinical-rules.md sections 4-5).
 
-The lines are evaluated in order: the first matching line sets `treatment`, every
-matching line adds its ID to `reasons`. Which lines exist, their thresholds and the level
-each sets all come from the ruleset, so core-2025 and bhof-2022 share this code.
+Every treatment line the engine knows is declared here with its condition. A ruleset
+lists the lines it uses, in its order, with the level each sets (`[treatment] lines`):
+the first matching line sets `treatment`; every matching *indication* adds its ID to
+`reasons`; a *fallback* fires only when no line above it matched. A patient already on
+treatment gets `on_treatment` whatever the lines found (TX-ON-TREATMENT), the lines still
+adding their IDs. core-2025 and bhof-2022 share this code; a third ruleset is a new file.
 """
 
 from __future__ import annotations
@@ -11,35 +14,33 @@ from collections.abc import Callable
 
 import polars as pl
 
-from transforms.rules.declare import ARTICLE, BHOF, Rule, ids
-from transforms.rules.names import MIN_T, RECOMMENDED, WHO_OK, fired, fired_col
+from transforms.rules.declare import ARTICLE, BHOF, SPEC, Rule, ids
+from transforms.rules.names import LEVEL, LINE_LEVEL, MIN_T, WHO_OK, fired, fired_col
 from transforms.rules.risk import RF_IDS
-from transforms.rules.ruleset import Ruleset
+from transforms.rules.ruleset import ON_TREATMENT, Ruleset
+
+_FRAX = ("treatment.frax_hip_pct", "treatment.frax_major_pct")
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "TX-FRAGILITY-FX", "indication",
-        "WHO basis, prior fragility fracture (any T-score). TX lines are evaluated in "
-        "order on the WHO basis: the first matching line sets treatment, every matching "
-        "line adds its ID. A line whose level is none is off (never matches). If no line "
-        "matches (only possible when a ruleset switches lines off): not_indicated. Other "
-        "bases: not_applicable.",
-        ("treatment.fragility_fracture",), f"{ARTICLE}; {BHOF}",
+        "WHO basis, prior fragility fracture (any site, any T-score: the article's "
+        "'indicates severe osteoporosis regardless of T-score'). Lines run on the WHO "
+        "basis only, in the ruleset's order: the first matching line sets treatment, "
+        "every matching indication adds its ID, a fallback fires only when no line above "
+        "it matched; no line matching gives not_indicated. Other bases: not_applicable. "
+        "first_line_therapy is the ruleset's text where treatment is recommended or "
+        "consider, else null.",
+        ("treatment.first_line_therapy",), ARTICLE,
+        "Article: any fragility fracture at any T-score. BHOF: hip or vertebral at any "
+        "T-score; humerus, pelvis, forearm with low bone mass (ruleset bhof-2022).",
     ),
-    Rule(
-        "TX-OSTEOPOROSIS", "indication",
-        "WHO osteoporosis.",
-        ("treatment.osteoporosis",), f"{ARTICLE}; {BHOF}",
-    ),
+    Rule("TX-OSTEOPOROSIS", "indication", "WHO osteoporosis.", (), ARTICLE),
     Rule(
         "TX-VERTEBRAL-FX", "indication",
         "Radiographic vertebral fracture with a WHO category in "
         "vertebral_fracture_categories and T <= vertebral_fracture_t_limit (none: any T).",
-        (
-            "treatment.vertebral_fracture",
-            "treatment.vertebral_fracture_categories",
-            "treatment.vertebral_fracture_t_limit",
-        ),
+        ("treatment.vertebral_fracture_categories", "treatment.vertebral_fracture_t_limit"),
         ARTICLE,
         "Article: consider if osteopenia with T <= -1.6. BHOF: a hip or vertebral "
         "fragility fracture qualifies at any T-score (ruleset bhof-2022).",
@@ -47,134 +48,197 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "TX-FRAX-HIGH", "indication",
         "Osteopenia with FRAX hip >= frax_hip_pct or FRAX major osteoporotic >= "
-        "frax_major_pct (either one recorded and high is enough).",
-        ("treatment.frax_high", "treatment.frax_hip_pct", "treatment.frax_major_pct"),
-        ARTICLE,
+        "frax_major_pct (either one recorded and high is enough; the thresholds are "
+        "inclusive).",
+        _FRAX, ARTICLE,
         "Article: FRAX hip >= 5%. Guidelines: hip >= 3% (BHOF 2022; ruleset bhof-2022).",
     ),
     Rule(
         "TX-RISK-FEATURES", "indication",
-        "Osteopenia and at least one high-risk feature (risk_factor_count >= 1); off "
-        "(none) where features are reported but do not change the decision (bhof-2022).",
-        ("treatment.risk_features",), ARTICLE,
+        "Osteopenia and at least one high-risk feature (risk_factor_count >= 1).",
+        (), ARTICLE,
+    ),
+    Rule(
+        "TX-VERTEBRAL-FX-NORMAL-BMD", "indication",
+        "Normal BMD and a radiographic vertebral fracture; flag VERTEBRAL_FX_NORMAL_BMD "
+        "(warning: confirm it is a fragility fracture).",
+        (), SPEC,
+        "Not covered by the article (fell to TX-NORMAL in version 1). Guidelines: a "
+        "vertebral fragility fracture is clinical osteoporosis at any BMD (BHOF).",
     ),
     Rule(
         "TX-FRAX-MISSING", "fallback",
-        "Osteopenia, no TX line above matched, FRAX hip or major not recorded -> "
-        "needs_risk_assessment.",
+        "Osteopenia, no line above matched, FRAX hip or major not recorded.",
         (), ARTICLE,
     ),
     Rule(
         "TX-LOW-RISK", "fallback",
-        "Osteopenia, no TX line above matched, both FRAX values recorded (and so low) -> "
-        "not_indicated.",
-        ("treatment.frax_hip_pct", "treatment.frax_major_pct"), ARTICLE,
+        "Osteopenia, no line above matched, both FRAX values recorded (and so low).",
+        _FRAX, ARTICLE,
+    ),
+    Rule("TX-NORMAL", "fallback", "Normal BMD, no line above matched.", (), ARTICLE),
+    Rule(
+        "BHOF-HIP-VERTEBRAL-FX", "indication",
+        "A hip or vertebral fracture at any T-score: prior_fracture_sites holds hip or "
+        "vertebral, or a radiographic vertebral fracture (both alike).",
+        (), BHOF,
     ),
     Rule(
-        "TX-NORMAL", "fallback",
-        "Normal BMD and no fragility fracture -> not_indicated. Read literally (every "
-        "matching line is a reason), it also adds its ID when an earlier line already set "
-        "the treatment: under bhof-2022 a radiographic vertebral fracture with normal BMD "
-        "is recommended, with both TX-VERTEBRAL-FX and TX-NORMAL in reasons. "
-        "first_line_therapy is the ruleset's text where treatment is recommended or "
-        "consider, else null.",
-        ("treatment.first_line_therapy",), ARTICLE,
+        "BHOF-FX-SITE-UNKNOWN", "indication",
+        "A prior fragility fracture whose site is not recorded, any T-score; flag "
+        "FRACTURE_SITE_UNKNOWN (info: BHOF treats hip and vertebral fractures at any BMD, "
+        "other sites only with low bone mass).",
+        (), BHOF,
+    ),
+    Rule("BHOF-OSTEOPOROSIS", "indication", "T <= osteoporosis_t (WHO osteoporosis).",
+         ("diagnosis.osteoporosis_t",), BHOF),
+    Rule(
+        "BHOF-FRAX-HIGH", "indication",
+        "Osteopenia and FRAX hip >= frax_hip_pct or major >= frax_major_pct (inclusive).",
+        _FRAX, BHOF,
+    ),
+    Rule(
+        "BHOF-FX-OTHER-LOW-BMD", "indication",
+        "Osteopenia and a prior fracture of the humerus, pelvis or forearm (sites "
+        "recorded, none hip or vertebral). A fracture of another site (other) matches no "
+        "fracture line at any T-score.",
+        (), BHOF,
+    ),
+    Rule(
+        "BHOF-FRAX-MISSING", "fallback",
+        "Osteopenia, no line above matched, FRAX hip or major not recorded.",
+        (), BHOF,
+    ),
+    Rule(
+        "BHOF-LOW-RISK", "fallback",
+        "Otherwise (osteopenia with both FRAX values recorded and low, or normal BMD), no "
+        "line above matched. High-risk features are reported but do not by themselves "
+        "change the decision.",
+        (), BHOF,
+    ),
+    Rule(
+        "TX-ON-TREATMENT", "treatment",
+        "WHO basis and on_treatment recorded as yes: treatment = on_treatment whatever "
+        "the lines found (their IDs stay in reasons, so the eligibility is visible); "
+        "first_line_therapy null. Where only a not_indicated fallback matched, flag "
+        "ON_TREATMENT_NO_INDICATION (info: review whether therapy should go on, e.g. a "
+        "drug holiday). A treated patient never reads as not_indicated.",
+        (), SPEC,
     ),
 )
-TX_IDS: tuple[str, ...] = ids(RULES)
-#: The lines every matching one of which is a reason (the ruleset sets their levels).
-INDICATION_IDS: tuple[str, ...] = ids(tuple(r for r in RULES if r.kind == "indication"))
-#: Levels of the fixed lines (the ruleset sets the first five).
-FIXED_LEVELS = {
-    "TX-FRAX-MISSING": "needs_risk_assessment",
-    "TX-LOW-RISK": "not_indicated",
-    "TX-NORMAL": "not_indicated",
-}
-#: WHO basis where no line matches (only reachable when a ruleset switches a line off).
+#: Every treatment line a ruleset may list (TX-ON-TREATMENT is not a line: it overrides).
+LINE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.kind in ("indication", "fallback"))
+LINE_IDS: tuple[str, ...] = ids(LINE_RULES)
+KIND: dict[str, str] = {r.id: r.kind for r in LINE_RULES}
+
+#: WHO basis where no line matches (only reachable when a ruleset leaves lines out).
 FALLBACK = "not_indicated"
 NOT_APPLICABLE = "not_applicable"
 #: Treatments that carry first_line_therapy.
 ACTIVE = ("recommended", "consider")
+#: Per-row treatment codes (LINE_LEVEL and LEVEL columns): cheaper than strings.
+LEVEL_CODES: tuple[str, ...] = (NOT_APPLICABLE, "recommended", "consider",
+                                "needs_risk_assessment", "not_indicated", ON_TREATMENT)
 #: WHO category -> the fired column that says so.
 CATEGORY_RULE = {
     "osteoporosis": "WHO-OSTEOPOROSIS",
     "osteopenia": "WHO-OSTEOPENIA",
     "normal": "WHO-NORMAL",
 }
+_OTHER_LOW_BMD_SITES = ["humerus", "pelvis", "forearm"]
 
 
-def line_levels(ruleset: Ruleset) -> dict[str, str | None]:
-    """The level each TX line sets in this ruleset (None: the line is switched off)."""
+def code(level: str) -> pl.Expr:
+    """The UInt8 literal of a treatment level."""
+    return pl.lit(LEVEL_CODES.index(level), dtype=pl.UInt8)
+
+
+def _sites() -> tuple[pl.Expr, Callable[[str], pl.Expr]]:
+    """(sites recorded, has(site)) over prior_fracture_sites (null: not recorded)."""
+    sites = pl.col("prior_fracture_sites")
+    recorded = (sites.list.len() > 0).fill_null(False)
+    return recorded, lambda site: sites.list.contains(site).fill_null(False)
+
+
+def _conditions(ruleset: Ruleset) -> dict[str, pl.Expr]:
+    """The condition of every line the engine knows (before the fallback rule)."""
     t = ruleset.treatment
+    osteopenia, normal = fired_col("WHO-OSTEOPENIA"), fired_col("WHO-NORMAL")
+    fracture, radiographic = fired_col("RF-FRAGILITY-FX"), fired_col("RF-VERTEBRAL-FX")
+    hip, major = pl.col("frax_hip_pct"), pl.col("frax_major_pct")
+    frax_high = ((hip >= t.frax_hip_pct) | (major >= t.frax_major_pct)).fill_null(False)
+    frax_missing = hip.is_null() | major.is_null()
+    vertebral = radiographic & pl.any_horizontal(
+        [fired_col(CATEGORY_RULE[c]) for c in t.vertebral_fracture_categories])
+    if t.vertebral_fracture_t_limit is not None:
+        vertebral = vertebral & (pl.col(MIN_T) <= t.vertebral_fracture_t_limit).fill_null(False)
+    recorded, has = _sites()
+    hip_or_vertebral = has("hip") | has("vertebral")
     return {
-        "TX-FRAGILITY-FX": t.fragility_fracture,
-        "TX-OSTEOPOROSIS": t.osteoporosis,
-        "TX-VERTEBRAL-FX": t.vertebral_fracture,
-        "TX-FRAX-HIGH": t.frax_high,
-        "TX-RISK-FEATURES": t.risk_features,
-        **FIXED_LEVELS,
+        "TX-FRAGILITY-FX": fracture,
+        "TX-OSTEOPOROSIS": fired_col("WHO-OSTEOPOROSIS"),
+        "TX-VERTEBRAL-FX": vertebral,
+        "TX-FRAX-HIGH": osteopenia & frax_high,
+        "TX-RISK-FEATURES": osteopenia & pl.any_horizontal([fired_col(r) for r in RF_IDS]),
+        "TX-VERTEBRAL-FX-NORMAL-BMD": normal & radiographic,
+        "TX-FRAX-MISSING": osteopenia & frax_missing,
+        "TX-LOW-RISK": osteopenia & ~frax_missing,
+        "TX-NORMAL": normal,
+        "BHOF-HIP-VERTEBRAL-FX": hip_or_vertebral | radiographic,
+        "BHOF-FX-SITE-UNKNOWN": fracture & ~recorded,
+        "BHOF-OSTEOPOROSIS": fired_col("WHO-OSTEOPOROSIS"),
+        "BHOF-FRAX-HIGH": osteopenia & frax_high,
+        "BHOF-FX-OTHER-LOW-BMD": osteopenia & recorded & ~hip_or_vertebral
+        & pl.any_horizontal([has(s) for s in _OTHER_LOW_BMD_SITES]),
+        "BHOF-FRAX-MISSING": osteopenia & frax_missing,
+        "BHOF-LOW-RISK": (osteopenia & ~frax_missing) | normal,
     }
 
 
 def lines_stage(ruleset: Ruleset) -> list[pl.Expr]:
-    """Fired columns of the ruleset-controlled TX-* lines (the first five)."""
-    t = ruleset.treatment
-    levels = line_levels(ruleset)
+    """Fired columns of every line (False where the ruleset omits it) and TX-ON-TREATMENT."""
     who = pl.col(WHO_OK)
-    osteopenia = fired_col("WHO-OSTEOPENIA")
-    hip, major = pl.col("frax_hip_pct"), pl.col("frax_major_pct")
-    in_category = pl.any_horizontal(
-        [fired_col(CATEGORY_RULE[c]) for c in t.vertebral_fracture_categories]
-    )
-    vertebral = in_category & fired_col("RF-VERTEBRAL-FX")
-    if t.vertebral_fracture_t_limit is not None:
-        vertebral = vertebral & (pl.col(MIN_T) <= t.vertebral_fracture_t_limit).fill_null(
-            False
-        )
-    conditions: dict[str, pl.Expr] = {
-        "TX-FRAGILITY-FX": who & fired_col("RF-FRAGILITY-FX"),
-        "TX-OSTEOPOROSIS": fired_col("WHO-OSTEOPOROSIS"),
-        "TX-VERTEBRAL-FX": vertebral,
-        "TX-FRAX-HIGH": osteopenia
-        & ((hip >= t.frax_hip_pct) | (major >= t.frax_major_pct)).fill_null(False),
-        "TX-RISK-FEATURES": osteopenia & pl.any_horizontal([fired_col(r) for r in RF_IDS]),
-    }
+    conditions = _conditions(ruleset)
+    fired_lines: dict[str, pl.Expr] = {}
+    above = pl.lit(False)
+    for line in ruleset.treatment.lines:
+        hit = who & conditions[line.id]
+        if KIND[line.id] == "fallback":
+            hit = hit & ~above
+        fired_lines[line.id] = hit
+        above = above | hit
     return [
-        (condition if levels[rule] is not None else pl.lit(False)).alias(fired(rule))
-        for rule, condition in conditions.items()
+        *(fired_lines.get(rule, pl.lit(False)).alias(fired(rule)) for rule in LINE_IDS),
+        (who & pl.col("on_treatment").fill_null(False)).alias(fired("TX-ON-TREATMENT")),
     ]
 
 
-def fixed_lines_stage() -> list[pl.Expr]:
-    """TX-FRAX-MISSING, TX-LOW-RISK (only when nothing above fired) and TX-NORMAL."""
-    open_osteopenia = fired_col("WHO-OSTEOPENIA") & ~pl.any_horizontal(
-        [fired_col(rule) for rule in INDICATION_IDS]
-    )
-    frax_missing = pl.col("frax_hip_pct").is_null() | pl.col("frax_major_pct").is_null()
-    return [
-        (open_osteopenia & frax_missing).alias(fired("TX-FRAX-MISSING")),
-        (open_osteopenia & ~frax_missing).alias(fired("TX-LOW-RISK")),
-        (fired_col("WHO-NORMAL") & ~fired_col("RF-FRAGILITY-FX")).alias(fired("TX-NORMAL")),
-    ]
-
-
-def _first_line(ruleset: Ruleset, who_ok: pl.Expr, value: Callable[[str], pl.Expr]) -> pl.Expr:
-    """`value(level)` of the first matching TX line; `value(NOT_APPLICABLE)` off-basis."""
-    levels = line_levels(ruleset)
+def _first_line(ruleset: Ruleset, who_ok: pl.Expr, value: Callable[[str], pl.Expr],
+                *, override: bool = True) -> pl.Expr:
+    """`value(level)` of the decision: off-basis, on treatment, else the first line fired."""
     expr = pl.when(~who_ok).then(value(NOT_APPLICABLE))
-    for rule in TX_IDS:
-        level = levels[rule]
-        if level is not None:
-            expr = expr.when(fired_col(rule)).then(value(level))
+    if override:
+        expr = expr.when(fired_col("TX-ON-TREATMENT")).then(value(ON_TREATMENT))
+    for line in ruleset.treatment.lines:
+        expr = expr.when(fired_col(line.id)).then(value(line.level))
     return expr.otherwise(value(FALLBACK))
 
 
-def recommended_stage(ruleset: Ruleset) -> list[pl.Expr]:
-    """Per row: is the treatment `recommended` (MON-TREATED needs it)."""
+def level_stage(ruleset: Ruleset) -> list[pl.Expr]:
+    """Per row: the level the lines set (LINE_LEVEL) and the treatment (LEVEL), as codes."""
+    who = pl.col(WHO_OK)
     return [
-        _first_line(ruleset, pl.col(WHO_OK), lambda level: pl.lit(level == "recommended"))
-        .alias(RECOMMENDED)
+        _first_line(ruleset, who, code, override=False).alias(LINE_LEVEL),
+        _first_line(ruleset, who, code).alias(LEVEL),
     ]
+
+
+def no_indication_on_treatment(ruleset: Ruleset) -> pl.Expr:
+    """ON_TREATMENT_NO_INDICATION: on treatment, and only a not_indicated fallback matched."""
+    indications = [fired_col(line.id) for line in ruleset.treatment.lines
+                   if KIND[line.id] == "indication"]
+    return (fired_col("TX-ON-TREATMENT") & (pl.col(LINE_LEVEL) == code("not_indicated"))
+            & ~pl.any_horizontal([pl.lit(False), *indications]))
 
 
 def treatment_text(ruleset: Ruleset, who_ok: pl.Expr) -> pl.Expr:
