@@ -17,7 +17,7 @@ def write_lock_held(db: Path) -> Iterator[None]:
     """Hold DuckDB's write lock on `db` in a child process for the duration of the block."""
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
-         " print('held', flush=True); time.sleep(60)"],
+         " print('held', flush=True); time.sleep(900)"],  # killed when the block ends
         stdout=subprocess.PIPE, text=True,
     )
     try:

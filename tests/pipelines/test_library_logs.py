@@ -41,8 +41,7 @@ def test_a_lock_refusal_is_one_line_and_nothing_else(tmp_path: Path) -> None:
     duckdb.connect(str(db)).close()
     data = write_csv(tmp_path / "in.csv", [make_row()])
     dxa = Path(sys.executable).parent / "dxa"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
-           "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the suite's PREFECT_HOME: a warm start
     env.pop("PREFECT_API_URL", None)
     env.pop("PREFECT_LOGGING_LEVEL", None)  # the CLI's own default, not the suite's
     with write_lock_held(db):

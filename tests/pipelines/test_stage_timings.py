@@ -58,7 +58,8 @@ def test_the_summary_reports_the_finished_run(tmp_path: Path) -> None:
     was closed: it shows the run completed with its counts, not `running` with zeros."""
     data = write_csv(tmp_path / "in.csv", [make_row(exam_id="A"), make_row(exam_id="B")])
     summary = registry_flow(paths=[str(data)], db=str(tmp_path / "r.duckdb"))
-    latest = {key: value for section, key, value in summary.report if section == "latest run"}
+    assert summary.report is not None
+    (latest,) = summary.report.section("latest_run").as_dicts()
     assert latest["run_id"] == summary.run_id
     assert latest["status"] == "completed"
-    assert (latest["rows_read"], latest["rows_loaded"], latest["files_loaded"]) == ("2", "2", "1")
+    assert (latest["rows_read"], latest["rows_loaded"], latest["files_loaded"]) == (2, 2, 1)
