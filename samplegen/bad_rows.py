@@ -42,9 +42,8 @@ KINDS: tuple[str, ...] = (
 )
 EXACT_DUPLICATE = "exact_duplicate"
 
-#: Kinds only a pipeline that reads `prior_fracture_sites` (clinical rules version 2)
-#: can recognise as bad; one that does not yet reports the column as unknown and loads
-#: these rows.
+#: Kinds that only the checks of `prior_fracture_sites` (clinical rules version 2)
+#: recognise as bad.
 FRACTURE_SITE_KINDS: tuple[str, ...] = ("fracture_site_unknown_code", "fracture_sites_contradict")
 #: Unknown `prior_fracture_sites` values written in turn: a code alone, a code beside a
 #: good one.

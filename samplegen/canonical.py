@@ -95,6 +95,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "codes": pl.String(),  # `;`-separated codes, written as the CSV cell's text
 }
 
+
 def _contract_columns() -> dict[str, str]:
     """The contract's columns and kinds, in contract order: the pipeline's table, plus
     `prior_fracture_sites` (contract §1, clinical rules version 2) after
