@@ -94,7 +94,8 @@ def run(
 
 @app.command()
 def report(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")] = Path(
+        "registry.report.duckdb"),
     as_of: Annotated[
         str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
     ] = None,

@@ -124,3 +124,15 @@ def test_dxa_report_writes_each_format_to_a_file(db: Path, tmp_path: Path) -> No
     assert written.startswith("<!DOCTYPE html>")
     no_file = runner.invoke(app, ["report", "--db", str(db), "--format", "html"])
     assert no_file.exit_code == 1 and "--output" in no_file.output
+
+
+def test_dxa_report_reads_the_reporting_copy_in_the_current_folder(
+        db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    shutil.copyfile(db, tmp_path / "registry.report.duckdb")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["report", "--as-of", AS_OF, "--format", "html",
+                                      "--output", "report.html"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
