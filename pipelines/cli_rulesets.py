@@ -169,7 +169,8 @@ def _print_matrices(comparison) -> None:  # noqa: ANN001 - pipelines.compare.Com
               f"{comparison.ruleset_a} (rows) and {comparison.ruleset_b} (columns) judged")
     for name, cells in comparison.cells.items():
         grid = matrix(cells)
-        table = Table(*[str(c) for c in grid.columns],
+        corner = f"{comparison.ruleset_a} \\ {comparison.ruleset_b}"
+        table = Table(corner, *[str(c) for c in grid.columns[1:]],
                       title=f"{name}: {comparison.changed(name):,} patients change")
         for row in grid.iter_rows():
             table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
