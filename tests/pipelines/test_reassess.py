@@ -25,7 +25,7 @@ from pipelines.rulesets_store import primary_ruleset
 from pipelines.store import query, registry
 from schemas.errors import RegistryError
 
-CORE, BHOF = "core-2025@1", "bhof-2022@1"
+CORE, BHOF = "core-2025@2", "bhof-2022@2"
 
 
 @pytest.fixture(scope="module")
