@@ -175,11 +175,21 @@ def rules(
         typer.Option(help="Show only this ruleset's values (default: every shipped ruleset)."),
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    diff: Annotated[
+        str | None, typer.Option(help="With --ruleset: list its differences from this one.")
+    ] = None,
 ) -> None:
     """Print the rule catalog: every rule, its wording, source and each ruleset's values."""
     from transforms.rules.catalog import render_catalog
     from transforms.rules.ruleset import load_ruleset
 
+    if diff is not None:
+        from pipelines.ruleset_diff import render_diff
+
+        if ruleset is None:
+            fail("--diff compares a ruleset file: give it with --ruleset PATH")
+        print(render_diff(ruleset, diff), end="")
+        return
     chosen = load_ruleset(ruleset) if ruleset else None
     text = render_catalog("markdown" if markdown else "text", chosen)
     if output:
@@ -189,13 +199,15 @@ def rules(
         print(text)
 
 
-@app.command()
-def rulesets() -> None:
-    """List the rulesets shipped with the package."""
-    from transforms.rules.ruleset import available_rulesets
+from pipelines.cli_rulesets import (  # noqa: E402 - the commands after the app exists
+    compare_command,
+    make_rulesets_app,
+    reassess_command,
+)
 
-    for rs in available_rulesets():
-        print(f"{rs.label:<20} {rs.title}")
+app.add_typer(make_rulesets_app(DxaGroup), name="rulesets")
+app.command("reassess")(reassess_command)
+app.command("compare")(compare_command)
 
 
 @app.command()

@@ -54,6 +54,7 @@ def execute_run(
 
     from pipelines import progress
     from pipelines.flow import registry_flow
+    from pipelines.rulesets_store import RulesetConflict
     from pipelines.store import RegistryLocked
 
     if not verbose:  # Prefect is imported and has set up its logging: re-route it
@@ -76,8 +77,8 @@ def execute_run(
             lock_timeout_s=lock_timeout_s, date_format=date_format,
             precision=str(precision) if precision else None, t_reference=t_reference,
         )
-    except RegistryLocked:
-        raise  # its message says all: the lock, the wait, nothing written
+    except (RegistryLocked, RulesetConflict):
+        raise  # its message says all: the lock or the two contents, nothing written
     except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file
         raise RunIncomplete(_incomplete(exc)) from exc
     finally:

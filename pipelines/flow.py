@@ -37,6 +37,7 @@ from pipelines.report import collect_report
 from pipelines.reporting.publish_html import html_link, publish_html_page
 from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_table import record_rules
+from pipelines.rulesets_store import check_ruleset, record_ruleset
 from pipelines.runners import task_runner_for
 from pipelines.settings import RunSettings, resolve_settings
 from pipelines.store import registry
@@ -115,8 +116,11 @@ def load_stage(
         timer.merge(item.stage_seconds)
     with registry(db, lock_timeout_s=settings.lock_timeout_s) as con:
         mark_interrupted(con)
+        # an edited file under a held id@version is refused here, before the run's row
+        source = check_ruleset(con, settings.ruleset)
         begin_run(con, summary.run_id, summary.ruleset)
         try:
+            record_ruleset(con, source)
             record_rules(con, settings.ruleset)
             _load_all(con, summary, prepared, settings, timer)
             summary.status = RunStatus.COMPLETED
