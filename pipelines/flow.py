@@ -32,6 +32,7 @@ from pipelines.load import assess_loaded_input, load_input
 from pipelines.messages import safe_reason
 from pipelines.outcome import RunSummary
 from pipelines.prepare import PreparedInput, failed_input, prepare_input
+from pipelines.privacy import private_files
 from pipelines.publish import publish_reporting_copy
 from pipelines.report import collect_report
 from pipelines.reporting.publish_html import html_link, publish_html_page
@@ -291,4 +292,5 @@ def registry_flow(
     # a bad ruleset or precision file fails here, before anything is written
     settings = resolve_settings(ruleset, precision, fmt, date_format, lock_timeout_s,
                                 t_reference)
-    return run_stages(paths, db, settings, PrefectStages(), get_run_logger())
+    with private_files():  # staging, write-ahead logs, temporary files: 0600
+        return run_stages(paths, db, settings, PrefectStages(), get_run_logger())

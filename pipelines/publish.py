@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import duckdb
 
+from pipelines.privacy import REPORTING_COPY_MODE, private_files
 from pipelines.store import STORAGE_VERSION, connect
 
 
@@ -51,11 +51,12 @@ def publish_reporting_copy(
         temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
             # While we hold the write lock: nobody changes the registry meanwhile.
-            if opens_in_lts(storage_version(con)):
-                shutil.copyfile(db, temporary)
-            else:
-                _convert_copy(con, temporary)
-            os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            with private_files():  # no moment where the copy is readable by others
+                if opens_in_lts(storage_version(con)):
+                    shutil.copyfile(db, temporary)
+                else:
+                    _convert_copy(con, temporary)
+            os.chmod(temporary, REPORTING_COPY_MODE)
             os.replace(temporary, target)
         finally:
             for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.privacy import private_files
 from transforms.serial import SERIAL_FLAG_CODES
 
 #: Tables a batch writes (the registry's names).
@@ -78,7 +79,8 @@ def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
     """A fresh staging database attached to `con`, removed again on exit."""
     remove_stale_staging(con)
     path = staging_file(con)
-    con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}")
+    with private_files():  # the staging file holds the patient rows being loaded: 0600
+        con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}")
     try:
         for table in LOADED_TABLES:
             con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")

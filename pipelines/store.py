@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from pipelines.privacy import make_private, private_files
 from pipelines.timing import Stage, StageTimer
 from schemas.errors import RegistryError
 
@@ -57,12 +58,16 @@ def connect(
         raise RegistryUnavailable(f"the registry's folder does not exist: {folder}")
     deadline = time.monotonic() + lock_timeout_s
     delay = 0.2
+    creating = not read_only and not Path(db_path).exists()
     while True:
         try:
-            con = duckdb.connect(
-                str(db_path), read_only=read_only,
-                config={"storage_compatibility_version": STORAGE_VERSION},
-            )
+            with private_files():
+                con = duckdb.connect(
+                    str(db_path), read_only=read_only,
+                    config={"storage_compatibility_version": STORAGE_VERSION},
+                )
+            if creating:
+                make_private(db_path)
             # Row order in the tables is never relied on (queries sort): ~1.2x faster loads.
             con.execute("SET preserve_insertion_order = false")
             return con

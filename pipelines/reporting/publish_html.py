@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.messages import safe_reason
+from pipelines.privacy import REPORTING_COPY_MODE
 from pipelines.reporting.render_html import html_report
 
 
@@ -31,6 +32,7 @@ def publish_html_report(db_path: Path | str, con: duckdb.DuckDBPyConnection,
     try:
         temporary.write_text(html_report(con, day, source=Path(db_path).name),
                              encoding="utf-8")
+        os.chmod(temporary, REPORTING_COPY_MODE)  # read like the reporting copy beside it
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
