@@ -25,5 +25,3 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
   echo "$want" > "$stamp"
 fi
-# Prefect keeps its local state (ephemeral API database) inside the project.
-export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"

@@ -3,5 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
-export PREFECT_HOME
 exec .venv/bin/dxa run sample_data --db "${DXA_DB:-registry.duckdb}" "$@"
