@@ -21,6 +21,7 @@ from pipelines.env import configure_prefect_env
 from pipelines.messages import safe_reason, write_details
 from pipelines.reporting.formats import ReportFormat
 from pipelines.reporting.render_text import print_tables
+from pipelines.scheduling import DEFAULT_CRON, DEFAULT_TIMEZONE, WORK_POOL
 from schemas.errors import DxaError
 
 
@@ -214,24 +215,33 @@ app.command("compare")(compare_command)
 def serve(
     paths: Annotated[list[Path], typer.Argument(help="Export folders to ingest each night.")],
     db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
-    cron: Annotated[str, typer.Option(help="Cron schedule.")] = "0 2 * * *",
+    cron: Annotated[str, typer.Option(help="Cron schedule.")] = DEFAULT_CRON,
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Berlin.")
+    ] = DEFAULT_TIMEZONE,
     ruleset: Annotated[str, typer.Option(help="Ruleset id or path.")] = "core-2025",
 ) -> None:
-    """Serve the flow on a nightly cron schedule (needs `prefect server start` running)."""
-    import os
-
-    if not os.environ.get("PREFECT_API_URL"):
-        fail("scheduling needs a Prefect server: run `prefect server start` and set "
-             "PREFECT_API_URL (or use a plain cron line calling `dxa run`)")
+    """Serve the flow as deployment dxa-serve on a cron schedule (needs a Prefect server)."""
     configure_prefect_env()
-    from pipelines.flow import registry_flow
+    from pipelines.scheduling import checked_timezone, require_server, serve_nightly
 
-    registry_flow.serve(
-        name="dxa-nightly",
-        cron=cron,
-        parameters={"paths": [str(p.resolve()) for p in paths], "db": str(db.resolve()),
-                    "ruleset": ruleset},
-    )
+    require_server()
+    serve_nightly(paths, db, cron=cron, timezone=checked_timezone(timezone), ruleset=ruleset)
+
+
+@app.command("work-pool")
+def work_pool(
+    name: Annotated[str, typer.Option(help="Work pool name (prefect.yaml uses dxa).")] = (
+        WORK_POOL
+    ),
+) -> None:
+    """Create the process work pool that `prefect deploy --all` needs (once per server)."""
+    configure_prefect_env()
+    from pipelines.scheduling import ensure_work_pool, require_server
+
+    url = require_server()
+    created = ensure_work_pool(name)
+    out.print(Text(f"work pool {name} {'created' if created else 'already exists'} on {url}"))
 
 
 @app.command()
