@@ -88,7 +88,7 @@ def patient_history(
 
     `sources`: the exams tables that hold history: the registry's, and the staging table
     of earlier batches of the same file. One row per exam with SERIAL_EXAM_COLUMNS (the
-    BMD columns only), reshaped to sites by `serial_input`: cheaper than reading the
+    BMD and region columns only), reshaped to sites by `serial_input`: cheaper than reading the
     `measurements` view.
     """
     # repeated ids are fine for a semi join: no unique() pass over a million ids

@@ -18,7 +18,6 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
     """
     parts = []
     for site in SITES:
-        hip = site in ("total_hip", "femoral_neck")
         parts.append(
             exams.select(
                 pl.col("exam_id"),
@@ -26,12 +25,7 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
                 pl.col(f"{site}_bmd").alias("bmd_g_cm2"),
                 pl.col(f"{site}_t").alias("t_score"),
                 pl.col(f"{site}_z").alias("z_score"),
-                (pl.col("hip_side") if hip else pl.lit(None, dtype=pl.String)).alias("hip_side"),
-                (
-                    pl.col("spine_vertebrae").fill_null(4)
-                    if site == "spine"
-                    else pl.lit(None, dtype=pl.Int64)
-                ).alias("vertebrae"),
+                *_region_columns(site),
             )
         )
     long = pl.concat(parts)
@@ -42,8 +36,11 @@ def to_measurements(exams: pl.DataFrame) -> pl.DataFrame:
 #: Exam columns serial comparison needs beside each measurement.
 SERIAL_KEYS = ("patient_id", "exam_date", "scanner_serial", "on_treatment")
 
-#: Exam columns `serial_input` reads: the serial keys and each site's BMD.
-SERIAL_EXAM_COLUMNS = ("exam_id", *SERIAL_KEYS, *(f"{site}_bmd" for site in SITES))
+#: Exam columns `serial_input` reads: the serial keys, each site's BMD and the region
+#: scanned (hip side, spine vertebrae: CHG-SAME-REGION).
+SERIAL_EXAM_COLUMNS = (
+    "exam_id", *SERIAL_KEYS, *(f"{site}_bmd" for site in SITES), "hip_side", "spine_vertebrae",
+)
 
 
 def serial_input(exams: pl.DataFrame) -> pl.DataFrame:
@@ -51,7 +48,8 @@ def serial_input(exams: pl.DataFrame) -> pl.DataFrame:
 
     Serial comparison looks at BMD only (CHG-BMD-NOT-T), so this is the narrow cousin of
     `to_measurements`: the same (exam, site) rows where the BMD is recorded, without the
-    scores. `exams` needs SERIAL_EXAM_COLUMNS only (registry history is read that way).
+    scores, with the same `hip_side` and `vertebrae` columns. `exams` needs
+    SERIAL_EXAM_COLUMNS only (registry history is read that way).
     """
     return pl.concat(
         exams.select(
@@ -59,6 +57,21 @@ def serial_input(exams: pl.DataFrame) -> pl.DataFrame:
             *SERIAL_KEYS,
             pl.lit(site).alias("site"),
             pl.col(f"{site}_bmd").alias("bmd_g_cm2"),
+            *_region_columns(site),
         ).filter(pl.col("bmd_g_cm2").is_not_null())
         for site in SITES
     )
+
+
+def _region_columns(site: str) -> list[pl.Expr]:
+    """`hip_side` (hip sites) and `vertebrae` (spine, 4 when not given), null elsewhere:
+    the columns of the `measurements` view (migration 005)."""
+    hip = site in ("total_hip", "femoral_neck")
+    return [
+        (pl.col("hip_side") if hip else pl.lit(None, dtype=pl.String)).alias("hip_side"),
+        (
+            pl.col("spine_vertebrae").fill_null(4).cast(pl.Int64)
+            if site == "spine"
+            else pl.lit(None, dtype=pl.Int64)
+        ).alias("vertebrae"),
+    ]

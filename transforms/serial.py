@@ -1,44 +1,49 @@
-"""Serial exams: compare each new exam's BMD with the patient's previous exam, site by site.
+"""Serial exams: compare each exam's BMD with earlier exams of the same site, like with like.
 
-Implements clinical-rules.md §7 (CHG-SAME-SCANNER, CHG-BMD-NOT-T, CHG-LSC, CHG-LOSS).
-A monitoring verdict is only meaningful when the difference between two scans exceeds the
-scanner's own measurement noise, so:
+Implements clinical-rules.md §7 (CHG-SAME-SCANNER, CHG-SAME-REGION, CHG-PRIOR,
+CHG-BASELINE, CHG-BMD-NOT-T, CHG-LSC, CHG-LOSS, CHG-SCANNER-CHANGED). A monitoring verdict
+is only meaningful when the difference between two scans exceeds the scanner's own
+measurement noise and both scans measured the same bone, so:
 
 - only absolute BMD (g/cm2) is compared, never T-scores: T-scores move with reference
   database changes, BMD does not (CHG-BMD-NOT-T);
-- a change verdict is given only when both exams were made on the same scanner serial:
-  cross-scanner differences include calibration offsets larger than most real changes.
-  Otherwise the site gets a `SCANNER_CHANGED` flag and no `changes` row
-  (CHG-SAME-SCANNER);
-- a change is significant when abs(% change) > LSC = 2.77 x precision of that scanner and
-  site (CHG-LSC); a significant decrease is flagged (CHG-LOSS).
+- a site is compared only with earlier exams made on the same scanner serial (a missing
+  serial never matches: cross-scanner differences include calibration offsets larger
+  than most real changes) of the same region: the same hip, the same number of
+  vertebrae (`transforms.serial_search` says how; a hip side not recorded on either
+  exam still compares, with `region_verified = false`);
+- each exam and site is compared with its prior exam (the most recent comparable one:
+  an exam on another scanner in between hides nothing) and, when it is another exam,
+  with its baseline (the first comparable one), so that slow loss under the LSC at each
+  visit shows up: one `bmd_changes` row per exam, site and comparison;
+- a change is significant when abs(% change) > LSC = 2.77 x precision of that scanner
+  and site (CHG-LSC); `lsc_source` says `precision_study` when the precision is the
+  precision file's own entry for that scanner serial, `default` when it is a default
+  (the file's registry-wide `[default]` or the shipped defaults), null when no precision
+  is known (no LSC, no verdict).
+
+Flags (one per exam *and site*: the detail names the site; never identifiers):
+- `SCANNER_CHANGED` (warning): the site has earlier exams, none on this scanner;
+- `REGION_CHANGED` (warning): earlier exams on this scanner, none of this region (the
+  detail says what differs); left, right, left hips: the third compares with the first;
+- `SIGNIFICANT_BMD_LOSS` (warning), `LOSS_ON_TREATMENT` (high) when the exam says
+  on_treatment: a significant decrease against the prior exam, the baseline or both:
+  ONE flag per exam and site, whose detail lists each comparison that lost
+  (`spine -6.1% vs previous, -11.5% vs baseline (LSC 5.3%)`).
 
 Out-of-order arrival: a registry exam dated after a batch exam of the same patient is
-judged again (its previous exam may now be the batch exam) and listed in `rejudged`, so
-that the registry ends up as if every exam had arrived in date order.
-
-Which exam is "previous" (documented choice): for each batch exam and site with a BMD, the
-previous exam is the patient's latest exam with a BMD at that site and a *strictly earlier*
-exam_date, taken from history and from the batch itself (so several exams of one patient
-in one batch chain: each is compared with the one before it). When several exams share
-that latest earlier date, the one with the greatest exam_id is taken, the same "latest"
-as the `v_latest_assessment` view (exam_date DESC, exam_id DESC). Two exams on the same
-date are never compared with each other (a same-day repeat is a precision measurement,
-not a change). A history row whose exam_id is also in the batch is ignored: the batch's
-version of that exam wins. Rows with a null patient_id, exam_date or BMD take no part.
-(exam_id, site) is assumed unique within each input, as in the `measurements` table.
+judged again (its prior exam or baseline may now be the batch exam) and listed in
+`rejudged`, so that the registry ends up as if every exam had arrived in date order.
+A history row whose exam_id is also in the batch is ignored: the batch's version wins.
+Rows with a null patient_id, exam_date or BMD take no part. (exam_id, site) is assumed
+unique within each input, as in the `measurements` table.
 
 Numbers (documented choice): pct_change = 100 x (bmd - prior) / prior and lsc_pct are
 rounded to 6 decimals before the verdict, so that a change exactly at the LSC (which the
 spec says is *not* significant) is not flipped by binary floating-point noise. A prior
 BMD that is not positive gives a null pct_change (and so no verdict).
 
-Flags (documented choice): one `SCANNER_CHANGED` flag per exam *and site*, because the
-previous exam can differ by site (a site missing from the last exam is compared with an
-earlier one, possibly on another scanner); the detail names the site. Loss flags are per
-exam and site too. Details carry site names and percentages only, never identifiers.
-
-Everything is one lazy polars plan (sort, shift, joins): no per-row Python.
+Everything is polars plans (sorts, shifts, joins): no per-row Python.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import polars as pl
 from schemas.vocabulary import Severity
 from transforms.precision import LSC_FACTOR, PrecisionTable
 from transforms.rules.declare import ARTICLE, ISCD, SERIAL_STEP, Rule
+from transforms.serial_search import HIP_SITES, comparable_exams, earlier_regions, with_region
 
 #: The serial-exam rules this module decides (clinical-rules.md section 7).
 RULES: tuple[Rule, ...] = (
@@ -84,7 +90,8 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
-#: Columns both inputs must carry (measurement-level long frames).
+#: Columns both inputs must carry (measurement-level long frames): `hip_side` is read
+#: on the hip sites only, `vertebrae` on the spine only (blank there: 4).
 INPUT_SCHEMA: Final = {
     "exam_id": pl.String,
     "patient_id": pl.String,
@@ -93,20 +100,25 @@ INPUT_SCHEMA: Final = {
     "on_treatment": pl.Boolean,
     "site": pl.String,
     "bmd_g_cm2": pl.Float64,
+    "hip_side": pl.String,
+    "vertebrae": pl.Int64,
 }
 
 #: The `changes` frame, as the DuckDB table `bmd_changes` holds it (without run_id).
 CHANGE_SCHEMA: Final = {
     "exam_id": pl.String,
-    "prior_exam_id": pl.String,
     "site": pl.String,
+    "comparison": pl.String,
+    "prior_exam_id": pl.String,
     "bmd_g_cm2": pl.Float64,
     "prior_bmd_g_cm2": pl.Float64,
     "pct_change": pl.Float64,
     "lsc_pct": pl.Float64,
+    "lsc_source": pl.String,
     "significant": pl.Boolean,
     "direction": pl.String,
     "days_between": pl.Int32,
+    "region_verified": pl.Boolean,
 }
 
 #: The `flags` frame, as the DuckDB table `flags` holds it (without run_id).
@@ -119,17 +131,21 @@ FLAG_SCHEMA: Final = {
 }
 
 #: Flag codes this module writes: replaced whenever an exam is judged again.
-SERIAL_FLAG_CODES: Final = ("SCANNER_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT")
+SERIAL_FLAG_CODES: Final = (
+    "SCANNER_CHANGED", "REGION_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT",
+)
+
+#: `bmd_changes.comparison`: against the prior exam (CHG-PRIOR), the baseline (CHG-BASELINE).
+COMPARISONS: Final = ("previous", "baseline")
 
 #: Decimals kept for pct_change and lsc_pct (see module docstring).
 DECIMALS: Final = 6
 
-_KEY: Final = ("patient_id", "site")
-
 
 @dataclass(frozen=True)
 class SerialResult:
-    """Change verdicts (one row per compared exam and site) and the flags they raise.
+    """Change verdicts (one row per compared exam, site and comparison) and the flags
+    they raise.
 
     `rejudged`: registry exams whose verdicts were worked out again because a new exam
     now sits before them; their earlier verdicts and flags are to be replaced by these.
@@ -144,10 +160,10 @@ def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame
     """The batch's exams whose patient has another exam, in the batch or in `history`.
 
     Exam-level frames (one row per exam), before they are reshaped to one row per site:
-    a patient's only exam has no previous exam and is no one's previous, so leaving it
-    out changes no verdict, and on a first large load it halves the rows the comparison
-    reshapes and sorts (tests/test_serial.py holds the verdicts equal either way).
-    `history` holds only the batch's patients (`patient_history`).
+    a patient's only exam has no earlier exam and is no one's prior or baseline, so
+    leaving it out changes no verdict, and on a first large load it halves the rows the
+    comparison reshapes and sorts (tests/transforms/test_serial.py holds the verdicts
+    equal either way). `history` holds only the batch's patients (`patient_history`).
     """
     patient = pl.col("patient_id")
     earlier = history.get_column("patient_id").implode()
@@ -155,54 +171,31 @@ def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame
 
 
 def _prepare(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
-    """The comparable rows of an input, with the contract dtypes."""
+    """The comparable rows of an input, with the contract dtypes and region columns
+    read only where they apply."""
     missing = [c for c in INPUT_SCHEMA if c not in frame.columns]
     if missing:
         raise ValueError(f"{name}: missing columns: {', '.join(missing)}")
+    site = pl.col("site")
     return (
         frame.lazy()
         .select(pl.col(c).cast(t) for c, t in INPUT_SCHEMA.items())
         .filter(
             pl.col("patient_id").is_not_null()
             & pl.col("exam_date").is_not_null()
-            & pl.col("site").is_not_null()
+            & site.is_not_null()
             & pl.col("bmd_g_cm2").is_not_null()
         )
-    )
-
-
-def _same_as(offset: int, *cols: str) -> pl.Expr:
-    """True where the row `offset` away has equal values in `cols` (False at the edges)."""
-    return pl.all_horizontal(pl.col(c) == pl.col(c).shift(offset) for c in cols).fill_null(
-        False
-    )
-
-
-def _with_prior(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Each row with its previous exam: the latest exam at the same patient and site on
-    the latest earlier date (ties on that date: the greatest exam_id).
-
-    Sorted by patient, site, date, exam_id, the row just before the first row of a
-    (patient, site, date) group is the last exam of the previous date; every row of the
-    group shares it. One sort and a few shifts: no join.
-    """
-    position = pl.int_range(pl.len(), dtype=pl.Int64)
-    day_start = pl.when(~_same_as(1, *_KEY, "exam_date")).then(position).forward_fill()
-    has_prior = _same_as(1, *_KEY).gather(pl.col("_day_start"))
-    prior_row = (pl.col("_day_start") - 1).clip(0)
-    return (
-        rows.sort([*_KEY, "exam_date", "exam_id"])
-        .with_columns(day_start.alias("_day_start"))
         .with_columns(
-            pl.when(has_prior).then(pl.col(c).gather(prior_row)).alias(f"prior_{c}")
-            for c in ("exam_id", "exam_date", "scanner_serial", "bmd_g_cm2")
+            pl.when(site.is_in(HIP_SITES)).then(pl.col("hip_side")).alias("hip_side"),
+            pl.when(site == "spine").then(pl.col("vertebrae").fill_null(4)).alias("vertebrae"),
         )
-        .drop("_day_start")
     )
 
 
 def _with_lsc(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
-    """Add lsc_pct: the scanner's own precision for the site, else the default, else null."""
+    """Add lsc_pct and lsc_source: the scanner's own precision for the site
+    (`precision_study`), else the default (`default`), else null (no LSC known)."""
     table = precision.as_frame().lazy()
     by_scanner = table.filter(pl.col("scanner_serial").is_not_null()).rename(
         {"precision_pct": "_scanner_pct"}
@@ -210,70 +203,78 @@ def _with_lsc(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
     default = table.filter(pl.col("scanner_serial").is_null()).select(
         "site", pl.col("precision_pct").alias("_default_pct")
     )
+    source = (
+        pl.when(pl.col("_scanner_pct").is_not_null())
+        .then(pl.lit("precision_study"))
+        .when(pl.col("_default_pct").is_not_null())
+        .then(pl.lit("default"))
+    )
     return (
         pairs.join(by_scanner, on=["scanner_serial", "site"], how="left")
         .join(default, on="site", how="left")
         .with_columns(
             (LSC_FACTOR * pl.coalesce("_scanner_pct", "_default_pct"))
             .round(DECIMALS)
-            .alias("lsc_pct")
+            .alias("lsc_pct"),
+            source.alias("lsc_source"),
         )
         .drop("_scanner_pct", "_default_pct")
     )
 
 
-def compare_serial(
-    batch: pl.DataFrame, history: pl.DataFrame, precision: PrecisionTable
-) -> SerialResult:
-    """Compare every batch exam and site with the patient's previous exam at that site.
-
-    `history` holds the registry's earlier exams of the batch's patients, `batch` the new
-    exams of this run; both are measurement-level long frames (INPUT_SCHEMA). Returns the
-    same-scanner change verdicts and the SCANNER_CHANGED / loss flags. Rows come out
-    sorted (changes by exam_id, site; flags by exam_id, code, detail) so that the result
-    does not depend on input row order.
-    """
+def _rows(batch: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(every row taking part, with `_judge`; the registry exams judged again)."""
     new = _prepare(batch, "batch").with_columns(pl.lit(True).alias("_judge"))
     old = _prepare(history, "history")
-    if history.height:
-        # Exams can arrive out of order (a back-filled file, rows not sorted by date): a
-        # registry exam dated after a new exam of the same patient may now have another
-        # previous exam, so its verdict is worked out again (and replaced by the caller).
-        earliest = new.group_by("patient_id").agg(pl.col("exam_date").min().alias("_first"))
-        old = (
-            old.join(new.select("exam_id").unique(), on="exam_id", how="anti")
-            .join(earliest, on="patient_id", how="left")
-            .with_columns((pl.col("exam_date") > pl.col("_first")).fill_null(False)
-                          .alias("_judge"))
-            .drop("_first")
-            .cache()
-        )
-        rows = pl.concat([old, new])
-        rejudged = old.filter("_judge").select(pl.col("exam_id").unique().sort())
-    else:  # a first load: nothing earlier to compare with or to judge again
-        rows = new
-        rejudged = pl.LazyFrame(schema={"exam_id": pl.String})
-    pairs = (
-        _with_prior(rows)
-        .filter(pl.col("_judge") & pl.col("prior_exam_id").is_not_null())
-        .drop("_judge")
+    if not history.height:  # a first load: nothing earlier to compare with or judge again
+        return new, pl.LazyFrame(schema={"exam_id": pl.String})
+    # Exams can arrive out of order (a back-filled file, rows not sorted by date): a
+    # registry exam dated after a new exam of the same patient may now have another
+    # prior exam or baseline, so its verdict is worked out again (and replaced by the
+    # caller).
+    earliest = new.group_by("patient_id").agg(pl.col("exam_date").min().alias("_first"))
+    old = (
+        old.join(new.select("exam_id").unique(), on="exam_id", how="anti")
+        .join(earliest, on="patient_id", how="left")
+        .with_columns((pl.col("exam_date") > pl.col("_first")).fill_null(False).alias("_judge"))
+        .drop("_first")
+        .cache()
     )
-    same_scanner = (
-        pl.col("scanner_serial").is_not_null()
-        & pl.col("prior_scanner_serial").is_not_null()
-        & (pl.col("scanner_serial") == pl.col("prior_scanner_serial"))
-    )
-    pairs = pairs.with_columns(same_scanner.alias("_same_scanner")).cache()
+    rejudged = old.filter("_judge").select(pl.col("exam_id").unique().sort())
+    return pl.concat([old, new]), rejudged
 
-    pct = (
-        pl.when(pl.col("prior_bmd_g_cm2") > 0)
-        .then(100 * (pl.col("bmd_g_cm2") - pl.col("prior_bmd_g_cm2")) / pl.col("prior_bmd_g_cm2"))
-        .round(DECIMALS)
-    )
+
+def _pairs(judged: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per judged exam, site and comparison: `previous`, and `baseline` where the
+    baseline is not the prior exam itself."""
+    own = ["exam_id", "site", "scanner_serial", "on_treatment", "exam_date", "bmd_g_cm2",
+           "hip_side"]
+    compared = judged.filter(pl.col("prior_exam_id").is_not_null())
+    parts = []
+    for comparison in COMPARISONS:
+        prefix = "prior" if comparison == "previous" else "baseline"
+        part = compared if comparison == "previous" else compared.filter(
+            pl.col("baseline_exam_id") != pl.col("prior_exam_id"))
+        parts.append(part.select(
+            *own,
+            pl.lit(comparison).alias("comparison"),
+            *(pl.col(f"{prefix}_{c}").alias(f"prior_{c}")
+              for c in ("exam_id", "exam_date", "bmd_g_cm2", "hip_side")),
+        ))
+    return pl.concat(parts)
+
+
+def _verdicts(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
+    """Percent change, LSC, significance, direction, days and region check per pair."""
+    prior = pl.col("prior_bmd_g_cm2")
+    pct = pl.when(prior > 0).then(100 * (pl.col("bmd_g_cm2") - prior) / prior).round(DECIMALS)
     significant = pl.col("pct_change").abs() > pl.col("lsc_pct")
-    compared = (
-        _with_lsc(pairs.filter(pl.col("_same_scanner")), precision)
-        .with_columns(pct.alias("pct_change"))
+    unverified = pl.col("site").is_in(HIP_SITES) & (
+        pl.col("hip_side").is_null() | pl.col("prior_hip_side").is_null()
+    )
+    return (
+        _with_lsc(pairs, precision)
+        .with_columns(pct.alias("pct_change"), (~unverified).alias("region_verified"))
         .with_columns(significant.alias("significant"))
         .with_columns(
             pl.when(pl.col("significant") & (pl.col("pct_change") < 0))
@@ -288,45 +289,102 @@ def compare_serial(
             .cast(pl.Int32)
             .alias("days_between"),
         )
-        .cache()
     )
+
+
+def _text(*parts: str | pl.Expr) -> pl.Expr:
+    """Text of literal parts and expressions (numbers as polars prints them).
+
+    `pl.concat_str`, not `pl.format`: polars 2.1's format can panic on a string column
+    made of many chunks (a filtered concatenation), where concat_str does not.
+    """
+    return pl.concat_str(
+        [pl.lit(p) if isinstance(p, str) else p.cast(pl.String) for p in parts]
+    )
+
+
+def _flag(code: str, severity: Severity, detail: pl.Expr) -> list[pl.Expr]:
+    """The columns of a flag row: code, severity and detail (site names and numbers)."""
+    return [pl.col("exam_id"), pl.lit(code).alias("code"), pl.lit(severity).alias("severity"),
+            detail.alias("detail")]
+
+
+def _loss_flags(compared: pl.LazyFrame) -> pl.LazyFrame:
+    """One loss flag per exam and site whose BMD fell significantly against its prior
+    exam, its baseline or both; the detail lists each (previous first)."""
+    part = _text(pl.col("pct_change").round(1), "% vs ", pl.col("comparison"))
+    treated = pl.col("on_treatment").fill_null(False)
+    return (
+        compared.filter(pl.col("direction") == "decrease")
+        .group_by("exam_id", "site")
+        .agg(
+            part.sort_by("comparison", descending=True).str.join(", ").alias("_parts"),
+            pl.col("lsc_pct").first(),
+            treated.first().alias("_treated"),
+        )
+        .select(
+            pl.col("exam_id"),
+            pl.when("_treated").then(pl.lit("LOSS_ON_TREATMENT"))
+            .otherwise(pl.lit("SIGNIFICANT_BMD_LOSS")).alias("code"),
+            pl.when("_treated").then(pl.lit(Severity.HIGH))
+            .otherwise(pl.lit(Severity.WARNING))
+            .alias("severity"),
+            _text(pl.col("site"), " ", pl.col("_parts"), " (LSC ", pl.col("lsc_pct").round(1),
+                  "%)").alias("detail"),
+        )
+    )
+
+
+def _unmatched_flags(judged: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """SCANNER_CHANGED and REGION_CHANGED for judged sites with earlier exams but none
+    comparable (CHG-SCANNER-CHANGED)."""
+    earlier = judged.filter(
+        pl.col("prior_exam_id").is_null() & (pl.col("_first_any") < pl.col("exam_date"))
+    )
+    same_scanner = (pl.col("_first_same_scanner") < pl.col("exam_date")).fill_null(False)
+    scanner = earlier.filter(~same_scanner).select(_flag(
+        "SCANNER_CHANGED", Severity.WARNING,
+        _text(pl.col("site"), pl.when(pl.col("scanner_serial").is_null())
+              .then(pl.lit(": scanner serial not recorded"))
+              .otherwise(pl.lit(": no earlier exam on this scanner"))),
+    ))
+    unmatched = earlier.filter(same_scanner)
+    spine = pl.col("site") == "spine"
+    unit = pl.when(spine).then(pl.lit("vertebrae")).otherwise(pl.lit("hip"))
+    what = pl.when(spine).then(pl.col("vertebrae").cast(pl.String)).otherwise("hip_side")
+    region = (
+        unmatched.join(earlier_regions(unmatched, regions), on=["exam_id", "site"])
+        .select(_flag(
+            "REGION_CHANGED", Severity.WARNING,
+            _text(pl.col("site"), ": ", what, " ", unit, ", earlier exams on this scanner: ",
+                  pl.col("_other_regions").list.join(", "), " ", unit),
+        ))
+    )
+    return pl.concat([scanner, region])
+
+
+def compare_serial(
+    batch: pl.DataFrame, history: pl.DataFrame, precision: PrecisionTable
+) -> SerialResult:
+    """Compare every batch exam and site with its prior exam and baseline at that site.
+
+    `history` holds the registry's earlier exams of the batch's patients, `batch` the new
+    exams of this run; both are measurement-level long frames (INPUT_SCHEMA). Returns the
+    change verdicts and the SCANNER_CHANGED / REGION_CHANGED / loss flags. Rows come out
+    sorted (changes by exam_id, site, comparison; flags by exam_id, code, detail) so that
+    the result does not depend on input row order.
+    """
+    rows, rejudged = _rows(batch, history)
+    # Collected where a frame feeds two outputs: under polars' default (streaming)
+    # engine a cached subplan was worked out again, the sort included (~1.6x slower).
+    regions = with_region(rows).collect().lazy()
+    judged = comparable_exams(regions).collect().lazy()
+    compared = _verdicts(_pairs(judged), precision).collect().lazy()
     changes = compared.select(
         pl.col(c).cast(t) for c, t in CHANGE_SCHEMA.items()
-    ).sort("exam_id", "site")
-
-    scanner_changed = pairs.filter(~pl.col("_same_scanner")).select(
-        "exam_id",
-        pl.lit("SCANNER_CHANGED").alias("code"),
-        pl.lit(Severity.INFO).alias("severity"),
-        pl.when(
-            pl.col("scanner_serial").is_not_null() & pl.col("prior_scanner_serial").is_not_null()
-        )
-        .then(pl.format("{}: previous exam on another scanner", "site"))
-        .otherwise(
-            pl.format("{}: scanner serial not recorded on this or the previous exam", "site")
-        )
-        .alias("detail"),
-    )
-    on_treatment = pl.col("on_treatment").fill_null(False)
-    losses = compared.filter(pl.col("direction") == "decrease").select(
-        "exam_id",
-        pl.when(on_treatment)
-        .then(pl.lit("LOSS_ON_TREATMENT"))
-        .otherwise(pl.lit("SIGNIFICANT_BMD_LOSS"))
-        .alias("code"),
-        pl.when(on_treatment)
-        .then(pl.lit(Severity.HIGH))
-        .otherwise(pl.lit(Severity.WARNING))
-        .alias("severity"),
-        pl.format(
-            "{} {}% (LSC {}%)",
-            "site",
-            pl.col("pct_change").round(1),
-            pl.col("lsc_pct").round(1),
-        ).alias("detail"),
-    )
+    ).sort("exam_id", "site", "comparison")
     flags = (
-        pl.concat([scanner_changed, losses])
+        pl.concat([_unmatched_flags(judged, regions), _loss_flags(compared)])
         .with_columns(pl.lit(None, dtype=pl.String).alias("ruleset"))
         .select(pl.col(c).cast(t) for c, t in FLAG_SCHEMA.items())
         .sort("exam_id", "code", "detail")

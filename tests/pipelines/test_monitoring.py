@@ -55,20 +55,23 @@ def test_changes_across_runs_and_inside_one_batch(tmp_path: Path) -> None:
     ])
     registry_flow(paths=[str(night1)], db=str(db))
     registry_flow(paths=[str(night2)], db=str(db))
-    changes = rows(db, "SELECT exam_id, prior_exam_id, site, round(pct_change, 2), lsc_pct,"
-                       " significant, direction, days_between FROM bmd_changes WHERE site = 'spine'"
-                       " ORDER BY exam_id")
+    changes = rows(db, "SELECT exam_id, comparison, prior_exam_id, round(pct_change, 2),"
+                       " lsc_pct, lsc_source, significant, direction, days_between,"
+                       " region_verified FROM bmd_changes WHERE site = 'spine'"
+                       " ORDER BY exam_id, comparison")
     assert changes == [
-        ("X2", "X1", "spine", -5.2, 5.263, False, "stable", 365),
-        ("X3", "X2", "spine", -6.12, 5.263, True, "decrease", 365),
+        ("X2", "previous", "X1", -5.2, 5.263, "default", False, "stable", 365, True),
+        ("X3", "baseline", "X1", -11.0, 5.263, "default", True, "decrease", 730, True),
+        ("X3", "previous", "X2", -6.12, 5.263, "default", True, "decrease", 365, True),
     ]
     flags = rows(db, "SELECT exam_id, code, severity, detail FROM flags WHERE code IN"
                      " ('SIGNIFICANT_BMD_LOSS', 'LOSS_ON_TREATMENT', 'SCANNER_CHANGED')"
                      " ORDER BY exam_id, detail")
     assert flags == [
-        ("X3", "LOSS_ON_TREATMENT", "high", "spine -6.1% (LSC 5.3%)"),
-        ("X4", "SCANNER_CHANGED", "info", "femoral_neck: previous exam on another scanner"),
-        ("X4", "SCANNER_CHANGED", "info", "spine: previous exam on another scanner"),
+        ("X3", "LOSS_ON_TREATMENT", "high",
+         "spine -6.1% vs previous, -11.0% vs baseline (LSC 5.3%)"),
+        ("X4", "SCANNER_CHANGED", "warning", "femoral_neck: no earlier exam on this scanner"),
+        ("X4", "SCANNER_CHANGED", "warning", "spine: no earlier exam on this scanner"),
     ]
 
 
