@@ -65,3 +65,15 @@ def assert_same_registry(vendor: dict[str, pl.DataFrame], twin: dict[str, pl.Dat
     for table in TABLE_KEYS:
         assert vendor[table].height > 0, table
         assert_frame_equal(vendor[table], twin[table], check_exact=True)
+
+
+def assert_region_recorded(exams: pl.DataFrame) -> None:
+    """Every loaded exam with a hip result names the hip, every spine result its vertebra
+    count: what serial comparison needs to compare like with like (CHG-SAME-REGION)."""
+    hip = pl.col("femoral_neck_bmd").is_not_null() | pl.col("total_hip_bmd").is_not_null()
+    hips = exams.filter(hip)
+    spines = exams.filter(pl.col("spine_bmd").is_not_null())
+    assert hips.height > 0 and spines.height > 0
+    assert hips["hip_side"].null_count() == 0
+    assert set(hips["hip_side"]) <= {"left", "right"}
+    assert spines["spine_vertebrae"].null_count() == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from registry_twin import assert_same_registry, load_registry
+from registry_twin import assert_region_recorded, assert_same_registry, load_registry
 
 from pipelines.prepare import PreparedInput, prepare_input
 from samplegen.apex import apex_tables, write_apex_export
@@ -51,6 +51,7 @@ def test_export_and_canonical_twin_give_the_same_registry(
     assert exams["exam_id"].str.starts_with("APEX-").all()
     assert set(exams["scanner_manufacturer"]) == {"Hologic"}
     assert exams["prior_fragility_fracture"].null_count() == exams.height  # not recorded
+    assert_region_recorded(exams)
 
 
 def test_twin_holds_only_what_apex_carries(exported: tuple[pl.DataFrame, Path]) -> None:

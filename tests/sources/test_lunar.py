@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from pydicom.sequence import Sequence
-from registry_twin import assert_same_registry, load_registry
+from registry_twin import assert_region_recorded, assert_same_registry, load_registry
 
 from pipelines.prepare import prepare_input
 from samplegen.canonical import generate_exams
@@ -47,6 +47,7 @@ def test_files_and_canonical_twin_give_the_same_registry(
     assert_same_registry(vendor, canonical)
     assert vendor["exams"]["exam_id"].str.starts_with("LUNAR-").all()
     assert vendor["exams"]["frax_major_pct"].null_count() < twin.height  # FRAX carried
+    assert_region_recorded(vendor["exams"])
 
 
 def test_twin_holds_only_what_lunar_carries(exams: pl.DataFrame) -> None:
