@@ -55,17 +55,44 @@ import polars as pl
 
 from schemas.vocabulary import Severity
 from transforms.precision import LSC_FACTOR, PrecisionTable
-from transforms.rules.declare import ARTICLE, ISCD, SERIAL_STEP, Rule
+from transforms.rules.declare import ARTICLE, ISCD, SERIAL_STEP, SPEC, Rule
 from transforms.serial_search import HIP_SITES, comparable_exams, earlier_regions, with_region
 
-#: The serial-exam rules this module decides (clinical-rules.md section 7).
+#: The serial-exam rules this module decides (clinical-rules.md section 7), in its order.
 RULES: tuple[Rule, ...] = (
     Rule(
         "CHG-SAME-SCANNER", "serial",
-        "Compare an exam with the patient's previous exam at the same site only when both "
-        "were made on the same scanner (serial number); otherwise flag SCANNER_CHANGED and "
-        "no change verdict.",
+        "Compare a site only with exams made on the same scanner (serial number); a missing "
+        "serial never matches.",
         (), f"{ARTICLE}; {ISCD}", implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-SAME-REGION", "serial",
+        "Compare like with like: the hip sites only when both exams scanned the same hip "
+        "(hip_side; when either side is not recorded, compare and record region_verified = "
+        "false), the spine only when both results use the same number of vertebrae (a "
+        "blank spine_vertebrae counts as 4), the radius as one region. Both recorded and "
+        "different: no verdict; flag REGION_CHANGED (warning, the detail names the site and "
+        "what differs) when the site has earlier exams on the same scanner but none of the "
+        "same region (left, right, left hips: the third is compared with the first).",
+        (), f"{ISCD}; {SPEC}", implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-PRIOR", "serial",
+        "The prior exam of a site (bmd_changes.comparison = previous) is the patient's most "
+        "recent earlier exam with that site on the same scanner and region, not simply the "
+        "previous exam: an exam on another scanner in between does not hide a change.",
+        (), f"{ISCD}; {SPEC}", implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-BASELINE", "serial",
+        "Also compare with the baseline (comparison = baseline): the patient's first exam "
+        "with that site on the same scanner and region, when it is not the prior exam "
+        "itself, so that slow loss under the LSC at each visit shows up.",
+        (), f"{ISCD}; {SPEC}",
+        "Article: the previous exam only. ISCD and vendor trend reports: against the "
+        "previous exam and against the baseline, same region.",
+        implemented_in=SERIAL_STEP,
     ),
     Rule(
         "CHG-BMD-NOT-T", "serial",
@@ -75,8 +102,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "CHG-LSC", "serial",
         "LSC = 2.77 x precision error (%CV) of that scanner and site; a change is "
-        "significant when abs(% change) > LSC. Default precision: spine 1.9%, total hip "
-        "1.8%, femoral neck 2.5%.",
+        "significant when abs(% change) > LSC. Precision from the registry's precision file "
+        "(config/precision.toml, or dxa run --precision): its entry for the scanner serial "
+        "and site (lsc_source = precision_study), else its [default] table, else the "
+        "defaults spine 1.9%, total hip 1.8%, femoral neck 2.5% (lsc_source = default); "
+        "the radius has no default (no LSC, no verdict).",
         (), ISCD,
         "Article: fixed LSC 2.8-5.6%. ISCD: 2.77 x the facility's own precision error, "
         "per site.",
@@ -84,9 +114,18 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "CHG-LOSS", "serial",
-        "A significant decrease is flagged SIGNIFICANT_BMD_LOSS (warning); on treatment "
-        "LOSS_ON_TREATMENT (high).",
+        "A significant decrease against the prior exam or the baseline is flagged "
+        "SIGNIFICANT_BMD_LOSS (warning); on treatment LOSS_ON_TREATMENT (high). One flag "
+        "per exam and site; the detail says which comparison (or both). APEX and Lunar "
+        "exports record no on_treatment: their losses are warnings.",
         (), ISCD, implemented_in=SERIAL_STEP,
+    ),
+    Rule(
+        "CHG-SCANNER-CHANGED", "serial",
+        "An exam whose site has earlier exams, none of them on the same scanner, flags "
+        "SCANNER_CHANGED (warning): the follow-up cannot be judged until a "
+        "cross-calibration or a new baseline.",
+        (), f"{ISCD}; {SPEC}", implemented_in=SERIAL_STEP,
     ),
 )
 
