@@ -20,7 +20,7 @@ TABLES = {
     "assessments": "SELECT * EXCLUDE (run_id) FROM assessments ORDER BY exam_id, ruleset",
     "flags": "SELECT * EXCLUDE (run_id) FROM flags ORDER BY ALL",
     "quarantine": "SELECT * EXCLUDE (run_id) FROM quarantine ORDER BY ALL",
-    "bmd_changes": "SELECT * EXCLUDE (run_id) FROM bmd_changes ORDER BY exam_id, site",
+    "bmd_changes": "SELECT * EXCLUDE (run_id) FROM bmd_changes ORDER BY exam_id, site, comparison",
     "source_files": "SELECT file_sha256, status, rows_read, rows_loaded, rows_quarantined,"
                     " rows_duplicate FROM source_files ORDER BY file_sha256",
 }

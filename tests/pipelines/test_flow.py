@@ -189,7 +189,7 @@ KEYS = {
     "exams": "exam_id",
     "measurements": "exam_id, site",
     "assessments": "exam_id, ruleset",
-    "bmd_changes": "exam_id, site",
+    "bmd_changes": "exam_id, site, comparison",
     "flags": "exam_id, code, detail, ruleset",
 }
 
@@ -222,10 +222,12 @@ def test_derived_rows_stay_unique_through_reloads_rulesets_and_backfills(
                 " HAVING count(*) > 1)"
             ).fetchone()[0]
             assert repeated == 0, table
-        # E3 was compared with E1 on its first load; after the back-fill, with E2
+        # E3 was compared with E1 on its first load; after the back-fill, with E2 (its
+        # prior exam) and E1 (its baseline)
         assert con.execute(
-            "SELECT exam_id, prior_exam_id FROM bmd_changes ORDER BY exam_id"
-        ).fetchall() == [("E2", "E1"), ("E3", "E2")]
+            "SELECT exam_id, comparison, prior_exam_id FROM bmd_changes ORDER BY ALL"
+        ).fetchall() == [("E2", "previous", "E1"), ("E3", "baseline", "E1"),
+                         ("E3", "previous", "E2")]
         assert con.execute("SELECT count(*) FROM assessments").fetchone()[0] == 5
 
 
