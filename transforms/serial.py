@@ -334,8 +334,9 @@ def _verdicts(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
 def _text(*parts: str | pl.Expr) -> pl.Expr:
     """Text of literal parts and expressions (numbers as polars prints them).
 
-    `pl.concat_str`, not `pl.format`: polars 2.1's format can panic on a string column
-    made of many chunks (a filtered concatenation), where concat_str does not.
+    `pl.concat_str`, not `pl.format`: polars 2.1's format can panic ("assertion failed:
+    i < self.len()") on a string column made of many chunks, such as a filtered
+    concatenation; a known polars bug, open upstream. concat_str is not affected.
     """
     return pl.concat_str(
         [pl.lit(p) if isinstance(p, str) else p.cast(pl.String) for p in parts]

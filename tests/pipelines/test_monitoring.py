@@ -143,12 +143,14 @@ def load_rows(con: duckdb.DuckDBPyConnection, folder: Path, name: str, exams: li
 
 def older_exam_only_under_bhof(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     """PX: an osteoporosis exam in 2020 assessed only under bhof-2022, then a 2024 osteopenia
-    exam assessed only under core-2025 (the ruleset changed between the two nights)."""
+    exam assessed only under core-2025 (the ruleset changed between the two nights). X2
+    has no BMD, so no change row: `registry_at_002` holds bmd_changes as it was then."""
     load_rows(con, folder, "old", [make_row(exam_id="X1", patient_id="PX",
                                             exam_date="2020-01-01", femoral_neck_t="-2.7")],
               ruleset="bhof-2022")
     load_rows(con, folder, "new", [make_row(exam_id="X2", patient_id="PX",
-                                            exam_date="2024-06-01")])
+                                            exam_date="2024-06-01",
+                                            femoral_neck_bmd=None)])
 
 
 def overdue_rows(con: duckdb.DuckDBPyConnection, as_of: str) -> list[tuple]:

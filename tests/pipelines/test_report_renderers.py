@@ -43,8 +43,9 @@ def test_overdue_bands_in_time_order_categories_in_clinical_order(report: Report
     assert categories == ["osteoporosis", "osteopenia", "normal"]
     treatment = [r[1] for r in report.section("treatment").rows if r[0] == "core-2025@2"]
     assert treatment == ["recommended", "not_indicated"]
-    assert [r[0] for r in report.section("flags").rows] == [
-        "SIGNIFICANT_BMD_LOSS", "SCANNER_CHANGED"]  # warning before info
+    flags = report.section("flags").rows
+    assert [r[:2] for r in flags] == [  # by severity, then count, then code
+        ("SCANNER_CHANGED", "warning"), ("SIGNIFICANT_BMD_LOSS", "warning")]
 
 
 def test_the_sort_key_puts_unknown_values_last_alphabetically() -> None:
