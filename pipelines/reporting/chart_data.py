@@ -64,9 +64,15 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def primary_ruleset(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The latest run's ruleset, else the ruleset with the most assessments."""
-    rows = con.execute(
-        "SELECT ruleset FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1").fetchall()
+    """The registry's primary ruleset (`registry_primary_ruleset()`, migration 014), so a
+    what-if run under another ruleset does not switch the charts; in a registry without
+    the macro, the latest run's ruleset; else the ruleset with the most assessments."""
+    has_macro = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name ="
+                            " 'registry_primary_ruleset'").fetchall()[0][0]
+    rows = con.execute("SELECT registry_primary_ruleset()").fetchall() if has_macro else []
+    if not rows or rows[0][0] is None:
+        rows = con.execute(
+            "SELECT ruleset FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1").fetchall()
     if not rows:
         rows = con.execute("SELECT ruleset FROM assessments GROUP BY 1 "
                            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()

@@ -124,3 +124,21 @@ def test_one_ruleset_draws_no_comparison(tmp_path: Path) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
         page = html_report(con, dt.date.fromisoformat(AS_OF), source=db.name)
     assert 'id="chart-rulesets"' not in page and 'id="chart-overdue"' in page
+
+
+def test_a_what_if_run_under_another_ruleset_does_not_switch_the_charts(
+        tmp_path: Path) -> None:
+    """The charts follow the registry's primary ruleset, not the latest run's."""
+    from report_registry import _night
+
+    from pipelines.rulesets_store import ensure_primary
+    from pipelines.store import registry
+
+    db = build_registry(tmp_path)
+    with registry(db) as con:
+        ensure_primary(con)  # as a run does before it records its ruleset
+        primary = con.execute("SELECT registry_primary_ruleset()").fetchall()[0][0]
+        _night(con, tmp_path / "night2.csv", "run-4", "bhof-2022")  # the latest run now
+        page = html_report(con, dt.date.fromisoformat(AS_OF), source=db.name)
+    assert primary.startswith("core-2025@")
+    assert f"latest exam under {primary}." in page
