@@ -54,7 +54,7 @@ def _generated_exams(n: int, seed: int) -> list[dict[str, Any]]:
 
     from strategies import AGES, SITE_CODES, T_SCORES, Z_SCORES
 
-    from transforms.columns import CANONICAL_COLUMNS
+    from schemas.columns import CANONICAL_COLUMNS
 
     rng = random.Random(seed)
 
