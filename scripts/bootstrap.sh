@@ -21,7 +21,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
       | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
   fi
   echo "bootstrap: installing locked dependencies (pylock.toml, hash-checked)..." >&2
-  .venv/bin/uv pip sync --quiet --python .venv/bin/python pylock.toml
+  # bytecode compiled here: a `dxa run` then imports Prefect's server without compiling
+  # it (several seconds of each run's fixed cost where __pycache__ cannot be written)
+  .venv/bin/uv pip sync --quiet --compile-bytecode --python .venv/bin/python pylock.toml
   .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
+  .venv/bin/python -m compileall -q pipelines schemas sources transforms samplegen >/dev/null
   echo "$want" > "$stamp"
 fi
