@@ -133,7 +133,8 @@ def load_stage(
                 summary.report = collect_report(con, dt.date.today())
             with timer.stage(Stage.PUBLISH):
                 summary.reporting_copy = str(publish_reporting_copy(db, con))
-                summary.html_report = publish_html_page(db, con, _stage_logger())
+                summary.html_report = publish_html_page(db, con, _stage_logger(),
+                                                        summary.report)
             record_stage_seconds(con, summary)
         except Exception as exc:
             summary.status = RunStatus.FAILED

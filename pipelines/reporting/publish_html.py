@@ -15,6 +15,7 @@ import duckdb
 
 from pipelines.messages import safe_reason
 from pipelines.privacy import REPORTING_COPY_MODE
+from pipelines.reporting.model import Report
 from pipelines.reporting.render_html import html_report
 
 
@@ -25,12 +26,14 @@ def html_report_path(db_path: Path | str) -> Path:
 
 
 def publish_html_report(db_path: Path | str, con: duckdb.DuckDBPyConnection,
-                        day: dt.date) -> Path:
-    """Write the page for `day` beside the registry, atomically."""
+                        day: dt.date, report: Report | None = None) -> Path:
+    """Write the page for `day` beside the registry, atomically (`report`: that day's
+    registry report when already collected)."""
     target = html_report_path(db_path)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(html_report(con, day, source=Path(db_path).name),
+        temporary.write_text(html_report(con, day, source=Path(db_path).name,
+                                           report=report),
                              encoding="utf-8")
         os.chmod(temporary, REPORTING_COPY_MODE)  # read like the reporting copy beside it
         os.replace(temporary, target)
@@ -40,14 +43,18 @@ def publish_html_report(db_path: Path | str, con: duckdb.DuckDBPyConnection,
 
 
 def publish_html_page(db_path: Path | str, con: duckdb.DuckDBPyConnection,
-                      logger: logging.Logger | logging.LoggerAdapter) -> str | None:
+                      logger: logging.Logger | logging.LoggerAdapter,
+                      report: Report | None = None) -> str | None:
     """The nightly page's path, or None with a warning when it could not be written.
+
+    `report`: the run's registry report, reused (its date is the page's date).
 
     The run's data is committed by then: a page that fails to render (a disk full, a
     chart bug) must not turn a completed load into a failed run.
     """
     try:
-        return str(publish_html_report(db_path, con, dt.date.today()))
+        day = dt.date.today() if report is None else report.as_of
+        return str(publish_html_report(db_path, con, day, report))
     except Exception as exc:  # noqa: BLE001 - reported, the run stays completed
         logger.warning("the HTML report was not written: %s", safe_reason(exc))
         return None

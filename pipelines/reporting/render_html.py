@@ -195,6 +195,13 @@ Generated {dt.datetime.now().isoformat(sep=" ", timespec="minutes")}.</p>
 """
 
 
-def html_report(con: duckdb.DuckDBPyConnection, day: dt.date, *, source: str) -> str:
-    """The whole page from an open registry connection (read-only is enough)."""
-    return render_page(registry_report(con, day), figures(chart_data(con, day)), source=source)
+def html_report(con: duckdb.DuckDBPyConnection, day: dt.date, *, source: str,
+                report: Report | None = None) -> str:
+    """The whole page from an open registry connection (read-only is enough).
+
+    `report`: the registry report of `day` when the caller already holds it (the nightly
+    run collects it for its summary): every section scans the whole registry, so it is
+    not collected twice.
+    """
+    report = registry_report(con, day) if report is None else report
+    return render_page(report, figures(chart_data(con, day)), source=source)
