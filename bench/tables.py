@@ -54,6 +54,7 @@ def render(report: dict[str, Any], source: str) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {target} | {verdict} |")
 
     big = s[labels[-1]]
+    at_1m = labels[-1] == "1M"  # the targets are set at 1M: no verdict from a smaller run
     fixed = s["fixed_s"]
     row("DuckDB alone: `" + report["floor_sql"].format(csv="f.csv") + "` (the floor)",
         [f"{_s(s[k]['floor_s'])}, {_mem(s[k]['floor_rss_mib'])}" for k in labels])
@@ -62,10 +63,10 @@ def render(report: dict[str, Any], source: str) -> str:
     ratio = big["run_minus_fixed_over_floor"]
     row("(`dxa run` - fixed cost) / floor", [f"{s[k]['run_minus_fixed_over_floor']}x"
                                              for k in labels], "<= 1.5x at 1M",
-        _verdict(None if ratio is None else ratio <= 1.5))
+        _verdict(None if ratio is None or not at_1m else ratio <= 1.5))
     rss = big["run_rss_mib"]
     row("peak RSS of `dxa run`", [_mem(s[k]["run_rss_mib"]) for k in labels],
-        "<= 1.2 GiB at 1M", _verdict(rss <= 1.2 * GIB_MIB))
+        "<= 1.2 GiB at 1M", _verdict(rss <= 1.2 * GIB_MIB if at_1m else None))
     row("nightly 10k increment (`dxa run`)", [_s(s[k]["increment_s"]) for k in labels])
     inc = big["increment_minus_fixed_s"]
     small_inc = s[labels[0]]["increment_minus_fixed_s"]
@@ -73,7 +74,8 @@ def render(report: dict[str, Any], source: str) -> str:
               round(100 * (inc - small_inc) / small_inc, 1))
     row("increment - fixed cost", [_s(s[k]["increment_minus_fixed_s"]) for k in labels],
         "<= 2 s, <= +20 % of 100k",
-        _verdict(None if inc is None else inc <= 2 and (growth is None or growth <= 20)))
+        _verdict(None if inc is None or not at_1m else
+                 inc <= 2 and (growth is None or growth <= 20)))
     row("peak RSS of the increment", [_mem(s[k]["increment_rss_mib"]) for k in labels])
     row("beyond the stages (wall - sum of `runs.stage_seconds`): first load / increment",
         [f"{_s(s[k]['run_beyond_stages_s'])} / {_s(s[k]['increment_beyond_stages_s'])}"
