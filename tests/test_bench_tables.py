@@ -20,7 +20,7 @@ def _report() -> dict:
             "floor_sql": "CREATE TABLE exams AS SELECT * FROM read_csv('{csv}')",
             "machine": {"nproc": 2, "python": "3.11.7", "polars": "x", "duckdb": "y",
                         "prefect": "z"},
-            "summary": {"fixed_s": 4.5, "fixed_beyond_stages_s": 4.2, "1M": size}}
+            "summary": {"fixed_s": 4.5, "fixed_beyond_stages_s": 4.2, "1m": size}}
 
 
 def test_render_gives_the_ratios_and_verdicts() -> None:
