@@ -24,6 +24,10 @@ from pipelines.reporting.render_text import print_tables
 from pipelines.scheduling import DEFAULT_CRON, DEFAULT_TIMEZONE, WORK_POOL
 from schemas.errors import DxaError
 
+#: `--db` of the commands that read the reporting copy (or the registry itself).
+ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")]
+REPORT_DB = Path("registry.report.duckdb")
+
 
 class DxaGroup(TyperGroup):
     """Every command's DxaError becomes one line on stderr and exit 1."""
@@ -95,8 +99,7 @@ def run(
 
 @app.command()
 def report(
-    db: Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")] = Path(
-        "registry.report.duckdb"),
+    db: ReportDb = REPORT_DB,
     as_of: Annotated[
         str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
     ] = None,
@@ -136,8 +139,7 @@ def export(
              "or research.")],
     output: Annotated[Path, typer.Option(
         help="FILE.csv, FILE.xlsx or FILE.parquet (research: FILE.parquet, one per table).")],
-    db: Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")] = Path(
-        "registry.report.duckdb"),
+    db: ReportDb = REPORT_DB,
     as_of: Annotated[
         str | None, typer.Option(help="Date of the list, YYYY-MM-DD (default today).")
     ] = None,

@@ -42,67 +42,78 @@ class Reason:
         return tuple(f for _, f, _, _ in string.Formatter().parse(self.wording) if f)
 
 
+def _about_column(code: str, wording: str, why: str, column: str | None = None) -> Reason:
+    """A reason about a column (or a row's shape): its message starts with the column."""
+    return Reason(code, "{column}: " + wording, why, column)
+
+
+def _about_rows(code: str, wording: str, why: str) -> Reason:
+    """An adapter's reason about table rows: its message starts with where they are
+    (`table_row` / `table_rows`)."""
+    return Reason(code, "{where}: " + wording, why)
+
+
 _CATALOG: tuple[Reason, ...] = (
     # --- the shape of a row (reading the file) --------------------------------------------
-    Reason("TRUNCATED_ROW", "{column}: has {fields} fields, the header has {width} "
+    _about_column("TRUNCATED_ROW", "has {fields} fields, the header has {width} "
            "(a truncated row)", "fewer fields than the header: loading it would pad blanks"),
     # --- cells that do not parse (transforms.parse) ---------------------------------------
-    Reason("NOT_A_NUMBER", "{column}: is not a number", "a number column's text"),
-    Reason("NOT_A_WHOLE_NUMBER", "{column}: is not a whole number", "an integer column"),
-    Reason("NOT_A_BOOLEAN", "{column}: is not a boolean (true/false, yes/no, y/n, 1/0)",
+    _about_column("NOT_A_NUMBER", "is not a number", "a number column's text"),
+    _about_column("NOT_A_WHOLE_NUMBER", "is not a whole number", "an integer column"),
+    _about_column("NOT_A_BOOLEAN", "is not a boolean (true/false, yes/no, y/n, 1/0)",
            "a boolean column's text is none of the contract's spellings"),
-    Reason("UNKNOWN_CODE", "{column}: holds a code that is not one of {allowed}",
+    _about_column("UNKNOWN_CODE", "holds a code that is not one of {allowed}",
            "a list of codes holds one outside its vocabulary"),
-    Reason("NOT_A_DATE", "{column}: is not a real date in the form {date_format}",
+    _about_column("NOT_A_DATE", "is not a real date in the form {date_format}",
            "dates are never guessed: ISO, or the operator's --date-format"),
     # --- the pandera model (schemas.exam) -------------------------------------------------
-    Reason("REQUIRED", "{column}: is required", "a required value is blank"),
-    Reason("NOT_ALLOWED", "{column}: is not one of the allowed values",
+    _about_column("REQUIRED", "is required", "a required value is blank"),
+    _about_column("NOT_ALLOWED", "is not one of the allowed values",
            "a value outside the column's vocabulary"),
-    Reason("EMPTY", "{column}: is empty", "a required text is empty"),
-    Reason("BELOW_RANGE", "{column}: is below its plausible range (must be {op} {bound})",
+    _about_column("EMPTY", "is empty", "a required text is empty"),
+    _about_column("BELOW_RANGE", "is below its plausible range (must be {op} {bound})",
            "below the column's plausible range"),
-    Reason("ABOVE_RANGE", "{column}: is above its plausible range (must be {op} {bound})",
+    _about_column("ABOVE_RANGE", "is above its plausible range (must be {op} {bound})",
            "above the column's plausible range"),
-    Reason("TOO_EARLY", "{column}: is before {bound}, the earliest plausible date",
+    _about_column("TOO_EARLY", "is before {bound}, the earliest plausible date",
            "a date before its plausible range (schemas.columns: EARLIEST_*_DATE)"),
-    Reason("EXAM_DATE_IN_FUTURE", "{column}: must not be in the future",
+    _about_column("EXAM_DATE_IN_FUTURE", "must not be in the future",
            "an exam cannot have happened after today", "exam_date"),
-    Reason("BIRTH_AFTER_EXAM", "{column}: must be before exam_date",
+    _about_column("BIRTH_AFTER_EXAM", "must be before exam_date",
            "a patient is born before being scanned", "birth_date"),
-    Reason("FRACTURE_SITES_CONTRADICT", "{column}: lists fracture sites but "
+    _about_column("FRACTURE_SITES_CONTRADICT", "lists fracture sites but "
            "prior_fragility_fracture is no", "a listed site is a prior fracture",
            "prior_fracture_sites"),
-    Reason("NO_SCORED_SITE", "{column}: no site has a T-score or a Z-score",
+    _about_column("NO_SCORED_SITE", "no site has a T-score or a Z-score",
            "an exam without any score cannot be assessed", "scores"),
     # --- exam ids (transforms.quarantine, pipelines.load) ---------------------------------
-    Reason("DUPLICATE_ID_CONFLICT", "{column}: appears {times} times in this file with "
+    _about_column("DUPLICATE_ID_CONFLICT", "appears {times} times in this file with "
            "different content", "the same exam id with different content: none is trusted"),
-    Reason("REGISTRY_ID_CONFLICT", "{column}: already in the registry from another input, "
+    _about_column("REGISTRY_ID_CONFLICT", "already in the registry from another input, "
            "with other content", "never overwritten silently: a person decides"),
     # --- the APEX adapter (sources.apex); `column` is the table, `where` its row(s) --------
-    Reason("APEX_MISSING_VALUE", "{where}: no {field}", "a key or required value is blank"),
-    Reason("APEX_UNREADABLE_DATE", "{where}: unreadable {field}", "a date that is no date"),
-    Reason("APEX_NO_SCAN", "{where}: no ScanAnalysis row for its {field}",
+    _about_rows("APEX_MISSING_VALUE", "no {field}", "a key or required value is blank"),
+    _about_rows("APEX_UNREADABLE_DATE", "unreadable {field}", "a date that is no date"),
+    _about_rows("APEX_NO_SCAN", "no ScanAnalysis row for its {field}",
            "a measurement or reference row links to no scan"),
-    Reason("APEX_NO_PATIENT", "{where}: no Patient row for its PATIENT_KEY",
+    _about_rows("APEX_NO_PATIENT", "no Patient row for its PATIENT_KEY",
            "a scan whose patient is not in Patient"),
-    Reason("APEX_NO_MEASUREMENT", "{where}: no {other} row for this scan",
+    _about_rows("APEX_NO_MEASUREMENT", "no {other} row for this scan",
            "a scan without its measurement row"),
-    Reason("APEX_CONFLICTING_ROWS", "{where}: conflicting {what}",
+    _about_rows("APEX_CONFLICTING_ROWS", "conflicting {what}",
            "differing rows for one key: no silent winner"),
-    Reason("APEX_WRONG_SCAN_KIND", "{where}: linked to a {kind} scan",
+    _about_rows("APEX_WRONG_SCAN_KIND", "linked to a {kind} scan",
            "a measurement row linked to a scan of another kind"),
-    Reason("APEX_AMBIGUOUS_SCANID", "{where}: SCANID shared by scans of several patients "
+    _about_rows("APEX_AMBIGUOUS_SCANID", "SCANID shared by scans of several patients "
            "and {other} has no PATIENT_KEY", "a SCANID-only link that is ambiguous"),
-    Reason("APEX_UNKNOWN_BONERANGE", "{where}: unknown BONERANGE '{bonerange}'",
+    _about_rows("APEX_UNKNOWN_BONERANGE", "unknown BONERANGE '{bonerange}'",
            "a region code the adapter does not know"),
-    Reason("APEX_SPINE_RANGE_TIE", "{where}: several spine BONERANGEs of the same width",
+    _about_rows("APEX_SPINE_RANGE_TIE", "several spine BONERANGEs of the same width",
            "two spine results, neither wider"),
-    Reason("APEX_UNORDERED_REPEATS", "{where}: repeated {kind} scans that cannot be "
+    _about_rows("APEX_UNORDERED_REPEATS", "repeated {kind} scans that cannot be "
            "ordered (same SCAN_DATE and ANALYSIS_DATE)", "no later scan to keep"),
     # --- the NHANES adapter (sources.nhanes) ------------------------------------------------
-    Reason("NHANES_NO_DEMOGRAPHICS", "{where}: no DEMO row for its SEQN",
+    _about_rows("NHANES_NO_DEMOGRAPHICS", "no DEMO row for its SEQN",
            "a DXA participant without demographics (age, sex) cannot be assessed"),
 )
 

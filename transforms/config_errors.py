@@ -9,11 +9,27 @@ keys first (a misspelt key also makes the intended one "missing"), then in file 
 
 from __future__ import annotations
 
+import tomllib
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+
+def read_config_toml(
+    path: Path, shown: str, what: str, error: Callable[[str], Exception]
+) -> dict[str, Any]:
+    """The TOML table of a configuration file; a missing or unparsable file raises
+    `error(message)` naming the file (`shown`) and what it should be (`what`)."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise error(f"{shown}: no such {what} file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{shown}: not valid TOML: {exc}") from exc
 
 
 class CrossFieldError(ValueError):

@@ -11,7 +11,6 @@ and the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.columns import SITES
 from schemas.errors import ConfigError
-from transforms.config_errors import first_problem
+from transforms.config_errors import first_problem, read_config_toml
 
 #: LSC multiplier at 95% confidence for two measurements (ISCD): 1.96 x sqrt(2).
 LSC_FACTOR: Final = 2.77
@@ -143,11 +142,4 @@ def load_precision(path: Path | None = None) -> PrecisionTable:
     """Load and validate a precision file; None loads the shipped `config/precision.toml`."""
     target = DEFAULT_PRECISION_PATH if path is None else Path(path)
     shown = str(target)
-    try:
-        with target.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise PrecisionError(f"{shown}: no such precision file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PrecisionError(f"{shown}: not valid TOML: {exc}") from exc
-    return _validate(data, shown)
+    return _validate(read_config_toml(target, shown, "precision", PrecisionError), shown)

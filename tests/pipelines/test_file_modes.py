@@ -23,6 +23,14 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def new_registry(folder: Path) -> Path:
+    """A registry created (and closed) in `folder`."""
+    db = folder / "registry.duckdb"
+    with registry(db):
+        pass
+    return db
+
+
 @pytest.fixture
 def permissive_umask() -> Iterator[None]:
     previous = os.umask(0o022)
@@ -34,17 +42,13 @@ def permissive_umask() -> Iterator[None]:
 
 @pytest.mark.usefixtures("permissive_umask")
 def test_a_new_registry_is_readable_by_its_owner_only(tmp_path: Path) -> None:
-    db = tmp_path / "registry.duckdb"
-    with registry(db):
-        pass
+    db = new_registry(tmp_path)
     assert mode(db) == 0o600
 
 
 @pytest.mark.usefixtures("permissive_umask")
 def test_a_mode_set_by_the_site_on_an_existing_registry_is_kept(tmp_path: Path) -> None:
-    db = tmp_path / "registry.duckdb"
-    with registry(db):
-        pass
+    db = new_registry(tmp_path)
     db.chmod(0o640)
     with registry(db):
         pass
@@ -53,9 +57,7 @@ def test_a_mode_set_by_the_site_on_an_existing_registry_is_kept(tmp_path: Path) 
 
 @pytest.mark.usefixtures("permissive_umask")
 def test_the_reporting_copy_is_group_readable_not_world_readable(tmp_path: Path) -> None:
-    db = tmp_path / "registry.duckdb"
-    with registry(db):
-        pass
+    db = new_registry(tmp_path)
     copy = publish_reporting_copy(db)
     assert copy == reporting_copy_path(db)
     assert mode(copy) == 0o640

@@ -3,7 +3,7 @@
 Why: "a ruleset is data, not a code fork" (clinical-rules.md section 5) only holds if a
 TOML file outside `rulesets/` travels the real load path and its label (ID@VERSION) and
 thresholds reach the registry. The flow's plain functions are called directly (the same
-wiring as bench/bench_pipeline.py worker_full), so no Prefect server is needed.
+wiring as bench/workers.py worker_full), so no Prefect server is needed.
 """
 
 from __future__ import annotations

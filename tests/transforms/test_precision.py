@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from precision_files import write_precision
 
 from transforms.precision import (
     DEFAULT_PRECISION_PATH,
@@ -13,17 +14,6 @@ from transforms.precision import (
     PrecisionTable,
     load_precision,
 )
-
-
-@pytest.fixture(scope="module")
-def default() -> PrecisionTable:
-    return load_precision()
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "precision.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_shipped_defaults(default: PrecisionTable) -> None:
@@ -42,7 +32,9 @@ def test_shipped_defaults(default: PrecisionTable) -> None:
 
 def test_scanner_override_and_fallback(tmp_path: Path) -> None:
     table = load_precision(
-        write(tmp_path, '[default]\nspine = 1.9\n[scanner."HZ-100"]\nspine = 1.2\nradius_33 = 1\n')
+        write_precision(
+            tmp_path, '[default]\nspine = 1.9\n[scanner."HZ-100"]\nspine = 1.2\nradius_33 = 1\n'
+        )
     )
     assert table.precision("spine", "HZ-100") == 1.2
     assert table.precision("spine", "OTHER") == 1.9
@@ -75,14 +67,14 @@ def test_scanner_override_and_fallback(tmp_path: Path) -> None:
     ],
 )
 def test_precision_validation_names_file_and_key(tmp_path: Path, text: str, key: str) -> None:
-    path = write(tmp_path, text)
+    path = write_precision(tmp_path, text)
     with pytest.raises(PrecisionError) as info:
         load_precision(path)
     assert str(info.value).startswith(f"{path}: {key}: ")
 
 
 def test_precision_bad_toml_and_missing_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "[default\nspine = 1.9\n")
+    path = write_precision(tmp_path, "[default\nspine = 1.9\n")
     with pytest.raises(PrecisionError, match=r"precision\.toml: not valid TOML"):
         load_precision(path)
     with pytest.raises(PrecisionError, match="no such precision file"):
@@ -90,7 +82,8 @@ def test_precision_bad_toml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_twenty_is_the_inclusive_upper_bound(tmp_path: Path) -> None:
-    assert load_precision(write(tmp_path, "[default]\nspine = 20\n")).precision("spine") == 20.0
+    table = load_precision(write_precision(tmp_path, "[default]\nspine = 20\n"))
+    assert table.precision("spine") == 20.0
 
 
 def test_shipped_precision_file_is_package_data() -> None:

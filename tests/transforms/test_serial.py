@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from precision_files import write_precision
 
 from transforms.measurements import serial_input
 from transforms.precision import (
@@ -44,17 +45,6 @@ def frame(*rows: Row) -> pl.DataFrame:
 
 
 EMPTY = frame()
-
-
-@pytest.fixture(scope="module")
-def default() -> PrecisionTable:
-    return load_precision()
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "precision.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def change(result_changes: pl.DataFrame, exam: str, site: str) -> dict:
@@ -152,7 +142,7 @@ def test_radius_without_precision_has_no_verdict(default: PrecisionTable) -> Non
 
 def test_per_scanner_precision_override(tmp_path: Path) -> None:
     text = '[default]\nspine = 1.9\n[scanner."HZ-100"]\nspine = 1.2\n'
-    table = load_precision(write(tmp_path, text))
+    table = load_precision(write_precision(tmp_path, text))
     history = frame(
         ("A1", "P1", "2022-01-01", "HZ-100", False, "spine", 1.0),
         ("B1", "P2", "2022-01-01", "OTHER", False, "spine", 1.0),
@@ -373,7 +363,7 @@ def test_an_unknown_side_sees_both_sides(default: PrecisionTable) -> None:
 
 
 def test_the_radius_is_one_region(tmp_path: Path) -> None:
-    table = load_precision(write(tmp_path, "[default]\nradius_33 = 1.0\n"))
+    table = load_precision(write_precision(tmp_path, "[default]\nradius_33 = 1.0\n"))
     history = frame(("E1", "P1", "2022-01-01", "S1", False, "radius_33", 1.0))
     batch = frame(("E2", "P1", "2023-01-01", "S1", False, "radius_33", 0.97))
     row = compare_serial(batch, history, table).changes.row(0, named=True)
@@ -466,7 +456,7 @@ def test_baseline_tie_takes_the_smallest_exam_id(default: PrecisionTable) -> Non
 
 def test_lsc_source_precision_study_or_default(tmp_path: Path) -> None:
     text = '[default]\nspine = 1.9\ntotal_hip = 1.8\n[scanner."HZ-100"]\nspine = 1.2\n'
-    table = load_precision(write(tmp_path, text))
+    table = load_precision(write_precision(tmp_path, text))
     history = frame(
         ("A1", "P1", "2022-01-01", "HZ-100", False, "spine", 1.0),
         ("A1", "P1", "2022-01-01", "HZ-100", False, "total_hip", 1.0),

@@ -11,7 +11,6 @@ the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from schemas.errors import ConfigError
-from transforms.config_errors import CrossFieldError, first_problem
+from transforms.config_errors import CrossFieldError, first_problem, read_config_toml
 
 #: Treatment levels, most to least urgent (the order properties are tested against).
 TREATMENT_LEVELS: tuple[str, ...] = (
@@ -310,13 +309,7 @@ def _packaged_dir() -> Path:
 
 
 def _load_file(path: Path, shown: str, expected_id: str | None) -> Ruleset:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise RulesetError(f"{shown}: no such ruleset file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesetError(f"{shown}: not valid TOML: {exc}") from exc
+    data = read_config_toml(path, shown, "ruleset", RulesetError)
     content = _validate(data, shown, expected_id)
     return Ruleset.model_validate({**dict(content), "path": shown})
 
