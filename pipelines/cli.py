@@ -262,11 +262,14 @@ def prevalence(
         str, typer.Option(help="Ruleset whose WHO T-score cut-offs are used.")
     ] = "core-2025",
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    ci: Annotated[
+        str, typer.Option(help="95 % CI: korn-graubard (as NCHS publishes) or wald.")
+    ] = "korn-graubard",
 ) -> None:
     """Prevalence of osteoporosis and low bone mass with 95 % CIs (survey or registry)."""
     from pipelines.prevalence_cli import run_prevalence
 
-    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail)
+    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail, ci)
 
 
 def main() -> None:

@@ -22,7 +22,15 @@ import polars as pl
 from pipelines.store import connect, query
 from schemas.errors import RegistryError
 from transforms.standardise import DEFAULT_BREAKS, band_of, band_shares, bands, standard
-from transforms.survey import PSU, STRATUM, WEIGHT, Estimate, lonely_strata, standardised_proportion
+from transforms.survey import (
+    CI_METHODS,
+    PSU,
+    STRATUM,
+    WEIGHT,
+    Estimate,
+    lonely_strata,
+    standardised_proportion,
+)
 
 SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
 BY = ("sex", "age_group")
@@ -44,6 +52,7 @@ class PrevalenceRequest:
     weights: str = "survey"
     osteoporosis_t: float = -2.5
     normal_t: float = -1.0
+    ci: str = CI_METHODS[0]
 
 
 @dataclass
@@ -137,7 +146,8 @@ def _summary(frame: pl.DataFrame, domain: pl.Expr, request: PrevalenceRequest,
     frame = frame.with_columns(std_band.alias(STD_BAND))
     result: dict = {}
     for outcome, key in (("_osteoporosis", "osteoporosis"), ("_low_bone_mass", "low_bone_mass")):
-        est: Estimate = standardised_proportion(frame, outcome, domain, STD_BAND, shares)
+        est: Estimate = standardised_proportion(frame, outcome, domain, STD_BAND, shares,
+                                                request.ci)
         result["n"] = est.n
         result[f"{key}_pct"] = _pct(est.proportion)
         result[f"{key}_ci95"] = None if est.ci95 is None else [_pct(est.ci95[0]),
@@ -231,4 +241,7 @@ def describe(request: PrevalenceRequest) -> str:
     return (f"Ages {request.min_age:g}+, lowest T-score of {', '.join(request.sites)} (a "
             f"T-score at each required); osteoporosis T <= {request.osteoporosis_t:g}, low "
             f"bone mass {request.osteoporosis_t:g} < T < {request.normal_t:g}; {weights}; "
-            f"{std}; 95 % CI p +/- 1.96 SE.")
+            f"{std}; 95 % CI {_CI_TEXT[request.ci]}.")
+
+
+_CI_TEXT = {"korn-graubard": "Korn-Graubard (as NCHS)", "wald": "p +/- 1.96 SE (Wald)"}

@@ -20,6 +20,7 @@ from pipelines.prevalence import (
     table_rows,
 )
 from transforms.standardise import StandardError, load_standards
+from transforms.survey import CI_METHODS
 
 
 def _names(text: str, allowed: tuple[str, ...], option: str,
@@ -33,7 +34,7 @@ def _names(text: str, allowed: tuple[str, ...], option: str,
 
 def build_request(
     db: Path, min_age: float, sites: str, by: str, standard: str, weights: str,
-    ruleset: str, fail: Callable[[str], None],
+    ruleset: str, fail: Callable[[str], None], ci: str = CI_METHODS[0],
 ) -> PrevalenceRequest:
     """Check every option before the registry is opened; `fail` exits with a reason."""
     from pipelines.rules_bridge import resolve_ruleset
@@ -50,6 +51,8 @@ def build_request(
     if standard != "none" and standard not in load_standards():
         fail(f"--standard must be one of {', '.join(sorted(load_standards()))} or none, "
              f"not {standard!r}")
+    if ci not in CI_METHODS:
+        fail(f"--ci must be {' or '.join(CI_METHODS)}, not {ci!r}")
     if not 0 <= min_age <= 120:
         fail("--min-age must be between 0 and 120")
     try:
@@ -59,16 +62,18 @@ def build_request(
     return PrevalenceRequest(
         db=db, min_age=min_age, sites=chosen_sites, by=groups, standard=standard,
         weights=weights, osteoporosis_t=diagnosis.osteoporosis_t, normal_t=diagnosis.normal_t,
+        ci=ci,
     )
 
 
 def run_prevalence(
     db: Path, min_age: float, sites: str, by: str, standard: str, weights: str,
     ruleset: str, fmt: str, out: Console, fail: Callable[[str], None],
+    ci: str = CI_METHODS[0],
 ) -> None:
     if fmt not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {fmt!r}")
-    request = build_request(db, min_age, sites, by, standard, weights, ruleset, fail)
+    request = build_request(db, min_age, sites, by, standard, weights, ruleset, fail, ci)
     try:
         result = prevalence(request)
     except (PrevalenceError, StandardError) as exc:

@@ -16,8 +16,17 @@ formula. The estimator here is the one R's `survey` package uses for `svymean` /
   n_h / (n_h - 1) * sum_j (t_hj - mean_h t)^2, t_hj = sum of w_i z_i in PSU j of h. A
   stratum with a single PSU contributes nothing (R's `survey.lonely.psu = "certainty"`);
   such strata are counted so that callers can say so.
-* 95 % confidence interval: p +/- 1.96 SE (normal quantile, as `confint()` on a
-  `svymean` does), clipped to [0, 1].
+* 95 % confidence interval, two methods (`ci_method`):
+  - "korn-graubard" (default): the Clopper-Pearson interval on the effective sample
+    size, as NCHS computes proportions' intervals under its Data Presentation Standards
+    for Proportions (Parker et al., Vital Health Stat 2(175), 2017; Korn and Graubard,
+    Survey Methodology 1998) and as R's `svyciprop(method = "beta")` does:
+    n_eff = min(n, p (1 - p) / Var(p)) (n itself when Var(p) = 0), scaled by
+    (t_{n-1} / t_df)^2 with df = PSUs - strata of the design; x = n_eff p; lower =
+    Beta^-1(0.025; x, n_eff - x + 1) (0 when p = 0), upper = Beta^-1(0.975; x + 1,
+    n_eff - x) (1 when p = 1);
+  - "wald": p +/- 1.96 SE (normal quantile, as `confint()` on a `svymean` does),
+    clipped to [0, 1].
 
 Unweighted registry data is the same computation with weight 1, one stratum and every
 exam its own PSU: the variance is then p (1 - p) / (n - 1) for a crude proportion.
@@ -29,11 +38,15 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import polars as pl
+from scipy.stats import beta, t
 
 Z95 = NormalDist().inv_cdf(0.975)
 
 #: Columns a design frame has: weight, stratum, psu (and the caller's outcome/domain/band).
 WEIGHT, STRATUM, PSU = "_w", "_stratum", "_psu"
+
+#: Confidence-interval methods; the first is the default (what NCHS publishes).
+CI_METHODS = ("korn-graubard", "wald")
 
 
 @dataclass(frozen=True)
@@ -61,12 +74,36 @@ def design_variance(frame: pl.DataFrame, z: str) -> tuple[float, int]:
     return float(variance or 0.0), lonely
 
 
+def design_df(frame: pl.DataFrame) -> int:
+    """Design degrees of freedom: PSUs minus strata (n - 1 for a one-stratum registry)."""
+    return int(frame.select(pl.struct(STRATUM, PSU).n_unique()).item()
+               - frame.get_column(STRATUM).n_unique())
+
+
+def wald_ci(p: float, se: float) -> tuple[float, float]:
+    """p +/- 1.96 SE, clipped to [0, 1]."""
+    return max(0.0, p - Z95 * se), min(1.0, p + Z95 * se)
+
+
+def korn_graubard_ci(p: float, se: float, n: int, df: int) -> tuple[float, float]:
+    """Korn-Graubard 95 % interval: Clopper-Pearson on the df-adjusted effective n."""
+    variance = se * se
+    n_eff = float(n) if variance <= 0 else min(float(n), p * (1 - p) / variance)
+    if df > 0 and n > 1:
+        n_eff *= (t.ppf(0.975, n - 1) / t.ppf(0.975, df)) ** 2
+    x = n_eff * p
+    lower = 0.0 if p <= 0 else float(beta.ppf(0.025, x, n_eff - x + 1))
+    upper = 1.0 if p >= 1 else float(beta.ppf(0.975, x + 1, n_eff - x))
+    return lower, upper
+
+
 def standardised_proportion(
     frame: pl.DataFrame,
     outcome: str,
     domain: pl.Expr,
     band: str,
     shares: dict[str, float],
+    ci_method: str = CI_METHODS[0],
 ) -> Estimate:
     """Directly standardised proportion of `outcome` (boolean) in `domain`.
 
@@ -102,7 +139,7 @@ def standardised_proportion(
     )
     variance, _lonely = design_variance(linearised, "_z")
     se = variance ** 0.5
-    ci = (max(0.0, p - Z95 * se), min(1.0, p + Z95 * se))
+    ci = wald_ci(p, se) if ci_method == "wald" else korn_graubard_ci(p, se, n, design_df(frame))
     return Estimate(n, p, se, ci, missing)
 
 

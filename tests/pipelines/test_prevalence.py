@@ -150,6 +150,10 @@ def test_cli_prints_the_table_and_json(survey_db: Path) -> None:
     assert as_csv.output.splitlines()[0].startswith("sex,n,osteoporosis_pct,")
     bad = runner.invoke(app, ["prevalence", "--db", str(survey_db), "--sites", "knee"])
     assert bad.exit_code == 1 and "--sites: unknown knee" in bad.output
+    bad = runner.invoke(app, ["prevalence", "--db", str(survey_db), "--ci", "exact"])
+    assert bad.exit_code == 1 and "--ci must be korn-graubard or wald" in bad.output
+    wald = runner.invoke(app, ["prevalence", "--db", str(survey_db), "--ci", "wald"])
+    assert wald.exit_code == 0 and "(Wald)" in wald.output
     bad = runner.invoke(app, ["prevalence", "--db", str(survey_db), "--standard", "who"])
     assert bad.exit_code == 1 and "--standard must be one of esp2013, us2000" in bad.output
 
@@ -180,6 +184,10 @@ def test_end_to_end_on_the_shared_nhanes_files(tmp_path: Path) -> None:
     assert (overall["osteoporosis_pct"], women["osteoporosis_pct"],
             men["osteoporosis_pct"], overall["low_bone_mass_pct"]) == (
         11.36, 16.98, 3.95, 45.48)
+    # Korn-Graubard by default (as NCHS publishes); Wald on request
+    assert overall["osteoporosis_ci95"] == [9.83, 13.03]
+    wald = prevalence(PrevalenceRequest(db, ci="wald")).overall
+    assert wald["osteoporosis_ci95"] == [9.86, 12.85]
 
 
 def test_cli_run_with_t_reference_through_the_flow(tmp_path: Path, prefect_harness) -> None:

@@ -6,7 +6,15 @@ import polars as pl
 import pytest
 
 from transforms.standardise import band_of, band_shares, bands, standard
-from transforms.survey import PSU, STRATUM, WEIGHT, Z95, standardised_proportion
+from transforms.survey import (
+    PSU,
+    STRATUM,
+    WEIGHT,
+    Z95,
+    design_df,
+    korn_graubard_ci,
+    standardised_proportion,
+)
 
 
 def _design(rows: list[tuple]) -> pl.DataFrame:
@@ -26,7 +34,8 @@ def test_weighted_proportion_and_ci_by_hand() -> None:
         (1, 1, 1, True, True, "a"), (1, 1, 1, False, True, "a"), (1, 2, 2, True, True, "a"),
         (2, 1, 1, False, True, "a"), (2, 2, 2, False, True, "a"), (2, 2, 1, True, True, "a"),
     ])
-    est = standardised_proportion(frame, "y", pl.col("d"), "band", {"a": 1.0})
+    est = standardised_proportion(frame, "y", pl.col("d"), "band", {"a": 1.0},
+                                  ci_method="wald")
     assert est.n == 6
     assert est.proportion == pytest.approx(0.5)
     assert est.se == pytest.approx(0.125)
@@ -105,3 +114,52 @@ def test_band_of_ages_on_both_sides_of_65() -> None:
     ages = pl.DataFrame({"age": [49.0, 50.0, 64.0, 64.9, 65.0, 80.0]})
     labels = ages.select(band_of(pl.col("age"), age_bands)).to_series().to_list()
     assert labels == [None, "50-64", "50-64", "50-64", "65+", "65+"]
+
+
+def test_korn_graubard_is_clopper_pearson_when_n_eff_is_n_and_df_full() -> None:
+    # p = 0.4, Var = p (1 - p) / 5 -> n_eff = 5, x = 2; df = n - 1 -> no df scaling.
+    # Clopper-Pearson for 2 of 5 (textbook): 0.0527, 0.8534.
+    lo, hi = korn_graubard_ci(0.4, (0.4 * 0.6 / 5) ** 0.5, n=5, df=4)
+    assert (round(lo, 4), round(hi, 4)) == (0.0527, 0.8534)
+
+
+def test_korn_graubard_caps_n_eff_at_n() -> None:
+    # a design effect below 1 (Var < p (1 - p) / n) must not widen n beyond the sample
+    assert korn_graubard_ci(0.4, 0.01, n=5, df=4) == pytest.approx(
+        korn_graubard_ci(0.4, (0.4 * 0.6 / 5) ** 0.5, n=5, df=4))
+
+
+def test_korn_graubard_df_scaling_by_hand() -> None:
+    # p = 0: n_eff = n = 5 (no variance), scaled by (t_{0.975,4} / t_{0.975,2})^2 =
+    # (2.776445 / 4.302653)^2 = 0.416395 -> 2.081975; lower = 0, upper = 1 - 0.025^(1/n_eff).
+    n_eff = 5 * (2.776445 / 4.302653) ** 2
+    lo, hi = korn_graubard_ci(0.0, 0.0, n=5, df=2)
+    assert lo == 0.0
+    assert hi == pytest.approx(1 - 0.025 ** (1 / n_eff), abs=1e-5)
+    assert hi == pytest.approx(0.82998, abs=1e-5)
+    assert korn_graubard_ci(1.0, 0.0, n=5, df=4) == pytest.approx((0.025 ** (1 / 5), 1.0))
+
+
+def test_design_df_is_psus_minus_strata() -> None:
+    frame = _design([
+        (1, 1, 1, True, True, "a"), (1, 2, 1, True, True, "a"), (1, 2, 1, True, True, "a"),
+        (2, 1, 1, False, True, "a"), (2, 2, 2, False, True, "a"), (2, 3, 1, True, True, "a"),
+    ])
+    assert design_df(frame) == 5 - 2
+
+
+def test_default_ci_is_korn_graubard_on_the_two_strata_case() -> None:
+    # the two-strata case above: p = 0.5, SE = 0.125, n = 6, df = 4 - 2 = 2.
+    # n_eff = min(6, 0.25 / 0.015625 = 16) = 6, times (t_{.975,5} / t_{.975,2})^2.
+    frame = _design([
+        (1, 1, 1, True, True, "a"), (1, 1, 1, False, True, "a"), (1, 2, 2, True, True, "a"),
+        (2, 1, 1, False, True, "a"), (2, 2, 2, False, True, "a"), (2, 2, 1, True, True, "a"),
+    ])
+    est = standardised_proportion(frame, "y", pl.col("d"), "band", {"a": 1.0})
+    assert est.ci95 == pytest.approx(korn_graubard_ci(0.5, 0.125, n=6, df=2))
+    n_eff = 6 * (2.570582 / 4.302653) ** 2  # 2.1417; x = n_eff / 2
+    from scipy.stats import beta
+
+    assert est.ci95 == pytest.approx(
+        (beta.ppf(0.025, n_eff / 2, n_eff / 2 + 1), beta.ppf(0.975, n_eff / 2 + 1, n_eff / 2)),
+        abs=1e-5)
