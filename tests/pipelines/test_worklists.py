@@ -228,3 +228,18 @@ def test_a_list_longer_than_an_excel_sheet_asks_for_csv(
     with pytest.raises(WorklistError, match="more than an Excel sheet holds"):
         export_worklist("overdue", copy, tmp_path / "big.xlsx")
     assert not list(tmp_path.iterdir())
+
+
+def test_significant_losses_name_their_comparison(copy: Path) -> None:
+    """bmd_changes holds a previous and a baseline row per site: each loss says which, in
+    the words of the loss flag's detail (previous first, one LSC per site)."""
+    view = _view_rows(copy, "SELECT losses FROM v_significant_loss")
+    sites = [part for cell in view["losses"] for part in cell.split("; ")]
+    assert sites
+    pattern = (r"^[a-z_]+ -\d+\.\d% vs (previous|baseline)"
+               r"(, -\d+\.\d% vs baseline)? \(LSC \d+\.\d%\)$")
+    assert pl.Series(sites).str.contains(pattern).all(), sites[:5]
+    assert any("vs previous, " in s for s in sites)
+    assert any(" vs baseline" in s and "vs previous" not in s for s in sites)
+    assert _view_rows(copy, "SELECT DISTINCT ruleset FROM v_significant_loss").height == 1
+
