@@ -173,17 +173,16 @@ def worklist_sql(worklist: Worklist) -> str:
 
 def resolve_ruleset_label(con: duckdb.DuckDBPyConnection, given: str | None) -> str:
     """`ID@VERSION` of the list's ruleset: as given, the highest version of a bare ID the
-    registry holds, or (none given) the ruleset of the latest completed run."""
+    registry holds, or (none given) the registry's primary ruleset, the one its readers'
+    views show, so that a what-if run under another ruleset does not switch the lists."""
     held = [r[0] for r in con.sql(
         "SELECT DISTINCT ruleset FROM assessments ORDER BY 1").fetchall()]
     if given is None:
-        found = con.sql("SELECT ruleset FROM runs WHERE status = 'completed'"
-                        " ORDER BY started_at DESC LIMIT 1").fetchall()
-        row = found[0] if found else None
-        if row is None or row[0] not in held:
-            raise WorklistError("the registry holds no completed run's assessments: "
-                                "give --ruleset ID")
-        return row[0]
+        primary = registry_primary(con)
+        if primary is None or primary not in held:
+            raise WorklistError("the registry holds no assessments under its primary "
+                                "ruleset: give --ruleset ID")
+        return primary
     if "@" in given:
         if given not in held:
             raise WorklistError(f"the registry holds no assessments under {given}; "
@@ -194,6 +193,18 @@ def resolve_ruleset_label(con: duckdb.DuckDBPyConnection, given: str | None) -> 
         raise WorklistError(f"the registry holds no assessments under ruleset {given!r}; "
                             f"it holds: {', '.join(held) or 'none'}")
     return max(versions, key=lambda label: _version_key(label.split("@", 1)[1]))
+
+
+def registry_primary(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The registry's primary ruleset (`registry_primary_ruleset()`); in a registry from
+    before that macro, the ruleset of its latest completed run."""
+    has_macro = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name ="
+                            " 'registry_primary_ruleset'").fetchall()[0][0]
+    if has_macro:
+        return con.execute("SELECT registry_primary_ruleset()").fetchall()[0][0]
+    found = con.execute("SELECT ruleset FROM runs WHERE status = 'completed'"
+                        " ORDER BY started_at DESC LIMIT 1").fetchall()
+    return found[0][0] if found else None
 
 
 def _version_key(version: str) -> tuple[int | str, ...]:

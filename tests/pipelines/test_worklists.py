@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -243,3 +244,23 @@ def test_significant_losses_name_their_comparison(copy: Path) -> None:
     assert any(" vs baseline" in s and "vs previous" not in s for s in sites)
     assert _view_rows(copy, "SELECT DISTINCT ruleset FROM v_significant_loss").height == 1
 
+
+def test_without_ruleset_the_list_is_the_primary_rulesets(copy: Path, tmp_path: Path) -> None:
+    """A later what-if run under another ruleset does not switch the lists: they default
+    to the registry's primary ruleset, as the readers' views do."""
+    db = tmp_path / "whatif.duckdb"
+    shutil.copyfile(copy, db)
+    db.chmod(0o600)
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT OR REPLACE INTO registry_settings VALUES"
+                    " ('primary_ruleset', ?, current_timestamp)", [RULESET])
+        con.execute("INSERT INTO assessments SELECT * REPLACE ('bhof-2022@2' AS ruleset)"
+                    " FROM assessments WHERE ruleset = ?", [RULESET])
+        con.execute("INSERT INTO runs (run_id, started_at, finished_at, status, ruleset)"
+                    " VALUES ('later-whatif', now() + INTERVAL 1 DAY, now() + INTERVAL 1 DAY,"
+                    " 'completed', 'bhof-2022@2')")
+    out = tmp_path / "workup.csv"
+    export_worklist("workup", db, out)
+    assert set(pl.read_csv(out)["ruleset"]) == {RULESET}
+    export_worklist("workup", db, out, ruleset="bhof-2022")
+    assert set(pl.read_csv(out)["ruleset"]) == {"bhof-2022@2"}
