@@ -105,8 +105,14 @@ SECTIONS: tuple[SectionQuery, ...] = (
         note="the list: SELECT * FROM followup_overdue(DATE 'YYYY-MM-DD')"),
     SectionQuery(
         "significant_bmd_change", "significant BMD change (same scanner, beyond LSC)",
-        (text_column("site"), text_column("direction"), counts("changes")),
-        "SELECT site, direction, count(*) FROM bmd_changes WHERE significant GROUP BY ALL",
+        (text_column("site"), text_column("direction"), counts("exams"),
+         counts("vs_previous", "vs previous"), counts("vs_baseline", "vs baseline")),
+        # exams, not comparison rows: one exam can change against its prior exam and its
+        # baseline alike; the two comparisons' counts beside it say which
+        """SELECT site, direction, count(DISTINCT exam_id),
+                  count(*) FILTER (WHERE comparison = 'previous'),
+                  count(*) FILTER (WHERE comparison = 'baseline')
+           FROM bmd_changes WHERE significant GROUP BY ALL""",
         order_by=f"{order.sort_key('site', order.SITES)}, "
                  f"{order.sort_key('direction', order.DIRECTIONS)}"),
     SectionQuery(

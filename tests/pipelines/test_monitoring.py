@@ -124,7 +124,8 @@ def test_report_shows_overdue_and_significant_losses(tmp_path: Path) -> None:
     assert report["latest_run_significant_losses"] == [
         {"code": "SIGNIFICANT_BMD_LOSS", "severity": "warning", "exams": 1}]
     assert report["significant_bmd_change"] == [
-        {"site": "spine", "direction": "decrease", "changes": 1}]
+        {"site": "spine", "direction": "decrease", "exams": 1, "vs_previous": 1,
+         "vs_baseline": 0}]
     table = CliRunner().invoke(app, ["report", "--db", str(copy), "--as-of", "2030-01-01"])
     assert "over 12 months" in table.output and "SIGNIFICANT_BMD_LOSS" in table.output
     assert "P-9" not in table.output
@@ -217,6 +218,21 @@ def test_migration_003_upgrades_an_existing_registry(tmp_path: Path) -> None:
         con.close()
     with registry(db) as again:                           # reopening applies nothing twice
         assert migrate(again) == []
+
+
+def test_report_counts_exams_with_a_significant_change_not_comparison_rows(
+    tmp_path: Path
+) -> None:
+    """Y3 falls against its prior exam and its baseline (LSC 5.3%): two rows, one exam."""
+    with registry(tmp_path / "r.duckdb") as con:
+        load_rows(con, tmp_path, "slow", [
+            spine_exam("Y1", "2021-01-10", 1.000), spine_exam("Y2", "2022-01-10", 0.940),
+            spine_exam("Y3", "2023-01-10", 0.880)])
+        held = con.execute("SELECT exam_id, comparison FROM bmd_changes WHERE significant"
+                           " ORDER BY ALL").fetchall()
+        section = collect_report(con, dt.date(2030, 1, 1)).section("significant_bmd_change")
+    assert held == [("Y2", "previous"), ("Y3", "baseline"), ("Y3", "previous")]
+    assert section.rows == (("spine", "decrease", 2, 2, 1),)
 
 
 def test_report_overdue_counts_match_the_macro(tmp_path: Path) -> None:
