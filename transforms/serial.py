@@ -55,7 +55,15 @@ import polars as pl
 
 from schemas.vocabulary import Severity
 from transforms.precision import LSC_FACTOR, PrecisionTable
-from transforms.rules.declare import ARTICLE, ISCD, SERIAL_STEP, SPEC, Rule
+from transforms.rules.declare import (
+    ARTICLE,
+    ISCD,
+    NO_ON_TREATMENT,
+    SERIAL_STEP,
+    SPEC,
+    UNLESS_JOINED,
+    Rule,
+)
 from transforms.serial_search import HIP_SITES, comparable_exams, earlier_regions, with_region
 
 #: The serial-exam rules this module decides (clinical-rules.md section 7), in its order.
@@ -116,9 +124,10 @@ RULES: tuple[Rule, ...] = (
         "CHG-LOSS", "serial",
         "A significant decrease against the prior exam or the baseline is flagged "
         "SIGNIFICANT_BMD_LOSS (warning); on treatment LOSS_ON_TREATMENT (high). One flag "
-        "per exam and site; the detail says which comparison (or both). APEX and Lunar "
-        "exports record no on_treatment: their losses are warnings.",
+        "per exam and site; the detail says which comparison (or both).",
         (), ISCD, implemented_in=SERIAL_STEP,
+        input_limits=(f"{NO_ON_TREATMENT}: their losses are SIGNIFICANT_BMD_LOSS (warning), "
+                      f"never LOSS_ON_TREATMENT (high), {UNLESS_JOINED}."),
     ),
     Rule(
         "CHG-SCANNER-CHANGED", "serial",

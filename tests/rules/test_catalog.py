@@ -60,6 +60,22 @@ def test_departures_of_section_9_sit_beside_their_rules() -> None:
             "TX-VERTEBRAL-FX-NORMAL-BMD", "TX-FRAGILITY-FX"} <= departing
 
 
+def test_what_input_formats_cannot_tell_sits_beside_the_rules_it_changes() -> None:
+    """APEX, Lunar and NHANES hold no on_treatment: CHG-LOSS can only warn, TX-ON-TREATMENT
+    never fires; likewise FRAX, the risk-factor questionnaire and menopausal status."""
+    limited = {rule.id: rule.input_limits for rule in RULES if rule.input_limits}
+    assert set(limited) == {"CHG-LOSS", "TX-ON-TREATMENT", "MON-TREATED", "RF-FRAGILITY-FX",
+                            "TX-FRAX-MISSING", "BHOF-FRAX-MISSING", "MENO-ASSUMED"}
+    loss = limited["CHG-LOSS"]
+    assert "APEX" in loss and "on_treatment" in loss and "unless a registry joins" in loss
+    assert "never LOSS_ON_TREATMENT (high)" in loss
+    for fmt in ("text", "markdown"):
+        shown = " ".join(render_catalog(fmt).split())
+        assert "what input formats cannot tell: APEX, Lunar and NHANES inputs hold no "\
+               "on_treatment" in shown
+        assert shown.count("what input formats cannot tell") == len(limited)
+
+
 def test_bhof_lines_are_sourced_to_bhof_not_the_article() -> None:
     for rule in rules_of(BHOF):
         if rule.kind in ("indication", "fallback"):

@@ -41,6 +41,9 @@ RULES: tuple[Rule, ...] = (
         "premenopausal; flag MENOPAUSE_ASSUMED (info). Not applied below adult age, where "
         "the status does not matter.",
         ("basis.menopause_assumed_age",), SPEC,
+        input_limits=("Lunar and NHANES inputs hold no menopausal status, APEX only post "
+                      "(a MENOPAUSE_YEAR up to the exam year): their other adult women are "
+                      "classified by this rule's assumed status."),
     ),
 )
 

@@ -133,12 +133,15 @@ def _value_text(rule: Rule, ruleset: Ruleset) -> str:
 
 
 def _notes(rule: Rule) -> list[tuple[str, str]]:
-    """(label, text) lines shown under a rule: departure, where decided, precision."""
+    """(label, text) lines shown under a rule: departure, where decided, what input
+    formats cannot tell it, precision."""
     notes = []
     if rule.departure:
         notes.append(("departure from guidelines: ", rule.departure))
     if rule.implemented_in != RULES_ENGINE:
         notes.append(("decided in: ", rule.implemented_in))
+    if rule.input_limits:
+        notes.append(("what input formats cannot tell: ", rule.input_limits))
     if rule.kind == "serial":
         notes.append(("precision: ", precision_note()))
     return notes

@@ -18,7 +18,23 @@ BHOF = "BHOF Clinician's Guide 2022"
 FRAX = "FRAX"
 SPEC = "clinical-rules.md"
 
+#: What the vendor and survey formats cannot tell (sources/: APEX, Lunar, NHANES adapters;
+#: the canonical CSV carries every input). Shown beside the rules whose outcome it changes.
+NO_ON_TREATMENT = (
+    "APEX, Lunar and NHANES inputs hold no on_treatment (only the canonical CSV carries "
+    "it), and not recorded counts as not treated"
+)
+UNLESS_JOINED = (
+    "unless a registry joins treatment data to these exams (the pipeline has no such join)"
+)
+NO_FRAX = (
+    "APEX and NHANES inputs hold no FRAX, Lunar only when the file carries a FRAX "
+    "container: their osteopenic exams that no line above matched end here, never at the "
+    "low-risk fallback."
+)
+
 #: Where a rule is decided: per exam by `transforms.rules.decide`, or elsewhere.
+
 RULES_ENGINE = "transforms.rules"
 SERIAL_STEP = "serial-exam monitoring step"
 REPORT_VIEWS = "report views"
@@ -43,6 +59,7 @@ class Rule:
     source: str
     departure: str | None = None
     implemented_in: str = RULES_ENGINE
+    input_limits: str | None = None
 
 
 def ids(rules: tuple[Rule, ...]) -> tuple[str, ...]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.rules.declare import ARTICLE, ISCD, REPORT_VIEWS, SPEC, Rule
+from transforms.rules.declare import (
+    ARTICLE,
+    ISCD,
+    NO_ON_TREATMENT,
+    REPORT_VIEWS,
+    SPEC,
+    UNLESS_JOINED,
+    Rule,
+)
 from transforms.rules.lists import labels
 from transforms.rules.names import LEVEL, MIN_Z, fired, fired_col
 from transforms.rules.ruleset import ON_TREATMENT, Ruleset
@@ -41,6 +49,8 @@ RULES: tuple[Rule, ...] = (
         "Where two MON lines give a date the earlier wins, and every MON line that fires "
         "adds its ID to reasons.",
         ("monitoring.treated_months",), ARTICLE,
+        input_limits=(f"{NO_ON_TREATMENT}: for their exams only treatment recommended gives "
+                      f"the treated interval, {UNLESS_JOINED}."),
     ),
     Rule(
         "MON-UNTREATED", "monitoring",

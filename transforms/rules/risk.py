@@ -20,6 +20,11 @@ RULES: tuple[Rule, ...] = (
         "that were not recorded. Features are reported on every basis; they change the "
         "treatment only on the WHO basis.",
         (), ARTICLE,
+        input_limits=("APEX and Lunar inputs hold no risk-factor questionnaire, only "
+                      "height and weight: of the RF rules only RF-LOW-BMI (and RF-AGE65-PLUS "
+                      "beside it) can fire, TX-FRAGILITY-FX and the BHOF fracture lines "
+                      "never match, and RISK_FACTORS_INCOMPLETE lists the other inputs; "
+                      "NHANES adds the parent hip fracture."),
     ),
     Rule(
         "RF-GLUCOCORTICOID", "risk",

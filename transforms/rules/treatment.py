@@ -14,7 +14,16 @@ from collections.abc import Callable
 
 import polars as pl
 
-from transforms.rules.declare import ARTICLE, BHOF, SPEC, Rule, ids
+from transforms.rules.declare import (
+    ARTICLE,
+    BHOF,
+    NO_FRAX,
+    NO_ON_TREATMENT,
+    SPEC,
+    UNLESS_JOINED,
+    Rule,
+    ids,
+)
 from transforms.rules.names import LEVEL, LINE_LEVEL, MIN_T, WHO_OK, fired, fired_col
 from transforms.rules.risk import RF_IDS
 from transforms.rules.ruleset import ON_TREATMENT, Ruleset
@@ -70,6 +79,7 @@ RULES: tuple[Rule, ...] = (
         "TX-FRAX-MISSING", "fallback",
         "Osteopenia, no line above matched, FRAX hip or major not recorded.",
         (), ARTICLE,
+        input_limits=NO_FRAX,
     ),
     Rule(
         "TX-LOW-RISK", "fallback",
@@ -108,6 +118,7 @@ RULES: tuple[Rule, ...] = (
         "BHOF-FRAX-MISSING", "fallback",
         "Osteopenia, no line above matched, FRAX hip or major not recorded.",
         (), BHOF,
+        input_limits=NO_FRAX,
     ),
     Rule(
         "BHOF-LOW-RISK", "fallback",
@@ -124,6 +135,9 @@ RULES: tuple[Rule, ...] = (
         "ON_TREATMENT_NO_INDICATION (info: review whether therapy should go on, e.g. a "
         "drug holiday). A treated patient never reads as not_indicated.",
         (), SPEC,
+        input_limits=(f"{NO_ON_TREATMENT}: this rule never fires for their exams, so a "
+                      f"treated patient reads by the lines that matched (not_indicated among "
+                      f"them), {UNLESS_JOINED}."),
     ),
 )
 #: Every treatment line a ruleset may list (TX-ON-TREATMENT is not a line: it overrides).
