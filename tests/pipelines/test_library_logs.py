@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -54,3 +55,43 @@ def test_a_lock_refusal_is_one_line_and_nothing_else(tmp_path: Path) -> None:
     assert len(lines) == 1, done.stderr[-3000:]
     assert "locked by another process" in lines[0]
     assert done.stdout.strip() == ""
+
+
+def test_three_first_runs_on_an_empty_prefect_home_print_no_library_lines(
+    tmp_path: Path,
+) -> None:
+    """Several first runs start Prefect's temporary server together on one empty home (a
+    fresh machine, a cron minute shared by three registries): whatever the servers log
+    while they race for the port and the database goes to the private log files."""
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    data = write_csv(tmp_path / "in.csv", [make_row()])
+    dxa = Path(sys.executable).parent / "dxa"
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PREFECT_HOME": str(home)}
+    for name in ("PREFECT_API_URL", "PREFECT_LOGGING_LEVEL", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"):
+        env.pop(name, None)
+    runs = [
+        subprocess.Popen(  # noqa: S603 - our own console script
+            [str(dxa), "run", str(data), "--db", str(tmp_path / f"r{i}.duckdb")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )
+        for i in range(3)
+    ]
+    outputs = []
+    try:
+        for run in runs:
+            out, err = run.communicate(timeout=540)
+            outputs.append((run.returncode, out, err))
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+    library_line = re.compile(
+        r"Traceback|^(DEBUG|INFO|WARNING|ERROR|CRITICAL)[: ]|\| (INFO|WARNING|ERROR) +\||"
+        r"uvicorn|sqlalchemy|alembic|prefect\.", re.MULTILINE)
+    for code, out, err in outputs:
+        assert code == 0, err[-3000:]
+        assert not library_line.search(out + err), (out + err)[-3000:]
+    for i in range(3):
+        with duckdb.connect(str(tmp_path / f"r{i}.duckdb"), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM exams").fetchone() == (1,)
