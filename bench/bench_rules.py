@@ -1,6 +1,6 @@
 """Benchmark: decide 1M synthetic exams in memory; prints the median time and peak RSS.
 
-Target (issue 3): at most 1 s per million exams on a 2-core machine. Run:
+Target: `decide()` at most 1 s per million exams on a 2-core machine. Run:
     .venv/bin/python bench/bench_rules.py [--rows N] [--repeats K] [--ruleset ID]
 """
 

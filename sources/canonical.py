@@ -1,4 +1,4 @@
-"""The canonical exam CSV of the registry contract (§1), with the tolerances of issue 5.
+"""The canonical exam CSV of the registry contract (§1), with the messy-CSV tolerances.
 
 Besides the strict contract (UTF-8, comma, ISO dates, `.` decimals) the reader accepts
 the "messy" spellings registries send in practice, each detected from the file itself or
