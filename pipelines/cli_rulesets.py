@@ -55,9 +55,13 @@ def make_rulesets_app(group_cls: type) -> typer.Typer:
         from pipelines.env import configure_prefect_env
 
         configure_prefect_env()
-        from pipelines.reassess_flow import forget_flow
+        from pipelines.temporary_api import prefect_api
 
-        summary = forget_flow(str(db), label)
+        with prefect_api() as api:
+            from pipelines.reassess_flow import forget_flow
+
+            with api.in_use():
+                summary = forget_flow(str(db), label)
         out.print(f"{summary.ruleset}: {summary.message} (run {summary.run_id})")
 
     @app.command()
@@ -117,15 +121,19 @@ def reassess_command(
     from pipelines.env import configure_prefect_env
 
     configure_prefect_env()
-    from pipelines.logs import route_library_logging
-    from pipelines.reassess_flow import reassess_flow
-    from pipelines.settings import resolve_settings
+    from pipelines.temporary_api import prefect_api
 
-    resolve_settings(ruleset, lock_timeout_s=lock_timeout)  # a bad file fails in a second
-    route_library_logging()
-    summary = reassess_flow(str(db), ruleset, latest_only=latest_only,
-                            into=str(into) if into else None, batch_size=batch_size,
-                            lock_timeout_s=lock_timeout)
+    with prefect_api() as api:  # Prefect's temporary server starts beside the imports
+        from pipelines.logs import route_library_logging
+        from pipelines.reassess_flow import reassess_flow
+        from pipelines.settings import resolve_settings
+
+        resolve_settings(ruleset, lock_timeout_s=lock_timeout)  # a bad file fails in a second
+        route_library_logging()
+        with api.in_use():
+            summary = reassess_flow(str(db), ruleset, latest_only=latest_only,
+                                    into=str(into) if into else None, batch_size=batch_size,
+                                    lock_timeout_s=lock_timeout)
     where = into or db
     out.print(f"{summary.ruleset} into {where}: {summary.message} (run {summary.run_id})")
 

@@ -1,7 +1,7 @@
 """Prefect settings that must be in the environment before Prefect is imported.
 
-`dxa` runs Prefect in its local ephemeral mode (a temporary API server in the process), so
-nobody has to start a server by hand; these defaults make that start quiet and tolerant of
+`dxa` runs Prefect in its local ephemeral mode (a temporary API server in a child process,
+`pipelines.temporary_api`), so nobody has to start a server by hand; these defaults make that start quiet and tolerant of
 a slow first start. Anything already set in the environment wins.
 
 Two rules a site relies on:
@@ -39,7 +39,7 @@ def configure_prefect_env(verbose: bool = False) -> None:
     """Set the defaults above unless the caller's environment already chose.
 
     Unless `verbose`, Prefect's console log handlers write to the private log file
-    (`pipelines.logs`), here and in the temporary API server Prefect starts.
+    (`pipelines.logs`), here and in the temporary API server (a child process that inherits them).
     """
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -16,6 +17,9 @@ from pipelines.console import EXIT_COMPLETED, EXIT_INPUTS_FAILED, out
 from pipelines.messages import safe_reason, write_details
 from pipelines.outcome import RunSummary
 from schemas.errors import DxaError
+
+if TYPE_CHECKING:
+    from pipelines.temporary_api import PrefectApi
 
 
 class RunNotStarted(DxaError):
@@ -40,7 +44,35 @@ def execute_run(
     show_progress: bool,
     verbose: bool = False,
 ) -> RunSummary:
-    """Run the registry flow in this process; raise DxaError when it cannot complete."""
+    """Run the registry flow in this process; raise DxaError when it cannot complete.
+
+    Prefect's temporary API server (when no server is configured) starts first, so that
+    it comes up while this process imports and checks (`pipelines.temporary_api`).
+    """
+    from pipelines.temporary_api import prefect_api
+
+    with prefect_api() as api:
+        return _execute(paths, db, api, ruleset=ruleset, fmt=fmt,
+                        lock_timeout_s=lock_timeout_s, date_format=date_format,
+                        precision=precision, t_reference=t_reference, dask=dask,
+                        show_progress=show_progress, verbose=verbose)
+
+
+def _execute(
+    paths: list[Path],
+    db: Path,
+    api: PrefectApi,
+    *,
+    ruleset: str,
+    fmt: str,
+    lock_timeout_s: float,
+    date_format: str | None,
+    precision: Path | None,
+    t_reference: str | None,
+    dask: str | None,
+    show_progress: bool,
+    verbose: bool,
+) -> RunSummary:
     from pipelines.settings import resolve_settings
 
     # validated now, in a second, not after Prefect started; the flow gets the same objects
@@ -71,12 +103,14 @@ def execute_run(
         from pipelines.runners import task_runner_for
 
         registry_flow = registry_flow.with_options(task_runner=task_runner_for(dask))
+    _preload_engine()
     try:
-        return registry_flow(
-            paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
-            lock_timeout_s=lock_timeout_s, date_format=date_format,
-            precision=str(precision) if precision else None, t_reference=t_reference,
-        )
+        with api.in_use():
+            return registry_flow(
+                paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
+                lock_timeout_s=lock_timeout_s, date_format=date_format,
+                precision=str(precision) if precision else None, t_reference=t_reference,
+            )
     except (RegistryLocked, RulesetConflict):
         raise  # its message says all: the lock or the two contents, nothing written
     except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file
@@ -85,6 +119,12 @@ def execute_run(
         if status is not None:
             status.stop()
         progress.set_reporter(None)
+
+
+def _preload_engine() -> None:
+    """Import what the first flow call would import, while the early server still starts."""
+    import prefect.flow_engine  # noqa: F401, PLC0415
+    import prefect.task_engine  # noqa: F401, PLC0415
 
 
 def _incomplete(exc: BaseException) -> str:
