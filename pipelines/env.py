@@ -1,8 +1,8 @@
 """Prefect settings that must be in the environment before Prefect is imported.
 
 `dxa` runs Prefect in its local ephemeral mode (a temporary API server in a child process,
-`pipelines.temporary_api`), so nobody has to start a server by hand; these defaults make that start quiet and tolerant of
-a slow first start. Anything already set in the environment wins.
+`pipelines.temporary_api`), so nobody has to start a server by hand; these defaults make
+that start quiet and tolerant of a slow first start. Anything already set in the environment wins.
 
 Two rules a site relies on:
 - Prefect's analytics are off: the server's (`PREFECT_SERVER_ANALYTICS_ENABLED`) and the
