@@ -147,13 +147,28 @@ def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
         return pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
     if kind == "bool":
         return cell.replace_strict(_BOOL_SPELLINGS, default=None, return_dtype=pl.Boolean)
-    if kind == "codes":  # rows with an unknown code come out null: the careful path
-        return _codes(name, pl.col(name))[0]
+    if kind == "codes":  # see `_distinct_codes`: parsed once per distinct cell text
+        return None
     if kind == "date":
         date = cell.str.to_date(options.date_format, strict=False)
         # a two-digit year (`24-03-15`) parses as year 24: the careful path refuses it
         return pl.when(date.dt.year() >= 1000).then(date)
     return None
+
+
+def _distinct_codes(raw: pl.DataFrame, name: str) -> pl.Series:
+    """`_codes` of a column, evaluated once per distinct cell text and joined back.
+
+    A codes column (fracture sites) holds a few dozen distinct texts, mostly blank; its
+    list expressions cost ~3.5 s per million rows when run on every row, and ~0.05 s on
+    the distinct texts. Rows with an unknown code come out null: the careful path.
+    """
+    texts = raw.get_column(name)
+    distinct = texts.unique().drop_nulls().to_frame(name)
+    parsed = distinct.with_columns(_codes(name, pl.col(name))[0].alias("_codes"))
+    return (texts.to_frame(name)
+            .join(parsed, on=name, how="left", maintain_order="left")
+            .get_column("_codes").alias(name))
 
 
 def _needs_care(typed: pl.Series, raw: pl.Series) -> pl.Series | None:
@@ -227,6 +242,10 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
     for name, kind in CANONICAL_COLUMNS.items():
         if name not in raw.columns:
             values.append(pl.lit(None, dtype=polars_dtype(kind)).alias(name))
+            continue
+        if kind == "codes":
+            values.append(pl.lit(_distinct_codes(raw, name)).alias(name))
+            fast_columns.append(name)
             continue
         value = _fast_value(name, kind, options)
         if value is None:  # text: cleaned here, never an error

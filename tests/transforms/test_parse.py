@@ -129,6 +129,7 @@ _GOOD_TEXTS = {
     "bool": ["yes", "0", "True"],
     "date": ["2024-02-29", "1950-12-31"],
     "text": ["F", "post", "E1"],
+    "codes": ["hip", "Vertebral;hip", " forearm ; ", "hip;hip", "knee", ";"],
 }
 
 
@@ -146,9 +147,10 @@ def _column_cells(kind: str, rows: int) -> st.SearchStrategy[list[str | None]]:
     )
 
 
-#: Two columns of each kind: the parser treats every column of a kind alike.
+#: Two columns of each kind (the parser treats every column of a kind alike), and the one
+#: codes column (parsed once per distinct text, then joined back).
 _SAMPLE_COLUMNS = ("exam_id", "sex", "exam_date", "birth_date", "spine_t", "frax_hip_pct",
-                   "spine_vertebrae", "kyphosis", "on_treatment")
+                   "spine_vertebrae", "kyphosis", "on_treatment", "prior_fracture_sites")
 
 
 @settings(max_examples=100, deadline=None)
