@@ -35,6 +35,7 @@ from pipelines.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.privacy import private_files
 from pipelines.publish import publish_reporting_copy
 from pipelines.report import collect_report
+from pipelines.reporting.latest import latest_exams
 from pipelines.reporting.publish_html import html_link, publish_html_page
 from pipelines.reporting.render_text import to_markdown as report_markdown
 from pipelines.rules_table import record_rules
@@ -127,14 +128,17 @@ def load_stage(
             summary.status = RunStatus.COMPLETED
             summary.stage_seconds = timer.seconds
             finish_run(con, summary)
-            # the report reads the run's own row: collected once the row says it ended
-            with timer.stage(Stage.REPORT):
-                collect_run_counts(con, summary)
-                summary.report = collect_report(con, dt.date.today())
-            with timer.stage(Stage.PUBLISH):
-                summary.reporting_copy = str(publish_reporting_copy(db, con))
-                summary.html_report = publish_html_page(db, con, _stage_logger(),
-                                                        summary.report)
+            # the report reads the run's own row: collected once the row says it ended;
+            # it and the page count patients by the latest exams worked out once
+            today = dt.date.today()
+            with latest_exams(con, today):
+                with timer.stage(Stage.REPORT):
+                    collect_run_counts(con, summary)
+                    summary.report = collect_report(con, today)
+                with timer.stage(Stage.PUBLISH):
+                    summary.reporting_copy = str(publish_reporting_copy(db, con))
+                    summary.html_report = publish_html_page(db, con, _stage_logger(),
+                                                            summary.report)
             record_stage_seconds(con, summary)
         except Exception as exc:
             summary.status = RunStatus.FAILED

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from pipelines.reporting import order
-from pipelines.reporting.registry import latest_exam_cte
+from pipelines.reporting.latest import LATEST, LATEST_AS_OF, latest_exams
 
 #: Months overdue are counted up to this many; later ones are shown together.
 MAX_MONTHS_OVERDUE = 24
@@ -82,7 +82,7 @@ def primary_ruleset(con: duckdb.DuckDBPyConnection) -> str | None:
 def demographics(con: duckdb.DuckDBPyConnection, ruleset: str | None) -> pl.DataFrame:
     """Patients by sex, age band, WHO/Z category and treatment level (latest exam each)."""
     return _frame(con, f"""
-        WITH {latest_exam_cte('latest', 'true')}
+        WITH latest AS (SELECT * FROM {LATEST})
         SELECT sex, {order.age_band_case('age_years')} AS age_band,
                coalesce(who_category, z_category, basis) AS category, treatment,
                count(*) AS patients
@@ -93,7 +93,7 @@ def demographics(con: duckdb.DuckDBPyConnection, ruleset: str | None) -> pl.Data
 def overdue(con: duckdb.DuckDBPyConnection, day: dt.date) -> pl.DataFrame:
     """Patients overdue for follow-up by whole months overdue, per ruleset."""
     return _frame(con, f"""
-        WITH {latest_exam_cte('latest_as_of', 'exam_date <= $as_of')}
+        WITH latest_as_of AS (SELECT * FROM {LATEST_AS_OF})
         SELECT ruleset,
                least(CAST(floor(($as_of - next_dxa_due) / {DAYS_PER_MONTH}) AS INTEGER),
                      {MAX_MONTHS_OVERDUE}) AS months_overdue,
@@ -152,7 +152,7 @@ def rulesets(con: duckdb.DuckDBPyConnection, primary: str | None) -> tuple[str, 
 def ruleset_levels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Treatment levels of each patient's latest exam under each ruleset."""
     return _frame(con, f"""
-        WITH {latest_exam_cte('latest', 'true')}
+        WITH latest AS (SELECT * FROM {LATEST})
         SELECT ruleset, treatment, count(*) AS patients FROM latest GROUP BY ALL
         ORDER BY ALL""")
 
@@ -160,7 +160,7 @@ def ruleset_levels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def ruleset_crosstab(con: duckdb.DuckDBPyConnection, first: str, second: str) -> pl.DataFrame:
     """Patients by their level under `first` and under `second` (latest exams both judged)."""
     return _frame(con, f"""
-        WITH {latest_exam_cte('latest', 'true')}
+        WITH latest AS (SELECT * FROM {LATEST})
         SELECT a.treatment AS first_level, b.treatment AS second_level, count(*) AS patients
         FROM latest a JOIN latest b ON a.exam_id = b.exam_id
         WHERE a.ruleset = $first AND b.ruleset = $second GROUP BY ALL ORDER BY ALL""",
@@ -169,6 +169,11 @@ def ruleset_crosstab(con: duckdb.DuckDBPyConnection, first: str, second: str) ->
 
 def chart_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ChartData:
     """Every chart's frame from an open (read-only is enough) registry connection."""
+    with latest_exams(con, day):
+        return _chart_data(con, day)
+
+
+def _chart_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ChartData:
     primary = primary_ruleset(con)
     names = rulesets(con, primary)
     comparing = len(names) >= 2

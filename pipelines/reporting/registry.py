@@ -13,32 +13,16 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.reporting import order
+from pipelines.reporting.latest import LATEST, LATEST_AS_OF, latest_exams
 from pipelines.reporting.model import Column, Kind, Report, Section, counts, section_from_query
 from pipelines.reporting.model import text as text_column
 
-
-def latest_exam_cte(name: str, bound: str) -> str:
-    """Each patient's latest exam in `exams` (ties: larger exam_id) within `bound`, with each
-    ruleset's assessment of it: the same rule as migration 003's latest_assessment_as_of().
-
-    Written out here rather than calling the macro so that the report also reads registries
-    (and reporting copies) that have not been migrated to 003 yet.
-    """
-    return f"""
-    {name} AS (
-        SELECT e.sex, e.age_years, a.* FROM (
-            SELECT exam_id, sex, age_years FROM exams WHERE {bound}
-            QUALIFY row_number() OVER (PARTITION BY patient_id
-                                       ORDER BY exam_date DESC, exam_id DESC) = 1
-        ) e JOIN assessments a USING (exam_id))"""
-
-
 #: `latest`: every exam counts (categories, treatment); `latest_as_of`: only exams on or
-#: before the report date count (overdue follow-up, MON-OVERDUE).
+#: before the report date count (overdue follow-up, MON-OVERDUE). Both are read from the
+#: tables `pipelines.reporting.latest` makes once per report.
 PRELUDE = (
     "WITH last AS (SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1),"
-    + latest_exam_cte("latest", "true") + ","
-    + latest_exam_cte("latest_as_of", "exam_date <= $as_of")
+    f" latest AS (SELECT * FROM {LATEST}), latest_as_of AS (SELECT * FROM {LATEST_AS_OF}) "
 )
 
 _CATEGORY = "coalesce(who_category, z_category, basis)"
@@ -132,13 +116,15 @@ SECTIONS: tuple[SectionQuery, ...] = (
 
 def registry_report(con: duckdb.DuckDBPyConnection, day: dt.date) -> Report:
     """The registry report from an open connection (read-only is enough)."""
-    sections = tuple(_run(con, q, day) for q in SECTIONS)
+    with latest_exams(con, day):
+        sections = tuple(_run(con, q, day) for q in SECTIONS)
     return Report(kind="registry", title="Registry at a glance", as_of=day, sections=sections)
 
 
 def _run(con: duckdb.DuckDBPyConnection, query: SectionQuery, day: dt.date) -> Section:
     sql = query.sql if query.order_by is None else (
         f"SELECT * FROM ({query.sql}) ORDER BY {query.order_by}")
-    return section_from_query(con, PRELUDE + sql, {"as_of": day}, key=query.key,
+    params = {"as_of": day} if "$as_of" in sql else {}
+    return section_from_query(con, PRELUDE + sql, params, key=query.key,
                               title=query.title, columns=query.columns, note=query.note,
                               record=query.record)
