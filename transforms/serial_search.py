@@ -82,9 +82,10 @@ def _with_lookups(rows: pl.LazyFrame) -> pl.LazyFrame:
     has_prior = _same_as(1, *GROUP).gather(pl.col("_day_start"))
     prior_row = (pl.col("_day_start") - 1).clip(0)
     # (patient, site) and (patient, site, scanner) are prefixes of the sort: contiguous
-    # runs, numbered so that their minima are windows over one integer key
-    site_run = (~_same_as(1, "patient_id", "site")).cum_sum()
-    scanner_run = (~_same_as(1, "patient_id", "site", "scanner_serial")).cum_sum()
+    # runs, numbered so that their minima are windows over one integer key; a running
+    # count never decreases, and saying so lets the windows skip hashing (~3x cheaper)
+    site_run = (~_same_as(1, "patient_id", "site")).cum_sum().set_sorted()
+    scanner_run = (~_same_as(1, "patient_id", "site", "scanner_serial")).cum_sum().set_sorted()
     return (
         rows.sort([*GROUP, "exam_date", "exam_id"])
         .with_columns(
