@@ -18,12 +18,34 @@ from transforms.quarantine import SchemaProblem, Split
 from transforms.tscore import DEFAULT_REFERENCE, TScorePolicy, load_reference
 
 
+@dataclass(frozen=True)
+class RawSource:
+    """Where a validated input's text can be read again: the raw row of an exam refused
+    at load (its id is in the registry with other content) is quarantined as read.
+
+    A prepared input does not hold its text cells until the load: as string views they
+    take about 0.7 GB per million exams, for the rare exam refused there. The file is
+    read again instead, and only then; its fingerprint must not have changed.
+    """
+
+    item: Input
+    options: ReadOptions
+    sha256: str | None
+
+    def cells(self) -> pl.DataFrame:
+        source = read_input(self.item, self.options)
+        if source.sha256 != self.sha256 or source.cells is None:
+            raise FileProblem("the file changed while it was being loaded; run it again")
+        return source.cells
+
+
 @dataclass
 class Batch:
     """Validated rows of one input, or of one batch of a large one, ready to load.
 
     `rows_read` = valid + quarantined + duplicate rows of this batch; `split` keeps the
-    text the valid rows came from, for the raw row of an exam refused at load.
+    text the valid rows came from (or `raw_source` says where to read it again), for the
+    raw row of an exam refused at load.
     """
 
     valid: pl.DataFrame
@@ -32,6 +54,14 @@ class Batch:
     rows_duplicate: int
     split: Split
     blank_rows: int = 0  # of a large file's batch (a small file's are in its notes)
+    raw_source: RawSource | None = None
+
+    def raw_of(self, row_numbers: pl.Series) -> pl.DataFrame:
+        """(row_number, raw) of the given valid rows, as read from the file."""
+        if self.split.cells is None and self.raw_source is not None and row_numbers.len():
+            return Split(self.valid, self.quarantine, 0,
+                         cells=self.raw_source.cells()).raw_of(row_numbers)
+        return self.split.raw_of(row_numbers)
 
 
 @dataclass
@@ -62,6 +92,8 @@ class PreparedInput:
     side_tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: seconds of reading and validating here (a large file's batches: at load)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: where the text of a validated input is read again (see RawSource)
+    raw_source: RawSource | None = None
 
     def batches(self, timer: StageTimer | None = None) -> Iterator[Batch]:
         """The input's validated rows, in one batch or (large files) several.
@@ -74,7 +106,7 @@ class PreparedInput:
             assert self.valid is not None and self.quarantine is not None
             assert self.split is not None
             yield Batch(self.valid, self.quarantine, self.rows_read, self.rows_duplicate,
-                        self.split)
+                        self.split, raw_source=self.raw_source)
             return
         timer = StageTimer() if timer is None else timer
         tables = self.large.batches()
@@ -164,6 +196,9 @@ def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedIn
     )
     if split is not None:
         assert source.cells is not None
+        # the text cells are let go here (see RawSource): read again if ever needed
+        split.cells = None
+        prepared.raw_source = RawSource(item, options, source.sha256)
         prepared.split = split
         prepared.valid = split.valid
         prepared.quarantine = pl.concat([source.rejected, split.quarantine],

@@ -70,7 +70,7 @@ def registry_overlap(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> Reg
 
 def registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame:
     """Quarantine rows for exams whose id the registry holds with other content."""
-    raw = batch.split.raw_of(conflicting.get_column(ROW_NUMBER))
+    raw = batch.raw_of(conflicting.get_column(ROW_NUMBER))
     rows = conflicting.rename({ROW_NUMBER: "row_number"}).join(
         raw, on="row_number", how="left"
     ).sort("row_number")

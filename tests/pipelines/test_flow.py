@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from exam_rows import SAMPLE_DATA, make_row, write_csv
 
@@ -124,8 +126,31 @@ def test_an_exam_already_in_the_registry_is_quarantined_not_replaced(tmp_path: P
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT femoral_neck_t FROM exams WHERE exam_id = 'E1'"
                            ).fetchone()[0] == -2.1
-        assert con.execute("SELECT errors FROM quarantine").fetchone()[0] == (
-            "exam_id: already in the registry from another input, with other content")
+        errors, row_number, raw = con.execute(
+            "SELECT errors, row_number, raw FROM quarantine").fetchone()
+    assert errors == "exam_id: already in the registry from another input, with other content"
+    # the raw row as read: the prepared input held no text, the file was read again
+    assert row_number == 1
+    assert json.loads(raw)["exam_id"] == "E1" and json.loads(raw)["femoral_neck_t"] == "-2.6"
+
+
+def test_a_prepared_input_holds_no_text_and_reads_its_file_again(tmp_path: Path) -> None:
+    from pipelines.prepare import prepare_input
+    from sources.detect import discover
+    from transforms.errors import FileProblem
+
+    data = write_csv(tmp_path / "in.csv", [make_row(exam_id="E1"), make_row(exam_id="E2")])
+    inputs, _ = discover([data], "auto")
+    prepared = prepare_input(inputs[0])
+    assert prepared.split is not None and prepared.split.cells is None
+    batch = next(prepared.batches())
+    raw = batch.raw_of(pl.Series([2]))
+    assert raw.get_column("row_number").to_list() == [2]
+    assert json.loads(raw.item(0, "raw"))["exam_id"] == "E2"
+    assert batch.raw_of(pl.Series([], dtype=pl.Int64)).height == 0  # nothing read then
+    data.write_text(data.read_text() + "\n")  # changed between prepare and load
+    with pytest.raises(FileProblem, match="changed while it was being loaded"):
+        batch.raw_of(pl.Series([2]))
 
 
 def test_run_summary_artifact_holds_no_patient_identifiers(tmp_path: Path) -> None:
