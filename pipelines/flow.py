@@ -7,6 +7,7 @@ I/O errors are retried. The flow composes stages; the work lives in plain functi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -131,8 +132,9 @@ def load_stage(
             # the report reads the run's own row: collected once the row says it ended;
             # it and the page count patients by the latest exams worked out once
             today = dt.date.today()
-            with latest_exams(con, today):
+            with contextlib.ExitStack() as latest:
                 with timer.stage(Stage.REPORT):
+                    latest.enter_context(latest_exams(con, today))
                     collect_run_counts(con, summary)
                     summary.report = collect_report(con, today)
                 with timer.stage(Stage.PUBLISH):
