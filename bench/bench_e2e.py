@@ -210,6 +210,28 @@ def warm_server_fixed(one: Path, work: Path, repeats: int) -> dict[str, Any]:
     return {"api_url_form": "http://127.0.0.1:PORT/api", "runs": runs}
 
 
+#: Where a 1-exam run's seconds go: each part a fresh process, timed from outside.
+FIXED_PARTS: dict[str, str] = {
+    "interpreter": "pass",
+    "dxa's CLI imports (polars, pandera, duckdb, typer)": "import pipelines.cli",
+    "Prefect's import": "import prefect",
+    "the flow's imports (Prefect, its engine, the stages, the charts)":
+        "import pipelines.flow, prefect.flow_engine, prefect.task_engine",
+    "Prefect's temporary API server alone (start until healthy, stop)":
+        "from pipelines.temporary_api import TemporaryServer as T; "
+        "s = T(); assert s.wait_ready(); s.stop()",
+}
+
+
+def fixed_cost_parts(env: dict[str, str], repeats: int) -> dict[str, float | None]:
+    """Median wall seconds of each FIXED_PARTS process (the 1-exam run is beside it)."""
+    out: dict[str, float | None] = {}
+    for name, code in FIXED_PARTS.items():
+        out[name] = med([timed([sys.executable, "-c", code], env) for _ in range(repeats)],
+                        "wall_s")
+    return out
+
+
 def med(records: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in records if key in r and r.get("exit") in (0, 2)]
     return round(statistics.median(values), 3) if values else None
@@ -281,6 +303,7 @@ def main() -> None:
             report["sizes"].append(measure_size(n, repeats, work, env, report["fixed"], one))
         if args.server:
             report["warm_server"] = warm_server_fixed(one, work, max(repeats, 2))
+        report["fixed_parts"] = fixed_cost_parts(env, max(repeats, 2))
     report["fixed"] = report["fixed"][1:] or report["fixed"]  # the first run fills caches
     report["loadavg_end"] = loadavg()
     report["summary"] = summarise(report)
