@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -170,6 +171,26 @@ class PrefectApi:
             self.server = None
 
 
+def _profile_names_a_server() -> bool:
+    """Whether the active Prefect profile sets `PREFECT_API_URL` (`prefect config set`).
+
+    Read from Prefect's profiles file (`PREFECT_PROFILES_PATH`, else
+    `$PREFECT_HOME/profiles.toml`) without importing Prefect, so that a site with a server
+    does not start a temporary one for nothing. Other places a URL can come from (a
+    `prefect.toml`, `.env`) are caught later by `PrefectApi.in_use`, from Prefect's own
+    settings.
+    """
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    profile = profiles.get("profiles", {}).get(active, {})
+    return isinstance(profile, dict) and bool(profile.get("PREFECT_API_URL"))
+
+
 @contextmanager
 def prefect_api() -> Iterator[PrefectApi]:
     """Start the temporary server now unless the environment names one; stop it at the end.
@@ -178,7 +199,7 @@ def prefect_api() -> Iterator[PrefectApi]:
     environment: `PREFECT_HOME`, analytics off, logs routed to a private file).
     """
     off = {"0", "false", "no"}
-    wanted = not os.environ.get("PREFECT_API_URL") and all(
+    wanted = not os.environ.get("PREFECT_API_URL") and not _profile_names_a_server() and all(
         os.environ.get(name, "true").lower() not in off
         for name in ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"))
     api = PrefectApi(TemporaryServer() if wanted else None)

@@ -118,6 +118,24 @@ def test_nothing_is_started_when_the_environment_says_so(
         assert api.server is None
 
 
+def test_nothing_is_started_when_the_active_profile_names_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`prefect config set PREFECT_API_URL=...` writes the active profile: that server."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILES_PATH", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILE", raising=False)
+    (tmp_path / "profiles.toml").write_text(
+        'active = "site"\n\n[profiles.site]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n'
+        '\n[profiles.ephemeral]\n')
+    monkeypatch.setattr(temporary_api, "TemporaryServer", lambda: pytest.fail("started"))
+    with prefect_api() as api:
+        assert api.server is None
+    monkeypatch.setenv("PREFECT_PROFILE", "ephemeral")  # another profile: no server named
+    assert not temporary_api._profile_names_a_server()
+
+
 def test_a_refused_command_stops_the_early_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
