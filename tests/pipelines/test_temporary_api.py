@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,16 @@ class FakeServer:
         self.stopped = True
 
 
+@pytest.fixture
+def no_configured_server() -> Iterator[None]:
+    """Prefect's settings as on a machine without a server (the suite's harness, when
+    another test started it, names one)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        yield
+
+
 def current_api_url() -> str | None:
     from prefect.settings import get_current_settings
 
@@ -72,6 +83,7 @@ def test_the_server_answers_its_health_check_and_stops(
     assert servers_of(tmp_path / "home") == []
 
 
+@pytest.mark.usefixtures("no_configured_server")
 def test_the_flow_is_pointed_at_the_early_server_and_it_is_stopped_after() -> None:
     before = current_api_url()
     fake = FakeServer(ready=True)
@@ -83,6 +95,7 @@ def test_the_flow_is_pointed_at_the_early_server_and_it_is_stopped_after() -> No
     assert current_api_url() == before
 
 
+@pytest.mark.usefixtures("no_configured_server")
 def test_an_early_server_that_does_not_answer_leaves_prefect_its_own_path() -> None:
     before = current_api_url()
     fake = FakeServer(ready=False)
@@ -136,13 +149,14 @@ def test_nothing_is_started_when_the_active_profile_names_a_server(
     assert not temporary_api._profile_names_a_server()
 
 
+@pytest.mark.usefixtures("no_configured_server")
 def test_a_refused_command_stops_the_early_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     with pytest.raises(RuntimeError, match="refused"), prefect_api() as api:
-        assert api.server is not None
+        assert api.server is not None and api.server.wait_ready()  # exec'd and serving
         assert servers_of(tmp_path / "home") == [api.server.process.pid]
         raise RuntimeError("refused")  # noqa: TRY301 - a command refused mid-way
     assert servers_of(tmp_path / "home") == []
