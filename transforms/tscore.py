@@ -138,6 +138,14 @@ class TScorePolicy:
     replace: bool = False  # True: `--t-reference` (recompute, keep the source's aside)
 
 
+def t_score_policy(t_reference: str | None = None) -> TScorePolicy:
+    """`--t-reference NAME` recomputes every T-score; otherwise missing ones are filled
+    from the default reference. A bad name or file raises TReferenceError naming it."""
+    if t_reference is None:
+        return TScorePolicy(load_reference(DEFAULT_REFERENCE), replace=False)
+    return TScorePolicy(load_reference(t_reference), replace=True)
+
+
 def t_reference_column(site: str) -> str:
     return f"_t_reference_{site}"
 
