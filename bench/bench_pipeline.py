@@ -49,26 +49,22 @@ from bench.cases import (
     increment_csv,
     machine,
     parse_size,
-    remove_db,
     size_label,
 )
 from bench.probes import child_rss_mib, maxrss_mib, reset_hwm, vm_hwm_mib
 from bench.report import fmt, print_table, summarise
 from bench.workers import worker_main
 
-#: What the sibling benchmarks (bench_reassess, bench_e2e) import from this module.
+#: What the sibling benchmarks import from this module (bench_reassess, run by path, and
+#: bench.tables); bench_e2e imports the cases from `bench.cases` itself.
 __all__ = [
     "CACHE",
-    "PREFECT_HOME",
     "RESULTS",
     "ROOT",
     "canonical_csv",
-    "increment_csv",
-    "machine",
     "main",
     "maxrss_mib",
     "parse_size",
-    "remove_db",
     "reset_hwm",
     "run_worker",
     "size_label",
