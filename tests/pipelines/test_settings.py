@@ -13,7 +13,8 @@ from pipelines.flow import PlainStages
 from pipelines.settings import resolve_settings
 from sources.base import CANONICAL_CSV
 from sources.detect import Input
-from transforms.tscore import TReferenceError, TScorePolicy, load_reference
+from transforms.reference_files import ReferenceFileError
+from transforms.tscore import TScorePolicy, load_reference
 
 
 def test_the_default_reference_fills_and_a_named_one_recomputes() -> None:
@@ -23,7 +24,7 @@ def test_the_default_reference_fills_and_a_named_one_recomputes() -> None:
 
 
 def test_a_bad_reference_fails_when_the_settings_are_resolved() -> None:
-    with pytest.raises(TReferenceError, match="unknown T-score reference 'nope'"):
+    with pytest.raises(ReferenceFileError, match="unknown T-score reference 'nope'"):
         resolve_settings(t_reference="nope")
 
 
