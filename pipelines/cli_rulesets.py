@@ -19,6 +19,9 @@ from pipelines.console import fail, out
 from pipelines.reporting.model import Column, Kind, Section, counts, section_from_frame, text
 from pipelines.reporting.render_text import section_table
 
+#: `--db`: the registry a command works on (it must exist).
+RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.")]
+
 
 class CompareFormat(StrEnum):
     table = "table"
@@ -48,10 +51,8 @@ def make_rulesets_app(group_cls: type) -> typer.Typer:
         _print_held(db)
 
     @app.command()
-    def forget(
-        label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
-        db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
-    ) -> None:
+    def forget(label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
+               db: RegistryFile) -> None:
         """Remove a ruleset's assessments and flags (never exams); recorded in runs."""
         _require(db)
         from pipelines.env import configure_prefect_env
@@ -67,10 +68,8 @@ def make_rulesets_app(group_cls: type) -> typer.Typer:
         out.print(f"{summary.ruleset}: {summary.message} (run {summary.run_id})")
 
     @app.command()
-    def primary(
-        label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
-        db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
-    ) -> None:
+    def primary(label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
+                db: RegistryFile) -> None:
         """Make a ruleset the registry's primary one (what the report views show)."""
         _require(db)
         from pipelines.rulesets_store import set_primary
@@ -111,7 +110,7 @@ def _held_section(held: pl.DataFrame) -> Section:
 
 
 def reassess_command(
-    db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
+    db: RegistryFile,
     ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")],
     latest_only: Annotated[bool, typer.Option(help="Only each patient's latest exam.")] = False,
     into: Annotated[
