@@ -28,5 +28,12 @@ def frame(*rows: Row) -> pl.DataFrame:
     return pl.DataFrame(out, schema=INPUT_SCHEMA, orient="row")
 
 
+def sites(exam: str, patient: str, day: str, serial: str | None, treated: bool | None,
+          **bmd: float | None) -> list[Row]:
+    """One exam's rows for `frame`, one per site it measured, in the order given:
+    `sites("E1", "P1", "2022-01-01", "S1", False, spine=1.0, total_hip=0.9)` (hips left)."""
+    return [(exam, patient, day, serial, treated, site, value) for site, value in bmd.items()]
+
+
 #: No measurements: a batch or history with nothing in it.
 EMPTY = frame()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from serial_frames import EMPTY, frame
+from serial_frames import EMPTY, frame, sites
 
 from transforms.precision import PrecisionTable
 from transforms.serial import FLAG_SCHEMA, compare_serial
@@ -164,15 +164,11 @@ def test_back_filled_exam_of_the_other_hip_flags_region_changed(
 
 def test_site_missing_in_previous_exam_uses_latest_exam_with_it(default: PrecisionTable) -> None:
     history = frame(
-        ("H1", "P1", "2019-01-01", "S1", False, "total_hip", 1.0),
-        ("H1", "P1", "2019-01-01", "S1", False, "spine", 1.1),
-        ("H2", "P1", "2021-01-01", "S1", False, "spine", 1.0),
-        ("H2", "P1", "2021-01-01", "S1", False, "total_hip", None),  # measured, no BMD
+        *sites("H1", "P1", "2019-01-01", "S1", False, total_hip=1.0, spine=1.1),
+        *sites("H2", "P1", "2021-01-01", "S1", False, spine=1.0,
+               total_hip=None),  # measured, no BMD
     )
-    batch = frame(
-        ("E1", "P1", "2023-01-01", "S1", False, "spine", 1.0),
-        ("E1", "P1", "2023-01-01", "S1", False, "total_hip", 0.9),
-    )
+    batch = frame(*sites("E1", "P1", "2023-01-01", "S1", False, spine=1.0, total_hip=0.9))
     result = compare_serial(batch, history, default)
     assert result.changes.select(
         "site", "comparison", "prior_exam_id", "pct_change", "days_between"

@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from precision_files import write_precision
-from serial_frames import EMPTY, frame
+from serial_frames import EMPTY, frame, sites
 
 from transforms.precision import PrecisionTable, load_precision
-from transforms.serial import CHANGE_SCHEMA, compare_serial
+from transforms.serial import CHANGE_SCHEMA, SerialResult, compare_serial
 
 # --- change verdicts -------------------------------------------------------------------
 
@@ -105,18 +105,21 @@ def test_radius_without_precision_has_no_verdict(default: PrecisionTable) -> Non
     assert flags.height == 0
 
 
+def studied_and_other_scanner(precision: PrecisionTable, *studied: str) -> SerialResult:
+    """Patient P1 scanned at the `studied` sites on HZ-100 (a scanner with a precision
+    study of its own), P2 at the spine on OTHER; every BMD -4 % in a year (1.0 to 0.96)."""
+    before, after = dict.fromkeys(studied, 1.0), dict.fromkeys(studied, 0.96)
+    history = frame(*sites("A1", "P1", "2022-01-01", "HZ-100", False, **before),
+                    ("B1", "P2", "2022-01-01", "OTHER", False, "spine", 1.0))
+    batch = frame(*sites("A2", "P1", "2023-01-01", "HZ-100", False, **after),
+                  ("B2", "P2", "2023-01-01", "OTHER", False, "spine", 0.96))
+    return compare_serial(batch, history, precision)
+
+
 def test_per_scanner_precision_override(tmp_path: Path) -> None:
     text = '[default]\nspine = 1.9\n[scanner."HZ-100"]\nspine = 1.2\n'
     table = load_precision(write_precision(tmp_path, text))
-    history = frame(
-        ("A1", "P1", "2022-01-01", "HZ-100", False, "spine", 1.0),
-        ("B1", "P2", "2022-01-01", "OTHER", False, "spine", 1.0),
-    )
-    batch = frame(
-        ("A2", "P1", "2023-01-01", "HZ-100", False, "spine", 0.96),
-        ("B2", "P2", "2023-01-01", "OTHER", False, "spine", 0.96),
-    )
-    result = compare_serial(batch, history, table)
+    result = studied_and_other_scanner(table, "spine")
     assert result.changes.select("exam_id", "pct_change", "lsc_pct", "significant").rows() == [
         ("A2", -4.0, 3.324, True),
         ("B2", -4.0, 5.263, False),
@@ -130,42 +133,24 @@ def test_per_scanner_precision_override(tmp_path: Path) -> None:
 def test_lsc_source_precision_study_or_default(tmp_path: Path) -> None:
     text = '[default]\nspine = 1.9\ntotal_hip = 1.8\n[scanner."HZ-100"]\nspine = 1.2\n'
     table = load_precision(write_precision(tmp_path, text))
-    history = frame(
-        ("A1", "P1", "2022-01-01", "HZ-100", False, "spine", 1.0),
-        ("A1", "P1", "2022-01-01", "HZ-100", False, "total_hip", 1.0),
-        ("A1", "P1", "2022-01-01", "HZ-100", False, "radius_33", 1.0),
-        ("B1", "P2", "2022-01-01", "OTHER", False, "spine", 1.0),
-    )
-    batch = frame(
-        ("A2", "P1", "2023-01-01", "HZ-100", False, "spine", 0.96),
-        ("A2", "P1", "2023-01-01", "HZ-100", False, "total_hip", 0.96),
-        ("A2", "P1", "2023-01-01", "HZ-100", False, "radius_33", 0.96),
-        ("B2", "P2", "2023-01-01", "OTHER", False, "spine", 0.96),
-    )
-    result = compare_serial(batch, history, table)
+    result = studied_and_other_scanner(table, "spine", "total_hip", "radius_33")
     assert result.changes.select("exam_id", "site", "lsc_pct", "lsc_source").rows() == [
         ("A2", "radius_33", None, None),  # no precision known: no LSC, no source
         ("A2", "spine", 3.324, "precision_study"),  # the scanner's own study
         ("A2", "total_hip", 4.986, "default"),  # the scanner's study has no total hip
         ("B2", "spine", 5.263, "default"),  # the file's registry-wide default
     ]
-    shipped = compare_serial(batch, history, load_precision()).changes
+    shipped = studied_and_other_scanner(load_precision(), "spine", "total_hip",
+                                        "radius_33").changes
     assert set(shipped["lsc_source"].drop_nulls()) == {"default"}
-
 
 
 # --- scanners (CHG-SAME-SCANNER, CHG-SCANNER-CHANGED) ---------------------------------
 
 
 def test_scanner_change_flags_and_gives_no_change_row(default: PrecisionTable) -> None:
-    history = frame(
-        ("E1", "P1", "2022-01-01", "S1", False, "spine", 1.0),
-        ("E1", "P1", "2022-01-01", "S1", False, "total_hip", 1.0),
-    )
-    batch = frame(
-        ("E2", "P1", "2023-01-01", "S2", True, "spine", 0.5),
-        ("E2", "P1", "2023-01-01", "S2", True, "total_hip", 0.5),
-    )
+    history = frame(*sites("E1", "P1", "2022-01-01", "S1", False, spine=1.0, total_hip=1.0))
+    batch = frame(*sites("E2", "P1", "2023-01-01", "S2", True, spine=0.5, total_hip=0.5))
     result = compare_serial(batch, history, default)
     assert result.changes.height == 0
     assert result.changes.schema == pl.Schema(CHANGE_SCHEMA)
