@@ -1,6 +1,6 @@
 """Serial exam comparison (clinical-rules.md §7): the prior exam and the baseline
-(CHG-PRIOR, CHG-BASELINE, CHG-LOSS), exams that arrive out of order (back-fills), ties and
-the inputs' edge cases."""
+(CHG-PRIOR, CHG-BASELINE, CHG-LOSS), also across an exam on another scanner, exams that
+arrive out of order (back-fills), ties and the inputs' edge cases."""
 
 from __future__ import annotations
 
@@ -54,6 +54,35 @@ def test_history_and_batch_chain(default: PrecisionTable) -> None:
         ("B1", "LOSS_ON_TREATMENT", "spine -10.0% vs previous, -25.0% vs baseline (LSC 5.3%)"),
         ("B2", "LOSS_ON_TREATMENT", "spine -5.6% vs previous, -29.2% vs baseline (LSC 5.3%)"),
     ]
+
+
+def test_prior_is_the_last_exam_on_the_same_scanner_across_another_scanner(
+    default: PrecisionTable,
+) -> None:
+    """CHG-PRIOR: an exam on another scanner in between does not hide a real loss."""
+    history = frame(
+        ("E1", "P1", "2020-01-01", "S1", True, "spine", 1.0),
+        ("E2", "P1", "2021-01-01", "S2", True, "spine", 1.05),
+    )
+    batch = frame(("E3", "P1", "2022-01-01", "S1", True, "spine", 0.9))
+    result = compare_serial(batch, history, default)
+    assert result.changes.select(
+        "exam_id", "comparison", "prior_exam_id", "pct_change", "days_between"
+    ).rows() == [("E3", "previous", "E1", -10.0, 731)]
+    assert result.flags.select("exam_id", "code", "severity", "detail").rows() == [
+        ("E3", "LOSS_ON_TREATMENT", "high", "spine -10.0% vs previous (LSC 5.3%)")
+    ]  # no SCANNER_CHANGED: E3 has an earlier exam on its scanner
+
+
+def test_the_other_scanner_exam_itself_is_flagged(default: PrecisionTable) -> None:
+    batch = frame(
+        ("E1", "P1", "2020-01-01", "S1", False, "spine", 1.0),
+        ("E2", "P1", "2021-01-01", "S2", False, "spine", 1.05),
+        ("E3", "P1", "2022-01-01", "S2", False, "spine", 1.05),
+    )
+    result = compare_serial(batch, EMPTY, default)
+    assert result.changes.select("exam_id", "prior_exam_id").rows() == [("E3", "E2")]
+    assert result.flags.select("exam_id", "code").rows() == [("E2", "SCANNER_CHANGED")]
 
 
 def test_baseline_catches_slow_loss_under_the_lsc(default: PrecisionTable) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from precision_files import write_precision
-from serial_frames import EMPTY, frame, sites
+from serial_frames import frame, sites
 
 from transforms.precision import PrecisionTable, load_precision
 from transforms.serial import CHANGE_SCHEMA, SerialResult, compare_serial
@@ -178,32 +178,3 @@ def test_null_serial_is_an_unknown_scanner(
         {"exam_id": "E2", "code": "SCANNER_CHANGED", "severity": "warning",
          "detail": detail, "ruleset": None}
     ]
-
-
-def test_prior_is_the_last_exam_on_the_same_scanner_across_another_scanner(
-    default: PrecisionTable,
-) -> None:
-    """CHG-PRIOR: an exam on another scanner in between does not hide a real loss."""
-    history = frame(
-        ("E1", "P1", "2020-01-01", "S1", True, "spine", 1.0),
-        ("E2", "P1", "2021-01-01", "S2", True, "spine", 1.05),
-    )
-    batch = frame(("E3", "P1", "2022-01-01", "S1", True, "spine", 0.9))
-    result = compare_serial(batch, history, default)
-    assert result.changes.select(
-        "exam_id", "comparison", "prior_exam_id", "pct_change", "days_between"
-    ).rows() == [("E3", "previous", "E1", -10.0, 731)]
-    assert result.flags.select("exam_id", "code", "severity", "detail").rows() == [
-        ("E3", "LOSS_ON_TREATMENT", "high", "spine -10.0% vs previous (LSC 5.3%)")
-    ]  # no SCANNER_CHANGED: E3 has an earlier exam on its scanner
-
-
-def test_the_other_scanner_exam_itself_is_flagged(default: PrecisionTable) -> None:
-    batch = frame(
-        ("E1", "P1", "2020-01-01", "S1", False, "spine", 1.0),
-        ("E2", "P1", "2021-01-01", "S2", False, "spine", 1.05),
-        ("E3", "P1", "2022-01-01", "S2", False, "spine", 1.05),
-    )
-    result = compare_serial(batch, EMPTY, default)
-    assert result.changes.select("exam_id", "prior_exam_id").rows() == [("E3", "E2")]
-    assert result.flags.select("exam_id", "code").rows() == [("E2", "SCANNER_CHANGED")]
