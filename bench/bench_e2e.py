@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_pipeline import (
+from bench.cases import (
     CACHE,
     PREFECT_HOME,
     RESULTS,

@@ -49,30 +49,29 @@ from bench.cases import (
     increment_csv,
     machine,
     parse_size,
-    remove_db,
     size_label,
 )
 from bench.probes import child_rss_mib, maxrss_mib, reset_hwm, vm_hwm_mib
 from bench.report import fmt, print_table, summarise
-from bench.workers import worker_main
+from bench.workers import worker_main, worker_parser, worker_result
 
-#: What the sibling benchmarks (bench_reassess, bench_e2e) import from this module.
+#: What the sibling benchmarks import from this module (bench_reassess, run by path, and
+#: bench.tables); bench_e2e imports the cases from `bench.cases` itself.
 __all__ = [
     "CACHE",
-    "PREFECT_HOME",
     "RESULTS",
     "ROOT",
     "canonical_csv",
-    "increment_csv",
-    "machine",
     "main",
     "maxrss_mib",
     "parse_size",
-    "remove_db",
     "reset_hwm",
     "run_worker",
     "size_label",
     "vm_hwm_mib",
+    "worker_main",
+    "worker_parser",
+    "worker_result",
 ]
 
 
@@ -106,12 +105,11 @@ def run_worker(
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    for line in stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT "):])
-            result["subprocess_wall_s"] = wall
-            result["polled_peak_rss_mib"] = polled_peak
-            return result
+    result = worker_result(stdout)
+    if result is not None:
+        result["subprocess_wall_s"] = wall
+        result["polled_peak_rss_mib"] = polled_peak
+        return result
     return {
         "error": killed or f"worker exited {proc.returncode}",
         "stderr_tail": stderr[-3000:],
@@ -121,10 +119,7 @@ def run_worker(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("payload", nargs="?", help=argparse.SUPPRESS)
+    parser = worker_parser(__doc__)
     parser.add_argument("--sizes", default="100k,1m", help="exam counts, e.g. 100k,1m")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--history-sizes", default=None,

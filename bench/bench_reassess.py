@@ -15,7 +15,6 @@ Results: one line per size on stdout and JSON in `bench/results/<date>-reassess.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import shutil
@@ -36,6 +35,9 @@ from bench_pipeline import (  # noqa: E402 - the sibling script's helpers
     reset_hwm,
     size_label,
     vm_hwm_mib,
+    worker_main,
+    worker_parser,
+    worker_result,
 )
 
 BASE_RULESET, WHAT_IF = "core-2025", "bhof-2022"
@@ -90,23 +92,19 @@ WORKERS = {"load": worker_load, "reassess": worker_reassess}
 def run_worker(kind: str, args: dict[str, Any]) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, json.dumps(args)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+    result = worker_result(done.stdout)
+    if result is not None:
+        return result
     raise RuntimeError(f"{kind} worker failed: {done.stderr[-2000:]}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("payload", nargs="?", help=argparse.SUPPRESS)
+    parser = worker_parser(__doc__)
     parser.add_argument("--sizes", default="100k", help="exam counts, e.g. 100k,1m")
     parser.add_argument("--batch-size", type=int, default=200_000)
     opts = parser.parse_args()
     if opts.worker:
-        print("RESULT " + json.dumps(WORKERS[opts.worker](json.loads(opts.payload))),
-              flush=True)
+        worker_main(opts.worker, opts.payload, WORKERS)
         return
     results = []
     for n in (parse_size(s) for s in opts.sizes.split(",")):

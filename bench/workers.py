@@ -3,12 +3,13 @@ and prints one JSON line, so one run's memory never inflates another's."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,29 @@ WORKERS = {
 }
 
 
-def worker_main(kind: str, payload: str) -> None:
+Worker = Callable[[dict[str, Any]], dict[str, Any]]
+RESULT = "RESULT "
+
+
+def worker_parser(description: str) -> argparse.ArgumentParser:
+    """A benchmark's command line with the hidden worker call (`--worker KIND PAYLOAD`)
+    by which the benchmark runs each measurement in a fresh process of its own script."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("payload", nargs="?", help=argparse.SUPPRESS)
+    return parser
+
+
+def worker_main(kind: str, payload: str, workers: Mapping[str, Worker] = WORKERS) -> None:
     """Run one worker on its JSON payload and print its result as one `RESULT` line."""
-    out = WORKERS[kind](json.loads(payload))
-    print("RESULT " + json.dumps(out), flush=True)
+    out = workers[kind](json.loads(payload))
+    print(RESULT + json.dumps(out), flush=True)
+
+
+def worker_result(stdout: str) -> dict[str, Any] | None:
+    """The result a worker printed (its `RESULT` line), or None when it printed none."""
+    for line in stdout.splitlines():
+        if line.startswith(RESULT):
+            return json.loads(line[len(RESULT):])
+    return None

@@ -12,10 +12,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
-from rich.table import Table
 
 from pipelines.console import fail, out
+from pipelines.reporting.model import Column, Kind, Section, counts, section_from_frame, text
+from pipelines.reporting.render_text import section_table
+
+#: `--db`: the registry a command works on (it must exist).
+RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.")]
 
 
 class CompareFormat(StrEnum):
@@ -46,10 +51,8 @@ def make_rulesets_app(group_cls: type) -> typer.Typer:
         _print_held(db)
 
     @app.command()
-    def forget(
-        label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
-        db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
-    ) -> None:
+    def forget(label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
+               db: RegistryFile) -> None:
         """Remove a ruleset's assessments and flags (never exams); recorded in runs."""
         _require(db)
         from pipelines.env import configure_prefect_env
@@ -65,10 +68,8 @@ def make_rulesets_app(group_cls: type) -> typer.Typer:
         out.print(f"{summary.ruleset}: {summary.message} (run {summary.run_id})")
 
     @app.command()
-    def primary(
-        label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
-        db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
-    ) -> None:
+    def primary(label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
+                db: RegistryFile) -> None:
         """Make a ruleset the registry's primary one (what the report views show)."""
         _require(db)
         from pipelines.rulesets_store import set_primary
@@ -93,21 +94,23 @@ def _print_held(db: Path) -> None:
 
     with registry(db, read_only=True, lock_timeout_s=10.0) as con:
         held = held_rulesets(con)
-    table = Table("id", "version", "sha256", "exams assessed", "first used", "last used",
-                  "primary")
-    for row in held.iter_rows(named=True):
-        table.add_row(row["id"], row["version"], (row["sha256"] or "(not recorded)")[:16],
-                      f"{row['exams_assessed']:,}", _when(row["first_used_at"]),
-                      _when(row["last_used_at"]), "yes" if row["primary"] else "")
-    out.print(table)
+    out.print(section_table(_held_section(held)))
 
 
-def _when(value: dt.datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
+def _held_section(held: pl.DataFrame) -> Section:
+    """`dxa rulesets --db`: one row per ruleset the registry holds (no title: the table
+    is the whole answer)."""
+    rows = held.with_columns(pl.col("sha256").str.slice(0, 16).fill_null("(not recorded)"))
+    return section_from_frame(rows, key="rulesets", title="", columns=[
+        text("id"), text("version"), text("sha256"),
+        counts("exams_assessed", "exams assessed"),
+        Column("first_used_at", Kind.TIMESTAMP, "first used"),
+        Column("last_used_at", Kind.TIMESTAMP, "last used"),
+        Column("primary", Kind.BOOL)])
 
 
 def reassess_command(
-    db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
+    db: RegistryFile,
     ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")],
     latest_only: Annotated[bool, typer.Option(help="Only each patient's latest exam.")] = False,
     into: Annotated[
@@ -171,19 +174,9 @@ def compare_command(
 
 
 def _print_matrices(comparison) -> None:  # noqa: ANN001 - pipelines.compare.Comparison
-    from pipelines.compare import matrix
+    from pipelines.compare import comparison_sections
 
     out.print(f"{comparison.patients:,} patients whose latest exam both "
               f"{comparison.ruleset_a} (rows) and {comparison.ruleset_b} (columns) judged")
-    for name, cells in comparison.cells.items():
-        grid = matrix(cells)
-        corner = f"{comparison.ruleset_a} \\ {comparison.ruleset_b}"
-        table = Table(corner, *[str(c) for c in grid.columns[1:]],
-                      title=f"{name}: {comparison.changed(name):,} patients change")
-        for row in grid.iter_rows():
-            table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
-        out.print(table)
-        moved = cells.filter(cells["from"] != cells["to"])
-        for row in moved.iter_rows(named=True):
-            out.print(f"  {row['from']} -> {row['to']}: {row['patients']:,} patients;"
-                      f" {row['top_reasons'] or 'no differing rule IDs'}")
+    for section in comparison_sections(comparison):
+        out.print(section_table(section))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from pipelines.reporting.model import Section, counts, section_from_frame, text
 from pipelines.store import query
 from schemas.errors import ConfigError
 
@@ -111,3 +112,27 @@ def matrix(cells: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame({"from": []}, schema={"from": pl.String})
     return (cells.pivot(on="to", index="from", values="patients", sort_columns=True)
             .fill_null(0).sort("from"))
+
+
+def comparison_sections(comparison: Comparison) -> list[Section]:
+    """What `dxa compare` prints, in the report model: per dimension its matrix (rows:
+    ruleset A, columns: ruleset B), then the cells that change (if any) with their rule
+    IDs."""
+    corner = f"{comparison.ruleset_a} \\ {comparison.ruleset_b}"
+    sections = []
+    for name, cells in comparison.cells.items():
+        grid = matrix(cells)
+        sections.append(section_from_frame(
+            grid, key=f"{name}_matrix",
+            title=f"{name}: {comparison.changed(name):,} patients change",
+            columns=[text("from", corner), *(counts(c, c) for c in grid.columns[1:])]))
+        moved = cells.filter(pl.col("from") != pl.col("to")).with_columns(
+            pl.when(pl.col("top_reasons") == "").then(pl.lit("no differing rule IDs"))
+            .otherwise(pl.col("top_reasons")).alias("top_reasons"))
+        if moved.height == 0:
+            continue
+        sections.append(section_from_frame(
+            moved, key=f"{name}_changes", title=f"{name}: the cells that change",
+            columns=[text("from"), text("to"), counts("patients"),
+                     text("top_reasons", f"rule IDs that differ (top {TOP_REASONS})")]))
+    return sections

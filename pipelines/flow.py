@@ -50,6 +50,7 @@ from schemas.vocabulary import RunStatus
 from sources.base import ReadOptions
 from sources.detect import Input, discover
 from transforms.errors import FileProblem
+from transforms.tscore import TScorePolicy
 
 T = TypeVar("T")
 
@@ -78,8 +79,8 @@ def discover_inputs(paths: list[str], fmt: str) -> tuple[list[Input], list[str]]
     retry_delay_seconds=1,
     retry_condition_fn=_retry_on_io,
 )
-def prepare_task(item: Input, options: ReadOptions) -> PreparedInput:
-    prepared = prepare_input(item, options)
+def prepare_task(item: Input, options: ReadOptions, tscores: TScorePolicy) -> PreparedInput:
+    prepared = prepare_input(item, options, tscores)
     progress.report("prepared", item.path.name)
     return prepared
 
@@ -218,7 +219,7 @@ def new_run_id() -> str:
 class Stages(Protocol):
     """How the run's stages are called: as Prefect tasks (the flow), or plainly."""
 
-    def prepare_all(self, inputs: list[Input], options: ReadOptions) -> list[PreparedInput]:
+    def prepare_all(self, inputs: list[Input], settings: RunSettings) -> list[PreparedInput]:
         ...
 
     def call(self, stage: Callable[..., T], *args: object) -> T: ...
@@ -229,11 +230,13 @@ class Stages(Protocol):
 class PrefectStages:
     """Each stage a Prefect task; inputs prepared side by side on the flow's task runner."""
 
-    def prepare_all(self, inputs: list[Input], options: ReadOptions) -> list[PreparedInput]:
+    def prepare_all(self, inputs: list[Input], settings: RunSettings) -> list[PreparedInput]:
         # Per-file compute fans out on the flow's task runner (threads or Dask workers);
         # results come back here, where the single DuckDB writer loads them in order.
+        # The T-score reference travels with the settings: no task loads it again.
         futures = [
-            prepare_task.with_options(task_run_name=f"prepare-{i}").submit(item, options)
+            prepare_task.with_options(task_run_name=f"prepare-{i}").submit(
+                item, settings.read, settings.tscores)
             for i, item in enumerate(inputs, start=1)
         ]
         return [_result_or_failure(f, item) for f, item in zip(futures, inputs, strict=True)]
@@ -252,8 +255,8 @@ class PlainStages:
     on the flow's own sequence of stages, not on a copy of it.
     """
 
-    def prepare_all(self, inputs: list[Input], options: ReadOptions) -> list[PreparedInput]:
-        return [prepare_task.fn(item, options) for item in inputs]
+    def prepare_all(self, inputs: list[Input], settings: RunSettings) -> list[PreparedInput]:
+        return [prepare_task.fn(item, settings.read, settings.tscores) for item in inputs]
 
     def call(self, stage: Callable[..., T], *args: object) -> T:
         return stage.fn(*args)  # type: ignore[attr-defined] - a Prefect task's function
@@ -272,7 +275,7 @@ def run_stages(
     inputs, ignored = stages.call(discover_inputs, paths, settings.fmt)
     summary.ignored = ignored
     progress.report("discovered", f"{len(inputs)} inputs")
-    prepared = stages.prepare_all(inputs, settings.read)
+    prepared = stages.prepare_all(inputs, settings)
     summary = stages.call(load_stage, db, summary, settings, prepared)
     log.info(
         "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",

@@ -15,7 +15,7 @@ from transforms.errors import FileProblem
 from transforms.exam_frame import validate_cells
 from transforms.parse import ParseOptions
 from transforms.quarantine import SchemaProblem, Split
-from transforms.tscore import DEFAULT_REFERENCE, TScorePolicy, load_reference
+from transforms.tscore import TScorePolicy, t_score_policy
 
 
 @dataclass(frozen=True)
@@ -151,22 +151,20 @@ def failed_input(item: Input, message: str) -> PreparedInput:
     )
 
 
-def t_score_policy(options: ReadOptions) -> TScorePolicy:
-    """`--t-reference NAME` recomputes every T-score; otherwise missing ones are filled
-    from the default reference (a bad name raises ReferenceError: the CLI checks first)."""
-    if options.t_reference is None:
-        return TScorePolicy(load_reference(DEFAULT_REFERENCE), replace=False)
-    return TScorePolicy(load_reference(options.t_reference), replace=True)
-
-
-def prepare_input(item: Input, options: ReadOptions | None = None) -> PreparedInput:
+def prepare_input(
+    item: Input, options: ReadOptions | None = None, tscores: TScorePolicy | None = None
+) -> PreparedInput:
     """Read, parse and validate one input. File-level problems become `error`, not raises.
+
+    `tscores` is the run's T-score reference, loaded once with its settings
+    (`RunSettings.tscores`); without it (a stage called on its own) the reference that
+    `options.t_reference` names is loaded here.
 
     OSError (a flaky share, a file still being copied) is raised so that the Prefect task
     can retry it; every other problem fails this input alone.
     """
     options = options or ReadOptions()
-    tscores = t_score_policy(options)
+    tscores = tscores or t_score_policy(options.t_reference)
     timer = StageTimer()
     try:
         with timer.stage(Stage.READ):

@@ -19,7 +19,8 @@ from pipelines.prevalence import (
     render_json,
     table_rows,
 )
-from transforms.standardise import StandardError, load_standards
+from transforms.reference_files import ReferenceFileError
+from transforms.standardise import load_standards
 from transforms.survey import CI_METHODS
 
 
@@ -76,7 +77,7 @@ def run_prevalence(
     request = build_request(db, min_age, sites, by, standard, weights, ruleset, fail, ci)
     try:
         result = prevalence(request)
-    except (PrevalenceError, StandardError) as exc:
+    except (PrevalenceError, ReferenceFileError) as exc:
         fail(str(exc))
         return
     if fmt == "json":

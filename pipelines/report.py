@@ -17,6 +17,7 @@ from typing import TypeVar
 import duckdb
 from rich.console import Console
 
+from pipelines.as_of import as_of_date
 from pipelines.publish import reporting_copy_path
 from pipelines.reporting.formats import ReportFormat
 from pipelines.reporting.model import Report
@@ -35,14 +36,6 @@ class ReportError(RegistryError):
 
 #: Seconds `dxa report` waits for a process holding the registry's write lock.
 LOCK_TIMEOUT_S = 10.0
-
-
-def report_date(as_of: str | None) -> dt.date:
-    """The --as-of date (default today), or a ReportError the CLI can print."""
-    try:
-        return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    except ValueError:
-        raise ReportError(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}") from None
 
 
 def _open_read_only(db: Path, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
@@ -84,7 +77,7 @@ def build_html_report(
 
 def _with_registry(db: Path, as_of: str | None, lock_timeout_s: float | None,
                    make: Callable[[duckdb.DuckDBPyConnection, dt.date], T]) -> T:
-    day = report_date(as_of)
+    day = as_of_date(as_of, ReportError)
     con = _open_read_only(db, LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s)
     try:
         return make(con, day)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.worklists import WorklistError, list_date, open_registry, resolve_ruleset_label
+from pipelines.as_of import as_of_date
+from pipelines.worklists import WorklistError, open_registry, resolve_ruleset_label
 
 #: Shortest key accepted: 32 bytes (256 bits), written as 64 hexadecimal characters.
 KEY_MIN_BYTES = 32
@@ -178,7 +179,7 @@ def export_research(
                                   "makes the pseudonyms; see the README)")
     key = read_key(key_file)
     extract_paths(output)
-    day = list_date(as_of).isoformat() if as_of else None
+    day = as_of_date(as_of, WorklistError).isoformat() if as_of else None
     con = open_registry(db, lock_timeout_s)
     try:
         label = resolve_ruleset_label(con, ruleset) if ruleset else None

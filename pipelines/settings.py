@@ -1,4 +1,5 @@
-"""Everything a run is told, resolved once: ruleset, precision study, read options, waits.
+"""Everything a run is told, resolved once: ruleset, precision study, T-score reference,
+read options, waits.
 
 The CLI checks a request before Prefect starts (a typo in a ruleset name fails in a
 second, not after the flow's API is up), and the flow needs the same objects: both call
@@ -17,7 +18,7 @@ from pipelines.rules_bridge import Decider, decider_for, resolve_ruleset
 from sources.base import ReadOptions
 from transforms.precision import PrecisionTable, load_precision
 from transforms.rules.ruleset import Ruleset
-from transforms.tscore import load_reference
+from transforms.tscore import TScorePolicy, t_score_policy
 
 DEFAULT_RULESET = "core-2025"
 DEFAULT_LOCK_TIMEOUT_S = 30.0
@@ -30,6 +31,9 @@ class RunSettings:
     ruleset: Ruleset
     precision: PrecisionTable
     read: ReadOptions
+    #: the T-score reference that fills (or, with `--t-reference`, recomputes) T-scores:
+    #: loaded here once, sent with the settings to every prepare task (picklable)
+    tscores: TScorePolicy
     fmt: str = "auto"
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
 
@@ -54,14 +58,14 @@ def resolve_settings(
 ) -> RunSettings:
     """Load and validate the run's files; a bad one raises a ConfigError naming it.
 
-    `t_reference` (a T-score reference by name or path) is checked here; the adapters
-    that recompute T-scores load it by the name in `read`.
+    `t_reference` (a T-score reference by name or path; none: the default reference
+    fills missing T-scores) is loaded here, once, into `tscores`.
     """
-    load_reference(t_reference) if t_reference else load_reference()
     return RunSettings(
         ruleset=resolve_ruleset(ruleset),
         precision=load_precision(Path(precision) if precision else None),
         read=ReadOptions(date_format=date_format, t_reference=t_reference),
+        tscores=t_score_policy(t_reference or None),
         fmt=fmt,
         lock_timeout_s=lock_timeout_s,
     )

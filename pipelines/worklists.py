@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.as_of import as_of_date
 from pipelines.store import RegistryLocked, connect
 from pipelines.worklist_files import OUTPUT_FORMATS, write_worklist
 from schemas.errors import DxaError
@@ -211,14 +212,6 @@ def _version_key(version: str) -> tuple[int | str, ...]:
     return tuple(int(p) if p.isdigit() else p for p in version.split("."))
 
 
-def list_date(as_of: str | None) -> dt.date:
-    """The --as-of date (default today)."""
-    try:
-        return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    except ValueError:
-        raise WorklistError(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}") from None
-
-
 def open_registry(db: Path, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
     """A read-only connection, or a WorklistError saying why not."""
     if not db.exists():
@@ -263,7 +256,7 @@ def export_worklist(
                             f"{', '.join(OUTPUT_FORMATS)}")
     if not output.parent.is_dir():
         raise WorklistError(f"--output {output}: no folder {output.parent}")
-    day = list_date(as_of)
+    day = as_of_date(as_of, WorklistError)
     con = open_registry(db, lock_timeout_s)
     try:
         rows, label = build_worklist(con, kind, day, ruleset)

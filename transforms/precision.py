@@ -56,6 +56,12 @@ class PrecisionTable:
     defaults: MappingProxyType[str, float]
     scanners: MappingProxyType[str, MappingProxyType[str, float]]
 
+    def __reduce__(self) -> tuple[Any, tuple[str, dict[str, float], dict[str, dict[str, float]]]]:
+        """Pickled as plain dicts (a mappingproxy does not pickle), so that a run's whole
+        settings can travel to another process, e.g. a Dask worker."""
+        scanners = {serial: dict(table) for serial, table in self.scanners.items()}
+        return _table, (self.path, dict(self.defaults), scanners)
+
     def precision(self, site: str, scanner_serial: str | None = None) -> float | None:
         """The %CV for a site on a scanner, falling back to the default, or None."""
         if scanner_serial is not None and site in self.scanners.get(scanner_serial, {}):
@@ -126,6 +132,13 @@ def _message_of(error: dict[str, Any]) -> str | None:
 def _in_site_order(table: dict[str, float]) -> MappingProxyType[str, float]:
     """Sites in SITES order, so that output is stable whatever the file's order."""
     return MappingProxyType({site: table[site] for site in SITES if site in table})
+
+
+def _table(path: str, defaults: dict[str, float],
+           scanners: dict[str, dict[str, float]]) -> PrecisionTable:
+    """A table again from its pickled dicts (already validated and in site order)."""
+    return PrecisionTable(path, MappingProxyType(defaults),
+                          MappingProxyType({s: MappingProxyType(t) for s, t in scanners.items()}))
 
 
 def _validate(data: dict[str, Any], shown: str) -> PrecisionTable:

@@ -213,7 +213,7 @@ def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame
     Exam-level frames (one row per exam), before they are reshaped to one row per site:
     a patient's only exam has no earlier exam and is no one's prior or baseline, so
     leaving it out changes no verdict, and on a first large load it halves the rows the
-    comparison reshapes and sorts (tests/transforms/test_serial.py holds the verdicts
+    comparison reshapes and sorts (tests/transforms/test_serial_properties.py holds the verdicts
     equal either way). `history` holds only the batch's patients (`patient_history`).
     """
     patient = pl.col("patient_id")

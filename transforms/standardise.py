@@ -10,24 +10,18 @@ a band boundary cuts is split in proportion to the years on each side.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
 
-from schemas.errors import ConfigError
+from transforms.reference_files import ReferenceFileError, read_reference_file, shipped
 
 STANDARDS_FILE = "standard_populations.toml"
 #: Age bands used with `--standard none` (and for `--by age_group` then): the brief's.
 DEFAULT_BREAKS = (65,)
 #: A top open-ended group is taken to span this many years when a band cuts it.
 OPEN_GROUP_YEARS = 10
-
-
-class StandardError(ConfigError):
-    """An unknown standard or a bad standard population file."""
 
 
 @dataclass(frozen=True)
@@ -40,22 +34,26 @@ class Standard:
 
 
 def load_standards(path: Path | None = None) -> dict[str, Standard]:
-    path = path or Path(str(resources.files("references").joinpath(STANDARDS_FILE)))
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    """The standard populations of the file (default: the shipped one), by name;
+    ReferenceFileError names the file and the entry that cannot be used."""
+    path = path or shipped(STANDARDS_FILE)
     standards = {}
-    for name, entry in data.items():
-        groups = tuple((int(lo), float(pop)) for lo, pop in entry["groups"])
+    for name, entry in read_reference_file(path).items():
+        try:
+            groups = tuple((int(lo), float(pop)) for lo, pop in entry["groups"])
+            standards[name] = Standard(name, str(entry["title"]), str(entry["source"]),
+                                       tuple(int(b) for b in entry["breaks"]), groups)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReferenceFileError(f"{path}: [{name}]: missing or bad {exc}") from None
         if [g[0] for g in groups] != sorted({g[0] for g in groups}):
-            raise StandardError(f"{path}: [{name}] groups must ascend by age")
-        standards[name] = Standard(name, entry["title"], entry["source"],
-                                   tuple(int(b) for b in entry["breaks"]), groups)
+            raise ReferenceFileError(f"{path}: [{name}] groups must ascend by age")
     return standards
 
 
 def standard(name: str) -> Standard:
     known = load_standards()
     if name not in known:
-        raise StandardError(f"unknown standard {name!r} (known: {', '.join(sorted(known))}, "
+        raise ReferenceFileError(f"unknown standard {name!r} (known: {', '.join(sorted(known))}, "
                             "none)")
     return known[name]
 

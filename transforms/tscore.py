@@ -24,14 +24,17 @@ reference's scale without cross-calibration.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
 
-from schemas.errors import ConfigError
+from transforms.reference_files import (
+    ReferenceFileError,
+    read_reference_file,
+    shipped,
+    shipped_names,
+)
 
 #: The reference used to fill a missing T-score when none is named.
 DEFAULT_REFERENCE = "nhanes3"
@@ -40,10 +43,8 @@ REFERENCE_SITES = ("spine", "femoral_neck", "total_hip", "radius_33")
 #: Decimals kept: removes floating-point noise (0.558 g/cm2 is exactly -2.5 on the
 #: NHANES III neck reference), far below any clinical rounding.
 T_DECIMALS = 6
-
-
-class TReferenceError(ConfigError):
-    """A reference file that cannot be used (named in the message)."""
+#: The shipped reference file that is not a T-score reference (`transforms.standardise`).
+_NOT_A_T_REFERENCE = "standard_populations"
 
 
 @dataclass(frozen=True)
@@ -70,24 +71,20 @@ class Reference:
 
 
 def _reference_path(name: str) -> Path:
-    shipped = Path(str(resources.files("references").joinpath(f"{name}.toml")))
-    if shipped.is_file():
-        return shipped
+    named = shipped(f"{name}.toml")
+    if named.is_file():
+        return named
     given = Path(name)
     if given.is_file():
         return given
-    raise TReferenceError(
+    raise ReferenceFileError(
         f"unknown T-score reference {name!r} (shipped: {', '.join(available_references())})"
     )
 
 
 def available_references() -> list[str]:
-    folder = resources.files("references")
-    names = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".toml") and entry.name != "standard_populations.toml":
-            names.append(entry.name.removesuffix(".toml"))
-    return sorted(names)
+    """The shipped T-score references, by name."""
+    return [n for n in shipped_names() if n != _NOT_A_T_REFERENCE]
 
 
 def _site_rows(path: Path, rows: list[dict]) -> tuple[SiteReference, ...]:
@@ -98,30 +95,27 @@ def _site_rows(path: Path, rows: list[dict]) -> tuple[SiteReference, ...]:
             sexes = row["sex"] if isinstance(row["sex"], list) else [row["sex"]]
             population, source = str(row["population"]), str(row["source"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise TReferenceError(f"{path}: site entry {i}: missing or bad {exc}") from None
+            raise ReferenceFileError(f"{path}: site entry {i}: missing or bad {exc}") from None
         if site not in REFERENCE_SITES:
-            raise TReferenceError(f"{path}: site entry {i}: unknown site {site!r}")
+            raise ReferenceFileError(f"{path}: site entry {i}: unknown site {site!r}")
         if not (0 < mean < 3 and 0 < sd < 1):
-            raise TReferenceError(f"{path}: site entry {i}: mean or sd out of range")
+            raise ReferenceFileError(f"{path}: site entry {i}: mean or sd out of range")
         for sex in sexes:
             if sex not in ("F", "M"):
-                raise TReferenceError(f"{path}: site entry {i}: sex must be F or M")
+                raise ReferenceFileError(f"{path}: site entry {i}: sex must be F or M")
             found.append(SiteReference(site, sex, mean, sd, population, source))
     keys = [(s.site, s.sex) for s in found]
     if len(keys) != len(set(keys)):
-        raise TReferenceError(f"{path}: a site and sex is given twice")
+        raise ReferenceFileError(f"{path}: a site and sex is given twice")
     return tuple(found)
 
 
 def load_reference(name: str = DEFAULT_REFERENCE) -> Reference:
     """A shipped reference by name, or a reference TOML file by path."""
     path = _reference_path(name)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise TReferenceError(f"{path}: not a readable TOML file ({exc})") from None
+    data = read_reference_file(path)
     if "name" not in data or not data.get("site"):
-        raise TReferenceError(f"{path}: needs `name` and at least one [[site]]")
+        raise ReferenceFileError(f"{path}: needs `name` and at least one [[site]]")
     return Reference(
         name=str(data["name"]),
         title=str(data.get("title", data["name"])),
@@ -136,6 +130,14 @@ class TScorePolicy:
 
     reference: Reference
     replace: bool = False  # True: `--t-reference` (recompute, keep the source's aside)
+
+
+def t_score_policy(t_reference: str | None = None) -> TScorePolicy:
+    """`--t-reference NAME` recomputes every T-score; otherwise missing ones are filled
+    from the default reference. A bad name or file raises ReferenceFileError naming it."""
+    if t_reference is None:
+        return TScorePolicy(load_reference(DEFAULT_REFERENCE), replace=False)
+    return TScorePolicy(load_reference(t_reference), replace=True)
 
 
 def t_reference_column(site: str) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import duckdb
+    import polars as pl
 
 
 class Kind(StrEnum):
@@ -145,6 +146,20 @@ def section_from_query(
     return Section(key=key, title=title, columns=tuple(columns),
                    rows=tuple(tuple(_plain(v) for v in row) for row in rows),
                    note=note, record=record)
+
+
+def section_from_frame(
+    frame: pl.DataFrame,
+    *,
+    key: str,
+    title: str,
+    columns: Sequence[Column],
+    note: str | None = None,
+) -> Section:
+    """A section whose rows are a frame's columns of the same names, in the frame's order
+    (polars hands back ints, floats, dates and timestamps as such)."""
+    rows = frame.select([c.name for c in columns]).rows()
+    return Section(key=key, title=title, columns=tuple(columns), rows=tuple(rows), note=note)
 
 
 def _plain(value: object) -> Value:

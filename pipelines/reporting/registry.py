@@ -42,6 +42,18 @@ class SectionQuery:
     record: bool = False
 
 
+def _latest_per_ruleset(
+    key: str, column: str, value: str, values: tuple[str, ...]
+) -> SectionQuery:
+    """Patients counted by each ruleset's verdict `value` (as `column`) on their latest
+    exam, in the verdict's clinical order within each ruleset."""
+    return SectionQuery(
+        key, f"{key} (latest exam per patient)",
+        (text_column("ruleset"), text_column(column), counts("patients")),
+        f"SELECT ruleset, {value} AS {column}, count(*) FROM latest GROUP BY ALL",
+        order_by=f"ruleset, {order.sort_key(column, values)}")
+
+
 SECTIONS: tuple[SectionQuery, ...] = (
     SectionQuery(
         "latest_run", "latest run",
@@ -70,16 +82,8 @@ SECTIONS: tuple[SectionQuery, ...] = (
                   (SELECT count(*) - count(DISTINCT exam_id) FROM exams),
                   (SELECT count(*) FROM quarantine), (SELECT count(*) FROM runs)""",
         record=True),
-    SectionQuery(
-        "categories", "categories (latest exam per patient)",
-        (text_column("ruleset"), text_column("category"), counts("patients")),
-        f"SELECT ruleset, {_CATEGORY} AS category, count(*) FROM latest GROUP BY ALL",
-        order_by=f"ruleset, {order.sort_key('category', order.CATEGORIES)}"),
-    SectionQuery(
-        "treatment", "treatment (latest exam per patient)",
-        (text_column("ruleset"), text_column("treatment"), counts("patients")),
-        "SELECT ruleset, treatment, count(*) FROM latest GROUP BY ALL",
-        order_by=f"ruleset, {order.sort_key('treatment', order.TREATMENTS)}"),
+    _latest_per_ruleset("categories", "category", _CATEGORY, order.CATEGORIES),
+    _latest_per_ruleset("treatment", "treatment", "treatment", order.TREATMENTS),
     SectionQuery(
         "followup_overdue", "follow-up overdue (patients)",
         (text_column("ruleset"), text_column("overdue"), counts("patients")),

@@ -15,21 +15,6 @@ from rich.table import Table
 from pipelines.reporting.model import Report, Section, Value, records
 
 
-def display(value: Value) -> str:
-    """A value as people read it: dates ISO, times to the second, booleans yes/no."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def plain(value: Value) -> str:
     """A value for CSV: full precision, ISO dates and times, booleans true/false."""
     if value is None:
@@ -39,6 +24,18 @@ def plain(value: Value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def display(value: Value) -> str:
+    """A value as people read it: booleans yes/no, times to the second, floats to four
+    significant digits; otherwise as in CSV (`plain`: blank, ISO dates, numbers)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return plain(value)
 
 
 def section_table(section: Section) -> Table:

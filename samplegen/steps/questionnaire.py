@@ -10,29 +10,32 @@ import polars as pl
 from samplegen.steps.draws import FEMALE, Draws
 from samplegen.steps.patients import FRACTURE_SITES
 
+#: Women's menopausal status by age: per age band (below `age`; None: the oldest), the
+#: status of each uniform draw below the cumulative share; above the last share: blank.
+_MENOPAUSE: tuple[tuple[int | None, tuple[tuple[float, str], ...]], ...] = (
+    (45, ((0.85, "pre"), (0.90, "peri"), (0.95, "unknown"))),
+    (55, ((0.20, "pre"), (0.55, "peri"), (0.90, "post"), (0.95, "unknown"))),
+    (None, ((0.88, "post"), (0.93, "unknown"))),
+)
+
+
+def _by_share(u: pl.Expr, shares: tuple[tuple[float, str], ...]) -> pl.Expr:
+    """The status of the first cumulative share that `u` is below (null above all)."""
+    (first, status), *rest = shares
+    chosen = pl.when(u < first).then(pl.lit(status))
+    for share, status in rest:
+        chosen = chosen.when(u < share).then(pl.lit(status))
+    return chosen
+
 
 def _menopause(age: pl.Expr, u: pl.Expr) -> pl.Expr:
-    """Women's menopausal status by age (blank or `unknown` in some)."""
-    young = (
-        pl.when(u < 0.85)
-        .then(pl.lit("pre"))
-        .when(u < 0.90)
-        .then(pl.lit("peri"))
-        .when(u < 0.95)
-        .then(pl.lit("unknown"))
-    )
-    middle = (
-        pl.when(u < 0.20)
-        .then(pl.lit("pre"))
-        .when(u < 0.55)
-        .then(pl.lit("peri"))
-        .when(u < 0.90)
-        .then(pl.lit("post"))
-        .when(u < 0.95)
-        .then(pl.lit("unknown"))
-    )
-    old = pl.when(u < 0.88).then(pl.lit("post")).when(u < 0.93).then(pl.lit("unknown"))
-    return pl.when(age < 45).then(young).when(age < 55).then(middle).otherwise(old)
+    """Women's menopausal status by age (blank or `unknown` in some): `_MENOPAUSE`."""
+    *bands, (_, oldest) = _MENOPAUSE
+    (first_age, first), *rest = bands
+    status = pl.when(age < first_age).then(_by_share(u, first))
+    for upper, shares in rest:
+        status = status.when(age < upper).then(_by_share(u, shares))
+    return status.otherwise(_by_share(u, oldest))
 
 
 def identity_and_body(lf: pl.LazyFrame, d: Draws) -> pl.LazyFrame:

@@ -34,12 +34,19 @@ def test_run_completes_with_quarantined_rows_exit_0(tmp_path: Path, prefect_harn
     assert "P-1" not in result.output  # no patient identifiers on screen
 
 
-def test_unknown_ruleset_is_one_line_exit_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--ruleset", "no-such-ruleset", "no-such-ruleset"),
+    ("--t-reference", "no-such-reference", "unknown T-score reference 'no-such-reference'"),
+])
+def test_unknown_ruleset_or_t_reference_is_one_line_exit_1(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    """A run's files are checked before anything is written: no registry is created."""
     data = write_csv(tmp_path / "in.csv", [make_row()])
     result = runner.invoke(app, ["run", str(data), "--db", str(tmp_path / "r.duckdb"),
-                                 "--ruleset", "no-such-ruleset"])
+                                 option, value])
     assert result.exit_code == 1
-    assert "no-such-ruleset" in result.output
+    assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "r.duckdb").exists()
 

@@ -200,12 +200,3 @@ def test_cli_run_with_t_reference_through_the_flow(tmp_path: Path, prefect_harne
         assert con.execute("SELECT femoral_neck_t FROM exams").fetchall() == [(-2.066667,)]
         assert con.execute("SELECT reported_t_score FROM t_score_sources").fetchall() == [
             (-2.1,)]
-
-
-def test_cli_unknown_t_reference_is_one_line_exit_1(tmp_path: Path) -> None:
-    csv = write_csv(tmp_path / "in.csv", [make_row()])
-    result = runner.invoke(app, ["run", str(csv), "--db", str(tmp_path / "r.duckdb"),
-                                 "--t-reference", "no-such-reference"])
-    assert result.exit_code == 1
-    assert "unknown T-score reference 'no-such-reference'" in result.output
-    assert "Traceback" not in result.output and not (tmp_path / "r.duckdb").exists()

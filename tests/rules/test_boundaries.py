@@ -61,33 +61,27 @@ def test_vertebral_fracture_t_limit(core, t: float, reasons: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("hip", "major", "treatment", "rule"),
+    ("ruleset_name", "hip", "major", "treatment", "rule"),
     [
-        (5.0, 9.0, "consider", "TX-FRAX-HIGH"),
-        (4.9, 9.0, "not_indicated", "TX-LOW-RISK"),
-        (1.2, 20.0, "consider", "TX-FRAX-HIGH"),
-        (1.2, 19.9, "not_indicated", "TX-LOW-RISK"),
-        (5.0, None, "consider", "TX-FRAX-HIGH"),
-        (4.9, None, "needs_risk_assessment", "TX-FRAX-MISSING"),
+        ("core", 5.0, 9.0, "consider", "TX-FRAX-HIGH"),
+        ("core", 4.9, 9.0, "not_indicated", "TX-LOW-RISK"),
+        ("core", 1.2, 20.0, "consider", "TX-FRAX-HIGH"),
+        ("core", 1.2, 19.9, "not_indicated", "TX-LOW-RISK"),
+        ("core", 5.0, None, "consider", "TX-FRAX-HIGH"),
+        ("core", 4.9, None, "needs_risk_assessment", "TX-FRAX-MISSING"),
+        ("bhof", 3.0, 9.0, "recommended", "BHOF-FRAX-HIGH"),
+        ("bhof", 2.9, 9.0, "not_indicated", "BHOF-LOW-RISK"),
+        ("bhof", 1.2, 20.0, "recommended", "BHOF-FRAX-HIGH"),
+        ("bhof", 1.2, 19.9, "not_indicated", "BHOF-LOW-RISK"),
     ],
 )
-def test_core_frax_thresholds(core, hip, major, treatment: str, rule: str) -> None:
-    row = assess_worked(core, frax_hip_pct=hip, frax_major_pct=major)
-    assert row["treatment"] == treatment
-    assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", rule, *TAIL_OSTEOPENIA]
-
-
-@pytest.mark.parametrize(
-    ("hip", "major", "treatment", "rule"),
-    [
-        (3.0, 9.0, "recommended", "BHOF-FRAX-HIGH"),
-        (2.9, 9.0, "not_indicated", "BHOF-LOW-RISK"),
-        (1.2, 20.0, "recommended", "BHOF-FRAX-HIGH"),
-        (1.2, 19.9, "not_indicated", "BHOF-LOW-RISK"),
-    ],
-)
-def test_bhof_frax_thresholds(bhof, hip, major, treatment: str, rule: str) -> None:
-    row = assess_worked(bhof, frax_hip_pct=hip, frax_major_pct=major)
+def test_frax_thresholds(
+    request, ruleset_name: str, hip, major, treatment: str, rule: str
+) -> None:
+    """Each ruleset's FRAX thresholds (core: hip 5 / major 20, consider; BHOF: hip 3 /
+    major 20, recommended), on both sides of each."""
+    row = assess_worked(request.getfixturevalue(ruleset_name), frax_hip_pct=hip,
+                        frax_major_pct=major)
     assert row["treatment"] == treatment
     monitoring = "MON-TREATED" if treatment == "recommended" else "MON-UNTREATED"
     assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", rule, monitoring, "LIFESTYLE"]

@@ -27,11 +27,6 @@ from schemas.columns import CANONICAL_COLUMNS
 SEED = 4242
 
 
-@pytest.fixture(scope="module")
-def exams() -> pl.DataFrame:
-    return generate_exams(20_000, SEED)
-
-
 def _age(frame: pl.DataFrame) -> pl.Expr:
     from_birth = ((pl.col("exam_date") - pl.col("birth_date")).dt.total_days() / 365.25).floor()
     return pl.coalesce("age_years", from_birth)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from samplegen.apex import apex_export
-from samplegen.canonical import SCHEMA, generate_exams
+from samplegen.canonical import SCHEMA
 from samplegen.lunar import lunar_twin
 from samplegen.situations import SITUATIONS, situation_counts
 
@@ -38,11 +38,6 @@ RATES: dict[str, tuple[float, float]] = {
     "fracture_on_z_basis": (0.8, 3.0),
     "glucocorticoids_normal_bmd": (0.4, 2.0),
 }
-
-
-@pytest.fixture(scope="module")
-def exams() -> pl.DataFrame:
-    return generate_exams(20_000, SEED)
 
 
 def exam_rows(*rows: dict[str, object]) -> pl.DataFrame:

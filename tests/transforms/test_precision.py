@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import polars as pl
@@ -48,6 +49,10 @@ def test_scanner_override_and_fallback(tmp_path: Path) -> None:
     assert table.as_frame().schema == pl.Schema(
         {"scanner_serial": pl.String, "site": pl.String, "precision_pct": pl.Float64}
     )
+    copy = pickle.loads(pickle.dumps(table))  # how a run's settings reach another process
+    assert copy == table
+    assert copy.precision("spine", "HZ-100") == 1.2
+    assert copy.as_frame().equals(table.as_frame())
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.reference_files import ReferenceFileError
 from transforms.tscore import (
-    TReferenceError,
     TScorePolicy,
     apply_t_reference,
     available_references,
@@ -100,12 +100,12 @@ def test_t_score_is_the_reference_formula(bmd: float) -> None:
 
 
 def test_reference_errors_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(TReferenceError, match="unknown T-score reference 'nope'"):
+    with pytest.raises(ReferenceFileError, match="unknown T-score reference 'nope'"):
         load_reference("nope")
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[[site]]\nsite = "knee"\nsex = "F"\nmean = 1\nsd = 0.1\n'
                    'population = "p"\nsource = "s"\n')
-    with pytest.raises(TReferenceError, match="unknown site 'knee'"):
+    with pytest.raises(ReferenceFileError, match="unknown site 'knee'"):
         load_reference(str(bad))
     own = tmp_path / "own.toml"
     own.write_text('name = "own"\n[[site]]\nsite = "radius_33"\nsex = "F"\nmean = 0.7\n'
