@@ -22,6 +22,7 @@ it is stopped and the flow falls back to Prefect's own temporary server.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -191,18 +192,49 @@ def _profile_names_a_server() -> bool:
     return isinstance(profile, dict) and bool(profile.get("PREFECT_API_URL"))
 
 
+def _wanted() -> bool:
+    """No server named by the environment or the active profile, ephemeral mode allowed."""
+    off = {"0", "false", "no"}
+    return not os.environ.get("PREFECT_API_URL") and not _profile_names_a_server() and all(
+        os.environ.get(name, "true").lower() not in off
+        for name in ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"))
+
+
+#: The server the console script started before importing the CLI (`start_early`).
+_early: TemporaryServer | None = None
+
+
+def start_early() -> None:
+    """Start the server now, before the CLI's own imports, for `prefect_api` to take over.
+
+    The console script calls this for the commands that run a flow (`pipelines.entry`).
+    A server nobody took over (the command was refused by its parser) is stopped at exit.
+    """
+    global _early
+    if _early is None and _wanted():
+        _early = TemporaryServer()
+        atexit.register(_stop_unclaimed)
+
+
+def _stop_unclaimed() -> None:
+    global _early
+    if _early is not None:
+        _early.stop()
+        _early = None
+
+
 @contextmanager
 def prefect_api() -> Iterator[PrefectApi]:
-    """Start the temporary server now unless the environment names one; stop it at the end.
+    """The early server, or one started now unless a server is named; stopped at the end.
 
     Call after `pipelines.env.configure_prefect_env` (the child inherits that
     environment: `PREFECT_HOME`, analytics off, logs routed to a private file).
     """
-    off = {"0", "false", "no"}
-    wanted = not os.environ.get("PREFECT_API_URL") and not _profile_names_a_server() and all(
-        os.environ.get(name, "true").lower() not in off
-        for name in ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"))
-    api = PrefectApi(TemporaryServer() if wanted else None)
+    global _early
+    server, _early = _early, None
+    if server is None and _wanted():
+        server = TemporaryServer()
+    api = PrefectApi(server)
     try:
         yield api
     finally:

@@ -182,3 +182,35 @@ def test_dxa_run_records_its_flow_in_prefect_home_and_leaves_no_server(tmp_path:
         ).fetchall()
     assert runs == [("dxa-registry-nightly", "COMPLETED")]
     assert not list(tmp_path.glob("dxa-prefect-server-*.log"))  # nothing was written to it
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "in.csv", "--db", "r.duckdb"], True),
+    (["reassess", "--db", "r.duckdb", "--ruleset", "bhof-2022"], True),
+    (["rulesets", "forget", "bhof-2022@2", "--db", "r.duckdb"], True),
+    (["rulesets", "--db", "r.duckdb"], False),
+    (["report", "--db", "r.report.duckdb"], False),
+    (["run", "--help"], False),
+    ([], False),
+])
+def test_the_console_script_starts_a_server_only_for_commands_with_a_flow(
+    args: list[str], expected: bool,
+) -> None:
+    from pipelines.entry import runs_a_flow
+
+    assert runs_a_flow(args) is expected
+
+
+def test_a_command_its_parser_refuses_leaves_no_server(tmp_path: Path) -> None:
+    """The console script started the server before parsing: stopped at exit all the same."""
+    home = tmp_path / "home"
+    env = {**os.environ, "PREFECT_HOME": str(home), "TMPDIR": str(tmp_path)}
+    env.pop("PREFECT_API_URL", None)
+    dxa = Path(sys.executable).parent / "dxa"
+    done = subprocess.run(
+        [str(dxa), "run", str(tmp_path / "in.csv"), "--db", str(tmp_path / "r.duckdb"),
+         "--format", "lunr"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+    )
+    assert done.returncode == 2 and "lunr" in done.stderr
+    assert servers_of(home) == []
