@@ -90,6 +90,9 @@ def test_the_flow_is_pointed_at_the_early_server_and_it_is_stopped_after() -> No
     api = PrefectApi(fake)  # type: ignore[arg-type] - the fake has the same methods
     with api.in_use():
         assert current_api_url() == fake.api_url
+        from prefect.settings import get_current_settings
+
+        assert get_current_settings().flows.heartbeat_frequency is None  # none to watch
         assert not fake.stopped
     assert fake.stopped
     assert current_api_url() == before
