@@ -14,7 +14,7 @@ from sources.detect import Input, read_input
 from transforms.errors import FileProblem
 from transforms.exam_frame import validate_cells
 from transforms.parse import ParseOptions
-from transforms.quarantine import SchemaProblem, Split
+from transforms.quarantine import SchemaProblem, Split, raw_rows_of
 from transforms.tscore import TScorePolicy, t_score_policy
 
 
@@ -59,8 +59,7 @@ class Batch:
     def raw_of(self, row_numbers: pl.Series) -> pl.DataFrame:
         """(row_number, raw) of the given valid rows, as read from the file."""
         if self.split.cells is None and self.raw_source is not None and row_numbers.len():
-            return Split(self.valid, self.quarantine, 0,
-                         cells=self.raw_source.cells()).raw_of(row_numbers)
+            return raw_rows_of(self.raw_source.cells(), row_numbers)
         return self.split.raw_of(row_numbers)
 
 

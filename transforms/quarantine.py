@@ -88,11 +88,15 @@ class Split:
 
     def raw_of(self, row_numbers: pl.Series) -> pl.DataFrame:
         """(row_number, raw) of the given valid rows, from the text they were read from."""
-        if self.cells is None:
-            return pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String})
-        rows = self.cells.filter(pl.col(ROW_NUMBER).is_in(row_numbers.implode()))
-        return rows.select(pl.col(ROW_NUMBER).alias("row_number"),
-                           raw_rows(rows).alias("raw"))
+        return raw_rows_of(self.cells, row_numbers)
+
+
+def raw_rows_of(cells: pl.DataFrame | None, row_numbers: pl.Series) -> pl.DataFrame:
+    """(row_number, raw) of the rows of `cells` with these row numbers (none: no cells)."""
+    if cells is None:
+        return pl.DataFrame(schema={"row_number": pl.Int64, "raw": pl.String})
+    rows = cells.filter(pl.col(ROW_NUMBER).is_in(row_numbers.implode()))
+    return rows.select(pl.col(ROW_NUMBER).alias("row_number"), raw_rows(rows).alias("raw"))
 
 
 def _check_reasons(cases: pl.DataFrame) -> pl.DataFrame:
