@@ -133,7 +133,8 @@ def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
     "yes"): for those one cast gives the same value as `_parse`, at a fraction of the
     cost. A cell the cast does not take (padded blanks, null tokens, the Unicode minus, a
     typo) comes out null, or NaN/inf for "nan"/"inf", and `parse_cells` sends its row
-    through `_parse`, which also writes the reason. None: text, which has no fast path.
+    through `_parse`, which also writes the reason. None: text, which has no fast path,
+    and codes, which `parse_cells` parses once per distinct text (`_distinct_codes`).
     """
     cell = pl.col(name)
     if kind in ("number", "integer"):
@@ -147,8 +148,6 @@ def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
         return pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
     if kind == "bool":
         return cell.replace_strict(_BOOL_SPELLINGS, default=None, return_dtype=pl.Boolean)
-    if kind == "codes":  # see `_distinct_codes`: parsed once per distinct cell text
-        return None
     if kind == "date":
         date = cell.str.to_date(options.date_format, strict=False)
         # a two-digit year (`24-03-15`) parses as year 24: the careful path refuses it
