@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipelines.env import prefect_home
+
 #: What Prefect's own temporary server is given (see `SubprocessASGIServer` in
 #: `prefect.server.api.server`): no UI; the services of an ephemeral server only.
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
@@ -186,8 +188,7 @@ def _profile_names_a_server() -> bool:
     `prefect.toml`, `.env`) are caught later by `PrefectApi.in_use`, from Prefect's own
     settings.
     """
-    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
-    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml")
     try:
         profiles = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
