@@ -77,18 +77,18 @@ def latest_exams(con: duckdb.DuckDBPyConnection, day: dt.date) -> Iterator[None]
     if _held_for(con, day):
         yield
         return
-    con.execute(f"CREATE TEMP TABLE {LATEST} AS {_latest_sql('true')}")
     as_of_kind = "VIEW" if _none_after(con, day) else "TABLE"
-    if as_of_kind == "VIEW":  # the usual night: the same exams, no second pass
-        con.execute(f"CREATE TEMP VIEW {LATEST_AS_OF} AS SELECT * FROM {LATEST}")
-    else:
-        con.execute(f"CREATE TEMP TABLE {LATEST_AS_OF} AS "
-                    f"{_latest_sql('exam_date <= $as_of')}", {"as_of": day})
-    con.execute(f"CREATE TEMP TABLE {_DAY} AS SELECT $day AS day", {"day": day})
-    try:
+    try:  # made inside: a failure half-way leaves no table behind for the next call
+        con.execute(f"CREATE TEMP TABLE {LATEST} AS {_latest_sql('true')}")
+        if as_of_kind == "VIEW":  # the usual night: the same exams, no second pass
+            con.execute(f"CREATE TEMP VIEW {LATEST_AS_OF} AS SELECT * FROM {LATEST}")
+        else:
+            con.execute(f"CREATE TEMP TABLE {LATEST_AS_OF} AS "
+                        f"{_latest_sql('exam_date <= $as_of')}", {"as_of": day})
+        con.execute(f"CREATE TEMP TABLE {_DAY} AS SELECT $day AS day", {"day": day})
         yield
     finally:
-        con.execute(f"DROP {as_of_kind} temp.{LATEST_AS_OF}")
+        con.execute(f"DROP {as_of_kind} IF EXISTS temp.{LATEST_AS_OF}")
         for table in (LATEST, _DAY):
-            con.execute(f"DROP TABLE temp.{table}")
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
