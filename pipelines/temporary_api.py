@@ -41,8 +41,16 @@ from pathlib import Path
 from pipelines.env import prefect_home
 
 #: What Prefect's own temporary server is given (see `SubprocessASGIServer` in
-#: `prefect.server.api.server`): no UI; the services of an ephemeral server only.
-SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
+#: `prefect.server.api.server`): no UI; the services of an ephemeral server only. And no
+#: block-type registration at start: to register them the server first imports every
+#: installed Prefect collection (prefect-dask, about 0.5 s of a start), and our flows
+#: use no blocks; a lasting server started on the same `PREFECT_HOME` registers them.
+SERVER_ENV = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+    "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+}
 #: A first start on an empty `PREFECT_HOME` creates Prefect's database: allow for it.
 READY_TIMEOUT_S = 120.0
 _POLL_S = 0.05
