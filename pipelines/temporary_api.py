@@ -37,8 +37,13 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.env import prefect_home
+
+if TYPE_CHECKING:  # Prefect is imported only once a flow is about to run
+    from prefect.settings import Settings
+    from prefect.settings.legacy import Setting
 
 #: What Prefect's own temporary server is given (see `SubprocessASGIServer` in
 #: `prefect.server.api.server`): no UI; the services of an ephemeral server only. And no
@@ -152,29 +157,25 @@ class PrefectApi:
         """Run the flow inside this: Prefect's settings point at the early server.
 
         Waits for the early server to answer (it has been starting meanwhile). With a
-        configured server, or when the early one did not come up, Prefect decides alone.
+        configured server, or when the early one did not come up, Prefect decides which
+        server; either way flow-run heartbeats are off unless the site asked for them.
         """
         server, self.server = self.server, None
-        if server is None:
-            yield
-            return
         from prefect.settings import (  # noqa: PLC0415 - Prefect is imported by now
             PREFECT_API_URL,
-            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
             get_current_settings,
             temporary_settings,
         )
 
         settings = get_current_settings()
-        if (settings.api.url or not settings.server.ephemeral.enabled
-                or not server.wait_ready()):
-            server.stop()  # a profile names a server, or ours failed: Prefect's own path
-            yield
+        if server is None or (settings.api.url or not settings.server.ephemeral.enabled
+                              or not server.wait_ready()):
+            if server is not None:
+                server.stop()  # a profile names a server, or ours failed: Prefect's path
+            with temporary_settings(updates=_heartbeats_unless_asked(settings)):
+                yield
             return
-        # Flow-run heartbeats let a lasting server's services mark a crashed run; this one
-        # ends with the command, and the heartbeat thread (asleep in 1-s steps) held up
-        # the end of every flow by up to a second: off for the temporary server only.
-        updates = {PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        updates = {PREFECT_API_URL: server.api_url, **_heartbeats_unless_asked(settings)}
         try:
             with temporary_settings(updates=updates):
                 yield
@@ -185,6 +186,23 @@ class PrefectApi:
         if self.server is not None:
             self.server.stop()
             self.server = None
+
+
+def _heartbeats_unless_asked(settings: Settings) -> dict[Setting, None]:
+    """Flow-run heartbeats off, unless the site set `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`.
+
+    Heartbeats serve one purpose: an automation on a lasting server that marks a flow
+    run whose heartbeats stop as crashed. The temporary server ends with the command, and
+    a lasting one watches them only once a site has set up that automation, so they are
+    for the site to ask for (the environment, a profile, `prefect.toml`). Left on by
+    default (Prefect's 180 s), the heartbeat thread, asleep in 1-s steps, held up the end
+    of every flow by up to a second.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY  # noqa: PLC0415
+
+    if "heartbeat_frequency" in settings.flows.model_fields_set:
+        return {}
+    return {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
 
 
 def _profile_names_a_server() -> bool:

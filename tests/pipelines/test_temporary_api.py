@@ -117,6 +117,33 @@ def test_a_server_named_by_the_settings_wins_over_the_early_one() -> None:
         assert fake.stopped
 
 
+def heartbeat_frequency() -> int | None:
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().flows.heartbeat_frequency
+
+
+def test_against_a_lasting_server_heartbeats_are_off_unless_the_site_sets_them() -> None:
+    """Nothing watches heartbeats unless the site set up an automation (and then it
+    sets their frequency): off by default, the site's own frequency kept."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    lasting = {PREFECT_API_URL: "http://127.0.0.1:4200/api"}
+    with temporary_settings(updates=lasting):
+        assert heartbeat_frequency() == 180  # Prefect's default
+        with PrefectApi(None).in_use():
+            assert heartbeat_frequency() is None
+            assert current_api_url() == "http://127.0.0.1:4200/api"
+        assert heartbeat_frequency() == 180
+    asked = {**lasting, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}
+    with temporary_settings(updates=asked), PrefectApi(None).in_use():
+        assert heartbeat_frequency() == 60
+
+
 @pytest.mark.parametrize("variable, value", [
     ("PREFECT_API_URL", "http://127.0.0.1:4200/api"),
     ("PREFECT_SERVER_EPHEMERAL_ENABLED", "false"),
