@@ -172,7 +172,9 @@ Promise.all(drawn).then(() => { document.body.dataset.charts = 'drawn'; })
 
 def render_page(report: Report, found: list[Figure], *, source: str) -> str:
     """The page: title, charts, then every section of the report as a table."""
-    specs = {f.key: f.chart.to_dict() for f in found if f.chart is not None}
+    # not validated against the Vega-Lite schema here (a tenth of a second every night):
+    # tests/pipelines/test_report_html.py validates every chart the fixture registry fills
+    specs = {f.key: f.chart.to_dict(validate=False) for f in found if f.chart is not None}
     nav = "".join(f'<a href="#{f.key}">{html.escape(f.title)}</a>' for f in found)
     title = f"DXA registry quality report, {report.as_of.isoformat()}"
     return f"""<!DOCTYPE html>

@@ -54,6 +54,21 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def test_every_chart_is_valid_vega_lite(tmp_path: Path) -> None:
+    """The page embeds the specs unvalidated (`render_page`): each is validated here
+    against altair's Vega-Lite schema (`to_dict()` raises on an invalid spec)."""
+    from pipelines.reporting.chart_data import chart_data
+    from pipelines.reporting.render_html import figures
+
+    db = build_registry(tmp_path, drifting_scanner=True)
+    with duckdb.connect(str(db), read_only=True) as con:
+        found = figures(chart_data(con, dt.date.fromisoformat(AS_OF)))
+    charts = {f.key: f.chart for f in found if f.chart is not None}
+    assert set(charts) == set(CHARTS)
+    for key, chart in charts.items():
+        assert chart.to_dict()["$schema"].startswith("https://vega.github.io/schema/"), key
+
+
 def test_the_page_holds_no_identifier_and_no_remote_reference(page_file: Path) -> None:
     page = page_file.read_text(encoding="utf-8")
     assert "SECRET" not in page
