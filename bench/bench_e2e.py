@@ -215,8 +215,8 @@ FIXED_PARTS: dict[str, str] = {
     "interpreter": "pass",
     "dxa's CLI imports (polars, pandera, duckdb, typer)": "import pipelines.cli",
     "Prefect's import": "import prefect",
-    "the flow's imports (Prefect, its engine, the stages, the charts)":
-        "import pipelines.flow, prefect.flow_engine, prefect.task_engine",
+    "the flow's imports (Prefect, its engines, the stages, the charts, the preloads)":
+        "import pipelines.flow; from pipelines.execute import preload_flow_imports as p; p()",
     "Prefect's temporary API server alone (start until healthy, stop)":
         "from pipelines.temporary_api import TemporaryServer as T; "
         "s = T(); assert s.wait_ready(); s.stop()",

@@ -103,7 +103,7 @@ def _execute(
         from pipelines.runners import task_runner_for
 
         registry_flow = registry_flow.with_options(task_runner=task_runner_for(dask))
-    _preload_engine()
+    preload_flow_imports()
     try:
         with api.in_use():
             return registry_flow(
@@ -121,7 +121,7 @@ def _execute(
         progress.set_reporter(None)
 
 
-def _preload_engine() -> None:
+def preload_flow_imports() -> None:
     """Import what the flow would import on first use, while the early server still starts.
 
     Prefect's engines; FastAPI's JSON encoder (Prefect encodes the flow's parameters with
