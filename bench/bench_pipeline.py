@@ -288,7 +288,8 @@ class Bench:
                                   "attribution": False}, timeout_s=3600, **self.guard)
         self.report["ten_million"] = {"rows": n, "csv_mib": csv.stat().st_size / 2**20,
                                       "run": res, "rss_limit_gib": self.args.rss_limit_gib}
-        peak = (res.get("peak_rss_mib") or {}).get("process", res["polled_peak_rss_mib"])
+        peak = max((res.get("peak_rss_mib") or {}).get("process", 0.0),
+                   res["polled_peak_rss_mib"])
         print(f"  10m: {fmt(res.get('total_s'))} s, peak {fmt(peak / 1024)} GiB "
               f"{res.get('error', '')}", flush=True)
         self.save()

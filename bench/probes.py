@@ -28,7 +28,15 @@ def reset_hwm() -> bool:
 
 
 def maxrss_mib() -> float:
+    """ru_maxrss, MiB. Linux reads it from the same high-water mark that `reset_hwm`
+    resets: after a reset it is the peak since then, not the process's. A worker that
+    resets per stage reports `process_peak_mib` instead."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def process_peak_mib(stages: Stages) -> float:
+    """The process's peak RSS so far: the highest stage peak, or ru_maxrss if higher."""
+    return max([maxrss_mib(), *stages.peaks.values()])
 
 
 class Stages:

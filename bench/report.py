@@ -167,7 +167,8 @@ def print_table(report: dict[str, Any]) -> None:
     ten = report.get("ten_million")
     if ten:
         run = ten["run"]
-        peak = (run.get("peak_rss_mib") or {}).get("process") or run.get("polled_peak_rss_mib")
+        peak = max((run.get("peak_rss_mib") or {}).get("process") or 0.0,
+                   run.get("polled_peak_rss_mib") or 0.0)
         print(f"\n== 10M exams: total {fmt(run.get('total_s'))} s (prepare "
               f"{fmt(run.get('prepare_s'))}, load {fmt(run.get('load_s'))}), peak RSS "
               f"{fmt(peak / 1024 if peak else None)} GiB {run.get('error', '')}")

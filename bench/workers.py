@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cases import LOAD_PARTS, ORACLE, RULESET, remove_db
-from bench.probes import Stages, maxrss_mib, reset_hwm, vm_hwm_mib
+from bench.probes import Stages, maxrss_mib, process_peak_mib, reset_hwm, vm_hwm_mib
 
 
 def worker_io_floor(args: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def worker_io_floor(args: dict[str, Any]) -> dict[str, Any]:
         "close_s": st.times["close"],
         "total_s": total,
         "rows_per_s": rows / total,
-        "peak_rss_mib": {**st.peaks, "process": maxrss_mib()},
+        "peak_rss_mib": {**st.peaks, "process": process_peak_mib(st)},
     }
 
 
@@ -143,7 +143,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
             con, run_id, ruleset.label, prepared, decide_fn, precision, timer
         ),
     )
-    process_peak_pipeline = maxrss_mib()
+    process_peak_pipeline = process_peak_mib(st)
     parts = dict(timer.seconds)  # the standalone re-runs below do not add to these
     prepare_parts = dict(prepared.stage_seconds)
 
@@ -171,7 +171,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
         "rows_per_s": outcome.rows_read / total,
         "standalone_s": extra,
         "peak_rss_mib": {**st.peaks, "pipeline_process": process_peak_pipeline,
-                         "process": maxrss_mib()},
+                         "process": process_peak_mib(st)},
     }
 
 
