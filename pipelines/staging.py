@@ -18,7 +18,6 @@ from pathlib import Path
 import duckdb
 
 from pipelines.privacy import private_files
-from pipelines.store import unordered_appends
 from transforms.serial import SERIAL_FLAG_CODES
 
 #: Tables a batch writes (the registry's names).
@@ -108,6 +107,5 @@ def forget_verdicts(con: duckdb.DuckDBPyConnection, tables: TableSet, exam_ids: 
 def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet) -> None:
     """Inside the caller's transaction: replace re-judged verdicts, copy every table."""
     forget_verdicts(con, REGISTRY, f"SELECT exam_id FROM {stage.rejudged}")
-    with unordered_appends(con):
-        for table in LOADED_TABLES:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")
+    for table in LOADED_TABLES:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")

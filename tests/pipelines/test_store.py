@@ -171,26 +171,3 @@ def test_migrations_005_and_006_keep_an_existing_registry_s_exams(tmp_path: Path
         assert con.sql("SELECT exam_id FROM v_latest_assessment").fetchall() == [("B",)]
     finally:
         con.close()
-
-
-def test_an_insert_keeps_every_row_and_gives_the_insertion_order_setting_back() -> None:
-    """`insert_frame` appends without keeping row order (faster on every thread); the
-    setting is DuckDB's own again afterwards, also when the insert is refused."""
-    import polars as pl
-
-    from pipelines.store import insert_frame
-
-    def preserved(con: duckdb.DuckDBPyConnection) -> bool:
-        return con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (k BIGINT NOT NULL, v VARCHAR)")
-    frame = pl.DataFrame({"k": range(300_000), "v": [f"row {i}" for i in range(300_000)]})
-    assert insert_frame(con, "t", frame) == 300_000
-    assert con.sql("SELECT count(*), count(DISTINCT k), sum(k) FROM t").fetchall() == [
-        (300_000, 300_000, sum(range(300_000)))]
-    assert preserved(con)
-    with pytest.raises(duckdb.ConstraintException):
-        insert_frame(con, "t", pl.DataFrame({"k": [None], "v": ["no key"]},
-                                            schema={"k": pl.Int64, "v": pl.String}))
-    assert preserved(con)
