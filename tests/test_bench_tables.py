@@ -30,6 +30,15 @@ def test_render_gives_the_ratios_and_verdicts() -> None:
     assert "| ephemeral Prefect server (default) | 4.50 s" in text
     assert "| running local server (`PREFECT_API_URL`) | not measured | <= 3 s |  |" in text
     assert "load average [0.5, 0.4, 0.3]" in text
+    assert "by their stages" not in text  # a results file without that figure
+
+
+def test_the_increment_by_its_stages_has_its_own_verdict() -> None:
+    report = _report()
+    report["summary"]["1m"]["increment_stages_above_fixed_s"] = 2.4
+    text = render(report, "bench/results/x.json")
+    assert ("without the process and server start) | 2.40 s | <= 2 s at 1M | **not met** |"
+            in text)
 
 
 def test_rewrite_replaces_only_the_marked_block(tmp_path: Path) -> None:
