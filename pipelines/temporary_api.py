@@ -168,19 +168,19 @@ class PrefectApi:
         )
 
         settings = get_current_settings()
-        if server is None or (settings.api.url or not settings.server.ephemeral.enabled
-                              or not server.wait_ready()):
-            if server is not None:
-                server.stop()  # a profile names a server, or ours failed: Prefect's path
-            with temporary_settings(updates=_heartbeats_unless_asked(settings)):
-                yield
-            return
-        updates = {PREFECT_API_URL: server.api_url, **_heartbeats_unless_asked(settings)}
+        updates = _heartbeats_unless_asked(settings)
+        ours = server is not None and not settings.api.url and (
+            settings.server.ephemeral.enabled and server.wait_ready())
+        if ours:
+            updates[PREFECT_API_URL] = server.api_url
+        elif server is not None:
+            server.stop()  # a profile names a server, or ours failed: Prefect's own path
         try:
             with temporary_settings(updates=updates):
                 yield
         finally:
-            server.stop()
+            if ours:
+                server.stop()
 
     def close(self) -> None:
         if self.server is not None:
@@ -188,7 +188,7 @@ class PrefectApi:
             self.server = None
 
 
-def _heartbeats_unless_asked(settings: Settings) -> dict[Setting, None]:
+def _heartbeats_unless_asked(settings: Settings) -> dict[Setting, object]:
     """Flow-run heartbeats off, unless the site set `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`.
 
     Heartbeats serve one purpose: an automation on a lasting server that marks a flow
