@@ -126,7 +126,7 @@ def preload_flow_imports() -> None:
 
     Prefect's engines; FastAPI's JSON encoder (Prefect encodes the flow's parameters with
     it); pandera's polars backends (its built-in checks import Hypothesis's strategies).
-    About 0.5 s that a first run otherwise spends after the server has answered.
+    About 0.4 s that a first run otherwise spends after the server has answered.
     """
     import fastapi.encoders  # noqa: F401, PLC0415
     import pandera.backends.polars.builtin_checks  # noqa: F401, PLC0415
