@@ -44,24 +44,28 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("html")
-    db = build_registry(folder, drifting_scanner=True)
-    target = folder / "report.html"
+def drifting_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture registry that fills every chart (a drifting scanner, two rulesets)."""
+    return build_registry(tmp_path_factory.mktemp("html"), drifting_scanner=True)
+
+
+@pytest.fixture(scope="module")
+def page_file(drifting_registry: Path) -> Path:
+    db = drifting_registry
+    target = db.parent / "report.html"
     result = CliRunner().invoke(app, ["report", "--db", str(db), "--as-of", AS_OF,
                                       "--format", "html", "--output", str(target)])
     assert result.exit_code == 0, result.output
     return target
 
 
-def test_every_chart_is_valid_vega_lite(tmp_path: Path) -> None:
+def test_every_chart_is_valid_vega_lite(drifting_registry: Path) -> None:
     """The page embeds the specs unvalidated (`render_page`): each is validated here
     against altair's Vega-Lite schema (`to_dict()` raises on an invalid spec)."""
     from pipelines.reporting.chart_data import chart_data
     from pipelines.reporting.render_html import figures
 
-    db = build_registry(tmp_path, drifting_scanner=True)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with duckdb.connect(str(drifting_registry), read_only=True) as con:
         found = figures(chart_data(con, dt.date.fromisoformat(AS_OF)))
     charts = {f.key: f.chart for f in found if f.chart is not None}
     assert set(charts) == set(CHARTS)
