@@ -213,12 +213,13 @@ def warm_server_fixed(one: Path, work: Path, repeats: int) -> dict[str, Any]:
 #: Where a 1-exam run's seconds go: each part a fresh process, timed from outside.
 FIXED_PARTS: dict[str, str] = {
     "interpreter": "pass",
-    "dxa's CLI imports (polars, pandera, duckdb, typer)": "import pipelines.cli",
+    "dxa's CLI imports (polars, pandera, duckdb, typer)": "import pipelines.cli.commands",
     "Prefect's import": "import prefect",
     "the flow's imports (Prefect, its engines, the stages, the charts, the preloads)":
-        "import pipelines.flow; from pipelines.execute import preload_flow_imports as p; p()",
+        "import pipelines.flows.nightly; "
+        "from pipelines.flows.execute import preload_flow_imports as p; p()",
     "Prefect's temporary API server alone (start until healthy, stop)":
-        "from pipelines.temporary_api import TemporaryServer as T; "
+        "from pipelines.runtime.temporary_api import TemporaryServer as T; "
         "s = T(); assert s.wait_ready(); s.stop()",
 }
 

@@ -7,7 +7,7 @@ Run from the repository root:
 For each size, the cached canonical CSV of bench_pipeline (seed 11) is loaded once under
 core-2025 into `bench/cache/reassess-base-<n>.duckdb` (a fresh subprocess). Then, in
 another fresh subprocess, a copy of that registry is re-assessed under bhof-2022 with
-the flow's own function (`pipelines.reassess.reassess_registry`, all batches in one
+the flow's own function (`pipelines.ingest.reassess.reassess_registry`, all batches in one
 transaction, as `dxa reassess` does without Prefect's start-up): the figure is that
 call's wall time and the process's peak RSS while it ran (VmHWM, reset before the call).
 Results: one line per size on stdout and JSON in `bench/results/<date>-reassess.json`.
@@ -45,12 +45,12 @@ BASE_RULESET, WHAT_IF = "core-2025", "bhof-2022"
 
 def worker_load(args: dict[str, Any]) -> dict[str, Any]:
     """Load the CSV into a fresh registry under the base ruleset (plain stages)."""
-    from pipelines.ledger import begin_run
-    from pipelines.load import load_input
-    from pipelines.prepare import prepare_input
-    from pipelines.rules_bridge import decider_for, resolve_ruleset
-    from pipelines.rulesets_store import check_ruleset, record_ruleset
-    from pipelines.store import registry
+    from pipelines.ingest.decide import decider_for, resolve_ruleset
+    from pipelines.ingest.load import load_input
+    from pipelines.ingest.prepare import prepare_input
+    from pipelines.registry.ledger import begin_run
+    from pipelines.registry.rulesets import check_ruleset, record_ruleset
+    from pipelines.registry.store import registry
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input
     from transforms.precision import load_precision
@@ -68,9 +68,9 @@ def worker_load(args: dict[str, Any]) -> dict[str, Any]:
 
 def worker_reassess(args: dict[str, Any]) -> dict[str, Any]:
     """Re-assess a copy of the base registry under the what-if ruleset; time and peak."""
-    from pipelines.reassess import reassess_registry
-    from pipelines.rules_bridge import decider_for, resolve_ruleset
-    from pipelines.store import registry
+    from pipelines.ingest.decide import decider_for, resolve_ruleset
+    from pipelines.ingest.reassess import reassess_registry
+    from pipelines.registry.store import registry
 
     ruleset = resolve_ruleset(WHAT_IF)
     decide = decider_for(ruleset)

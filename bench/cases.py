@@ -18,7 +18,7 @@ CACHE = BENCH / "cache"
 RESULTS = BENCH / "results"
 PREFECT_HOME = CACHE / "prefect-home"
 
-#: The load's stages as the pipeline records them (`pipelines.timing.Stage`), and the rest.
+#: The load's stages as the pipeline records them (`pipelines.runtime.timing.Stage`), and the rest.
 LOAD_PARTS = ("registry_overlap", "decide", "history_query", "serial", "insert", "commit",
               "other")
 #: The row-by-row rules oracle of the test suite, loaded by path (it is not a package).

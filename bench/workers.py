@@ -65,8 +65,8 @@ def _timed_load(
 ) -> tuple[Any, int, dict[str, int]]:
     """Run `load(con, run_id)` in a new run of the registry, timed as stage "load" (and the
     close as "close"); returns its outcome, the history exams and the tables' row counts."""
-    from pipelines.ledger import begin_run
-    from pipelines.store import registry
+    from pipelines.registry.ledger import begin_run
+    from pipelines.registry.store import registry
 
     history_rows = 0
     with registry(db) as con:
@@ -92,7 +92,7 @@ def _standalone(
     decide_fn: Callable[[Any], Any], precision: Any,
 ) -> dict[str, float]:
     """Standalone attribution on the same valid frame (after the pipeline: separate peaks)."""
-    from pipelines.registry_reads import patient_history, serial_frames
+    from pipelines.registry.reads import patient_history, serial_frames
     from sources.base import ReadOptions
     from sources.detect import read_input
     from transforms.exam_frame import validate_cells
@@ -117,11 +117,11 @@ def _standalone(
 
 def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     """prepare_input + load_input into a fresh (or copied-history) registry, with the
-    pipeline's own stage timings (`pipelines.timing`) and standalone re-runs."""
-    from pipelines.load import load_input
-    from pipelines.prepare import prepare_input
-    from pipelines.rules_bridge import decider_for, resolve_ruleset
-    from pipelines.timing import StageTimer
+    pipeline's own stage timings (`pipelines.runtime.timing`) and standalone re-runs."""
+    from pipelines.ingest.decide import decider_for, resolve_ruleset
+    from pipelines.ingest.load import load_input
+    from pipelines.ingest.prepare import prepare_input
+    from pipelines.runtime.timing import StageTimer
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input
     from transforms.precision import load_precision
@@ -190,7 +190,7 @@ def worker_oracle(args: dict[str, Any]) -> dict[str, Any]:
     """decide() vs the row-by-row test oracle (tests/rules/oracle.py decide_one) on the
     valid exams of one canonical file."""
     decide_one = _oracle().decide_one
-    from pipelines.prepare import prepare_input
+    from pipelines.ingest.prepare import prepare_input
     from schemas.columns import CANONICAL_COLUMNS
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input
@@ -246,8 +246,8 @@ def worker_prefect(args: dict[str, Any]) -> dict[str, Any]:
     """registry_flow vs the same tasks' functions called without Prefect (`.fn`)."""
     import logging
 
-    from pipelines.flow import PlainStages, registry_flow, run_stages
-    from pipelines.settings import resolve_settings
+    from pipelines.flows.nightly import PlainStages, registry_flow, run_stages
+    from pipelines.ingest.settings import resolve_settings
 
     logging.getLogger("prefect").setLevel(logging.WARNING)
     work = Path(args["workdir"])

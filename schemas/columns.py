@@ -3,7 +3,7 @@
 `COLUMNS` names each column with its kind, whether a value is required, and its
 vocabulary or plausible range. Built from it: the pandera model (`schemas.exam`), the
 parse step (`transforms.parse`: kinds and case), the header checks (`sources.read_csv`),
-the loader's column lists (`pipelines.load`), and a test holds the `exams` table of the
+the loader's column lists (`pipelines.ingest.load`), and a test holds the `exams` table of the
 migrations equal to it. A new contract column is a row here (and a migration).
 """
 

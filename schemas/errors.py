@@ -5,7 +5,7 @@ written to name files, keys, columns and counts, never a cell's value, so it may
 on a screen, stored in `runs.message` or put in a Prefect artifact; `safe_to_show` says
 so per class (a subclass whose text may quote data sets it to False). A foreign
 exception (DuckDB, polars, pydantic) may quote the data it choked on: only its type is
-shown (`pipelines.messages`).
+shown (`pipelines.runtime.messages`).
 
 The branches say what failed and therefore what goes on:
 

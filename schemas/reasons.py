@@ -86,7 +86,7 @@ _CATALOG: tuple[Reason, ...] = (
            "prior_fracture_sites"),
     _about_column("NO_SCORED_SITE", "no site has a T-score or a Z-score",
            "an exam without any score cannot be assessed", "scores"),
-    # --- exam ids (transforms.quarantine, pipelines.load) ---------------------------------
+    # --- exam ids (transforms.quarantine, pipelines.ingest.load) ---------------------------------
     _about_column("DUPLICATE_ID_CONFLICT", "appears {times} times in this file with "
            "different content", "the same exam id with different content: none is trusted"),
     _about_column("REGISTRY_ID_CONFLICT", "already in the registry from another input, "

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.publish import publish_reporting_copy
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.rules_table import record_rules
-from pipelines.store import registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.publish import publish_reporting_copy
+from pipelines.registry.rules_table import record_rules
+from pipelines.registry.store import registry
 from sources.detect import discover
 from transforms.precision import load_precision
 

@@ -16,12 +16,12 @@ import duckdb
 from exam_rows import make_row, write_csv
 from test_scanner_monthly import MONTHS, scanner_exams
 
-from pipelines.ledger import begin_run, finish_run
-from pipelines.load import assess_loaded_input, load_input
-from pipelines.outcome import RunSummary
-from pipelines.prepare import prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import insert_frame, registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import assess_loaded_input, load_input
+from pipelines.ingest.outcome import RunSummary
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.ledger import begin_run, finish_run
+from pipelines.registry.store import insert_frame, registry
 from sources.detect import discover
 from transforms.precision import load_precision
 

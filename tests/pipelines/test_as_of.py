@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from pipelines.as_of import as_of_date
-from pipelines.report import ReportError
-from pipelines.worklists import WorklistError
+from pipelines.readers.as_of import as_of_date
+from pipelines.readers.report import ReportError
+from pipelines.readers.worklists import WorklistError
 
 
 @pytest.mark.parametrize("error", [ReportError, WorklistError])

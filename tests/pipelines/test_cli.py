@@ -14,7 +14,7 @@ from exam_rows import REPO, make_row, write_csv
 from lock_holder import write_lock_held
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.commands import app
 
 runner = CliRunner()
 

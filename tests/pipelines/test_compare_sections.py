@@ -6,9 +6,9 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.cli_rulesets import _held_section
-from pipelines.compare import Comparison, comparison_sections
-from pipelines.reporting.render_text import section_table
+from pipelines.cli.rulesets import _held_section
+from pipelines.readers.compare import Comparison, comparison_sections
+from pipelines.readers.reporting.render_text import section_table
 
 
 def _cells(*rows: tuple[str, str, int, str]) -> pl.DataFrame:

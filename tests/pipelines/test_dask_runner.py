@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from exam_rows import SAMPLE_DATA
 
-from pipelines.flow import registry_flow
-from pipelines.runners import task_runner_for
+from pipelines.flows.nightly import registry_flow
+from pipelines.flows.runners import task_runner_for
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -10,9 +10,10 @@ import pytest
 from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
-from pipelines import load, publish
-from pipelines.cli import app
-from pipelines.messages import safe_reason
+from pipelines.cli.commands import app
+from pipelines.ingest import load
+from pipelines.registry import publish
+from pipelines.runtime.messages import safe_reason
 
 runner = CliRunner()
 SECRET = "PATIENT-4711"

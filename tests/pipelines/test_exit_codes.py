@@ -12,7 +12,7 @@ import pytest
 from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.commands import app
 
 runner = CliRunner()
 
@@ -74,7 +74,7 @@ def test_a_db_in_a_missing_folder_is_one_line_naming_the_folder(tmp_path: Path) 
 
 def test_the_store_names_a_missing_folder_too(tmp_path: Path) -> None:
     """A scheduled flow (no CLI in front of it) gets the same clear reason."""
-    from pipelines.store import RegistryUnavailable, connect
+    from pipelines.registry.store import RegistryUnavailable, connect
 
     with pytest.raises(RegistryUnavailable, match="folder does not exist"):
         connect(tmp_path / "nope" / "r.duckdb")

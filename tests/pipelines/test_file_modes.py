@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines.publish import publish_reporting_copy, reporting_copy_path
-from pipelines.staging import staged, staging_file
-from pipelines.store import registry
+from pipelines.registry.publish import publish_reporting_copy, reporting_copy_path
+from pipelines.registry.staging import staged, staging_file
+from pipelines.registry.store import registry
 
 
 def mode(path: Path) -> int:
@@ -74,7 +74,7 @@ def test_the_staging_database_is_private(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("prefect_harness", "permissive_umask")
 def test_a_run_leaves_no_file_readable_by_others(tmp_path: Path) -> None:
-    from pipelines.flow import registry_flow
+    from pipelines.flows.nightly import registry_flow
 
     data = tmp_path / "in"
     data.mkdir()

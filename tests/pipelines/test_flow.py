@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from exam_rows import SAMPLE_DATA, make_row, write_csv
 
-from pipelines.flow import registry_flow
+from pipelines.flows.nightly import registry_flow
 
 DATA_TABLES = ("exams", "measurements", "assessments", "flags", "quarantine", "source_files")
 CONTRACT_TABLES = ("runs", "source_files", "exams", "measurements", "assessments", "flags",
@@ -135,7 +135,7 @@ def test_an_exam_already_in_the_registry_is_quarantined_not_replaced(tmp_path: P
 
 
 def test_a_prepared_input_holds_no_text_and_reads_its_file_again(tmp_path: Path) -> None:
-    from pipelines.prepare import prepare_input
+    from pipelines.ingest.prepare import prepare_input
     from sources.detect import discover
     from transforms.errors import FileProblem
 
@@ -157,7 +157,7 @@ def test_run_summary_artifact_holds_no_patient_identifiers(tmp_path: Path) -> No
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from pipelines.summary import to_markdown
+    from pipelines.readers.summary import to_markdown
 
     data = write_csv(tmp_path / "in.csv", [
         make_row(exam_id="SECRET-EXAM-1", patient_id="SECRET-PATIENT-1"),

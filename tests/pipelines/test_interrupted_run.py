@@ -12,14 +12,14 @@ from pathlib import Path
 import duckdb
 from exam_rows import make_row, write_csv
 
-from pipelines.flow import PlainStages, run_stages
-from pipelines.settings import resolve_settings
+from pipelines.flows.nightly import PlainStages, run_stages
+from pipelines.ingest.settings import resolve_settings
 
 #: A run that records its start, then hangs (as if stuck on a huge file) until killed.
 STARTED_THEN_HANGS = """
 import sys, time
-from pipelines.ledger import begin_run
-from pipelines.store import registry
+from pipelines.registry.ledger import begin_run
+from pipelines.registry.store import registry
 with registry(sys.argv[1]) as con:
     begin_run(con, "killed-run", "core-2025@1")
     print("started", flush=True)

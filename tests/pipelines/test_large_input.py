@@ -13,11 +13,11 @@ import pytest
 from exam_rows import make_row, write_csv
 from polars.testing import assert_frame_equal
 
-from pipelines.ledger import begin_run
-from pipelines.load import load_input
-from pipelines.prepare import PreparedInput, prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import PreparedInput, prepare_input
+from pipelines.registry.ledger import begin_run
+from pipelines.registry.store import registry
 from schemas.columns import CANONICAL_COLUMNS
 from sources.base import ReadOptions
 from sources.detect import Input

@@ -15,7 +15,7 @@ import pytest
 from exam_rows import REPO, make_row, write_csv
 from lock_holder import write_lock_held
 
-from pipelines import logs
+from pipelines.runtime import logs
 
 
 def test_a_library_traceback_goes_to_the_private_file(

@@ -10,7 +10,7 @@ import pytest
 from exam_rows import make_row
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.commands import app
 
 runner = CliRunner()
 

@@ -18,15 +18,15 @@ from exam_rows import make_row, write_csv
 from lock_holder import write_lock_held
 from typer.testing import CliRunner
 
-from pipelines import report as report_module
-from pipelines.cli import app
-from pipelines.flow import registry_flow
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.publish import reporting_copy_path
-from pipelines.report import ReportError, build_report, collect_report
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import migrate, registry
+from pipelines.cli.commands import app
+from pipelines.flows.nightly import registry_flow
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.readers import report as report_module
+from pipelines.readers.report import ReportError, build_report, collect_report
+from pipelines.registry.publish import reporting_copy_path
+from pipelines.registry.store import migrate, registry
 from sources.detect import discover
 from transforms.precision import load_precision
 
@@ -182,7 +182,7 @@ def registry_at_002(db: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
                 " name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
-    folder = resources.files("pipelines.migrations")
+    folder = resources.files("pipelines.registry.migrations")
     for version, name in ((1, "001_core_tables.sql"), (2, "002_serial_and_views.sql")):
         con.execute(folder.joinpath(name).read_text(encoding="utf-8"))
         con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",

@@ -13,10 +13,10 @@ from unittest import mock
 import pytest
 from prefect_ci import without_ci_markers
 
-from pipelines import env
+from pipelines.runtime import env
 
 IMPORT_PREFECT = "import prefect"
-IMPORT_AS_DXA = "from pipelines.env import configure_prefect_env\n" \
+IMPORT_AS_DXA = "from pipelines.runtime.env import configure_prefect_env\n" \
     "configure_prefect_env()\nimport prefect"
 
 

@@ -18,11 +18,11 @@ import pytest
 from polars.testing import assert_frame_equal
 from sample_registry import load_sample_registry
 
-from pipelines.compare import compare_rulesets
-from pipelines.reassess import forget_ruleset, reassess_registry
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.rulesets_store import primary_ruleset
-from pipelines.store import query, registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.reassess import forget_ruleset, reassess_registry
+from pipelines.readers.compare import compare_rulesets
+from pipelines.registry.rulesets import primary_ruleset
+from pipelines.registry.store import query, registry
 from schemas.errors import RegistryError
 
 CORE, BHOF = "core-2025@2", "bhof-2022@2"

@@ -20,8 +20,8 @@ import pytest
 from report_registry import AS_OF, DRIFT_MONTHS, build_registry
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.reporting.render_html import html_report
+from pipelines.cli.commands import app
+from pipelines.readers.reporting.render_html import html_report
 
 #: Every chart the fixture registry fills (two rulesets: the comparison is drawn too).
 CHARTS = ("categories", "treatment", "overdue", "scanner-bmd", "scanner-t", "quarantine",
@@ -62,8 +62,8 @@ def page_file(drifting_registry: Path) -> Path:
 def test_every_chart_is_valid_vega_lite(drifting_registry: Path) -> None:
     """The page embeds the specs unvalidated (`render_page`): each is validated here
     against altair's Vega-Lite schema (`to_dict()` raises on an invalid spec)."""
-    from pipelines.reporting.chart_data import chart_data
-    from pipelines.reporting.render_html import figures
+    from pipelines.readers.reporting.chart_data import chart_data
+    from pipelines.readers.reporting.render_html import figures
 
     with duckdb.connect(str(drifting_registry), read_only=True) as con:
         found = figures(chart_data(con, dt.date.fromisoformat(AS_OF)))
@@ -150,8 +150,8 @@ def test_a_what_if_run_under_another_ruleset_does_not_switch_the_charts(
     """The charts follow the registry's primary ruleset, not the latest run's."""
     from report_registry import _night
 
-    from pipelines.rulesets_store import ensure_primary
-    from pipelines.store import registry
+    from pipelines.registry.rulesets import ensure_primary
+    from pipelines.registry.store import registry
 
     db = build_registry(tmp_path)
     with registry(db) as con:

@@ -1,6 +1,6 @@
 """The JSON report against its schema: numbers as numbers, sections with stable keys.
 
-The schema (pipelines/reporting/report.schema.json) is the contract machines read; these
+The schema (pipelines/readers/reporting/report.schema.json) is the contract machines read; these
 tests hold the real output of `dxa report --format json` and of the run summary to it, and
 check that the shapes the old report printed (counts as strings, keys such as
 "core-2025@2: normal") are refused.
@@ -18,11 +18,11 @@ import pytest
 from report_registry import AS_OF, build_registry
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.outcome import FileOutcome, RunSummary
-from pipelines.reporting.registry import SECTIONS
-from pipelines.reporting.render_json import report_dict, report_schema
-from pipelines.summary import run_report, summary_json
+from pipelines.cli.commands import app
+from pipelines.ingest.outcome import FileOutcome, RunSummary
+from pipelines.readers.reporting.registry import SECTIONS
+from pipelines.readers.reporting.render_json import report_dict, report_schema
+from pipelines.readers.summary import run_report, summary_json
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,8 @@ def test_readme_example_has_the_printed_shape(registry_json: dict) -> None:
 
 
 def test_an_empty_registry_has_every_section_without_rows(tmp_path: Path) -> None:
-    from pipelines.report import build_report
-    from pipelines.store import registry
+    from pipelines.readers.report import build_report
+    from pipelines.registry.store import registry
 
     with registry(tmp_path / "empty.duckdb"):
         pass

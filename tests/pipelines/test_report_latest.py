@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from report_registry import AS_OF, build_registry
 
-from pipelines.reporting.latest import ASSESSED, LATEST, LATEST_AS_OF, latest_exams
+from pipelines.readers.reporting.latest import ASSESSED, LATEST, LATEST_AS_OF, latest_exams
 
 COLUMNS = ", ".join(("exam_id", "sex", "age_years", *ASSESSED))
 

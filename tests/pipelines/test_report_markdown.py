@@ -11,15 +11,15 @@ from pathlib import Path
 import duckdb
 from exam_rows import make_row, write_csv
 
-from pipelines.ledger import begin_run, finish_run
-from pipelines.load import load_input
-from pipelines.outcome import RunSummary
-from pipelines.prepare import prepare_input
-from pipelines.report import build_report
-from pipelines.reporting.model import Report, Section, counts, text
-from pipelines.reporting.render_text import to_markdown as report_markdown
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.outcome import RunSummary
+from pipelines.ingest.prepare import prepare_input
+from pipelines.readers.report import build_report
+from pipelines.readers.reporting.model import Report, Section, counts, text
+from pipelines.readers.reporting.render_text import to_markdown as report_markdown
+from pipelines.registry.ledger import begin_run, finish_run
+from pipelines.registry.store import registry
 from sources.detect import discover
 from transforms.precision import load_precision
 

@@ -15,12 +15,12 @@ from report_registry import AS_OF, build_registry
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.report import build_report, render_report
-from pipelines.reporting import order
-from pipelines.reporting.formats import ReportFormat
-from pipelines.reporting.model import Column, Kind, Report, Section, counts, text
-from pipelines.reporting.render_text import print_tables
+from pipelines.cli.commands import app
+from pipelines.readers.report import build_report, render_report
+from pipelines.readers.reporting import order
+from pipelines.readers.reporting.formats import ReportFormat
+from pipelines.readers.reporting.model import Column, Kind, Report, Section, counts, text
+from pipelines.readers.reporting.render_text import print_tables
 from transforms.rules.ruleset import TREATMENT_LEVELS, WHO_CATEGORIES
 
 

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines.flow import registry_flow
-from pipelines.publish import reporting_copy_path
+from pipelines.flows.nightly import registry_flow
+from pipelines.registry.publish import reporting_copy_path
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

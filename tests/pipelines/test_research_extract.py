@@ -13,8 +13,8 @@ import pytest
 from sample_registry import shared_sample_copy
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.research import ResearchExportError, export_research, read_key
+from pipelines.cli.commands import app
+from pipelines.readers.research import ResearchExportError, export_research, read_key
 
 runner = CliRunner()
 

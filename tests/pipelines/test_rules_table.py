@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.rules_table import record_rules
-from pipelines.store import registry
+from pipelines.registry.rules_table import record_rules
+from pipelines.registry.store import registry
 from transforms.rules.catalog import DECISION_RULE_IDS, rules_of
 from transforms.rules.ruleset import load_ruleset
 

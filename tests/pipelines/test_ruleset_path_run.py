@@ -18,12 +18,12 @@ import pytest
 from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.ledger import begin_run
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import registry
+from pipelines.cli.commands import app
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.ledger import begin_run
+from pipelines.registry.store import registry
 from sources.base import CANONICAL_CSV, ReadOptions
 from sources.detect import Input
 from transforms.precision import load_precision

@@ -18,9 +18,9 @@ import pytest
 from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.rulesets_store import RulesetConflict, check_ruleset, record_ruleset
-from pipelines.store import registry
+from pipelines.cli.commands import app
+from pipelines.registry.rulesets import RulesetConflict, check_ruleset, record_ruleset
+from pipelines.registry.store import registry
 from transforms.rules.ruleset import load_ruleset
 
 runner = CliRunner()

@@ -10,14 +10,14 @@ from exam_rows import make_row, write_csv
 from lock_holder import write_lock_held
 from typer.testing import CliRunner
 
-from pipelines import flow
-from pipelines.cli import app
-from pipelines.flow import load_stage
-from pipelines.messages import safe_reason
-from pipelines.outcome import RunSummary
-from pipelines.prepare import prepare_input
-from pipelines.settings import resolve_settings
-from pipelines.store import RegistryLocked, registry
+from pipelines.cli.commands import app
+from pipelines.flows import nightly as flow
+from pipelines.flows.nightly import load_stage
+from pipelines.ingest.outcome import RunSummary
+from pipelines.ingest.prepare import prepare_input
+from pipelines.ingest.settings import resolve_settings
+from pipelines.registry.store import RegistryLocked, registry
+from pipelines.runtime.messages import safe_reason
 from sources.detect import discover
 from transforms.errors import FileProblem
 

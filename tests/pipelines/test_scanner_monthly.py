@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.store import insert_frame, query, registry
+from pipelines.registry.store import insert_frame, query, registry
 
 PER_MONTH = 40
 SIGMA = 0.05

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from prefect_ci import without_ci_markers
 
-from pipelines.scheduling import (
+from pipelines.flows.scheduling import (
     DEFAULT_TIMEZONE,
     SERVED_DEPLOYMENT,
     WORK_POOL,

@@ -13,10 +13,10 @@ import duckdb
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import migrate, registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.store import migrate, registry
 from sources.base import ReadOptions
 from sources.detect import Input
 from transforms.precision import PrecisionTable, load_precision
@@ -124,7 +124,7 @@ def test_migration_010_keeps_earlier_verdicts_as_previous_rows(tmp_path: Path) -
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
                 " name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
-    folder = resources.files("pipelines.migrations")
+    folder = resources.files("pipelines.registry.migrations")
     earlier = sorted(p.name for p in folder.iterdir()
                      if p.name.endswith(".sql") and int(p.name[:3]) < 10)
     for name in earlier:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines import prepare
-from pipelines.flow import PlainStages
-from pipelines.settings import resolve_settings
+from pipelines.flows.nightly import PlainStages
+from pipelines.ingest import prepare
+from pipelines.ingest.settings import resolve_settings
 from sources.base import CANONICAL_CSV
 from sources.detect import Input
 from transforms.reference_files import ReferenceFileError

@@ -18,9 +18,9 @@ import duckdb
 import pytest
 from sample_registry import shared_sample_copy
 
-from pipelines import store
-from pipelines.publish import publish_reporting_copy, storage_version
-from pipelines.store import registry
+from pipelines.registry import store
+from pipelines.registry.publish import publish_reporting_copy, storage_version
+from pipelines.registry.store import registry
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines.flow import PlainStages, registry_flow, run_stages
-from pipelines.settings import resolve_settings
-from pipelines.timing import Stage, StageTimer
+from pipelines.flows.nightly import PlainStages, registry_flow, run_stages
+from pipelines.ingest.settings import resolve_settings
+from pipelines.runtime.timing import Stage, StageTimer
 
 #: Stages every run of a small new file passes through.
 EVERY_RUN = {Stage.READ, Stage.VALIDATE, Stage.OVERLAP, Stage.DECIDE, Stage.HISTORY,

@@ -10,11 +10,11 @@ import pytest
 from exam_rows import make_row, write_csv
 from lock_holder import write_lock_held
 
-from pipelines import load as load_module
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import RegistryLocked, connect, migrate, registry
+from pipelines.ingest import load as load_module
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.store import RegistryLocked, connect, migrate, registry
 from sources.detect import discover
 from transforms.precision import load_precision
 
@@ -75,7 +75,7 @@ def test_measurements_view_lists_each_recorded_site_like_to_measurements(tmp_pat
     import polars as pl
     from polars.testing import assert_frame_equal
 
-    from pipelines.store import query
+    from pipelines.registry.store import query
     from schemas.columns import CANONICAL_COLUMNS
     from transforms.measurements import MEASUREMENT_COLUMNS, to_measurements
 
@@ -121,7 +121,7 @@ def test_a_batch_with_a_repeated_exam_id_is_refused_before_writing(tmp_path: Pat
     id twice, loudly, if the duplicate checks ever let one through."""
     import polars as pl
 
-    from pipelines.load import AccountingError
+    from pipelines.ingest.load import AccountingError
 
     prepared = _prepared(tmp_path)
     prepared.valid = pl.concat([prepared.valid, prepared.valid.head(1)])  # a slipped copy
@@ -142,7 +142,7 @@ def test_migrations_005_and_006_keep_an_existing_registry_s_exams(tmp_path: Path
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
                 " name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
-    folder = resources.files("pipelines.migrations")
+    folder = resources.files("pipelines.registry.migrations")
     for version in (1, 2, 3, 4):
         name = next(p.name for p in folder.iterdir() if p.name.startswith(f"00{version}_"))
         con.execute(folder.joinpath(name).read_text(encoding="utf-8"))

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from exam_rows import REPO, make_row, write_csv
 
-from pipelines import temporary_api
-from pipelines.temporary_api import PrefectApi, TemporaryServer, prefect_api
+from pipelines.runtime import temporary_api
+from pipelines.runtime.temporary_api import PrefectApi, TemporaryServer, prefect_api
 
 APP = "prefect.server.api.server:create_app"
 
@@ -226,7 +226,7 @@ def test_dxa_run_records_its_flow_in_prefect_home_and_leaves_no_server(tmp_path:
 def test_the_console_script_starts_a_server_only_for_commands_with_a_flow(
     args: list[str], expected: bool,
 ) -> None:
-    from pipelines.entry import runs_a_flow
+    from pipelines.cli.entry import runs_a_flow
 
     assert runs_a_flow(args) is expected
 

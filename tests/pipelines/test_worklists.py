@@ -14,8 +14,8 @@ from polars.testing import assert_frame_equal
 from sample_registry import shared_sample_copy
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.worklists import WORKLISTS, WorklistError, export_worklist, rule_wording
+from pipelines.cli.commands import app
+from pipelines.readers.worklists import WORKLISTS, WorklistError, export_worklist, rule_wording
 from transforms.rules.catalog import RULES_BY_ID
 
 runner = CliRunner()
@@ -223,7 +223,7 @@ def test_wording_from_the_rules_table_else_the_catalog() -> None:
 def test_a_list_longer_than_an_excel_sheet_asks_for_csv(
     copy: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import pipelines.worklists as worklists
+    import pipelines.readers.worklists as worklists
 
     monkeypatch.setattr(worklists, "EXCEL_MAX_ROWS", 3)
     with pytest.raises(WorklistError, match="more than an Excel sheet holds"):

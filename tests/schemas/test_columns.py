@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.load import EXAM_COLUMNS
-from pipelines.store import registry
+from pipelines.ingest.load import EXAM_COLUMNS
+from pipelines.registry.store import registry
 from samplegen.canonical import SITES as SAMPLE_DRAW_ORDER
 from schemas.columns import BY_NAME, CANONICAL_COLUMNS, COLUMNS, SITES
 from schemas.exam import CanonicalExam

@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.store import registry
 from schemas.columns import FRACTURE_SITES
 from sources.detect import discover
 from transforms.precision import load_precision

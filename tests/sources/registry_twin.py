@@ -13,11 +13,11 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from pipelines.ledger import begin_run
-from pipelines.load import load_input
-from pipelines.prepare import prepare_input
-from pipelines.rules_bridge import decider_for, resolve_ruleset
-from pipelines.store import query, registry
+from pipelines.ingest.decide import decider_for, resolve_ruleset
+from pipelines.ingest.load import load_input
+from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.ledger import begin_run
+from pipelines.registry.store import query, registry
 from sources.base import ReadOptions
 from sources.detect import Input
 from transforms.precision import load_precision

@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from registry_twin import assert_region_recorded, assert_same_registry, load_registry
 
-from pipelines.prepare import PreparedInput, prepare_input
+from pipelines.ingest.prepare import PreparedInput, prepare_input
 from samplegen.apex import apex_tables, write_apex_export
 from samplegen.canonical import generate_exams
 from samplegen.messy import write_plain_csv

@@ -11,7 +11,7 @@ import pytest
 from pydicom.sequence import Sequence
 from registry_twin import assert_region_recorded, assert_same_registry, load_registry
 
-from pipelines.prepare import prepare_input
+from pipelines.ingest.prepare import prepare_input
 from samplegen.canonical import generate_exams
 from samplegen.lunar import (
     _container,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.prepare import PreparedInput, prepare_input
+from pipelines.ingest.prepare import PreparedInput, prepare_input
 from sources.base import ReadOptions
 from sources.detect import Input
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from nhanes_files import participant, write_nhanes
 
-from pipelines.prepare import prepare_input
+from pipelines.ingest.prepare import prepare_input
 from sources import nhanes
 from sources.base import ReadOptions
 from sources.detect import Input, discover

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from exam_rows import make_row, write_csv
 
-from pipelines.prepare import prepare_input
+from pipelines.ingest.prepare import prepare_input
 from sources.detect import discover
 
 

@@ -1,0 +1,294 @@
+"""The `dxa` command: run the registry flow, report, and show the rule catalog.
+
+Errors the user can act on (a locked registry, a bad ruleset, a missing path) are our
+own errors (`schemas.errors.DxaError`); they are caught in one place (`DxaGroup`) and end
+with a one-line reason on stderr and exit code 1, never a traceback. Each command's body
+stays thin: parse options, call the work, print.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+from typer.core import TyperGroup
+
+from pipelines.cli.choices import DateFormat, InputFormat
+from pipelines.cli.console import EXIT_FAILED, err, fail, out, print_json, print_summary, warn
+from pipelines.flows.scheduling import DEFAULT_CRON, DEFAULT_TIMEZONE, WORK_POOL
+from pipelines.readers.reporting.formats import ReportFormat
+from pipelines.readers.reporting.render_text import print_tables
+from pipelines.runtime.env import configure_prefect_env
+from pipelines.runtime.messages import safe_reason, write_details
+from schemas.errors import DxaError
+
+#: `--db` of the commands that read the reporting copy (or the registry itself).
+ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")]
+REPORT_DB = Path("registry.report.duckdb")
+
+
+class DxaGroup(TyperGroup):
+    """Every command's DxaError becomes one line on stderr and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # noqa: ANN401 - click's signature
+        try:
+            return super().invoke(ctx)
+        except DxaError as exc:
+            fail(safe_reason(exc))
+
+
+app = typer.Typer(
+    cls=DxaGroup,
+    help="DXA registry pipeline: ingest exports, validate, classify, decide, load to DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).")],
+    ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")] = (
+        "core-2025"
+    ),
+    fmt: Annotated[
+        InputFormat, typer.Option("--format", help="Input format; auto detects each input.")
+    ] = InputFormat.auto,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for a registry locked by another process.")
+    ] = 30.0,
+    date_format: Annotated[
+        DateFormat | None,
+        typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY).",
+                     case_sensitive=False),
+    ] = None,
+    precision: Annotated[
+        Path | None,
+        typer.Option(help="Precision study file (TOML); default config/precision.toml."),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="Fan per-file work out to Dask: 'local' or a scheduler address."),
+    ] = None,
+    t_reference: Annotated[
+        str | None,
+        typer.Option(help="Recompute every T-score from BMD against this reference "
+                          "(e.g. nhanes3); the source's T-scores are kept aside."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
+) -> None:
+    """Run the registry flow on exports into the DuckDB registry."""
+    configure_prefect_env(verbose=verbose)
+    from pipelines.flows.execute import execute_run, exit_code, no_exports_message
+
+    summary = execute_run(
+        paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
+        date_format=str(date_format) if date_format else None, precision=precision,
+        t_reference=t_reference, dask=dask, show_progress=not as_json, verbose=verbose,
+    )
+    (print_json if as_json else print_summary)(summary)
+    if not summary.files:
+        warn(no_exports_message(paths))
+    raise typer.Exit(exit_code(summary))
+
+
+@app.command()
+def report(
+    db: ReportDb = REPORT_DB,
+    as_of: Annotated[
+        str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="Output format (html needs --output).")
+    ] = ReportFormat.TABLE,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the report to this file instead of the screen.")
+    ] = None,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait while a run holds the registry (default 10)."),
+    ] = None,
+) -> None:
+    """A summary of the latest run and of the registry, for humans or machines."""
+    from pipelines.readers import report as reports
+
+    if fmt is ReportFormat.HTML and output is None:
+        fail("--format html writes a page: give it a file with --output FILE")
+    if not db.exists():
+        fail(f"no registry at {db}")
+    if fmt is ReportFormat.TABLE and output is None:  # the screen: fit the terminal
+        print_tables(reports.build_report(db, as_of, lock_timeout_s=lock_timeout), out)
+        return
+    written = reports.report_text(db, as_of, fmt, lock_timeout_s=lock_timeout)
+    if output is None:
+        print(written, end="")
+    else:
+        output.write_text(written, encoding="utf-8")
+        err.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(
+        help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
+             "or research.")],
+    output: Annotated[Path, typer.Option(
+        help="FILE.csv, FILE.xlsx or FILE.parquet (research: FILE.parquet, one per table).")],
+    db: ReportDb = REPORT_DB,
+    as_of: Annotated[
+        str | None, typer.Option(help="Date of the list, YYYY-MM-DD (default today).")
+    ] = None,
+    ruleset: Annotated[
+        str | None, typer.Option(help="Ruleset ID or ID@VERSION (default: the latest run's).")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="research: the secret pseudonym key file.")
+    ] = None,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait while a run holds the registry.")
+    ] = 10.0,
+) -> None:
+    """Export a worklist with patient ids (authorised staff only), or a research extract."""
+    from pipelines.readers.research import export_research
+    from pipelines.readers.worklists import export_worklist
+
+    if kind == "research":  # a WorklistError (DxaError) becomes one line and exit 1
+        counts = export_research(db, key_file, output, as_of=as_of, ruleset=ruleset,
+                                 lock_timeout_s=lock_timeout)
+        summary = ", ".join(f"{table} {n}" for table, n in counts.items())
+        out.print(f"wrote the pseudonymised extract beside {output} ({summary} rows)",
+                  highlight=False)
+    else:
+        n = export_worklist(kind, db, output, as_of=as_of, ruleset=ruleset,
+                            lock_timeout_s=lock_timeout)
+        out.print(f"wrote {n} rows to {output} (patient identifiers: for authorised "
+                  "staff only)", highlight=False)
+
+
+@app.command()
+def rules(
+    markdown: Annotated[bool, typer.Option(help="Write markdown instead of text.")] = False,
+    ruleset: Annotated[
+        str | None,
+        typer.Option(help="Show only this ruleset's values (default: every shipped ruleset)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    diff: Annotated[
+        str | None, typer.Option(help="With --ruleset: list its differences from this one.")
+    ] = None,
+) -> None:
+    """Print the rule catalog: every rule, its wording, source and each ruleset's values."""
+    from transforms.rules.catalog import render_catalog
+    from transforms.rules.ruleset import load_ruleset
+
+    if diff is not None:
+        from pipelines.readers.ruleset_diff import render_diff
+
+        if ruleset is None:
+            fail("--diff compares a ruleset file: give it with --ruleset PATH")
+        print(render_diff(ruleset, diff), end="")
+        return
+    chosen = load_ruleset(ruleset) if ruleset else None
+    text = render_catalog("markdown" if markdown else "text", chosen)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+from pipelines.cli.rulesets import (  # noqa: E402 - the commands after the app exists
+    compare_command,
+    make_rulesets_app,
+    reassess_command,
+)
+
+app.add_typer(make_rulesets_app(DxaGroup), name="rulesets")
+app.command("reassess")(reassess_command)
+app.command("compare")(compare_command)
+
+
+@app.command()
+def serve(
+    paths: Annotated[list[Path], typer.Argument(help="Export folders to ingest each night.")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
+    cron: Annotated[str, typer.Option(help="Cron schedule.")] = DEFAULT_CRON,
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Berlin.")
+    ] = DEFAULT_TIMEZONE,
+    ruleset: Annotated[str, typer.Option(help="Ruleset id or path.")] = "core-2025",
+) -> None:
+    """Serve the flow as deployment dxa-serve on a cron schedule (needs a Prefect server)."""
+    configure_prefect_env()
+    from pipelines.flows.scheduling import checked_timezone, require_server, serve_nightly
+
+    require_server()
+    serve_nightly(paths, db, cron=cron, timezone=checked_timezone(timezone), ruleset=ruleset)
+
+
+@app.command("work-pool")
+def work_pool(
+    name: Annotated[str, typer.Option(help="Work pool name (prefect.yaml uses dxa).")] = (
+        WORK_POOL
+    ),
+) -> None:
+    """Create the process work pool that `prefect deploy --all` needs (once per server)."""
+    configure_prefect_env()
+    from pipelines.flows.scheduling import ensure_work_pool, require_server
+
+    url = require_server()
+    created = ensure_work_pool(name)
+    out.print(Text(f"work pool {name} {'created' if created else 'already exists'} on {url}"))
+
+
+@app.command()
+def prevalence(
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    min_age: Annotated[float, typer.Option(help="Youngest age counted.")] = 50.0,
+    sites: Annotated[
+        str, typer.Option(help="Sites whose lowest T-score decides (each required).")
+    ] = "femoral_neck,spine",
+    by: Annotated[str, typer.Option(help="Groups: sex, age_group or both.")] = "",
+    standard: Annotated[
+        str, typer.Option(help="Age standard: us2000, esp2013 or none.")
+    ] = "us2000",
+    weights: Annotated[str, typer.Option(help="survey (design weights) or none.")] = "survey",
+    ruleset: Annotated[
+        str, typer.Option(help="Ruleset whose WHO T-score cut-offs are used.")
+    ] = "core-2025",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    ci: Annotated[
+        str, typer.Option(help="95 % CI: korn-graubard (as NCHS publishes) or wald.")
+    ] = "korn-graubard",
+) -> None:
+    """Prevalence of osteoporosis and low bone mass with 95 % CIs (survey or registry)."""
+    from pipelines.cli.prevalence import run_prevalence
+
+    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail, ci)
+
+
+def main() -> None:
+    """Console entry point: an unexpected error is one line on screen, details in a file."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug must not dump a traceback on screen
+        err.print(Text.assemble(("dxa: internal error:", "bold red"),
+                                f" {safe_reason(exc)} (details in {write_details(exc)})"))
+        raise SystemExit(EXIT_FAILED) from None
+    finally:
+        # The interpreter's last garbage collection walks every object Prefect, pydantic
+        # and polars made (about 0.5 s of each command's exit); the process ends anyway.
+        # Exit handlers, flushes and closes still run as usual.
+        gc.freeze()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The `dxa rulesets`, `dxa reassess` and `dxa compare` commands (thin: parse, call, print).
+
+Registered on the main app by `pipelines.cli.commands`; the work is in
+`pipelines.registry.rulesets`, `pipelines.ingest.reassess`, `pipelines.flows.reassess` and
+`pipelines.readers.compare`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from pipelines.cli.console import fail, out
+from pipelines.readers.reporting.model import (
+    Column,
+    Kind,
+    Section,
+    counts,
+    section_from_frame,
+    text,
+)
+from pipelines.readers.reporting.render_text import section_table
+
+#: `--db`: the registry a command works on (it must exist).
+RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.")]
+
+
+class CompareFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def make_rulesets_app(group_cls: type) -> typer.Typer:
+    """`dxa rulesets [--db FILE]`, `... forget ID@VERSION`, `... primary ID@VERSION`."""
+    app = typer.Typer(cls=group_cls, invoke_without_command=True, no_args_is_help=False,
+                      help="List rulesets (shipped, or held by a registry); forget; primary.")
+
+    @app.callback()
+    def listing(
+        ctx: typer.Context,
+        db: Annotated[Path | None, typer.Option(help="List what this registry holds.")] = None,
+    ) -> None:
+        """Without --db: the shipped rulesets. With --db: what the registry holds."""
+        if ctx.invoked_subcommand is not None:
+            return
+        if db is None:
+            from transforms.rules.ruleset import available_rulesets
+
+            for rs in available_rulesets():
+                print(f"{rs.label:<20} {rs.title}")
+            return
+        _print_held(db)
+
+    @app.command()
+    def forget(label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
+               db: RegistryFile) -> None:
+        """Remove a ruleset's assessments and flags (never exams); recorded in runs."""
+        _require(db)
+        from pipelines.runtime.env import configure_prefect_env
+
+        configure_prefect_env()
+        from pipelines.runtime.temporary_api import prefect_api
+
+        with prefect_api() as api:
+            from pipelines.flows.reassess import forget_flow
+
+            with api.in_use():
+                summary = forget_flow(str(db), label)
+        out.print(f"{summary.ruleset}: {summary.message} (run {summary.run_id})")
+
+    @app.command()
+    def primary(label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
+                db: RegistryFile) -> None:
+        """Make a ruleset the registry's primary one (what the report views show)."""
+        _require(db)
+        from pipelines.registry.rulesets import set_primary
+        from pipelines.registry.store import registry
+
+        with registry(db) as con:
+            set_primary(con, label)
+        out.print(f"primary ruleset of {db}: {label}")
+
+    return app
+
+
+def _require(db: Path) -> None:
+    if not db.is_file():
+        fail(f"no registry at {db}")
+
+
+def _print_held(db: Path) -> None:
+    _require(db)
+    from pipelines.registry.rulesets import held_rulesets
+    from pipelines.registry.store import registry
+
+    with registry(db, read_only=True, lock_timeout_s=10.0) as con:
+        held = held_rulesets(con)
+    out.print(section_table(_held_section(held)))
+
+
+def _held_section(held: pl.DataFrame) -> Section:
+    """`dxa rulesets --db`: one row per ruleset the registry holds (no title: the table
+    is the whole answer)."""
+    rows = held.with_columns(pl.col("sha256").str.slice(0, 16).fill_null("(not recorded)"))
+    return section_from_frame(rows, key="rulesets", title="", columns=[
+        text("id"), text("version"), text("sha256"),
+        counts("exams_assessed", "exams assessed"),
+        Column("first_used_at", Kind.TIMESTAMP, "first used"),
+        Column("last_used_at", Kind.TIMESTAMP, "last used"),
+        Column("primary", Kind.BOOL)])
+
+
+def reassess_command(
+    db: RegistryFile,
+    ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")],
+    latest_only: Annotated[bool, typer.Option(help="Only each patient's latest exam.")] = False,
+    into: Annotated[
+        Path | None, typer.Option(help="Write into a copy of the registry (a what-if); the "
+                                       "registry itself is left untouched.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Exams read per batch.", min=1)] = 200_000,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for a lock.")] = 30.0,
+) -> None:
+    """Judge the exams already in the registry under a ruleset, without the files."""
+    _require(db)
+    from pipelines.runtime.env import configure_prefect_env
+
+    configure_prefect_env()
+    from pipelines.runtime.temporary_api import prefect_api
+
+    with prefect_api() as api:  # Prefect's temporary server starts beside the imports
+        from pipelines.flows.reassess import reassess_flow
+        from pipelines.ingest.settings import resolve_settings
+        from pipelines.runtime.logs import route_library_logging
+
+        resolve_settings(ruleset, lock_timeout_s=lock_timeout)  # a bad file fails in a second
+        route_library_logging()
+        with api.in_use():
+            summary = reassess_flow(str(db), ruleset, latest_only=latest_only,
+                                    into=str(into) if into else None, batch_size=batch_size,
+                                    lock_timeout_s=lock_timeout)
+    where = into or db
+    out.print(f"{summary.ruleset} into {where}: {summary.message} (run {summary.run_id})")
+
+
+def compare_command(
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    ruleset_a: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (from).")],
+    ruleset_b: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (to).")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Latest exam on or before YYYY-MM-DD (default all).")
+    ] = None,
+    fmt: Annotated[CompareFormat, typer.Option("--format", help="table, csv or json.")] = (
+        CompareFormat.table),
+) -> None:
+    """Transition matrices of treatment and WHO category between two rulesets."""
+    _require(db)
+    from pipelines.readers.compare import compare_rulesets, long_form
+    from pipelines.registry.store import registry
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        fail(f"--as-of {as_of}: not a date (YYYY-MM-DD)")
+    with registry(db, read_only=True, lock_timeout_s=10.0) as con:
+        comparison = compare_rulesets(con, ruleset_a, ruleset_b, day)
+    if fmt is CompareFormat.csv:
+        print(long_form(comparison).write_csv(), end="")
+    elif fmt is CompareFormat.json:
+        print(json.dumps({"ruleset_a": comparison.ruleset_a,
+                          "ruleset_b": comparison.ruleset_b,
+                          "patients": comparison.patients,
+                          "cells": long_form(comparison).to_dicts()}, indent=2))
+    else:
+        _print_matrices(comparison)
+
+
+def _print_matrices(comparison) -> None:  # noqa: ANN001 - pipelines.readers.compare.Comparison
+    from pipelines.readers.compare import comparison_sections
+
+    out.print(f"{comparison.patients:,} patients whose latest exam both "
+              f"{comparison.ruleset_a} (rows) and {comparison.ruleset_b} (columns) judged")
+    for section in comparison_sections(comparison):
+        out.print(section_table(section))

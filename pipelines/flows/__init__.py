@@ -1,0 +1,1 @@
+"""Prefect flows, their task runners and scheduling: how the registry's jobs are orchestrated."""

@@ -1,0 +1,1 @@
+"""What people read from the registry: reports, worklists, research, prevalence, comparisons."""

@@ -1,0 +1,209 @@
+"""The quality report as one self-contained HTML page: charts, then the report's tables.
+
+The page fetches nothing: Vega, Vega-Lite and Vega-Embed are inlined from the bundle that
+`vl-convert-python` ships (the same one Altair's offline `inline=True` save uses), each
+chart's data is inlined in its specification, and a Content-Security-Policy forbids any
+request, so a page opened offline, or on a machine cut off from the internet, draws the
+same. Charts are drawn as SVG. Counts only: the frames come from `chart_data`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import altair as alt
+import duckdb
+
+from pipelines.readers.reporting import charts
+from pipelines.readers.reporting.chart_data import ChartData, chart_data
+from pipelines.readers.reporting.model import Report, Section
+from pipelines.readers.reporting.registry import registry_report
+from pipelines.readers.reporting.render_text import display
+
+#: No request of any kind; inline scripts and styles only (Vega compiles its expressions
+#: with Function, hence 'unsafe-eval'); images only from data: URLs.
+CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+       "style-src 'unsafe-inline'; img-src data:; font-src data:")
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem;
+       color: #222; max-width: 1400px; }
+h1 { margin-bottom: 0.2rem; } .lede { color: #555; margin-top: 0; }
+figure.chart { margin: 2rem 0; } figcaption { color: #555; margin-bottom: 0.5rem; }
+figcaption strong { color: #222; font-size: 1.1rem; display: block; }
+p.empty { color: #777; font-style: italic; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.8rem; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+nav a { margin-right: 1rem; }
+"""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One chart of the page, or the reason it is not drawn."""
+
+    key: str
+    title: str
+    caption: str
+    chart: alt.TopLevelMixin | None
+    empty: str = "nothing to show in this registry yet"
+
+
+@cache
+def vega_bundle() -> str:
+    """Vega-Embed with Vega-Lite and Vega, one script, matching Altair's Vega-Lite version.
+
+    vl-convert bundles the libraries it ships on each call (seconds of work), so the
+    result is kept in the user's cache folder, named by both versions, and reused.
+    """
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    version = vl_version_for_vl_convert()
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dxa-registry"
+    cached = cache_dir / f"vega-embed-{vl_convert.__version__}-{version}.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    bundle = vl_convert.javascript_bundle(vl_version=version)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(f".{cached.name}.tmp-{os.getpid()}")
+        temporary.write_text(bundle, encoding="utf-8")
+        os.replace(temporary, cached)
+    except OSError:
+        pass  # no writable cache folder: bundle again next time
+    return bundle
+
+
+def figures(data: ChartData) -> list[Figure]:
+    """The page's charts in reading order."""
+    ruleset = data.ruleset or "no ruleset"
+    found = [
+        Figure("categories", "WHO categories by sex and age",
+               f"Category of each patient's latest exam under {ruleset}.",
+               charts.categories_by_sex_age(data.demographics)),
+        Figure("treatment", "Treatment levels by sex and age",
+               f"Treatment level of each patient's latest exam under {ruleset}.",
+               charts.treatment_by_sex_age(data.demographics)),
+        Figure("overdue", "Overdue follow-up",
+               "Patients whose next DXA was due before the report date, by months overdue.",
+               charts.overdue_by_months(data.overdue), "no follow-up is overdue"),
+        Figure("scanner-bmd", "Scanner drift: monthly mean BMD",
+               _drift_caption(data), charts.scanner_bmd_drift(data.scanner_monthly),
+               _no_monthly(data)),
+        Figure("scanner-t", "Scanner drift: monthly mean T-score",
+               "Mean T-score per scanner and month, by site; dashed: the registry's mean.",
+               charts.scanner_t_monthly(data.scanner_monthly), _no_monthly(data)),
+        Figure("quarantine", "Quarantine reasons per run",
+               f"Rows set aside by reason, at each of the latest {charts.MAX_RUNS} runs that"
+               " quarantined rows.",
+               charts.quarantine_by_run(data.quarantine_by_run), "no row was quarantined"),
+        Figure("serial", "Significant losses and scanner changes per month",
+               "Exams flagged against their previous exam, by month of the exam.",
+               charts.serial_by_month(data.serial_by_month), "no serial exam flagged"),
+    ]
+    if len(data.rulesets) >= 2:
+        first, second = data.rulesets[:2]
+        found += [
+            Figure("rulesets", "Ruleset comparison: treatment levels",
+                   "Treatment level of each patient's latest exam under each ruleset.",
+                   charts.ruleset_levels(data.ruleset_levels)),
+            Figure("ruleset-crosstab", f"Ruleset comparison: {first} against {second}",
+                   "Patients by their level under each ruleset (latest exams both judged);"
+                   " off the diagonal the rulesets disagree.",
+                   charts.ruleset_crosstab(data.ruleset_crosstab, first, second)),
+        ]
+    return found
+
+
+def _drift_caption(data: ChartData) -> str:
+    method = f" The chart: {data.drift_method}" if data.drift_method else ""
+    return ("Mean BMD per scanner, site and month (line) inside its control limits (band)"
+            f" around its centre (dashed); red points: months flagged as drift.{method}")
+
+
+def _no_monthly(data: ChartData) -> str:
+    if data.scanner_monthly is None:
+        return ("this registry has no v_scanner_monthly view yet: the next `dxa run` "
+                "upgrades it")
+    return "no exam with a scanner and a measured site yet"
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _figure_html(figure: Figure) -> str:
+    body = (f'<div class="vega" id="chart-{figure.key}"></div>' if figure.chart is not None
+            else f'<p class="empty">{html.escape(figure.empty)}</p>')
+    return (f'<figure class="chart" id="{figure.key}"><figcaption><strong>'
+            f"{html.escape(figure.title)}</strong>{html.escape(figure.caption)}</figcaption>"
+            f"{body}</figure>")
+
+
+def _section_html(section: Section) -> str:
+    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in section.columns)
+    rows = "".join(
+        "<tr>" + "".join(
+            f'<td class="{"num" if c.numeric else "text"}">{html.escape(display(v))}</td>'
+            for c, v in zip(section.columns, row, strict=True)) + "</tr>"
+        for row in section.rows)
+    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
+    return (f'<h3 id="section-{section.key}">{html.escape(section.title)}</h3>'
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}")
+
+
+_EMBED = """
+const specs = %s;
+const drawn = Object.entries(specs).map(([key, spec]) =>
+  vegaEmbed('#chart-' + key, spec, {renderer: 'svg', actions: false}));
+Promise.all(drawn).then(() => { document.body.dataset.charts = 'drawn'; })
+  .catch((error) => { console.error(error); document.body.dataset.charts = 'failed'; });
+"""
+
+
+def render_page(report: Report, found: list[Figure], *, source: str) -> str:
+    """The page: title, charts, then every section of the report as a table."""
+    # not validated against the Vega-Lite schema here (a tenth of a second every night):
+    # tests/pipelines/test_report_html.py validates every chart the fixture registry fills
+    specs = {f.key: f.chart.to_dict(validate=False) for f in found if f.chart is not None}
+    nav = "".join(f'<a href="#{f.key}">{html.escape(f.title)}</a>' for f in found)
+    title = f"DXA registry quality report, {report.as_of.isoformat()}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title><style>{STYLE}</style>
+<script>{vega_bundle()}</script></head>
+<body data-charts="pending">
+<h1>{html.escape(title)}</h1>
+<p class="lede">{html.escape(source)}: counts only, no patient identifiers (the report views
+hold the lists). Decision support for quality work, not treatment prescriptions.
+Generated {dt.datetime.now().isoformat(sep=" ", timespec="minutes")}.</p>
+<nav>{nav}</nav>
+{"".join(_figure_html(f) for f in found)}
+<h2>{html.escape(report.title)}</h2>
+{"".join(_section_html(s) for s in report.sections)}
+<script>{_EMBED % _script_json(specs)}</script>
+</body></html>
+"""
+
+
+def html_report(con: duckdb.DuckDBPyConnection, day: dt.date, *, source: str,
+                report: Report | None = None) -> str:
+    """The whole page from an open registry connection (read-only is enough).
+
+    `report`: the registry report of `day` when the caller already holds it (the nightly
+    run collects it for its summary): every section scans the whole registry, so it is
+    not collected twice.
+    """
+    report = registry_report(con, day) if report is None else report
+    return render_page(report, figures(chart_data(con, day)), source=source)

@@ -1,0 +1,111 @@
+"""Where a large input's batches wait until the whole file can be made visible at once.
+
+DuckDB keeps the uncommitted rows of a transaction in memory; a ten-million-exam file
+loaded in one transaction needs ~14 GB. So a file read in batches is written batch by
+batch (each committed) into a staging database beside the registry, then moved into the
+registry in ONE transaction (`INSERT ... SELECT`, which DuckDB writes to disk as it goes:
+~2.6 GB for 10M exams). The registry still gains all of a file's rows or none; a crash
+leaves only a staging file, removed by the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.runtime.privacy import private_files
+from transforms.serial import SERIAL_FLAG_CODES
+
+#: Tables a batch writes (the registry's names).
+LOADED_TABLES = ("exams", "assessments", "flags", "bmd_changes", "quarantine",
+                 "survey_design", "t_score_sources")
+STAGING = "staging"
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """The physical tables a batch writes to, and where earlier exams are read from.
+
+    `history`: exams tables whose rows count as the registry's history: the registry's
+    own, plus the staging table holding earlier batches of this file.
+    `rejudged`: a table collecting registry exams judged again, or None to apply at once.
+    """
+
+    prefix: str
+    history: tuple[str, ...]
+    rejudged: str | None = None
+
+    def __getitem__(self, table: str) -> str:
+        return f"{self.prefix}{table}"
+
+
+#: The registry's own tables: what a file loaded in one transaction writes to.
+REGISTRY = TableSet(prefix="", history=("exams",))
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file of the connection's main database."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    assert rows and rows[0][0], "the registry must be a file"
+    return Path(rows[0][0])
+
+
+def staging_file(con: duckdb.DuckDBPyConnection) -> Path:
+    registry = database_path(con)
+    return registry.with_name(f".{registry.stem}.staging.duckdb")
+
+
+def remove_stale_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete a staging file left by a run that broke off (we hold the registry lock)."""
+    path = staging_file(con)
+    for leftover in (path, Path(f"{path}.wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal (ATTACH takes no parameters): quotes doubled, so a
+    path like `o'brien/registry.duckdb` is one literal and never SQL."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@contextmanager
+def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
+    """A fresh staging database attached to `con`, removed again on exit."""
+    remove_stale_staging(con)
+    path = staging_file(con)
+    with private_files():  # the staging file holds the patient rows being loaded: 0600
+        con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}")
+    try:
+        for table in LOADED_TABLES:
+            con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")
+        con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
+        yield TableSet(
+            prefix=f"{STAGING}.",
+            history=("exams", f"{STAGING}.exams"),
+            rejudged=f"{STAGING}.rejudged",
+        )
+    finally:
+        con.execute(f"DETACH {STAGING}")
+        remove_stale_staging(con)
+
+
+def forget_verdicts(con: duckdb.DuckDBPyConnection, tables: TableSet, exam_ids: str) -> None:
+    """Delete the change verdicts and serial flags of the exams `exam_ids` (a query)."""
+    codes = ", ".join(f"'{c}'" for c in SERIAL_FLAG_CODES)
+    con.execute(f"DELETE FROM {tables['bmd_changes']} WHERE exam_id IN ({exam_ids})")
+    con.execute(
+        f"DELETE FROM {tables['flags']} WHERE code IN ({codes}) AND exam_id IN ({exam_ids})"
+    )
+
+
+def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet) -> None:
+    """Inside the caller's transaction: replace re-judged verdicts, copy every table."""
+    forget_verdicts(con, REGISTRY, f"SELECT exam_id FROM {stage.rejudged}")
+    for table in LOADED_TABLES:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")
