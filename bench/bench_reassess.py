@@ -48,6 +48,7 @@ def worker_load(args: dict[str, Any]) -> dict[str, Any]:
     from pipelines.ingest.decide import decider_for, resolve_ruleset
     from pipelines.ingest.load import load_input
     from pipelines.ingest.prepare import prepare_input
+    from pipelines.registry.duckdb_file import writer_for
     from pipelines.registry.ledger import begin_run
     from pipelines.registry.rulesets import check_ruleset, record_ruleset
     from pipelines.registry.store import registry
@@ -60,7 +61,8 @@ def worker_load(args: dict[str, Any]) -> dict[str, Any]:
     with registry(args["db"]) as con:
         begin_run(con, "bench-load", ruleset.label)
         record_ruleset(con, check_ruleset(con, ruleset))
-        outcome = load_input(con, "bench-load", ruleset.label, prepared, decider_for(ruleset),
+        outcome = load_input(writer_for(con),
+                             "bench-load", ruleset.label, prepared, decider_for(ruleset),
                              load_precision(None))
         con.execute("UPDATE runs SET status = 'completed', finished_at = now()")
     return {"exams": outcome.rows_loaded}
@@ -70,6 +72,7 @@ def worker_reassess(args: dict[str, Any]) -> dict[str, Any]:
     """Re-assess a copy of the base registry under the what-if ruleset; time and peak."""
     from pipelines.ingest.decide import decider_for, resolve_ruleset
     from pipelines.ingest.reassess import reassess_registry
+    from pipelines.registry.duckdb_file import writer_for
     from pipelines.registry.store import registry
 
     ruleset = resolve_ruleset(WHAT_IF)
@@ -77,7 +80,7 @@ def worker_reassess(args: dict[str, Any]) -> dict[str, Any]:
     with registry(args["db"]) as con:
         before = vm_hwm_mib() if reset_hwm() else float("nan")
         start = time.perf_counter()
-        counts = reassess_registry(con, "bench-reassess", ruleset, decide,
+        counts = reassess_registry(writer_for(con), "bench-reassess", ruleset, decide,
                                    batch_size=args["batch_size"])
         seconds = time.perf_counter() - start
         peak = vm_hwm_mib()

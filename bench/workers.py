@@ -92,7 +92,8 @@ def _standalone(
     decide_fn: Callable[[Any], Any], precision: Any,
 ) -> dict[str, float]:
     """Standalone attribution on the same valid frame (after the pipeline: separate peaks)."""
-    from pipelines.registry.reads import patient_history, serial_frames
+    from pipelines.ingest.plan import serial_frames
+    from pipelines.registry.reads import patient_history
     from sources.base import ReadOptions
     from sources.detect import read_input
     from transforms.exam_frame import validate_cells
@@ -121,6 +122,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     from pipelines.ingest.decide import decider_for, resolve_ruleset
     from pipelines.ingest.load import load_input
     from pipelines.ingest.prepare import prepare_input
+    from pipelines.registry.duckdb_file import writer_for
     from pipelines.runtime.timing import StageTimer
     from sources.base import CANONICAL_CSV, ReadOptions
     from sources.detect import Input
@@ -140,7 +142,7 @@ def worker_full(args: dict[str, Any]) -> dict[str, Any]:
     outcome, history_rows, counts = _timed_load(
         db, args, ruleset.label, st,
         lambda con, run_id: load_input(
-            con, run_id, ruleset.label, prepared, decide_fn, precision, timer
+            writer_for(con), run_id, ruleset.label, prepared, decide_fn, precision, timer
         ),
     )
     process_peak_pipeline = process_peak_mib(st)

@@ -47,3 +47,8 @@ class ConfigError(DxaError):
 
 class RegistryError(DxaError):
     """The registry cannot be opened, read or written as asked."""
+
+
+class DxaWarning(UserWarning):
+    """Something the user should know while the command goes on (printed as one
+    `dxa: warning:` line, never with a traceback or a data value)."""

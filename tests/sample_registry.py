@@ -14,6 +14,7 @@ from pathlib import Path
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.publish import publish_reporting_copy
 from pipelines.registry.rules_table import record_rules
 from pipelines.registry.store import registry
@@ -37,7 +38,8 @@ def load_sample_registry(db: Path, ruleset: str = "core-2025") -> Path:
         )
         record_rules(con, chosen)  # as the flow does whenever a ruleset is used
         for item in inputs:
-            load_input(con, run_id, chosen.label, prepare_input(item), decide, precision)
+            load_input(writer_for(con),
+                       run_id, chosen.label, prepare_input(item), decide, precision)
         con.execute("UPDATE runs SET status = 'completed', finished_at = ? WHERE run_id = ?",
                     [dt.datetime.now(), run_id])
         return publish_reporting_copy(db, con)

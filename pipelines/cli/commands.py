@@ -10,34 +10,33 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.text import Text
-from typer.core import TyperGroup
 
+from pipelines.app import DEFAULT_CRON, DEFAULT_TIMEZONE, READ_LOCK_TIMEOUT_S, WORK_POOL
 from pipelines.cli.choices import DateFormat, InputFormat
-from pipelines.cli.console import EXIT_FAILED, err, fail, out, print_json, print_summary, warn
-from pipelines.flows.scheduling import DEFAULT_CRON, DEFAULT_TIMEZONE, WORK_POOL
+from pipelines.cli.console import (
+    EXIT_FAILED,
+    err,
+    fail,
+    out,
+    print_json,
+    print_summary,
+    run_status,
+    warn,
+)
+from pipelines.cli.group import DxaGroup
+from pipelines.cli.rulesets import compare_command, make_rulesets_app, reassess_command
 from pipelines.readers.reporting.formats import ReportFormat
 from pipelines.readers.reporting.render_text import print_tables
 from pipelines.runtime.env import configure_prefect_env
 from pipelines.runtime.messages import safe_reason, write_details
-from schemas.errors import DxaError
 
 #: `--db` of the commands that read the reporting copy (or the registry itself).
 ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")]
 REPORT_DB = Path("registry.report.duckdb")
-
-
-class DxaGroup(TyperGroup):
-    """Every command's DxaError becomes one line on stderr and exit 1."""
-
-    def invoke(self, ctx: Any) -> Any:  # noqa: ANN401 - click's signature
-        try:
-            return super().invoke(ctx)
-        except DxaError as exc:
-            fail(safe_reason(exc))
 
 
 app = typer.Typer(
@@ -85,17 +84,18 @@ def run(
 ) -> None:
     """Run the registry flow on exports into the DuckDB registry."""
     configure_prefect_env(verbose=verbose)
-    from pipelines.flows.execute import execute_run, exit_code, no_exports_message
+    from pipelines import app as application
 
-    summary = execute_run(
+    request = application.RunRequest(
         paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
         date_format=str(date_format) if date_format else None, precision=precision,
-        t_reference=t_reference, dask=dask, show_progress=not as_json, verbose=verbose,
-    )
+        t_reference=t_reference, dask=dask, verbose=verbose)
+    with run_status(show=not as_json) as on_progress:
+        summary = application.run(request, on_progress)
     (print_json if as_json else print_summary)(summary)
     if not summary.files:
-        warn(no_exports_message(paths))
-    raise typer.Exit(exit_code(summary))
+        warn(application.no_exports_message(paths))
+    raise typer.Exit(application.run_exit_code(summary))
 
 
 @app.command()
@@ -116,16 +116,14 @@ def report(
     ] = None,
 ) -> None:
     """A summary of the latest run and of the registry, for humans or machines."""
-    from pipelines.readers import report as reports
+    from pipelines import app as application
 
     if fmt is ReportFormat.HTML and output is None:
         fail("--format html writes a page: give it a file with --output FILE")
-    if not db.exists():
-        fail(f"no registry at {db}")
     if fmt is ReportFormat.TABLE and output is None:  # the screen: fit the terminal
-        print_tables(reports.build_report(db, as_of, lock_timeout_s=lock_timeout), out)
+        print_tables(application.report(db, as_of, lock_timeout), out)
         return
-    written = reports.report_text(db, as_of, fmt, lock_timeout_s=lock_timeout)
+    written = application.report_text(db, as_of, fmt, lock_timeout)
     if output is None:
         print(written, end="")
     else:
@@ -152,21 +150,20 @@ def export(
     ] = None,
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait while a run holds the registry.")
-    ] = 10.0,
+    ] = READ_LOCK_TIMEOUT_S,
 ) -> None:
     """Export a worklist with patient ids (authorised staff only), or a research extract."""
-    from pipelines.readers.research import export_research
-    from pipelines.readers.worklists import export_worklist
+    from pipelines import app as application
 
     if kind == "research":  # a WorklistError (DxaError) becomes one line and exit 1
-        counts = export_research(db, key_file, output, as_of=as_of, ruleset=ruleset,
-                                 lock_timeout_s=lock_timeout)
+        counts = application.export_research(db, key_file, output, as_of=as_of,
+                                             ruleset=ruleset, lock_timeout_s=lock_timeout)
         summary = ", ".join(f"{table} {n}" for table, n in counts.items())
         out.print(f"wrote the pseudonymised extract beside {output} ({summary} rows)",
                   highlight=False)
     else:
-        n = export_worklist(kind, db, output, as_of=as_of, ruleset=ruleset,
-                            lock_timeout_s=lock_timeout)
+        n = application.export_worklist(kind, db, output, as_of=as_of, ruleset=ruleset,
+                                        lock_timeout_s=lock_timeout)
         out.print(f"wrote {n} rows to {output} (patient identifiers: for authorised "
                   "staff only)", highlight=False)
 
@@ -184,18 +181,14 @@ def rules(
     ] = None,
 ) -> None:
     """Print the rule catalog: every rule, its wording, source and each ruleset's values."""
-    from transforms.rules.catalog import render_catalog
-    from transforms.rules.ruleset import load_ruleset
+    from pipelines import app as application
 
     if diff is not None:
-        from pipelines.readers.ruleset_diff import render_diff
-
         if ruleset is None:
             fail("--diff compares a ruleset file: give it with --ruleset PATH")
-        print(render_diff(ruleset, diff), end="")
+        print(application.ruleset_diff(ruleset, diff), end="")
         return
-    chosen = load_ruleset(ruleset) if ruleset else None
-    text = render_catalog("markdown" if markdown else "text", chosen)
+    text = application.rules_catalog(markdown, ruleset)
     if output:
         output.write_text(text, encoding="utf-8")
         out.print(f"wrote {output}")
@@ -203,13 +196,7 @@ def rules(
         print(text)
 
 
-from pipelines.cli.rulesets import (  # noqa: E402 - the commands after the app exists
-    compare_command,
-    make_rulesets_app,
-    reassess_command,
-)
-
-app.add_typer(make_rulesets_app(DxaGroup), name="rulesets")
+app.add_typer(make_rulesets_app(), name="rulesets")
 app.command("reassess")(reassess_command)
 app.command("compare")(compare_command)
 
@@ -225,11 +212,9 @@ def serve(
     ruleset: Annotated[str, typer.Option(help="Ruleset id or path.")] = "core-2025",
 ) -> None:
     """Serve the flow as deployment dxa-serve on a cron schedule (needs a Prefect server)."""
-    configure_prefect_env()
-    from pipelines.flows.scheduling import checked_timezone, require_server, serve_nightly
+    from pipelines import app as application
 
-    require_server()
-    serve_nightly(paths, db, cron=cron, timezone=checked_timezone(timezone), ruleset=ruleset)
+    application.serve(paths, db, cron=cron, timezone=timezone, ruleset=ruleset)
 
 
 @app.command("work-pool")
@@ -239,11 +224,9 @@ def work_pool(
     ),
 ) -> None:
     """Create the process work pool that `prefect deploy --all` needs (once per server)."""
-    configure_prefect_env()
-    from pipelines.flows.scheduling import ensure_work_pool, require_server
+    from pipelines import app as application
 
-    url = require_server()
-    created = ensure_work_pool(name)
+    created, url = application.work_pool(name)
     out.print(Text(f"work pool {name} {'created' if created else 'already exists'} on {url}"))
 
 

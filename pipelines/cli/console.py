@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from pipelines.ingest.outcome import RunSummary
+from pipelines.app import EXIT_COMPLETED, EXIT_FAILED, EXIT_INPUTS_FAILED
 from pipelines.readers.reporting.render_text import section_table
+from pipelines.registry.outcome import RunSummary
 
 # On a terminal rich fits the screen; in logs and pipes, wide enough to keep paths whole.
 out = Console(width=None if sys.stdout.isatty() else 160, markup=False, highlight=False)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False,
               highlight=False)
 
-#: Exit codes of `dxa run` (registry-contract.md section 2); Typer's usage errors are 2 too.
-EXIT_COMPLETED = 0  # every input loaded or was skipped as already loaded
-EXIT_FAILED = 1  # the run (or command) could not complete; nothing of it was written
-EXIT_INPUTS_FAILED = 2  # the run completed, but inputs failed as a whole (or none found)
+__all__ = ["EXIT_COMPLETED", "EXIT_FAILED", "EXIT_INPUTS_FAILED", "err", "fail", "out",
+           "print_json", "print_summary", "run_status", "warn"]
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> None:
@@ -85,3 +86,21 @@ def print_summary(summary: RunSummary) -> None:
                   highlight=False)
     if summary.html_report:
         out.print(f"Quality report with charts: {summary.html_report}", highlight=False)
+
+
+@contextmanager
+def run_status(show: bool) -> Iterator[Callable[[str, str], None] | None]:
+    """On a terminal, a status line that each stage of a run updates; else nothing.
+
+    Yields the progress callback the run reports to (None off a terminal: logs and pipes
+    get only the closing summary).
+    """
+    if not (show and sys.stdout.isatty()):
+        yield None
+        return
+    status = out.status("Starting the flow (Prefect local ephemeral mode)...")
+    status.start()
+    try:
+        yield lambda stage, detail: status.update(Text(f"{stage}: {detail}"))
+    finally:
+        status.stop()

@@ -1,13 +1,11 @@
 """The `dxa rulesets`, `dxa reassess` and `dxa compare` commands (thin: parse, call, print).
 
-Registered on the main app by `pipelines.cli.commands`; the work is in
-`pipelines.registry.rulesets`, `pipelines.ingest.reassess`, `pipelines.flows.reassess` and
-`pipelines.readers.compare`.
+Registered on the main app by `pipelines.cli.commands`; each command's behaviour is a call
+to the application facade (`pipelines.app`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +14,9 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from pipelines.cli.console import fail, out
+from pipelines import app as application
+from pipelines.cli.console import out
+from pipelines.cli.group import DxaGroup
 from pipelines.readers.reporting.model import (
     Column,
     Kind,
@@ -37,9 +37,9 @@ class CompareFormat(StrEnum):
     json = "json"
 
 
-def make_rulesets_app(group_cls: type) -> typer.Typer:
+def make_rulesets_app() -> typer.Typer:
     """`dxa rulesets [--db FILE]`, `... forget ID@VERSION`, `... primary ID@VERSION`."""
-    app = typer.Typer(cls=group_cls, invoke_without_command=True, no_args_is_help=False,
+    app = typer.Typer(cls=DxaGroup, invoke_without_command=True, no_args_is_help=False,
                       help="List rulesets (shipped, or held by a registry); forget; primary.")
 
     @app.callback()
@@ -62,47 +62,21 @@ def make_rulesets_app(group_cls: type) -> typer.Typer:
     def forget(label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
                db: RegistryFile) -> None:
         """Remove a ruleset's assessments and flags (never exams); recorded in runs."""
-        _require(db)
-        from pipelines.runtime.env import configure_prefect_env
-
-        configure_prefect_env()
-        from pipelines.runtime.temporary_api import prefect_api
-
-        with prefect_api() as api:
-            from pipelines.flows.reassess import forget_flow
-
-            with api.in_use():
-                summary = forget_flow(str(db), label)
+        summary = application.forget(db, label)
         out.print(f"{summary.ruleset}: {summary.message} (run {summary.run_id})")
 
     @app.command()
     def primary(label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
                 db: RegistryFile) -> None:
         """Make a ruleset the registry's primary one (what the report views show)."""
-        _require(db)
-        from pipelines.registry.rulesets import set_primary
-        from pipelines.registry.store import registry
-
-        with registry(db) as con:
-            set_primary(con, label)
+        application.set_primary(db, label)
         out.print(f"primary ruleset of {db}: {label}")
 
     return app
 
 
-def _require(db: Path) -> None:
-    if not db.is_file():
-        fail(f"no registry at {db}")
-
-
 def _print_held(db: Path) -> None:
-    _require(db)
-    from pipelines.registry.rulesets import held_rulesets
-    from pipelines.registry.store import registry
-
-    with registry(db, read_only=True, lock_timeout_s=10.0) as con:
-        held = held_rulesets(con)
-    out.print(section_table(_held_section(held)))
+    out.print(section_table(_held_section(application.held_rulesets(db))))
 
 
 def _held_section(held: pl.DataFrame) -> Section:
@@ -128,23 +102,9 @@ def reassess_command(
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for a lock.")] = 30.0,
 ) -> None:
     """Judge the exams already in the registry under a ruleset, without the files."""
-    _require(db)
-    from pipelines.runtime.env import configure_prefect_env
-
-    configure_prefect_env()
-    from pipelines.runtime.temporary_api import prefect_api
-
-    with prefect_api() as api:  # Prefect's temporary server starts beside the imports
-        from pipelines.flows.reassess import reassess_flow
-        from pipelines.ingest.settings import resolve_settings
-        from pipelines.runtime.logs import route_library_logging
-
-        resolve_settings(ruleset, lock_timeout_s=lock_timeout)  # a bad file fails in a second
-        route_library_logging()
-        with api.in_use():
-            summary = reassess_flow(str(db), ruleset, latest_only=latest_only,
-                                    into=str(into) if into else None, batch_size=batch_size,
-                                    lock_timeout_s=lock_timeout)
+    summary = application.reassess(application.ReassessRequest(
+        db, ruleset, latest_only=latest_only, into=into, batch_size=batch_size,
+        lock_timeout_s=lock_timeout))
     where = into or db
     out.print(f"{summary.ruleset} into {where}: {summary.message} (run {summary.run_id})")
 
@@ -160,16 +120,9 @@ def compare_command(
         CompareFormat.table),
 ) -> None:
     """Transition matrices of treatment and WHO category between two rulesets."""
-    _require(db)
-    from pipelines.readers.compare import compare_rulesets, long_form
-    from pipelines.registry.store import registry
+    from pipelines.readers.compare import long_form
 
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        fail(f"--as-of {as_of}: not a date (YYYY-MM-DD)")
-    with registry(db, read_only=True, lock_timeout_s=10.0) as con:
-        comparison = compare_rulesets(con, ruleset_a, ruleset_b, day)
+    comparison = application.compare(db, ruleset_a, ruleset_b, as_of)
     if fmt is CompareFormat.csv:
         print(long_form(comparison).write_csv(), end="")
     elif fmt is CompareFormat.json:

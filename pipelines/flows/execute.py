@@ -7,14 +7,15 @@ go wrong during the run into errors of our own with a message safe to show.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
-
-from pipelines.cli.console import EXIT_COMPLETED, EXIT_INPUTS_FAILED, out
-from pipelines.ingest.outcome import RunSummary
+from pipelines.registry.identify import check_path
+from pipelines.registry.outcome import RunSummary
+from pipelines.runtime import progress
 from pipelines.runtime.messages import safe_reason, write_details
 from schemas.errors import DxaError
 
@@ -30,95 +31,94 @@ class RunIncomplete(DxaError):
     """The run started but could not complete; the registry holds nothing of it."""
 
 
-def execute_run(
-    paths: list[Path],
-    db: Path,
-    *,
-    ruleset: str,
-    fmt: str,
-    lock_timeout_s: float,
-    date_format: str | None,
-    precision: Path | None,
-    t_reference: str | None = None,
-    dask: str | None,
-    show_progress: bool,
-    verbose: bool = False,
-) -> RunSummary:
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything `dxa run` is asked, as the flow's parameters take it."""
+
+    paths: list[Path]
+    db: Path
+    ruleset: str = "core-2025"
+    fmt: str = "auto"
+    lock_timeout_s: float = 30.0
+    date_format: str | None = None
+    precision: Path | None = None
+    t_reference: str | None = None
+    dask: str | None = None
+    verbose: bool = False
+
+    def flow_parameters(self) -> dict[str, object]:
+        """The flow's parameters: plain values, as a deployment would store them."""
+        return {"paths": [str(p) for p in self.paths], "db": str(self.db),
+                "ruleset": self.ruleset, "fmt": self.fmt,
+                "lock_timeout_s": self.lock_timeout_s, "date_format": self.date_format,
+                "precision": str(self.precision) if self.precision else None,
+                "t_reference": self.t_reference}
+
+
+def execute_run(request: RunRequest,
+                on_progress: progress.Reporter | None = None) -> RunSummary:
     """Run the registry flow in this process; raise DxaError when it cannot complete.
 
     Prefect's temporary API server (when no server is configured) starts first, so that
     it comes up while this process imports and checks (`pipelines.runtime.temporary_api`).
+    `on_progress`: called with (stage, detail) as the run goes (a terminal's status line).
     """
     from pipelines.runtime.temporary_api import prefect_api
 
     with prefect_api() as api:
-        return _execute(paths, db, api, ruleset=ruleset, fmt=fmt,
-                        lock_timeout_s=lock_timeout_s, date_format=date_format,
-                        precision=precision, t_reference=t_reference, dask=dask,
-                        show_progress=show_progress, verbose=verbose)
+        return _execute(request, api, on_progress)
 
 
-def _execute(
-    paths: list[Path],
-    db: Path,
-    api: PrefectApi,
-    *,
-    ruleset: str,
-    fmt: str,
-    lock_timeout_s: float,
-    date_format: str | None,
-    precision: Path | None,
-    t_reference: str | None,
-    dask: str | None,
-    show_progress: bool,
-    verbose: bool,
-) -> RunSummary:
+def _check(request: RunRequest) -> None:
+    """Refuse what would fail later, in a second, before Prefect starts."""
     from pipelines.ingest.settings import resolve_settings
 
     # validated now, in a second, not after Prefect started; the flow gets the same objects
-    resolve_settings(ruleset, str(precision) if precision else None, fmt, date_format,
-                     lock_timeout_s, t_reference)
-    missing = [str(p) for p in paths if not p.exists()]
+    resolve_settings(request.ruleset, str(request.precision) if request.precision else None,
+                     request.fmt, request.date_format, request.lock_timeout_s,
+                     request.t_reference)
+    missing = [str(p) for p in request.paths if not p.exists()]
     if missing:
         raise RunNotStarted(f"no such file or folder: {', '.join(missing)}")
-    if not db.parent.is_dir():
-        raise RunNotStarted(f"--db {db}: the folder {db.parent} does not exist")
+    if not request.db.parent.is_dir():
+        raise RunNotStarted(f"--db {request.db}: the folder {request.db.parent} does not exist")
+    check_path(request.db)  # a folder, a CSV, an image: refused before Prefect starts
 
+
+@contextmanager
+def _reporting(on_progress: progress.Reporter | None) -> Iterator[None]:
+    progress.set_reporter(on_progress)
+    try:
+        yield
+    finally:
+        progress.set_reporter(None)
+
+
+def _execute(request: RunRequest, api: PrefectApi,
+             on_progress: progress.Reporter | None) -> RunSummary:
+    _check(request)
     from pipelines.flows.nightly import registry_flow
+    from pipelines.registry.duckdb_file import NewerSchema
+    from pipelines.registry.identify import NotARegistry
     from pipelines.registry.rulesets import RulesetConflict
     from pipelines.registry.store import RegistryLocked
-    from pipelines.runtime import progress
 
-    if not verbose:  # Prefect is imported and has set up its logging: re-route it
+    if not request.verbose:  # Prefect is imported and has set up its logging: re-route it
         from pipelines.runtime.logs import route_library_logging
 
         route_library_logging()
-
-    status = out.status("Starting the flow (Prefect local ephemeral mode)...") if (
-        show_progress and sys.stdout.isatty()) else None
-    if status is not None:
-        status.start()
-        progress.set_reporter(lambda stage, detail: status.update(Text(f"{stage}: {detail}")))
-    if dask is not None:
+    if request.dask is not None:
         from pipelines.flows.runners import task_runner_for
 
-        registry_flow = registry_flow.with_options(task_runner=task_runner_for(dask))
+        registry_flow = registry_flow.with_options(task_runner=task_runner_for(request.dask))
     preload_flow_imports()
     try:
-        with api.in_use():
-            return registry_flow(
-                paths=[str(p) for p in paths], db=str(db), ruleset=ruleset, fmt=fmt,
-                lock_timeout_s=lock_timeout_s, date_format=date_format,
-                precision=str(precision) if precision else None, t_reference=t_reference,
-            )
-    except (RegistryLocked, RulesetConflict):
-        raise  # its message says all: the lock or the two contents, nothing written
+        with api.in_use(), _reporting(on_progress):
+            return registry_flow(**request.flow_parameters())
+    except (RegistryLocked, RulesetConflict, NotARegistry, NewerSchema):
+        raise  # its message says all: the lock, the file, the two contents; nothing written
     except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file
         raise RunIncomplete(_incomplete(exc)) from exc
-    finally:
-        if status is not None:
-            status.stop()
-        progress.set_reporter(None)
 
 
 def preload_flow_imports() -> None:
@@ -138,13 +138,6 @@ def preload_flow_imports() -> None:
 
 def _incomplete(exc: BaseException) -> str:
     return f"the run could not complete: {safe_reason(exc)} (details in {write_details(exc)})"
-
-
-def exit_code(summary: RunSummary) -> int:
-    """0 when every input loaded or was skipped; 2 when one failed or none was found."""
-    if not summary.files or summary.files_failed:
-        return EXIT_INPUTS_FAILED
-    return EXIT_COMPLETED
 
 
 def no_exports_message(paths: list[Path]) -> str:

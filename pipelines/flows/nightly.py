@@ -1,6 +1,7 @@
-"""The nightly registry flow: discover -> prepare each input -> load -> publish summary.
+"""The nightly registry flow: discover -> prepare each input -> load -> publish -> summary.
 
-Prefect tasks are per input (prepare) or per stage (load, summary), never per row. Only
+Prefect tasks are per input (prepare) or per stage (load, publish, summary), never per
+row. Only
 I/O errors are retried. The flow composes stages; the work lives in plain functions
 (`pipelines.ingest.prepare`, `pipelines.ingest.load`, `transforms.*`) that tests call directly.
 """
@@ -11,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -20,32 +21,21 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.exceptions import MissingContextError
 
+from pipelines.flows.publish import publish_run
 from pipelines.flows.runners import task_runner_for
-from pipelines.ingest.load import assess_loaded_input, load_input
-from pipelines.ingest.outcome import RunSummary
+from pipelines.ingest.load import assess_loaded_input, load_input, record_failure
 from pipelines.ingest.prepare import PreparedInput, failed_input, prepare_input
 from pipelines.ingest.settings import RunSettings, resolve_settings
-from pipelines.readers.report import collect_report
-from pipelines.readers.reporting.latest import latest_exams
-from pipelines.readers.reporting.publish_html import html_link, publish_html_page
+from pipelines.readers.reporting.publish_html import html_link
 from pipelines.readers.reporting.render_text import to_markdown as report_markdown
-from pipelines.readers.summary import collect_run_counts, to_markdown
-from pipelines.registry.ledger import (
-    begin_run,
-    finish_run,
-    loaded_fingerprints,
-    mark_interrupted,
-    record_failure,
-    record_stage_seconds,
-)
-from pipelines.registry.publish import publish_reporting_copy
-from pipelines.registry.rules_table import record_rules
-from pipelines.registry.rulesets import check_ruleset, record_ruleset
-from pipelines.registry.store import registry
+from pipelines.readers.summary import to_markdown
+from pipelines.registry.duckdb_file import open_registry
+from pipelines.registry.interface import RegistryWriter
+from pipelines.registry.outcome import RunSummary
 from pipelines.runtime import progress
 from pipelines.runtime.messages import safe_reason
 from pipelines.runtime.privacy import private_files
-from pipelines.runtime.timing import Stage, StageTimer
+from pipelines.runtime.timing import StageTimer
 from schemas.vocabulary import RunStatus
 from sources.base import ReadOptions
 from sources.detect import Input, discover
@@ -88,12 +78,12 @@ def prepare_task(item: Input, options: ReadOptions, tscores: TScorePolicy) -> Pr
 @task(name="check-registry", cache_policy=NONE, retries=2, retry_delay_seconds=1,
       retry_condition_fn=_retry_on_io)
 def check_registry(db: str, lock_timeout_s: float) -> None:
-    """Fail fast when the registry cannot be opened for writing (locked, unreadable).
+    """Fail fast when the registry cannot be opened for writing (locked, not a registry).
 
     Creates or migrates the registry; writes no run row: a run that cannot load leaves
     nothing behind (the load stage opens the registry again and records the run there).
     """
-    with registry(db, lock_timeout_s=lock_timeout_s):
+    with open_registry(db).writer(lock_timeout_s):
         pass
 
 
@@ -105,81 +95,94 @@ def _stage_logger() -> logging.Logger | logging.LoggerAdapter:
         return logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def _recorded_failure(writer: RegistryWriter, summary: RunSummary,
+                      timer: StageTimer) -> Iterator[None]:
+    """A stage that breaks off closes the run's row as failed, with a reason that holds
+    no data values, and re-raises."""
+    try:
+        yield
+    except Exception as exc:
+        summary.status = RunStatus.FAILED
+        summary.message = safe_reason(exc)
+        summary.stage_seconds = timer.seconds
+        _record_failed_run(writer, summary)
+        raise
+
+
 @task(name="load-registry", cache_policy=NONE)
 def load_stage(
     db: str, summary: RunSummary, settings: RunSettings, prepared: list[PreparedInput]
 ) -> RunSummary:
-    """Record the run, load each input in its own transaction, publish the reporting copy.
+    """Record the run and load each input in its own transaction.
 
-    One connection for the whole stage: if the registry is locked, the stage waits, then
+    One writer for the whole stage: if the registry is locked, the stage waits, then
     fails having written nothing. One failing input never blocks the rest; a run that
     breaks off is recorded as failed with a reason that holds no data values.
     """
     timer = StageTimer()
     for item in prepared:
         timer.merge(item.stage_seconds)
-    with registry(db, lock_timeout_s=settings.lock_timeout_s) as con:
-        mark_interrupted(con)
+    with open_registry(db).writer(settings.lock_timeout_s) as writer:
+        writer.mark_interrupted()
         # an edited file under a held id@version is refused here, before the run's row
-        source = check_ruleset(con, settings.ruleset)
-        begin_run(con, summary.run_id, summary.ruleset)
-        try:
-            record_ruleset(con, source)
-            record_rules(con, settings.ruleset)
-            _load_all(con, summary, prepared, settings, timer)
+        source = writer.check_ruleset(settings.ruleset)
+        writer.begin_run(summary.run_id, summary.ruleset)
+        with _recorded_failure(writer, summary, timer):
+            writer.record_ruleset(source, settings.ruleset)
+            _load_all(writer, summary, prepared, settings, timer)
             summary.status = RunStatus.COMPLETED
             summary.stage_seconds = timer.seconds
-            finish_run(con, summary)
-            # the report reads the run's own row: collected once the row says it ended;
-            # it and the page count patients by the latest exams worked out once
-            today = dt.date.today()
-            with contextlib.ExitStack() as latest:
-                with timer.stage(Stage.REPORT):
-                    latest.enter_context(latest_exams(con, today))
-                    collect_run_counts(con, summary)
-                    summary.report = collect_report(con, today)
-                with timer.stage(Stage.PUBLISH):
-                    summary.reporting_copy = str(publish_reporting_copy(db, con))
-                    summary.html_report = publish_html_page(db, con, _stage_logger(),
-                                                            summary.report)
-            record_stage_seconds(con, summary)
-        except Exception as exc:
-            summary.status = RunStatus.FAILED
-            summary.message = safe_reason(exc)
-            summary.stage_seconds = timer.seconds
-            _record_failed_run(con, summary)
-            raise
+            writer.finish_run(summary)
     return summary
 
 
-def _record_failed_run(con, summary: RunSummary) -> None:  # noqa: ANN001 - DuckDB connection
+@task(name="publish-reporting-copy", cache_policy=NONE)
+def publish_stage(db: str, summary: RunSummary, settings: RunSettings) -> RunSummary:
+    """The run's counts and report, the reporting copy and the HTML page beside it.
+
+    The report reads the run's own row, so it is collected once the row says it ended;
+    the report and the page count patients by the latest exams worked out once.
+    """
+    timer = StageTimer()
+    timer.merge(summary.stage_seconds)
+    with (open_registry(db).writer(settings.lock_timeout_s) as writer,
+          _recorded_failure(writer, summary, timer)):
+        publish_run(writer, summary, timer, _stage_logger())
+        summary.stage_seconds = timer.seconds
+        writer.record_stage_seconds(summary)
+    return summary
+
+
+def _record_failed_run(writer: RegistryWriter, summary: RunSummary) -> None:
     """Close the run's row as failed. If even that write is refused (a full disk), the
     row keeps its last state (`running` rows are marked interrupted by the next run);
     the run's own error is what the caller raises and the CLI reports either way."""
     try:
-        finish_run(con, summary)
+        writer.finish_run(summary)
     except Exception:  # noqa: BLE001 - the original error is the one to report
         logging.getLogger(__name__).warning("run %s: could not record its failure",
                                             summary.run_id, exc_info=True)
 
 
-def _load_all(con, summary: RunSummary, prepared: list[PreparedInput],  # noqa: ANN001
+def _load_all(writer: RegistryWriter, summary: RunSummary, prepared: list[PreparedInput],
               settings: RunSettings, timer: StageTimer) -> None:
-    loaded = loaded_fingerprints(con)
+    loaded = writer.loaded_fingerprints()
     decide = settings.decide
     for item in prepared:
         if item.error is not None:
-            outcome = record_failure(con, summary.run_id, summary.ruleset, item)
+            outcome = record_failure(writer, summary.run_id, summary.ruleset, item)
         elif item.sha256 in loaded:
-            outcome = assess_loaded_input(con, summary.run_id, summary.ruleset, item, decide)
+            outcome = assess_loaded_input(writer, summary.run_id, summary.ruleset, item,
+                                          decide)
         else:
             try:
-                outcome = load_input(con, summary.run_id, summary.ruleset, item, decide,
+                outcome = load_input(writer, summary.run_id, summary.ruleset, item, decide,
                                      settings.precision, timer)
                 loaded.add(item.sha256)
             except FileProblem as exc:  # found in a later batch: the file rolled back
                 item.error = str(exc)
-                outcome = record_failure(con, summary.run_id, summary.ruleset, item)
+                outcome = record_failure(writer, summary.run_id, summary.ruleset, item)
         summary.files.append(outcome)
         progress.report("loaded", item.path.name)
 
@@ -277,6 +280,7 @@ def run_stages(
     progress.report("discovered", f"{len(inputs)} inputs")
     prepared = stages.prepare_all(inputs, settings)
     summary = stages.call(load_stage, db, summary, settings, prepared)
+    summary = stages.call(publish_stage, db, summary, settings)
     log.info(
         "run %s: %d inputs, %d rows read, %d loaded, %d quarantined, %d duplicate",
         summary.run_id, len(summary.files), summary.total("rows_read"),

@@ -15,40 +15,37 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from pipelines.flows.nightly import new_run_id
-from pipelines.ingest.outcome import RunSummary
 from pipelines.ingest.reassess import (
     DEFAULT_BATCH_SIZE,
     ReassessCounts,
     copy_registry,
-    forget_ruleset,
     reassess_registry,
 )
 from pipelines.ingest.settings import resolve_settings
-from pipelines.registry.ledger import begin_run, finish_run, mark_interrupted
-from pipelines.registry.publish import publish_reporting_copy
-from pipelines.registry.store import registry
+from pipelines.registry.duckdb_file import open_registry
+from pipelines.registry.interface import RegistryWriter
+from pipelines.registry.outcome import RunSummary
 from pipelines.runtime.messages import safe_reason
 from schemas.vocabulary import RunStatus
 
 
 def _recorded(db: str, label: str, lock_timeout_s: float,
-              work: Callable[..., tuple[int, str]]) -> RunSummary:
-    """Run `work(con, run_id)` -> (exams read, message) inside a recorded run."""
+              work: Callable[[RegistryWriter, str], tuple[int, str]]) -> RunSummary:
+    """Run `work(writer, run_id)` -> (exams read, message) inside a recorded run."""
     summary = RunSummary(run_id=new_run_id(), ruleset=label, db_path=db)
-    with registry(db, lock_timeout_s=lock_timeout_s) as con:
-        mark_interrupted(con)
-        begin_run(con, summary.run_id, label)
+    with open_registry(db).writer(lock_timeout_s) as writer:
+        writer.mark_interrupted()
+        writer.begin_run(summary.run_id, label)
         try:
-            rows_read, summary.message = work(con, summary.run_id)
+            rows_read, summary.message = work(writer, summary.run_id)
             summary.status = RunStatus.COMPLETED
-            finish_run(con, summary)
-            con.execute("UPDATE runs SET rows_read = ? WHERE run_id = ?",
-                        [rows_read, summary.run_id])
-            summary.reporting_copy = str(publish_reporting_copy(db, con))
+            writer.finish_run(summary)
+            writer.set_rows_read(summary.run_id, rows_read)
+            summary.reporting_copy = str(writer.publish_reporting_copy())
         except Exception as exc:
             summary.status = RunStatus.FAILED
             summary.message = safe_reason(exc)
-            finish_run(con, summary)
+            writer.finish_run(summary)
             raise
     return summary
 
@@ -65,8 +62,8 @@ def reassess_stage(db: str, ruleset_ref: str, latest_only: bool, batch_size: int
                    lock_timeout_s: float) -> RunSummary:
     settings = resolve_settings(ruleset_ref, lock_timeout_s=lock_timeout_s)
 
-    def work(con, run_id: str) -> tuple[int, str]:  # noqa: ANN001 - DuckDB connection
-        counts = reassess_registry(con, run_id, settings.ruleset, settings.decide,
+    def work(writer: RegistryWriter, run_id: str) -> tuple[int, str]:
+        counts = reassess_registry(writer, run_id, settings.ruleset, settings.decide,
                                    latest_only=latest_only, batch_size=batch_size)
         return counts.exams_read, reassess_message(counts, latest_only)
 
@@ -75,8 +72,8 @@ def reassess_stage(db: str, ruleset_ref: str, latest_only: bool, batch_size: int
 
 @task(name="forget-ruleset", cache_policy=NONE)
 def forget_stage(db: str, label: str, lock_timeout_s: float) -> RunSummary:
-    def work(con, run_id: str) -> tuple[int, str]:  # noqa: ANN001 - DuckDB connection
-        assessments, flags = forget_ruleset(con, label)
+    def work(writer: RegistryWriter, run_id: str) -> tuple[int, str]:
+        assessments, flags = writer.forget_ruleset(label)
         return 0, f"forget: {assessments} assessments and {flags} flags removed"
 
     return _recorded(db, label, lock_timeout_s, work)
@@ -99,7 +96,7 @@ def reassess_flow(db: str, ruleset: str, latest_only: bool = False,
     resolve_settings(ruleset, lock_timeout_s=lock_timeout_s)  # a bad file: nothing copied
     target = db
     if into is not None:
-        copy_registry(Path(db), Path(into), lock_timeout_s)
+        copy_registry(open_registry(db), Path(into), lock_timeout_s)
         target = into
     summary = reassess_stage(target, ruleset, latest_only, batch_size, lock_timeout_s)
     _artifact(summary, "reassess")

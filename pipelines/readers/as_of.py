@@ -14,3 +14,4 @@ def as_of_date(as_of: str | None, error: type[DxaError]) -> dt.date:
         return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
         raise error(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}") from None
+

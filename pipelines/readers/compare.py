@@ -15,6 +15,8 @@ import duckdb
 import polars as pl
 
 from pipelines.readers.reporting.model import Section, counts, section_from_frame, text
+from pipelines.registry.rulesets import resolve_held
+from pipelines.registry.scratch import scratch
 from pipelines.registry.store import query
 from schemas.errors import ConfigError
 
@@ -24,22 +26,13 @@ TOP_REASONS = 3
 
 
 class UnknownComparison(ConfigError):
-    """A ruleset to compare is not in the registry, or names several versions."""
+    """A ruleset to compare is not in the registry."""
 
 
 def resolve_label(con: duckdb.DuckDBPyConnection, ref: str) -> str:
-    """`ID@VERSION` as given, or the one version of `ID` that assessed exams here."""
-    held = [r[0] for r in con.execute(
-        "SELECT DISTINCT ruleset FROM assessments ORDER BY 1").fetchall()]
-    if "@" in ref:
-        matches = [h for h in held if h == ref]
-    else:
-        matches = [h for h in held if h.split("@", 1)[0] == ref]
-    if len(matches) != 1:
-        why = "no assessments under" if not matches else "several versions of"
-        raise UnknownComparison(f"this registry holds {why} {ref}; name one of:"
-                                f" {', '.join(held) or 'none'}")
-    return matches[0]
+    """`ID@VERSION` as given, or the highest version of `ID` that assessed exams here
+    (the registry's one rule: `resolve_held`)."""
+    return resolve_held(con, ref, UnknownComparison)
 
 
 @dataclass
@@ -84,15 +77,11 @@ def compare_rulesets(con: duckdb.DuckDBPyConnection, ref_a: str, ref_b: str,
     """Both matrices for the latest exam of each patient on or before `as_of`."""
     label_a, label_b = resolve_label(con, ref_a), resolve_label(con, ref_b)
     as_of = as_of or dt.date.max
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE compared AS"
-        " SELECT treatment_a, treatment_b, who_a, who_b, reasons_differing"
-        " FROM ruleset_comparison(?, ?, ?)", [label_a, label_b, as_of])
-    try:
+    compared = ("SELECT treatment_a, treatment_b, who_a, who_b, reasons_differing"
+                " FROM ruleset_comparison(?, ?, ?)")
+    with scratch(con, "compared", compared, [label_a, label_b, as_of]):
         patients = con.execute("SELECT count(*) FROM compared").fetchall()[0][0]
         cells = {name: _cells(con, *cols) for name, cols in DIMENSIONS.items()}
-    finally:
-        con.execute("DROP TABLE IF EXISTS compared")
     return Comparison(label_a, label_b, as_of, patients, cells)
 
 

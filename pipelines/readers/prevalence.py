@@ -19,7 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.registry.store import connect, query
+from pipelines.readers.access import reading
+from pipelines.registry.store import query
 from schemas.errors import RegistryError
 from transforms.standardise import DEFAULT_BREAKS, band_of, band_shares, bands, standard
 from transforms.survey import (
@@ -70,8 +71,7 @@ def _exams(request: PrevalenceRequest) -> pl.DataFrame:
     design = request.weights == "survey"
     join = "JOIN survey_design d USING (exam_id)" if design else ""
     extra = ", d.weight_mec, d.psu, d.stratum, d.cycle" if design else ""
-    con = connect(request.db, read_only=True, lock_timeout_s=10.0)
-    try:
+    with reading(request.db, error=PrevalenceError) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "exams" not in tables:
             raise PrevalenceError(f"{request.db} is not a registry (no exams table)")
@@ -79,8 +79,6 @@ def _exams(request: PrevalenceRequest) -> pl.DataFrame:
             raise PrevalenceError(f"{request.db} has no survey_design table: use --weights none")
         return query(con, f"SELECT e.exam_id, e.age_years, e.sex, {columns}{extra}"
                           f" FROM exams e {join}")
-    finally:
-        con.close()
 
 
 def design_frame(exams: pl.DataFrame, request: PrevalenceRequest) -> tuple[pl.DataFrame,

@@ -17,14 +17,14 @@ from typing import TypeVar
 import duckdb
 from rich.console import Console
 
+from pipelines.readers.access import reading
 from pipelines.readers.as_of import as_of_date
 from pipelines.readers.reporting.formats import ReportFormat
 from pipelines.readers.reporting.model import Report
 from pipelines.readers.reporting.registry import registry_report
 from pipelines.readers.reporting.render_json import to_json
 from pipelines.readers.reporting.render_text import print_tables, to_csv, to_markdown
-from pipelines.registry.publish import reporting_copy_path
-from pipelines.registry.store import RegistryLocked, connect
+from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
 from schemas.errors import RegistryError
 
 T = TypeVar("T")
@@ -35,20 +35,7 @@ class ReportError(RegistryError):
 
 
 #: Seconds `dxa report` waits for a process holding the registry's write lock.
-LOCK_TIMEOUT_S = 10.0
-
-
-def _open_read_only(db: Path, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, or a ReportError naming why not (a writer's lock, ...)."""
-    try:
-        return connect(db, read_only=True, lock_timeout_s=lock_timeout_s)
-    except RegistryLocked as exc:
-        hint = "" if db.stem.endswith(".report") else (
-            f"; read the reporting copy {reporting_copy_path(db)} instead, or retry when the"
-            " run has finished")
-        raise ReportError(f"cannot read {db}: {exc}{hint}") from None
-    except duckdb.Error as exc:
-        raise ReportError(f"cannot open {db}: {str(exc).splitlines()[0]}") from None
+LOCK_TIMEOUT_S = READ_LOCK_TIMEOUT_S
 
 
 def collect_report(con: duckdb.DuckDBPyConnection, day: dt.date) -> Report:
@@ -78,13 +65,12 @@ def build_html_report(
 def _with_registry(db: Path, as_of: str | None, lock_timeout_s: float | None,
                    make: Callable[[duckdb.DuckDBPyConnection, dt.date], T]) -> T:
     day = as_of_date(as_of, ReportError)
-    con = _open_read_only(db, LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s)
-    try:
-        return make(con, day)
-    except duckdb.CatalogException:
-        raise ReportError(f"{db} is not a DXA registry (tables missing)") from None
-    finally:
-        con.close()
+    timeout = LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s
+    with reading(db, timeout, ReportError) as con:
+        try:
+            return make(con, day)
+        except duckdb.CatalogException:
+            raise ReportError(f"{db} is not a DXA registry (tables missing)") from None
 
 
 def render_report(report: Report, fmt: ReportFormat) -> str:

@@ -26,8 +26,12 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.readers.access import reading
 from pipelines.readers.as_of import as_of_date
-from pipelines.readers.worklists import WorklistError, open_registry, resolve_ruleset_label
+from pipelines.readers.worklists import WorklistError, resolve_ruleset_label
+from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
+from pipelines.registry.scratch import copy_to_parquet
+from pipelines.registry.staging import sql_string
 
 #: Shortest key accepted: 32 bytes (256 bits), written as 64 hexadecimal characters.
 KEY_MIN_BYTES = 32
@@ -149,17 +153,15 @@ def write_research_extract(
             temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
             written.append((temporary, path))
             note = ("pseudonyms: HMAC-SHA256 under the registry's research key; birth dates "
-                    f"as years; dropped: {', '.join(dropped) or 'none'}").replace("'", "''")
+                    f"as years; dropped: {', '.join(dropped) or 'none'}")
             used = {k: v for k, v in params.items()
                     if f"${k}" in " ".join(selected) + filters[table]}
-            target = str(temporary).replace("'", "''")
-            con.execute(
-                f"COPY (SELECT {', '.join(selected)} FROM {table} WHERE {filters[table]})"
-                f" TO '{target}' (FORMAT parquet, KV_METADATA {{dxa_extract: '{note}'}})",
-                used,
-            )
-            counts[table] = con.sql(f"SELECT count(*) FROM read_parquet('{target}')"
-                                    ).fetchall()[0][0]
+            copy_to_parquet(
+                con, f"SELECT {', '.join(selected)} FROM {table} WHERE {filters[table]}",
+                temporary, used, {"dxa_extract": note})
+            counts[table] = con.sql(
+                f"SELECT count(*) FROM read_parquet({sql_string(str(temporary))})"
+            ).fetchall()[0][0]
         for temporary, path in written:
             os.replace(temporary, path)
     finally:
@@ -171,7 +173,7 @@ def write_research_extract(
 
 def export_research(
     db: Path, key_file: Path | None, output: Path, *, as_of: str | None = None,
-    ruleset: str | None = None, lock_timeout_s: float = 10.0,
+    ruleset: str | None = None, lock_timeout_s: float = READ_LOCK_TIMEOUT_S,
 ) -> dict[str, int]:
     """`dxa export research`: check the options, open the registry, write the extract."""
     if key_file is None:
@@ -180,9 +182,6 @@ def export_research(
     key = read_key(key_file)
     extract_paths(output)
     day = as_of_date(as_of, WorklistError).isoformat() if as_of else None
-    con = open_registry(db, lock_timeout_s)
-    try:
+    with reading(db, lock_timeout_s, WorklistError) as con:
         label = resolve_ruleset_label(con, ruleset) if ruleset else None
         return write_research_extract(con, key, output, as_of=day, ruleset=label)
-    finally:
-        con.close()

@@ -11,11 +11,11 @@ from dataclasses import asdict
 
 import duckdb
 
-from pipelines.ingest.outcome import RunSummary
 from pipelines.readers.reporting import order
 from pipelines.readers.reporting.model import Report, Section, counts, text
 from pipelines.readers.reporting.render_json import report_dict
 from pipelines.readers.reporting.render_text import to_markdown as report_markdown
+from pipelines.registry.outcome import RunSummary
 
 
 def _counts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict[str, int]:

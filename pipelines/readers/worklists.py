@@ -20,9 +20,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.readers.access import reading
 from pipelines.readers.as_of import as_of_date
 from pipelines.readers.worklist_files import OUTPUT_FORMATS, write_worklist
-from pipelines.registry.store import RegistryLocked, connect
+from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
+from pipelines.registry.rulesets import assessed_rulesets, resolve_held
 from schemas.errors import DxaError
 
 #: Columns every per-patient list starts with.
@@ -173,27 +175,16 @@ def worklist_sql(worklist: Worklist) -> str:
 
 
 def resolve_ruleset_label(con: duckdb.DuckDBPyConnection, given: str | None) -> str:
-    """`ID@VERSION` of the list's ruleset: as given, the highest version of a bare ID the
-    registry holds, or (none given) the registry's primary ruleset, the one its readers'
+    """`ID@VERSION` of the list's ruleset: as given (the registry's one rule,
+    `resolve_held`), or (none given) the registry's primary ruleset, the one its readers'
     views show, so that a what-if run under another ruleset does not switch the lists."""
-    held = [r[0] for r in con.sql(
-        "SELECT DISTINCT ruleset FROM assessments ORDER BY 1").fetchall()]
-    if given is None:
-        primary = registry_primary(con)
-        if primary is None or primary not in held:
-            raise WorklistError("the registry holds no assessments under its primary "
-                                "ruleset: give --ruleset ID")
-        return primary
-    if "@" in given:
-        if given not in held:
-            raise WorklistError(f"the registry holds no assessments under {given}; "
-                                f"it holds: {', '.join(held) or 'none'}")
-        return given
-    versions = [label for label in held if label.split("@", 1)[0] == given]
-    if not versions:
-        raise WorklistError(f"the registry holds no assessments under ruleset {given!r}; "
-                            f"it holds: {', '.join(held) or 'none'}")
-    return max(versions, key=lambda label: _version_key(label.split("@", 1)[1]))
+    if given is not None:
+        return resolve_held(con, given, WorklistError)
+    primary = registry_primary(con)
+    if primary is None or primary not in assessed_rulesets(con):
+        raise WorklistError("the registry holds no assessments under its primary "
+                            "ruleset: give --ruleset ID")
+    return primary
 
 
 def registry_primary(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -206,23 +197,6 @@ def registry_primary(con: duckdb.DuckDBPyConnection) -> str | None:
     found = con.execute("SELECT ruleset FROM runs WHERE status = 'completed'"
                         " ORDER BY started_at DESC LIMIT 1").fetchall()
     return found[0][0] if found else None
-
-
-def _version_key(version: str) -> tuple[int | str, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in version.split("."))
-
-
-def open_registry(db: Path, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, or a WorklistError saying why not."""
-    if not db.exists():
-        raise WorklistError(f"no registry at {db}")
-    try:
-        return connect(db, read_only=True, lock_timeout_s=lock_timeout_s)
-    except RegistryLocked as exc:
-        raise WorklistError(f"cannot read {db}: {exc}; export from the reporting copy "
-                            "(registry.report.duckdb) instead") from None
-    except duckdb.Error as exc:
-        raise WorklistError(f"cannot open {db}: {str(exc).splitlines()[0]}") from None
 
 
 def build_worklist(
@@ -246,7 +220,7 @@ def build_worklist(
 
 def export_worklist(
     kind: str, db: Path, output: Path, *, as_of: str | None = None,
-    ruleset: str | None = None, lock_timeout_s: float = 10.0,
+    ruleset: str | None = None, lock_timeout_s: float = READ_LOCK_TIMEOUT_S,
 ) -> int:
     """Write one list to `output` (.csv, .xlsx or .parquet); return its row count."""
     if kind not in WORKLISTS:
@@ -257,11 +231,8 @@ def export_worklist(
     if not output.parent.is_dir():
         raise WorklistError(f"--output {output}: no folder {output.parent}")
     day = as_of_date(as_of, WorklistError)
-    con = open_registry(db, lock_timeout_s)
-    try:
+    with reading(db, lock_timeout_s, WorklistError) as con:
         rows, label = build_worklist(con, kind, day, ruleset)
-    finally:
-        con.close()
     if output.suffix.lower() == ".xlsx" and rows.height >= EXCEL_MAX_ROWS:
         raise WorklistError(f"the list has {rows.height} rows, more than an Excel sheet "
                             "holds: write it as .csv or .parquet")

@@ -12,9 +12,7 @@ import datetime as dt
 
 import duckdb
 
-from pipelines.ingest.outcome import FileOutcome, RunSummary
-from pipelines.ingest.prepare import PreparedInput
-from pipelines.registry.store import transaction
+from pipelines.registry.outcome import FileOutcome, RunSummary
 from schemas.vocabulary import FileAction, FileStatus, RunStatus
 
 #: `runs.message` of a run whose process died before it recorded its end.
@@ -124,12 +122,7 @@ def record_file(
     )
 
 
-def record_failure(
-    con: duckdb.DuckDBPyConnection, run_id: str, ruleset: str, prepared: PreparedInput
-) -> FileOutcome:
-    """A file that could not be read: recorded with its reason, nothing else written."""
-    outcome = FileOutcome.for_input(prepared, FileAction.FAILED)
-    with transaction(con):
-        record_file(con, run_id, ruleset, outcome)
-    return outcome
+def set_rows_read(con: duckdb.DuckDBPyConnection, run_id: str, rows_read: int) -> None:
+    """A run that read exams from the registry itself (a re-assessment) says how many."""
+    con.execute("UPDATE runs SET rows_read = ? WHERE run_id = ?", [rows_read, run_id])
 

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipelines.ingest.prepare import Batch
 from pipelines.registry.staging import REGISTRY
 from pipelines.registry.store import arrow_of, query
 from schemas.columns import CANONICAL_COLUMNS
-from schemas.reasons import quarantine_rows, reason_expr
 from transforms.columns import ROW_NUMBER
-from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
-from transforms.serial import with_other_exams
+from transforms.measurements import SERIAL_EXAM_COLUMNS
 
 EXAM_COLUMNS = list(CANONICAL_COLUMNS)
 
@@ -68,17 +65,6 @@ def registry_overlap(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> Reg
     )
 
 
-def registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame:
-    """Quarantine rows for exams whose id the registry holds with other content."""
-    raw = batch.raw_of(conflicting.get_column(ROW_NUMBER))
-    rows = conflicting.rename({ROW_NUMBER: "row_number"}).join(
-        raw, on="row_number", how="left"
-    ).sort("row_number")
-    reasons = rows.select("row_number", reason_expr("REGISTRY_ID_CONFLICT", "exam_id")
-                          .alias("reason")).unnest("reason")
-    return quarantine_rows(reasons, rows)
-
-
 def patient_history(
     con: duckdb.DuckDBPyConnection,
     patients: pl.DataFrame,
@@ -106,11 +92,12 @@ def patient_history(
         con.unregister("batch_patients")
 
 
-def serial_frames(
-    valid: pl.DataFrame, history: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(batch, history) one row per exam and site with a BMD, as `compare_serial` takes
-    them; batch exams of patients with no other exam are left out (`with_other_exams`)."""
-    batch = with_other_exams(valid.select(SERIAL_EXAM_COLUMNS), history)
-    return serial_input(batch), serial_input(history)
-
+def unassessed_exams(con: duckdb.DuckDBPyConnection, file_sha256: str,
+                     ruleset: str) -> pl.DataFrame:
+    """Exams of a loaded input that `ruleset` has not judged yet (canonical columns)."""
+    return query(
+        con,
+        f"SELECT {', '.join(EXAM_COLUMNS)} FROM exams WHERE file_sha256 = ? AND exam_id NOT IN"
+        " (SELECT exam_id FROM assessments WHERE ruleset = ?)",
+        [file_sha256, ruleset],
+    )

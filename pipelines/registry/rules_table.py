@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.registry.store import arrow_of, transaction
+from pipelines.registry.store import arrow_of
 from transforms.rules.catalog import rule_rows
 from transforms.rules.ruleset import Ruleset
 
 
 def record_rules(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> int:
-    """Write the ruleset's rules (one transaction); returns the number of rules."""
+    """Write the ruleset's rules (inside the caller's transaction); the number of rules."""
     rows = rule_rows(ruleset)
     con.register("incoming_rules", arrow_of(rows))
     try:
-        with transaction(con):
-            con.execute("DELETE FROM rules WHERE ruleset = ?", [ruleset.label])
-            con.execute(
-                "INSERT INTO rules (rule_id, ruleset, kind, wording, parameters, source,"
-                " departure, implemented_in, recorded_at)"
-                " SELECT rule_id, ruleset, kind, wording,"
-                " map_from_entries(parameters), source, departure, implemented_in,"
-                " current_timestamp FROM incoming_rules"
-            )
+        con.execute("DELETE FROM rules WHERE ruleset = ?", [ruleset.label])
+        con.execute(
+            "INSERT INTO rules (rule_id, ruleset, kind, wording, parameters, source,"
+            " departure, implemented_in, recorded_at)"
+            " SELECT rule_id, ruleset, kind, wording,"
+            " map_from_entries(parameters), source, departure, implemented_in,"
+            " current_timestamp FROM incoming_rules"
+        )
     finally:
         con.unregister("incoming_rules")
     return rows.height

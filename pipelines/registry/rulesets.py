@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.registry.store import query
-from schemas.errors import ConfigError
+from pipelines.registry.store import query, transaction
+from schemas.errors import ConfigError, RegistryError
 from transforms.rules.ruleset import Ruleset
 
 PRIMARY_KEY = "primary_ruleset"
@@ -145,3 +145,55 @@ def held_rulesets(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                                                  WHERE key = 'primary_ruleset') AS "primary"
         FROM rulesets h FULL JOIN used u USING (ruleset)
         ORDER BY ruleset""")
+
+
+def forget_ruleset(con: duckdb.DuckDBPyConnection, label: str) -> tuple[int, int]:
+    """Remove a ruleset's assessments and flags (never exams); (assessments, flags) gone.
+
+    Its `rulesets` and `rules` rows go too, so the id@version may be used again with
+    other content. The primary ruleset cannot be forgotten (choose another first).
+    """
+    if primary_ruleset(con) == label:
+        raise RegistryError(f"{label} is this registry's primary ruleset; make another"
+                            " primary first (dxa rulesets primary ID@VERSION)")
+    with transaction(con):
+        gone = [con.execute(f"SELECT count(*) FROM {table} WHERE ruleset = ?",
+                            [label]).fetchall()[0][0] for table in ("assessments", "flags")]
+        for table in ("assessments", "flags", "rules", "rulesets"):
+            con.execute(f"DELETE FROM {table} WHERE ruleset = ?", [label])
+    return gone[0], gone[1]
+
+
+class RulesetNotHeld(ConfigError):
+    """The registry holds no assessments under the ruleset a reader asked for."""
+
+
+def _version_key(version: str) -> tuple[int | str, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in version.split("."))
+
+
+def assessed_rulesets(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every `ID@VERSION` under which the registry holds assessments."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT ruleset FROM assessments ORDER BY 1").fetchall()]
+
+
+def resolve_held(con: duckdb.DuckDBPyConnection, given: str,
+                 error: type[Exception] = RulesetNotHeld) -> str:
+    """The `ID@VERSION` a reader means by `given`: itself when the registry assessed
+    exams under it; for a bare ID, the highest version of it the registry holds.
+
+    The one rule for every reader (worklists, comparisons, extracts), so that the same
+    name never means two rulesets in two commands. `error`: the reader's own error class.
+    """
+    held = assessed_rulesets(con)
+    listed = ", ".join(held) or "none"
+    if "@" in given:
+        if given not in held:
+            raise error(f"the registry holds no assessments under {given}; it holds: {listed}")
+        return given
+    versions = [label for label in held if label.split("@", 1)[0] == given]
+    if not versions:
+        raise error(f"the registry holds no assessments under ruleset {given!r}; "
+                    f"it holds: {listed}")
+    return max(versions, key=lambda label: _version_key(label.split("@", 1)[1]))

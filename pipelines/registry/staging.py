@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.registry.interface import BatchWrite
+from pipelines.registry.store import arrow_of, insert_frame
 from pipelines.runtime.privacy import private_files
 from transforms.serial import SERIAL_FLAG_CODES
 
@@ -109,3 +111,37 @@ def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet) -> None:
     forget_verdicts(con, REGISTRY, f"SELECT exam_id FROM {stage.rejudged}")
     for table in LOADED_TABLES:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")
+
+
+def _forget_rejudged(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableSet) -> None:
+    """Drop the change verdicts and serial flags of exams being judged again.
+
+    Staged loads also note the ids, so that the registry's own verdicts of those exams
+    are replaced when the file moves in.
+    """
+    if rows.rejudged.len() == 0:
+        return
+    con.register("rejudged_ids", arrow_of(rows.rejudged.to_frame("exam_id")))
+    try:
+        ids = "SELECT exam_id FROM rejudged_ids"
+        forget_verdicts(con, tables, ids)
+        if tables.rejudged:
+            con.execute(f"INSERT INTO {tables.rejudged} {ids}")
+    finally:
+        con.unregister("rejudged_ids")
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableSet) -> None:
+    """Inside the caller's transaction: replace re-judged verdicts, append every frame.
+
+    Frames are written in `LOADED_TABLES` order; a frame for a table outside it is a bug
+    (the staging database would not hold it) and is refused before anything is written.
+    """
+    unknown = set(rows.frames) - set(LOADED_TABLES)
+    if unknown:
+        raise ValueError(f"no such loaded table: {', '.join(sorted(unknown))}")
+    _forget_rejudged(con, rows, tables)
+    for table in LOADED_TABLES:
+        frame = rows.frames.get(table)
+        if frame is not None:
+            insert_frame(con, tables[table], frame)

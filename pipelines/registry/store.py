@@ -7,6 +7,7 @@ transaction so that a file is loaded whole or not at all.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,18 @@ def _migrations() -> list[tuple[int, str, str]]:
         if name.endswith(".sql") and name[:3].isdigit():
             found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def latest_migration() -> int:
+    """The highest migration number this version ships (a newer file is not written)."""
+    return max(version for version, _, _ in _migrations())
+
+
+def copy_private(source: Path, target: Path) -> None:
+    """Copy a registry file into a new file that is private from its first byte."""
+    with private_files(), source.open("rb") as reading, target.open("xb") as writing:
+        shutil.copyfileobj(reading, writing, 1 << 20)
+    make_private(target)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -18,9 +18,10 @@ from test_scanner_monthly import MONTHS, scanner_exams
 
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import assess_loaded_input, load_input
-from pipelines.ingest.outcome import RunSummary
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run, finish_run
+from pipelines.registry.outcome import RunSummary
 from pipelines.registry.store import insert_frame, registry
 from sources.detect import discover
 from transforms.precision import load_precision
@@ -78,10 +79,10 @@ def _night(con: duckdb.DuckDBPyConnection, path: Path, run_id: str, ruleset_id: 
     loaded = con.execute("SELECT count(*) FROM source_files WHERE file_sha256 = ?",
                          [prepared.sha256]).fetchall()[0][0]
     if loaded:
-        outcome = assess_loaded_input(con, run_id, ruleset.label, prepared,
+        outcome = assess_loaded_input(writer_for(con), run_id, ruleset.label, prepared,
                                       decider_for(ruleset))
     else:
-        outcome = load_input(con, run_id, ruleset.label, prepared, decider_for(ruleset),
+        outcome = load_input(writer_for(con), run_id, ruleset.label, prepared, decider_for(ruleset),
                              load_precision())
     summary.files.append(outcome)
     finish_run(con, summary)

@@ -11,8 +11,7 @@ from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
 
 from pipelines.cli.commands import app
-from pipelines.ingest import load
-from pipelines.registry import publish
+from pipelines.registry import ledger, publish
 from pipelines.runtime.messages import safe_reason
 
 runner = CliRunner()
@@ -39,7 +38,7 @@ def test_the_reason_names_the_full_disk_and_no_data() -> None:
 def test_a_commit_refused_for_space_fails_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(load, "record_file", _full_disk)  # inside the file's transaction
+    monkeypatch.setattr(ledger, "record_file", _full_disk)  # inside the file's transaction
     db = tmp_path / "r.duckdb"
     data = write_csv(tmp_path / "in.csv", [make_row(patient_id=SECRET)])
     result = runner.invoke(app, ["run", str(data), "--db", str(db)])

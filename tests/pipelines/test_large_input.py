@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import PreparedInput, prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run
 from pipelines.registry.store import registry
 from schemas.columns import CANONICAL_COLUMNS
@@ -80,7 +81,8 @@ def _load(db: Path, prepared: PreparedInput) -> dict[str, pl.DataFrame]:
     ruleset = resolve_ruleset("core-2025")
     with registry(db) as con:
         begin_run(con, "run-1", ruleset.label)
-        outcome = load_input(con, "run-1", ruleset.label, prepared, decider_for(ruleset),
+        outcome = load_input(writer_for(con),
+                             "run-1", ruleset.label, prepared, decider_for(ruleset),
                              load_precision())
         assert outcome.balanced and outcome.rows_read == 60
         tables = {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").pl() for t in TABLES}
@@ -118,7 +120,7 @@ def test_a_malformed_row_in_a_later_batch_fails_the_file_and_loads_nothing(
         width = len(CANONICAL_COLUMNS)
         with pytest.raises(FileProblem,
                            match=rf"line \d+ has {width + 2} fields, the header has {width}"):
-            load_input(con, "run-1", ruleset.label, prepared, decider_for(ruleset),
+            load_input(writer_for(con), "run-1", ruleset.label, prepared, decider_for(ruleset),
                        load_precision())
         for table in ("exams", "measurements", "assessments", "quarantine", "source_files"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table

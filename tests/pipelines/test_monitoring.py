@@ -25,6 +25,7 @@ from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
 from pipelines.readers import report as report_module
 from pipelines.readers.report import ReportError, build_report, collect_report
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.publish import reporting_copy_path
 from pipelines.registry.store import migrate, registry
 from sources.detect import discover
@@ -138,7 +139,7 @@ def load_rows(con: duckdb.DuckDBPyConnection, folder: Path, name: str, exams: li
     """Load one CSV of exams under one ruleset, as a night's run would, without the flow."""
     inputs, _ = discover([write_csv(folder / f"{name}.csv", exams)])
     chosen = resolve_ruleset(ruleset)
-    load_input(con, f"run-{name}", chosen.label, prepare_input(inputs[0]),
+    load_input(writer_for(con), f"run-{name}", chosen.label, prepare_input(inputs[0]),
                decider_for(chosen), load_precision())
 
 

@@ -17,6 +17,7 @@ from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import PreparedInput, prepare_input
 from pipelines.readers.prevalence import PrevalenceError, PrevalenceRequest, prevalence
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run
 from pipelines.registry.store import registry
 from sources.base import ReadOptions
@@ -58,7 +59,7 @@ def load_prepared(db: Path, prepared: list[PreparedInput]) -> None:
         begin_run(con, "test", ruleset.label)
         for item in prepared:
             assert item.error is None, item.error
-            load_input(con, "test", ruleset.label, item, decider_for(ruleset),
+            load_input(writer_for(con), "test", ruleset.label, item, decider_for(ruleset),
                        load_precision(None))
 
 

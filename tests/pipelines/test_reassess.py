@@ -19,9 +19,10 @@ from polars.testing import assert_frame_equal
 from sample_registry import load_sample_registry
 
 from pipelines.ingest.decide import decider_for, resolve_ruleset
-from pipelines.ingest.reassess import forget_ruleset, reassess_registry
+from pipelines.ingest.reassess import reassess_registry
 from pipelines.readers.compare import compare_rulesets
-from pipelines.registry.rulesets import primary_ruleset
+from pipelines.registry.duckdb_file import writer_for
+from pipelines.registry.rulesets import forget_ruleset, primary_ruleset
 from pipelines.registry.store import query, registry
 from schemas.errors import RegistryError
 
@@ -46,7 +47,8 @@ def _copy(registries: dict[str, Path], tmp_path: Path) -> Path:
 def _reassess(db: Path, ruleset: str = "bhof-2022", **options: object):  # noqa: ANN202
     chosen = resolve_ruleset(ruleset)
     with registry(db) as con:
-        return reassess_registry(con, "reassess-1", chosen, decider_for(chosen), **options)
+        return reassess_registry(writer_for(con),
+                                 "reassess-1", chosen, decider_for(chosen), **options)
 
 
 def _rows(db: Path, table: str, label: str | None) -> pl.DataFrame:

@@ -19,10 +19,10 @@ from report_registry import AS_OF, build_registry
 from typer.testing import CliRunner
 
 from pipelines.cli.commands import app
-from pipelines.ingest.outcome import FileOutcome, RunSummary
 from pipelines.readers.reporting.registry import SECTIONS
 from pipelines.readers.reporting.render_json import report_dict, report_schema
 from pipelines.readers.summary import run_report, summary_json
+from pipelines.registry.outcome import FileOutcome, RunSummary
 
 
 @pytest.fixture(scope="module")

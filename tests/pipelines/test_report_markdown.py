@@ -13,12 +13,13 @@ from exam_rows import make_row, write_csv
 
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
-from pipelines.ingest.outcome import RunSummary
 from pipelines.ingest.prepare import prepare_input
 from pipelines.readers.report import build_report
 from pipelines.readers.reporting.model import Report, Section, counts, text
 from pipelines.readers.reporting.render_text import to_markdown as report_markdown
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run, finish_run
+from pipelines.registry.outcome import RunSummary
 from pipelines.registry.store import registry
 from sources.detect import discover
 from transforms.precision import load_precision
@@ -38,7 +39,8 @@ def load_night(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> None:
     summary = RunSummary(run_id=run_id, ruleset=ruleset.label, db_path="", status="completed")
     begin_run(con, run_id, ruleset.label)
     inputs, _ = discover([path])
-    summary.files.append(load_input(con, run_id, ruleset.label, prepare_input(inputs[0]),
+    summary.files.append(load_input(writer_for(con),
+                                    run_id, ruleset.label, prepare_input(inputs[0]),
                                     decider_for(ruleset), load_precision()))
     finish_run(con, summary)
 

@@ -22,6 +22,7 @@ from pipelines.cli.commands import app
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run
 from pipelines.registry.store import registry
 from sources.base import CANONICAL_CSV, ReadOptions
@@ -88,7 +89,7 @@ def _run(csv: Path, db: Path, ref: str) -> duckdb.DuckDBPyConnection:
     with registry(db) as con:
         run_id = f"run-{ruleset.id}"
         begin_run(con, run_id, ruleset.label)
-        outcome = load_input(con, run_id, ruleset.label, prepared, decider_for(ruleset),
+        outcome = load_input(writer_for(con), run_id, ruleset.label, prepared, decider_for(ruleset),
                              load_precision(None))
         assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (
             len(ROWS), len(ROWS), 0)

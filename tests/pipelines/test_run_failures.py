@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from pipelines.cli.commands import app
 from pipelines.flows import nightly as flow
 from pipelines.flows.nightly import load_stage
-from pipelines.ingest.outcome import RunSummary
 from pipelines.ingest.prepare import prepare_input
 from pipelines.ingest.settings import resolve_settings
+from pipelines.registry.outcome import RunSummary
 from pipelines.registry.store import RegistryLocked, registry
 from pipelines.runtime.messages import safe_reason
 from sources.detect import discover

@@ -16,6 +16,7 @@ from exam_rows import make_row, write_csv
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.store import migrate, registry
 from sources.base import ReadOptions
 from sources.detect import Input
@@ -44,7 +45,8 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, name: str, rows: list[dic
     prepared = prepare_input(Input(path, "canonical_csv"), options)
     assert (prepared.large is not None) == (batch_bytes is not None)
     chosen = resolve_ruleset("core-2025")
-    load_input(con, f"run-{name}", chosen.label, prepared, decider_for(chosen), precision)
+    load_input(writer_for(con),
+               f"run-{name}", chosen.label, prepared, decider_for(chosen), precision)
 
 
 @pytest.fixture

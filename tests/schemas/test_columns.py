@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.ingest.load import EXAM_COLUMNS
+from pipelines.registry.reads import EXAM_COLUMNS
 from pipelines.registry.store import registry
 from samplegen.canonical import SITES as SAMPLE_DRAW_ORDER
 from schemas.columns import BY_NAME, CANONICAL_COLUMNS, COLUMNS, SITES

@@ -12,6 +12,7 @@ from exam_rows import make_row, write_csv
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.store import registry
 from schemas.columns import FRACTURE_SITES
 from sources.detect import discover
@@ -71,7 +72,8 @@ def test_sites_are_stored_in_exams(tmp_path: Path) -> None:
     ])
     chosen = resolve_ruleset("core-2025")
     with registry(tmp_path / "r.duckdb") as con:
-        load_input(con, "run-1", chosen.label, prepared, decider_for(chosen), load_precision())
+        load_input(writer_for(con),
+                   "run-1", chosen.label, prepared, decider_for(chosen), load_precision())
         assert con.execute("SELECT exam_id, prior_fracture_sites, prior_fragility_fracture"
                            " FROM exams ORDER BY exam_id").fetchall() == [
             ("E1", ["hip", "vertebral"], True), ("E2", None, False)]

@@ -13,6 +13,7 @@ from exam_rows import REPO, make_row, write_csv
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.store import registry
 from schemas.reasons import REASONS, message, message_expr, quarantine_rows, reason_expr
 from sources.detect import discover
@@ -24,7 +25,7 @@ PACKAGES = ("schemas", "transforms", "sources", "pipelines")
 def load_file(con: duckdb.DuckDBPyConnection, path: Path, run: str = "run-1") -> None:
     inputs, _ = discover([path])
     chosen = resolve_ruleset("core-2025")
-    load_input(con, run, chosen.label, prepare_input(inputs[0]), decider_for(chosen),
+    load_input(writer_for(con), run, chosen.label, prepare_input(inputs[0]), decider_for(chosen),
                load_precision())
 
 

@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import prepare_input
+from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run
 from pipelines.registry.store import query, registry
 from sources.base import ReadOptions
@@ -49,7 +50,7 @@ def load_registry(db: Path, inputs: list[Input]) -> dict[str, pl.DataFrame]:
         for item in inputs:
             prepared = prepare_input(item, ReadOptions())
             assert prepared.error is None, f"{item.path}: {prepared.error}"
-            load_input(con, "round-trip", ruleset.label, prepared, decide, precision)
+            load_input(writer_for(con), "round-trip", ruleset.label, prepared, decide, precision)
         out = {
             table: query(con, f"SELECT * FROM {table}")
             .drop(SOURCE_COLUMNS, strict=False)

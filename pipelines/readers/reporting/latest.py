@@ -18,11 +18,14 @@ read-only connections (the reporting copy) may create them, and they never reach
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
+
+from pipelines.registry.scratch import scratch
 
 LATEST = "report_latest"
 LATEST_AS_OF = "report_latest_as_of"
@@ -77,18 +80,15 @@ def latest_exams(con: duckdb.DuckDBPyConnection, day: dt.date) -> Iterator[None]
     if _held_for(con, day):
         yield
         return
-    as_of_kind = "VIEW" if _none_after(con, day) else "TABLE"
-    try:  # made inside: a failure half-way leaves no table behind for the next call
-        con.execute(f"CREATE TEMP TABLE {LATEST} AS {_latest_sql('true')}")
-        if as_of_kind == "VIEW":  # the usual night: the same exams, no second pass
-            con.execute(f"CREATE TEMP VIEW {LATEST_AS_OF} AS SELECT * FROM {LATEST}")
+    same_exams = _none_after(con, day)
+    with contextlib.ExitStack() as made:  # a failure half-way leaves no table behind
+        made.enter_context(scratch(con, LATEST, _latest_sql("true")))
+        if same_exams:  # the usual night: the same exams, no second pass
+            made.enter_context(scratch(con, LATEST_AS_OF, f"SELECT * FROM {LATEST}",
+                                       as_view=True))
         else:
-            con.execute(f"CREATE TEMP TABLE {LATEST_AS_OF} AS "
-                        f"{_latest_sql('exam_date <= $as_of')}", {"as_of": day})
-        con.execute(f"CREATE TEMP TABLE {_DAY} AS SELECT $day AS day", {"day": day})
+            made.enter_context(scratch(con, LATEST_AS_OF, _latest_sql("exam_date <= $as_of"),
+                                       {"as_of": day}))
+        made.enter_context(scratch(con, _DAY, "SELECT $day AS day", {"day": day}))
         yield
-    finally:
-        con.execute(f"DROP {as_of_kind} IF EXISTS temp.{LATEST_AS_OF}")
-        for table in (LATEST, _DAY):
-            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pipelines.readers.reporting.model import Report
 from schemas.vocabulary import FileAction, RunStatus
+
+if TYPE_CHECKING:  # the report is built by the readers; the ledger only carries it
+    from pipelines.readers.reporting.model import Report
 
 
 class DescribedInput(Protocol):

@@ -1,0 +1,225 @@
+"""The application facade: one function per thing a registry's users do.
+
+Why one facade: the command line, the Prefect flows' callers and the tests all ask the
+same questions (run these exports, re-judge under a ruleset, list who is overdue), and
+each answer should live in one place. Every `dxa` command's behaviour is a call here; the
+CLI (`pipelines.cli`) only parses options and prints. Nothing in this module holds SQL:
+storage is reached through the registry interface (`pipelines.registry.interface`),
+orchestration through the flows (`pipelines.flows`), answers through the readers
+(`pipelines.readers`).
+
+Heavy imports (Prefect, polars) happen inside the functions that need them, so that
+`dxa --help` and the light commands start quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines.flows.execute import RunRequest, no_exports_message
+from pipelines.flows.scheduling import DEFAULT_CRON, DEFAULT_TIMEZONE, WORK_POOL
+from pipelines.registry.interface import READ_LOCK_TIMEOUT_S, WRITE_LOCK_TIMEOUT_S
+from pipelines.registry.outcome import RunSummary
+
+__all__ = ["DEFAULT_CRON", "DEFAULT_TIMEZONE", "READ_LOCK_TIMEOUT_S", "WORK_POOL",
+           "RunRequest", "no_exports_message"]
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from pipelines.readers.compare import Comparison
+    from pipelines.readers.reporting.formats import ReportFormat
+    from pipelines.readers.reporting.model import Report
+    from pipelines.runtime.progress import Reporter
+
+#: Exit codes of `dxa run` (registry-contract.md section 2); Typer's usage errors are 2 too.
+EXIT_COMPLETED = 0  # every input loaded or was skipped as already loaded
+EXIT_FAILED = 1  # the run (or command) could not complete; nothing of it was written
+EXIT_INPUTS_FAILED = 2  # the run completed, but inputs failed as a whole (or none found)
+
+
+# -- writing: runs, re-assessments, ruleset lifecycle --------------------------------------
+
+def run(request: RunRequest, on_progress: Reporter | None = None) -> RunSummary:
+    """`dxa run`: ingest exports into the registry through the nightly flow."""
+    from pipelines.flows.execute import execute_run
+
+    return execute_run(request, on_progress)
+
+
+def run_exit_code(summary: RunSummary) -> int:
+    """0 when every input loaded or was skipped; 2 when one failed or none was found."""
+    if not summary.files or summary.files_failed:
+        return EXIT_INPUTS_FAILED
+    return EXIT_COMPLETED
+
+
+@dataclass(frozen=True)
+class ReassessRequest:
+    """`dxa reassess`: which registry, which ruleset, and how."""
+
+    db: Path
+    ruleset: str
+    latest_only: bool = False
+    into: Path | None = None
+    batch_size: int = 200_000
+    lock_timeout_s: float = WRITE_LOCK_TIMEOUT_S
+
+
+def reassess(request: ReassessRequest) -> RunSummary:
+    """Judge the registry's exams under a ruleset (into a copy with `into`), as a flow."""
+    _require_registry(request.db)
+    from pipelines.runtime.env import configure_prefect_env
+
+    configure_prefect_env()
+    from pipelines.runtime.temporary_api import prefect_api
+
+    with prefect_api() as api:  # Prefect's temporary server starts beside the imports
+        from pipelines.flows.reassess import reassess_flow
+        from pipelines.ingest.settings import resolve_settings
+        from pipelines.runtime.logs import route_library_logging
+
+        # a bad file fails in a second, before Prefect is used
+        resolve_settings(request.ruleset, lock_timeout_s=request.lock_timeout_s)
+        route_library_logging()
+        with api.in_use():
+            return reassess_flow(str(request.db), request.ruleset,
+                                 latest_only=request.latest_only,
+                                 into=str(request.into) if request.into else None,
+                                 batch_size=request.batch_size,
+                                 lock_timeout_s=request.lock_timeout_s)
+
+
+def forget(db: Path, label: str) -> RunSummary:
+    """`dxa rulesets forget`: remove a ruleset's assessments and flags (never exams)."""
+    _require_registry(db)
+    from pipelines.runtime.env import configure_prefect_env
+
+    configure_prefect_env()
+    from pipelines.runtime.temporary_api import prefect_api
+
+    with prefect_api() as api:
+        from pipelines.flows.reassess import forget_flow
+
+        with api.in_use():
+            return forget_flow(str(db), label)
+
+
+def set_primary(db: Path, label: str) -> None:
+    """`dxa rulesets primary`: the ruleset the registry's views and lists show."""
+    _require_registry(db)
+    from pipelines.registry.duckdb_file import open_registry
+
+    with open_registry(db).writer() as writer:
+        writer.set_primary(label)
+
+
+def _require_registry(db: Path) -> None:
+    from pipelines.registry.identify import NotARegistry, check_path
+
+    if not db.exists() and not db.is_symlink():
+        raise NotARegistry(f"no registry at {db}")
+    check_path(db)
+
+
+# -- reading: rulesets, reports, lists, extracts, statistics -------------------------------
+
+def held_rulesets(db: Path) -> pl.DataFrame:
+    """`dxa rulesets --db`: the rulesets a registry holds, with their use."""
+    from pipelines.readers.access import reading
+    from pipelines.registry.rulesets import held_rulesets as held
+
+    with reading(db) as con:
+        return held(con)
+
+
+def report(db: Path, as_of: str | None, lock_timeout_s: float | None = None) -> Report:
+    """`dxa report` on the screen: the latest run and the registry at a glance."""
+    from pipelines.readers.report import build_report
+
+    return build_report(db, as_of, lock_timeout_s=lock_timeout_s)
+
+
+def report_text(db: Path, as_of: str | None, fmt: ReportFormat,
+                lock_timeout_s: float | None = None) -> str:
+    """`dxa report --format ... [--output]`: the report as text, the HTML page included."""
+    from pipelines.readers.report import report_text as text
+
+    return text(db, as_of, fmt, lock_timeout_s=lock_timeout_s)
+
+
+def export_worklist(kind: str, db: Path, output: Path, *, as_of: str | None = None,
+                    ruleset: str | None = None,
+                    lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> int:
+    """`dxa export KIND`: a list with patient ids, for authorised staff; its row count."""
+    from pipelines.readers.worklists import export_worklist as export
+
+    return export(kind, db, output, as_of=as_of, ruleset=ruleset,
+                  lock_timeout_s=lock_timeout_s)
+
+
+def export_research(db: Path, key_file: Path | None, output: Path, *,
+                    as_of: str | None = None, ruleset: str | None = None,
+                    lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> dict[str, int]:
+    """`dxa export research`: the pseudonymised extract; rows per table."""
+    from pipelines.readers.research import export_research as export
+
+    return export(db, key_file, output, as_of=as_of, ruleset=ruleset,
+                  lock_timeout_s=lock_timeout_s)
+
+
+def compare(db: Path, ruleset_a: str, ruleset_b: str, as_of: str | None) -> Comparison:
+    """`dxa compare`: how each patient's latest exam moves between two rulesets."""
+    import datetime as dt
+
+    from pipelines.readers.access import reading
+    from pipelines.readers.compare import UnknownComparison, compare_rulesets
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise UnknownComparison(f"--as-of {as_of}: not a date (YYYY-MM-DD)") from None
+    with reading(db) as con:
+        return compare_rulesets(con, ruleset_a, ruleset_b, day)
+
+
+def rules_catalog(markdown: bool, ruleset: str | None) -> str:
+    """`dxa rules`: every rule's wording, source and each ruleset's values."""
+    from transforms.rules.catalog import render_catalog
+    from transforms.rules.ruleset import load_ruleset
+
+    chosen = load_ruleset(ruleset) if ruleset else None
+    return render_catalog("markdown" if markdown else "text", chosen)
+
+
+def ruleset_diff(ruleset: str, other: str) -> str:
+    """`dxa rules --ruleset PATH --diff ID`: how a ruleset file departs from another."""
+    from pipelines.readers.ruleset_diff import render_diff
+
+    return render_diff(ruleset, other)
+
+
+# -- scheduling on a Prefect server --------------------------------------------------------
+
+def serve(paths: list[Path], db: Path, *, cron: str, timezone: str, ruleset: str) -> None:
+    """`dxa serve`: the nightly flow as deployment dxa-serve (needs a Prefect server)."""
+    from pipelines.runtime.env import configure_prefect_env
+
+    configure_prefect_env()
+    from pipelines.flows.scheduling import checked_timezone, require_server, serve_nightly
+
+    require_server()
+    serve_nightly(paths, db, cron=cron, timezone=checked_timezone(timezone), ruleset=ruleset)
+
+
+def work_pool(name: str) -> tuple[bool, str]:
+    """`dxa work-pool`: create the process work pool; (created, the server's URL)."""
+    from pipelines.runtime.env import configure_prefect_env
+
+    configure_prefect_env()
+    from pipelines.flows.scheduling import ensure_work_pool, require_server
+
+    url = require_server()
+    return ensure_work_pool(name), url
