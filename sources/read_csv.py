@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from schemas.columns import AGE_HEADER, CANONICAL_COLUMNS, REQUIRED_HEADER
+from schemas.errors import FileProblem
 from schemas.reasons import REASON_STRUCT, reason_expr
 from transforms.columns import ROW_NUMBER, ROW_PROBLEM
-from transforms.errors import FileProblem
 
 BOM = b"\xef\xbb\xbf"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.errors import FileProblem
 from schemas.reasons import (
     explode_reasons,
     quarantine_rows,
@@ -36,7 +37,6 @@ from sources.apex.tables import (
 from sources.base import HOLOGIC_APEX, ReadOptions, SourceFile, fingerprint
 from sources.vendor_units import iso_text, number
 from transforms.columns import RAW, ROW_NUMBER
-from transforms.errors import FileProblem
 
 # --- exams ------------------------------------------------------------------------------------
 
