@@ -18,7 +18,7 @@ from schemas.reasons import (
     table_rows,
 )
 from sources.base import ReadOptions
-from sources.read_csv import decode_text, detect_delimiter
+from sources.csv_text import decode_text, detect_delimiter
 from sources.vendor_units import flag, number, vendor_date, vendor_datetime
 
 VENDOR = "Hologic"
