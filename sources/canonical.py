@@ -28,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from schemas.columns import CANONICAL_COLUMNS
+from schemas.errors import FileProblem
 from sources.base import CANONICAL_CSV, ReadOptions, SourceFile
 from sources.read_csv import (
     CsvLayout,
@@ -38,7 +39,6 @@ from sources.read_csv import (
     sha256_of,
 )
 from transforms.columns import ROW_NUMBER
-from transforms.errors import FileProblem
 from transforms.parse import ParseOptions, clean_text
 from transforms.quarantine import EXAM_KEY, duplicate_verdicts, shared_exam_ids
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas.errors import FileProblem
 from sources import apex, canonical, lunar, nhanes
 from sources.base import (
     CANONICAL_CSV,
@@ -15,7 +16,6 @@ from sources.base import (
     ReadOptions,
     SourceFile,
 )
-from transforms.errors import FileProblem
 
 Reader = Callable[[Path, ReadOptions], SourceFile]
 Sniffer = Callable[[Path], "str | None"]

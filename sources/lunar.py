@@ -43,10 +43,10 @@ from typing import Any
 
 import polars as pl
 
+from schemas.errors import FileProblem
 from sources.base import GE_LUNAR_DICOM, ReadOptions, SourceFile, fingerprint
 from sources.vendor_units import bmd_g_cm2_text, iso_text, number, number_text, vendor_date
 from transforms.columns import RAW, ROW_NUMBER
-from transforms.errors import FileProblem
 
 VENDOR = "GE Lunar"
 _MAGIC_OFFSET = 128

@@ -38,10 +38,10 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.errors import FileProblem
 from schemas.reasons import quarantine_rows, reason_expr, table_row
 from sources.base import NHANES, ReadOptions, SourceFile, fingerprint
 from transforms.columns import RAW, ROW_NUMBER
-from transforms.errors import FileProblem
 
 VENDOR = "Hologic"
 

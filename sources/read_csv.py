@@ -9,11 +9,12 @@ parsing them.
 A file is read in two steps so that a large one can be processed in batches of rows with
 bounded memory: `layout_of` looks at the whole file once (encoding, delimiter, header,
 line-aligned batch boundaries), then `read_batch` turns one byte range into cells.
+Decoding and the delimiter are `sources.csv_text`'s job, the checks of each row's shape
+(truncated rows, where a malformed file breaks) `sources.row_shapes`'.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -23,14 +24,10 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from schemas.columns import AGE_HEADER, CANONICAL_COLUMNS, REQUIRED_HEADER
-from schemas.reasons import REASON_STRUCT, reason_expr
-from transforms.columns import ROW_NUMBER, ROW_PROBLEM
-from transforms.errors import FileProblem
-
-BOM = b"\xef\xbb\xbf"
-
-#: Delimiters a messy export may use, in tie-break order.
-DELIMITERS: tuple[str, ...] = (",", ";", "\t")
+from schemas.errors import FileProblem
+from sources.csv_text import DELIMITER_NAMES, detect_delimiter, to_utf8
+from sources.row_shapes import RowShape, first_ragged_line, row_shape_problems
+from transforms.columns import ROW_NUMBER
 
 #: Batch size of large files, in bytes of CSV text (about 1M canonical exams, ~4 GB of
 #: working memory); a file up to this size is read and validated in one piece.
@@ -66,70 +63,6 @@ def normalise_header(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
 
 
-def _is_utf8(data: bytes) -> int | None:
-    """None when `data` is valid UTF-8, else the offset of the first bad byte.
-
-    Plain ASCII (most exports) is recognised in one fast pass; otherwise the bytes are
-    decoded in slices with an incremental decoder, so that validating a 2 GB file does
-    not hold a 2 GB string.
-    """
-    if data.isascii():
-        return None
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    step = 64 * 2**20
-    for start in range(0, len(data), step):
-        try:
-            decoder.decode(data[start : start + step], final=start + step >= len(data))
-        except UnicodeDecodeError as exc:
-            return start + exc.start
-    return None
-
-
-def to_utf8(data: bytes) -> tuple[bytes, str | None]:
-    """The file's bytes as UTF-8 without BOM, and a note when they had to be converted.
-
-    UTF-8 (BOM accepted) is taken as is; UTF-16 with a BOM and Windows-1252 are
-    converted. Latin-1 is not tried after Windows-1252: the only bytes cp1252 leaves
-    undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) would become control characters, i.e.
-    garbage, so such a file fails with the offset of the first undecodable byte.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16").encode("utf-8"), "decoded as UTF-16"
-        except UnicodeDecodeError:
-            raise FileProblem("undecodable bytes: bad UTF-16") from None
-    body = data[len(BOM):] if data.startswith(BOM) else data  # no copy without a BOM
-    if _is_utf8(body) is None:
-        return body, None
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FileProblem(
-            f"undecodable bytes: neither UTF-8 nor Windows-1252 at byte {exc.start} "
-            f"(line {line})"
-        ) from None
-    return text.encode("utf-8"), "decoded as Windows-1252 (not valid UTF-8)"
-
-
-def decode_text(data: bytes) -> tuple[str, str | None]:
-    """Decode UTF-8 (BOM accepted), UTF-16 (BOM) or Windows-1252 text: (text, note)."""
-    utf8, note = to_utf8(data)
-    return utf8.decode("utf-8"), note
-
-
-def detect_delimiter(text: str) -> str:
-    """The delimiter of a CSV text: whichever of `,` `;` TAB the header line uses most.
-
-    Only the header line is looked at (names never hold these characters); a tie, or a
-    header with none of them, means comma.
-    """
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
-    counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first on ties
-    return best if counts[best] > 0 else ","
-
-
 @dataclass
 class CsvLayout:
     """A CSV file looked at once, before any row is parsed.
@@ -152,6 +85,11 @@ class CsvLayout:
         if start == self.header_end:
             return self.data[:end]
         return self.data[: self.header_end] + self.data[start:end]
+
+    @property
+    def row_shape(self) -> RowShape:
+        """What every data row should look like (what the row-shape checks compare with)."""
+        return RowShape(self.delimiter, len(self.header), self.has_quotes)
 
     @property
     def extra_columns(self) -> list[str]:
@@ -222,7 +160,7 @@ def layout_of(raw_bytes: bytes, batch_bytes: int = DEFAULT_BATCH_BYTES) -> CsvLa
         raise FileProblem("empty file: a header but no data rows")
     notes = [note] if note else []
     if delimiter != ",":
-        notes.append(f"delimiter {_DELIMITER_NAMES[delimiter]}")
+        notes.append(f"delimiter {DELIMITER_NAMES[delimiter]}")
     has_quotes = b'"' in data
     return CsvLayout(
         data=data,
@@ -250,99 +188,6 @@ def _end_of_rows(data: bytes) -> int:
     return end + 1 if data[end:end + 1] in (b"\n", b"\r") else end
 
 
-def _first_ragged_line(text: str, delimiter: str, width: int, first_line: int) -> str:
-    """Locate the first line whose field count differs from the header's (error path).
-
-    `text` starts with the header line; `first_line` is the file line number of the
-    chunk's first data line minus one, so reported line numbers are the file's. An
-    unterminated quote is named at the line where it opened: a reader that follows the
-    quote would name a later line, with a field count that says nothing.
-    """
-    opened = _unterminated_quote(text)
-    if opened is not None:
-        return (f"line {first_line + opened}: unterminated quote (a quoted cell opened on"
-                " this line is never closed)")
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        next(reader)
-        for fields in reader:
-            if fields and len(fields) != width:
-                return (
-                    f"line {first_line + reader.line_num} has {len(fields)} fields, "
-                    f"the header has {width}"
-                )
-    except csv.Error as exc:
-        return f"line {first_line + reader.line_num}: {exc}"
-    return "unbalanced quotes or malformed rows"
-
-
-def _unterminated_quote(text: str) -> int | None:
-    """The line (1 = the text's first) where a quote opens that never closes, or None.
-
-    Quotes balance at the end of every complete row; the opening line is the one after
-    the last line end at which they balanced.
-    """
-    quotes = pl.Series(text.split("\n")).str.count_matches('"', literal=True)
-    balanced = quotes.cum_sum() % 2 == 0
-    if balanced.tail(1).all():
-        return None
-    closed = balanced.arg_true()
-    return 1 if closed.len() == 0 else int(closed[-1]) + 2
-
-
-def _field_counts(chunk: bytes, delimiter: str, has_quotes: bool) -> pl.Series | None:
-    """Fields per data row of `chunk` (header first), or None when rows cannot be told.
-
-    Delimiters inside quoted cells are not counted. A quoted cell may hold line breaks:
-    a row then spans lines, and it ends at the first line end after which the quotes
-    seen so far are balanced (`""` inside a quoted cell counts twice, so it stays
-    balanced). None when the quotes never balance (the caller notes it).
-    """
-    lines = pl.Series([chunk.decode("utf-8")]).str.split("\n").explode().slice(1)
-    if chunk.endswith(b"\n"):
-        lines = lines.head(lines.len() - 1)
-    if has_quotes:
-        quotes = lines.str.count_matches('"', literal=True)
-        if (quotes % 2 == 1).any():
-            ends = quotes.cum_sum() % 2 == 0
-            if not ends.tail(1).all():
-                return None
-            row = ends.cast(pl.Int64).cum_sum().shift(1, fill_value=0)
-            lines = (
-                pl.DataFrame({"line": lines, "row": row})
-                .group_by("row", maintain_order=True)
-                .agg(pl.col("line").str.join("\n"))
-                .get_column("line")
-            )
-        lines = lines.str.replace_all(r'"[^"]*"', "")
-    return lines.str.count_matches(delimiter, literal=True) + 1
-
-
-def _row_shape_problems(
-    rows: int, chunk: bytes, layout: CsvLayout, delimiters: int | None
-) -> tuple[pl.Series, list[str]]:
-    """Why each row is malformed (null when it is not): today, rows with too few fields.
-
-    polars pads a short row with empty cells, which would load a truncated exam with
-    silently missing values; the counts of delimiters tell such rows apart. The common
-    case costs one byte count (`delimiters`, None when the file has quotes): exactly
-    (width - 1) delimiters per line.
-    """
-    width = len(layout.header)
-    none = pl.repeat(None, rows, dtype=REASON_STRUCT, eager=True).alias(ROW_PROBLEM)
-    if delimiters == (rows + 1) * (width - 1):
-        return none, []
-    counts = _field_counts(chunk, layout.delimiter, layout.has_quotes)
-    if counts is None or counts.len() != rows:
-        return none, ["row lengths not checked (unbalanced quotes)"]
-    short = pl.select(
-        pl.when(counts < width).then(
-            reason_expr("TRUNCATED_ROW", "row", fields=counts, width=width)
-        )
-    ).to_series()
-    return short.alias(ROW_PROBLEM), []
-
-
 def _read_counting(layout: CsvLayout, batch: int, chunk: bytes) -> tuple[pl.DataFrame, int | None]:
     """polars' reading of one batch, and (no quotes in the file) its delimiter count.
 
@@ -368,8 +213,7 @@ def _read_chunk(
             pl.exceptions.SchemaError):
         start = layout.batches[batch][0]
         first_line = layout.data.count(b"\n", 0, start) - 1
-        where = _first_ragged_line(chunk.decode("utf-8"), layout.delimiter,
-                                   len(layout.header), first_line)
+        where = first_ragged_line(chunk.decode("utf-8"), layout.row_shape, first_line)
         raise FileProblem(f"not a well-formed CSV: {where}") from None
 
 
@@ -385,7 +229,7 @@ def read_batch(layout: CsvLayout, batch: int, row_offset: int) -> RawTable:
     names = [h if h else f"_blank_{i}" for i, h in enumerate(layout.header)]
     frame, delimiters = _read_counting(layout, batch, chunk)
     frame.columns = names
-    problems, notes = _row_shape_problems(frame.height, chunk, layout, delimiters)
+    problems, notes = row_shape_problems(frame.height, chunk, layout.row_shape, delimiters)
     layout.notes.extend(n for n in notes if n not in layout.notes)
     kept = [n for n in names if not n.startswith("_blank_")]
     cells = frame.select(
@@ -423,5 +267,3 @@ def cells_from_text(text: str) -> RawTable:
     layout = layout_of(data, batch_bytes=len(data) + 1)
     return read_batch(layout, 0, 0)
 
-
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}

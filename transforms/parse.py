@@ -222,20 +222,9 @@ def _parse_all(raw: pl.DataFrame, options: ParseOptions) -> pl.DataFrame:
     return raw.select(pl.col(ROW_NUMBER), *values, parse_errors.alias(PARSE_ERRORS))
 
 
-def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.DataFrame:
-    """Parse a frame of text cells into the typed canonical exam frame.
-
-    `raw` holds the canonical columns that the file had (lower-case names, all text) and
-    `_row_number`. Columns the file lacks come out as typed nulls. The result has every
-    canonical column, `_row_number` and `_parse_errors` (list of reasons, empty if clean).
-
-    Two passes, one result: every row first takes the fast path (`_fast_value`: one cast per
-    cell); the rows where some cell did not take it (usually a handful) are parsed again
-    with `_parse`, which cleans the text and names the problem, and their values replace
-    the fast ones. The careful path alone gives the same frame (a test holds them equal);
-    the fast path exists because it is ~30x cheaper on million-row files.
-    """
-    options = options or ParseOptions()
+def _fast_typed(raw: pl.DataFrame, options: ParseOptions) -> tuple[pl.DataFrame, list[str]]:
+    """Every row on the fast path: (typed frame, the columns whose cells it may not have
+    settled). Text is cleaned here (it is never an error), codes parsed per distinct text."""
     values: list[pl.Expr] = []
     fast_columns: list[str] = []
     for name, kind in CANONICAL_COLUMNS.items():
@@ -252,20 +241,24 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
         else:
             fast_columns.append(name)
         values.append(value.alias(name))
-    typed = raw.select(pl.col(ROW_NUMBER), *values)
+    return raw.select(pl.col(ROW_NUMBER), *values), fast_columns
+
+
+def _unsettled_rows(typed: pl.DataFrame, raw: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """Positions of the rows where some cell of `columns` did not take the fast path."""
     masks = [
         mask
-        for name in fast_columns
+        for name in columns
         if (mask := _needs_care(typed.get_column(name), raw.get_column(name))) is not None
     ]
-    positions = (
-        pl.select(pl.any_horizontal(masks).arg_true()).to_series()
-        if masks
-        else pl.Series(dtype=pl.UInt32)
-    )
-    if positions.len() == 0:
-        return typed.with_columns(_NO_REASONS.alias(PARSE_ERRORS))
-    careful = _parse_all(raw[positions], options)
+    if not masks:
+        return pl.Series(dtype=pl.UInt32)
+    return pl.select(pl.any_horizontal(masks).arg_true()).to_series()
+
+
+def _with_careful(typed: pl.DataFrame, careful: pl.DataFrame, positions: pl.Series
+                  ) -> pl.DataFrame:
+    """`typed` with the careful path's values at `positions`, and every row's reasons."""
     # scatter is the cheap way back, but polars cannot scatter lists: those are joined
     lists = [n for n in CANONICAL_COLUMNS if isinstance(typed.schema[n], pl.List)]
     typed = typed.with_columns(
@@ -287,6 +280,27 @@ def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.Da
         )
         .drop("_position", "_careful", *[f"_careful_{n}" for n in lists])
     )
+
+
+def parse_cells(raw: pl.DataFrame, options: ParseOptions | None = None) -> pl.DataFrame:
+    """Parse a frame of text cells into the typed canonical exam frame.
+
+    `raw` holds the canonical columns that the file had (lower-case names, all text) and
+    `_row_number`. Columns the file lacks come out as typed nulls. The result has every
+    canonical column, `_row_number` and `_parse_errors` (list of reasons, empty if clean).
+
+    Two passes, one result: every row first takes the fast path (`_fast_value`: one cast per
+    cell); the rows where some cell did not take it (usually a handful) are parsed again
+    with `_parse`, which cleans the text and names the problem, and their values replace
+    the fast ones. The careful path alone gives the same frame (a test holds them equal);
+    the fast path exists because it is ~30x cheaper on million-row files.
+    """
+    options = options or ParseOptions()
+    typed, fast_columns = _fast_typed(raw, options)
+    positions = _unsettled_rows(typed, raw, fast_columns)
+    if positions.len() == 0:
+        return typed.with_columns(_NO_REASONS.alias(PARSE_ERRORS))
+    return _with_careful(typed, _parse_all(raw[positions], options), positions)
 
 
 def derive_age_and_bmi(exams: pl.DataFrame) -> pl.DataFrame:

@@ -22,14 +22,8 @@ measurement noise and both scans measured the same bone, so:
   (the file's registry-wide `[default]` or the shipped defaults), null when no precision
   is known (no LSC, no verdict).
 
-Flags (one per exam *and site*: the detail names the site; never identifiers):
-- `SCANNER_CHANGED` (warning): the site has earlier exams, none on this scanner;
-- `REGION_CHANGED` (warning): earlier exams on this scanner, none of this region (the
-  detail says what differs); left, right, left hips: the third compares with the first;
-- `SIGNIFICANT_BMD_LOSS` (warning), `LOSS_ON_TREATMENT` (high) when the exam says
-  on_treatment: a significant decrease against the prior exam, the baseline or both:
-  ONE flag per exam and site, whose detail lists each comparison that lost
-  (`spine -6.1% vs previous, -11.5% vs baseline (LSC 5.3%)`).
+Flags (`transforms.serial_flags`, one per exam *and site*): SCANNER_CHANGED,
+REGION_CHANGED, SIGNIFICANT_BMD_LOSS, LOSS_ON_TREATMENT.
 
 Out-of-order arrival: a registry exam dated after a batch exam of the same patient is
 judged again (its prior exam or baseline may now be the batch exam) and listed in
@@ -37,11 +31,6 @@ judged again (its prior exam or baseline may now be the batch exam) and listed i
 A history row whose exam_id is also in the batch is ignored: the batch's version wins.
 Rows with a null patient_id, exam_date or BMD take no part. (exam_id, site) is assumed
 unique within each input, as in the `measurements` table.
-
-Numbers (documented choice): pct_change = 100 x (bmd - prior) / prior and lsc_pct are
-rounded to 6 decimals before the verdict, so that a change exactly at the LSC (which the
-spec says is *not* significant) is not flipped by binary floating-point noise. A prior
-BMD that is not positive gives a null pct_change (and so no verdict).
 
 Everything is polars plans (sorts, shifts, joins): no per-row Python.
 """
@@ -53,8 +42,7 @@ from typing import Final
 
 import polars as pl
 
-from schemas.vocabulary import Severity
-from transforms.precision import LSC_FACTOR, PrecisionTable
+from transforms.precision import PrecisionTable
 from transforms.rules.declare import (
     ARTICLE,
     ISCD,
@@ -64,7 +52,9 @@ from transforms.rules.declare import (
     UNLESS_JOINED,
     Rule,
 )
-from transforms.serial_search import HIP_SITES, comparable_exams, earlier_regions, with_region
+from transforms.serial_flags import loss_flags, unmatched_flags
+from transforms.serial_search import HIP_SITES, comparable_exams, with_region
+from transforms.serial_verdicts import comparison_rows, with_verdicts
 
 #: The serial-exam rules this module decides (clinical-rules.md section 7), in its order.
 RULES: tuple[Rule, ...] = (
@@ -183,12 +173,6 @@ SERIAL_FLAG_CODES: Final = (
     "SCANNER_CHANGED", "REGION_CHANGED", "SIGNIFICANT_BMD_LOSS", "LOSS_ON_TREATMENT",
 )
 
-#: `bmd_changes.comparison`: against the prior exam (CHG-PRIOR), the baseline (CHG-BASELINE).
-COMPARISONS: Final = ("previous", "baseline")
-
-#: Decimals kept for pct_change and lsc_pct (see module docstring).
-DECIMALS: Final = 6
-
 
 @dataclass(frozen=True)
 class SerialResult:
@@ -206,6 +190,7 @@ class SerialResult:
 
 #: The polars engine the comparison is collected with (see `compare_serial`).
 ENGINE: Final = "in-memory"
+
 
 def with_other_exams(batch: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     """The batch's exams whose patient has another exam, in the batch or in `history`.
@@ -244,35 +229,6 @@ def _prepare(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
     )
 
 
-def _with_lsc(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
-    """Add lsc_pct and lsc_source: the scanner's own precision for the site
-    (`precision_study`), else the default (`default`), else null (no LSC known)."""
-    table = precision.as_frame().lazy()
-    by_scanner = table.filter(pl.col("scanner_serial").is_not_null()).rename(
-        {"precision_pct": "_scanner_pct"}
-    )
-    default = table.filter(pl.col("scanner_serial").is_null()).select(
-        "site", pl.col("precision_pct").alias("_default_pct")
-    )
-    source = (
-        pl.when(pl.col("_scanner_pct").is_not_null())
-        .then(pl.lit("precision_study"))
-        .when(pl.col("_default_pct").is_not_null())
-        .then(pl.lit("default"))
-    )
-    return (
-        pairs.join(by_scanner, on=["scanner_serial", "site"], how="left")
-        .join(default, on="site", how="left")
-        .with_columns(
-            (LSC_FACTOR * pl.coalesce("_scanner_pct", "_default_pct"))
-            .round(DECIMALS)
-            .alias("lsc_pct"),
-            source.alias("lsc_source"),
-        )
-        .drop("_scanner_pct", "_default_pct")
-    )
-
-
 def _rows(batch: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(every row taking part, with `_judge`; the registry exams judged again)."""
     new = _prepare(batch, "batch").with_columns(pl.lit(True).alias("_judge"))
@@ -295,126 +251,6 @@ def _rows(batch: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.LazyFrame, pl.
     return pl.concat([old, new]), rejudged
 
 
-def _pairs(judged: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per judged exam, site and comparison: `previous`, and `baseline` where the
-    baseline is not the prior exam itself."""
-    own = ["exam_id", "site", "scanner_serial", "on_treatment", "exam_date", "bmd_g_cm2",
-           "hip_side"]
-    compared = judged.filter(pl.col("prior_exam_id").is_not_null())
-    parts = []
-    for comparison in COMPARISONS:
-        prefix = "prior" if comparison == "previous" else "baseline"
-        part = compared if comparison == "previous" else compared.filter(
-            pl.col("baseline_exam_id") != pl.col("prior_exam_id"))
-        parts.append(part.select(
-            *own,
-            pl.lit(comparison).alias("comparison"),
-            *(pl.col(f"{prefix}_{c}").alias(f"prior_{c}")
-              for c in ("exam_id", "exam_date", "bmd_g_cm2", "hip_side")),
-        ))
-    return pl.concat(parts)
-
-
-def _verdicts(pairs: pl.LazyFrame, precision: PrecisionTable) -> pl.LazyFrame:
-    """Percent change, LSC, significance, direction, days and region check per pair."""
-    prior = pl.col("prior_bmd_g_cm2")
-    pct = pl.when(prior > 0).then(100 * (pl.col("bmd_g_cm2") - prior) / prior).round(DECIMALS)
-    significant = pl.col("pct_change").abs() > pl.col("lsc_pct")
-    unverified = pl.col("site").is_in(HIP_SITES) & (
-        pl.col("hip_side").is_null() | pl.col("prior_hip_side").is_null()
-    )
-    return (
-        _with_lsc(pairs, precision)
-        .with_columns(pct.alias("pct_change"), (~unverified).alias("region_verified"))
-        .with_columns(significant.alias("significant"))
-        .with_columns(
-            pl.when(pl.col("significant") & (pl.col("pct_change") < 0))
-            .then(pl.lit("decrease"))
-            .when(pl.col("significant"))
-            .then(pl.lit("increase"))
-            .when(~pl.col("significant"))
-            .then(pl.lit("stable"))
-            .alias("direction"),
-            (pl.col("exam_date") - pl.col("prior_exam_date"))
-            .dt.total_days()
-            .cast(pl.Int32)
-            .alias("days_between"),
-        )
-    )
-
-
-def _text(*parts: str | pl.Expr) -> pl.Expr:
-    """Text of literal parts and expressions (numbers as polars prints them).
-
-    `pl.concat_str`, not `pl.format`: polars 2.1's format can panic ("assertion failed:
-    i < self.len()") on a string column made of many chunks, such as a filtered
-    concatenation; a known polars bug, open upstream. concat_str is not affected.
-    """
-    return pl.concat_str(
-        [pl.lit(p) if isinstance(p, str) else p.cast(pl.String) for p in parts]
-    )
-
-
-def _flag(code: str, severity: Severity, detail: pl.Expr) -> list[pl.Expr]:
-    """The columns of a flag row: code, severity and detail (site names and numbers)."""
-    return [pl.col("exam_id"), pl.lit(code).alias("code"), pl.lit(severity).alias("severity"),
-            detail.alias("detail")]
-
-
-def _loss_flags(compared: pl.LazyFrame) -> pl.LazyFrame:
-    """One loss flag per exam and site whose BMD fell significantly against its prior
-    exam, its baseline or both; the detail lists each (previous first)."""
-    part = _text(pl.col("pct_change").round(1), "% vs ", pl.col("comparison"))
-    treated = pl.col("on_treatment").fill_null(False)
-    return (
-        compared.filter(pl.col("direction") == "decrease")
-        .group_by("exam_id", "site")
-        .agg(
-            part.sort_by("comparison", descending=True).str.join(", ").alias("_parts"),
-            pl.col("lsc_pct").first(),
-            treated.first().alias("_treated"),
-        )
-        .select(
-            pl.col("exam_id"),
-            pl.when("_treated").then(pl.lit("LOSS_ON_TREATMENT"))
-            .otherwise(pl.lit("SIGNIFICANT_BMD_LOSS")).alias("code"),
-            pl.when("_treated").then(pl.lit(Severity.HIGH))
-            .otherwise(pl.lit(Severity.WARNING))
-            .alias("severity"),
-            _text(pl.col("site"), " ", pl.col("_parts"), " (LSC ", pl.col("lsc_pct").round(1),
-                  "%)").alias("detail"),
-        )
-    )
-
-
-def _unmatched_flags(judged: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """SCANNER_CHANGED and REGION_CHANGED for judged sites with earlier exams but none
-    comparable (CHG-SCANNER-CHANGED)."""
-    earlier = judged.filter(
-        pl.col("prior_exam_id").is_null() & (pl.col("_first_any") < pl.col("exam_date"))
-    )
-    same_scanner = (pl.col("_first_same_scanner") < pl.col("exam_date")).fill_null(False)
-    scanner = earlier.filter(~same_scanner).select(_flag(
-        "SCANNER_CHANGED", Severity.WARNING,
-        _text(pl.col("site"), pl.when(pl.col("scanner_serial").is_null())
-              .then(pl.lit(": scanner serial not recorded"))
-              .otherwise(pl.lit(": no earlier exam on this scanner"))),
-    ))
-    unmatched = earlier.filter(same_scanner)
-    spine = pl.col("site") == "spine"
-    unit = pl.when(spine).then(pl.lit("vertebrae")).otherwise(pl.lit("hip"))
-    what = pl.when(spine).then(pl.col("vertebrae").cast(pl.String)).otherwise("hip_side")
-    region = (
-        unmatched.join(earlier_regions(unmatched, regions), on=["exam_id", "site"])
-        .select(_flag(
-            "REGION_CHANGED", Severity.WARNING,
-            _text(pl.col("site"), ": ", what, " ", unit, ", earlier exams on this scanner: ",
-                  pl.col("_other_regions").list.join(", "), " ", unit),
-        ))
-    )
-    return pl.concat([scanner, region])
-
-
 def compare_serial(
     batch: pl.DataFrame, history: pl.DataFrame, precision: PrecisionTable
 ) -> SerialResult:
@@ -433,12 +269,12 @@ def compare_serial(
     # which it runs ~1.4x faster than the streaming engine (1M exams: 2.2 s -> 1.5 s).
     regions = with_region(rows).collect(engine=ENGINE).lazy()
     judged = comparable_exams(regions).collect(engine=ENGINE).lazy()
-    compared = _verdicts(_pairs(judged), precision).collect(engine=ENGINE).lazy()
+    compared = with_verdicts(comparison_rows(judged), precision).collect(engine=ENGINE).lazy()
     changes = compared.select(
         pl.col(c).cast(t) for c, t in CHANGE_SCHEMA.items()
     ).sort("exam_id", "site", "comparison")
     flags = (
-        pl.concat([_unmatched_flags(judged, regions), _loss_flags(compared)])
+        pl.concat([unmatched_flags(judged, regions), loss_flags(compared)])
         .with_columns(pl.lit(None, dtype=pl.String).alias("ruleset"))
         .select(pl.col(c).cast(t) for c, t in FLAG_SCHEMA.items())
         .sort("exam_id", "code", "detail")

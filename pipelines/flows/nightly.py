@@ -36,10 +36,10 @@ from pipelines.runtime import progress
 from pipelines.runtime.messages import safe_reason
 from pipelines.runtime.privacy import private_files
 from pipelines.runtime.timing import StageTimer
+from schemas.errors import FileProblem
 from schemas.vocabulary import RunStatus
 from sources.base import ReadOptions
 from sources.detect import Input, discover
-from transforms.errors import FileProblem
 from transforms.tscore import TScorePolicy
 
 T = TypeVar("T")

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.runtime.timing import Stage, StageTimer
+from schemas.errors import FileProblem
 from sources.base import LargeInput, ReadOptions, fingerprint
 from sources.detect import Input, read_input
-from transforms.errors import FileProblem
 from transforms.exam_frame import validate_cells
 from transforms.parse import ParseOptions
 from transforms.quarantine import SchemaProblem, Split, raw_rows_of

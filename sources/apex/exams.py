@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.errors import FileProblem
 from schemas.reasons import (
     explode_reasons,
     quarantine_rows,
@@ -36,7 +37,6 @@ from sources.apex.tables import (
 from sources.base import HOLOGIC_APEX, ReadOptions, SourceFile, fingerprint
 from sources.vendor_units import iso_text, number
 from transforms.columns import RAW, ROW_NUMBER
-from transforms.errors import FileProblem
 
 # --- exams ------------------------------------------------------------------------------------
 
@@ -200,6 +200,53 @@ def _cells(exams: pl.DataFrame) -> pl.DataFrame:
 # --- the adapter ---------------------------------------------------------------------------
 
 
+def _linked_scans(
+    tables: dict[str, pl.DataFrame], options: ReadOptions, excluded: dict[str, int]
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """(the current scans with their measurements, references and patient; the rows of
+    every table that link to no scan, as reason rows)."""
+    all_sa = tables["ScanAnalysis"]
+    no_scanid = all_sa.filter(pl.col("SCANID").is_null())
+    scan_rows = all_sa.filter(pl.col("SCANID").is_not_null())
+    scans = _current_analyses(scan_rows, options, excluded)
+    patients = _patients(tables["Patient"], scan_rows, options, excluded)
+    lost_rows = [
+        _rejected_rows(no_scanid, _missing(_at("ScanAnalysis"), "SCANID"), 0)
+    ]
+    linked: dict[str, pl.DataFrame] = {}
+    for order, name in enumerate((*MEASUREMENT_TABLES, "ReferenceResults"), start=1):
+        linked[name], lost = _link(name, tables[name], scan_rows, order)
+        lost_rows.append(lost)
+    for name in MEASUREMENT_TABLES:
+        scans = _attach_measurements(scans, name, linked[name])
+    scans = scans.join(
+        _references(linked["ReferenceResults"], scans), on=SCAN_KEY, how="left",
+        nulls_equal=True,
+    )
+    return _scan_errors(scans.join(patients, on="PATIENT_KEY", how="left")), lost_rows
+
+
+def _rejected(bad_exams: pl.DataFrame, lost_rows: list[pl.DataFrame], exams: int) -> pl.DataFrame:
+    """Quarantine rows: the exams with errors (numbered as exams), then the table rows
+    that link to no scan, numbered on from the last exam (`exams` of them)."""
+    rejected_exams = bad_exams.select(
+        row_number=pl.col(ROW_NUMBER).cast(pl.Int64),
+        exam_id=pl.col("exam_id"),
+        reasons=pl.col("_errors"),
+        raw=pl.col(RAW),
+    )
+    loose = (
+        pl.concat(lost_rows)
+        .sort(["_table_order", "_source_row"])
+        .with_row_index("_n", offset=exams + 1)
+        .select(row_number=pl.col("_n").cast(pl.Int64), exam_id="exam_id",
+                reasons=pl.concat_list("reason"), raw="raw")
+    )
+    units = pl.concat([rejected_exams, loose])
+    # a unit's problems in the order they were found (scan, tables, references)
+    return quarantine_rows(explode_reasons(units, "reasons"), units, order="given")
+
+
 def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     """Read an APEX export folder into one row of canonical text cells per exam."""
     options = options or ReadOptions()
@@ -211,59 +258,19 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
         name: _drop_exact_duplicates(name, frame, excluded)
         for name, frame in _read_tables(path).items()
     }
-
-    # --- scans and patients ---------------------------------------------------------------
-    all_sa = tables["ScanAnalysis"]
-    no_scanid = all_sa.filter(pl.col("SCANID").is_null())
-    scan_rows = all_sa.filter(pl.col("SCANID").is_not_null())
-    scans = _current_analyses(scan_rows, options, excluded)
-    patients = _patients(tables["Patient"], scan_rows, options, excluded)
-
-    # --- measurement and reference rows, linked by key ----------------------------------
-    rejected_rows = [
-        _rejected_rows(no_scanid, _missing(_at("ScanAnalysis"), "SCANID"), 0)
-    ]
-    linked: dict[str, pl.DataFrame] = {}
-    for order, name in enumerate((*MEASUREMENT_TABLES, "ReferenceResults"), start=1):
-        linked[name], lost = _link(name, tables[name], scan_rows, order)
-        rejected_rows.append(lost)
-    for name in MEASUREMENT_TABLES:
-        scans = _attach_measurements(scans, name, linked[name])
-    scans = scans.join(
-        _references(linked["ReferenceResults"], scans), on=SCAN_KEY, how="left",
-        nulls_equal=True,
-    )
-    scans = _scan_errors(scans.join(patients, on="PATIENT_KEY", how="left"))
-
-    # --- exams -------------------------------------------------------------------------------
+    scans, lost_rows = _linked_scans(tables, options, excluded)
     scans = _exam_groups(scans)
     kept, ties = _latest_per_slot(scans, excluded)
     chosen = _lower_hip(kept, excluded, notes)
     cells = _cells(_exams(scans, chosen, ties))
     bad = pl.col("_errors").list.len() > 0
-    rejected_exams = cells.filter(bad).select(
-        row_number=pl.col(ROW_NUMBER).cast(pl.Int64),
-        exam_id=pl.col("exam_id"),
-        reasons=pl.col("_errors"),
-        raw=pl.col(RAW),
-    )
-    loose = (
-        pl.concat(rejected_rows)
-        .sort(["_table_order", "_source_row"])
-        .with_row_index("_n", offset=cells.height + 1)
-        .select(row_number=pl.col("_n").cast(pl.Int64), exam_id="exam_id",
-                reasons=pl.concat_list("reason"), raw="raw")
-    )
-    units = pl.concat([rejected_exams, loose])
-    # a unit's problems in the order they were found (scan, tables, references)
-    rejected = quarantine_rows(explode_reasons(units, "reasons"), units, order="given")
     return SourceFile(
         path=path,
         sha256=fingerprint(path),
         source_format=HOLOGIC_APEX,
         vendor=VENDOR,
         cells=cells.filter(~bad).drop("_errors", "_scan_ids"),
-        rejected=rejected,
+        rejected=_rejected(cells.filter(bad), lost_rows, cells.height),
         excluded=excluded,
         notes=notes,
     )

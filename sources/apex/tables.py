@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.errors import FileProblem
 from schemas.reasons import (
     REASON_STRUCT,
     reason_expr,
@@ -17,9 +18,8 @@ from schemas.reasons import (
     table_rows,
 )
 from sources.base import ReadOptions
-from sources.read_csv import decode_text, detect_delimiter
+from sources.csv_text import decode_text, detect_delimiter
 from sources.vendor_units import flag, number, vendor_date, vendor_datetime
-from transforms.errors import FileProblem
 
 VENDOR = "Hologic"
 

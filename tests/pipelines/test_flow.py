@@ -136,8 +136,8 @@ def test_an_exam_already_in_the_registry_is_quarantined_not_replaced(tmp_path: P
 
 def test_a_prepared_input_holds_no_text_and_reads_its_file_again(tmp_path: Path) -> None:
     from pipelines.ingest.prepare import prepare_input
+    from schemas.errors import FileProblem
     from sources.detect import discover
-    from transforms.errors import FileProblem
 
     data = write_csv(tmp_path / "in.csv", [make_row(exam_id="E1"), make_row(exam_id="E2")])
     inputs, _ = discover([data], "auto")

@@ -20,9 +20,9 @@ from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run
 from pipelines.registry.store import registry
 from schemas.columns import CANONICAL_COLUMNS
+from schemas.errors import FileProblem
 from sources.base import ReadOptions
 from sources.detect import Input
-from transforms.errors import FileProblem
 from transforms.precision import load_precision
 
 TABLES = ("exams", "measurements", "assessments", "flags", "bmd_changes", "quarantine")

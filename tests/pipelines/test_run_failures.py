@@ -18,8 +18,8 @@ from pipelines.ingest.settings import resolve_settings
 from pipelines.registry.outcome import RunSummary
 from pipelines.registry.store import RegistryLocked, registry
 from pipelines.runtime.messages import safe_reason
+from schemas.errors import FileProblem
 from sources.detect import discover
-from transforms.errors import FileProblem
 
 runner = CliRunner()
 SECRET = "PATIENT-4711"  # a value that must never reach a screen, a log or the registry

@@ -17,7 +17,7 @@ from transforms.rules.ruleset import (
     available_rulesets,
     load_ruleset,
 )
-from transforms.rules.treatment import LINE_IDS
+from transforms.rules.treatment_lines import LINE_IDS
 
 CORE_TEXT = (Path(__file__).parents[2] / "rulesets" / "core-2025.toml").read_text()
 

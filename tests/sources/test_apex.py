@@ -15,11 +15,11 @@ from pipelines.ingest.prepare import PreparedInput, prepare_input
 from samplegen.apex import apex_tables, write_apex_export
 from samplegen.canonical import generate_exams
 from samplegen.messy import write_plain_csv
+from schemas.errors import FileProblem
 from sources import apex
 from sources.base import ReadOptions
 from sources.detect import Input, discover
 from transforms.columns import ROW_NUMBER
-from transforms.errors import FileProblem
 
 SEED = 11
 

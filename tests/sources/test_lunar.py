@@ -21,10 +21,10 @@ from samplegen.lunar import (
     write_lunar_dicoms,
 )
 from samplegen.messy import write_plain_csv
+from schemas.errors import FileProblem
 from sources import lunar
 from sources.base import ReadOptions
 from sources.detect import Input, discover
-from transforms.errors import FileProblem
 
 SEED = 13
 

@@ -10,10 +10,10 @@ import pytest
 from nhanes_files import participant, write_nhanes
 
 from pipelines.ingest.prepare import prepare_input
+from schemas.errors import FileProblem
 from sources import nhanes
 from sources.base import ReadOptions
 from sources.detect import Input, discover
-from transforms.errors import FileProblem
 
 
 def _cells(source) -> dict[str, dict]:  # noqa: ANN001 - SourceFile

@@ -16,7 +16,7 @@ import polars as pl
 
 from transforms import serial
 from transforms.precision import LSC_FACTOR, load_precision
-from transforms.rules import basis, diagnosis, followup, risk, sites, treatment
+from transforms.rules import basis, diagnosis, followup, risk, sites, treatment_lines
 from transforms.rules.declare import RULES_ENGINE, Rule
 from transforms.rules.ruleset import DEFAULT_RULESET, Ruleset, available_rulesets
 
@@ -28,7 +28,7 @@ RULES: tuple[Rule, ...] = (
     *sites.RULES,
     *diagnosis.RULES,
     *risk.RULES,
-    *treatment.RULES,
+    *treatment_lines.RULES,
     *followup.RULES,
     *serial.RULES,
 )
@@ -53,7 +53,7 @@ def rules_of(ruleset: Ruleset) -> tuple[Rule, ...]:
     """The rules a ruleset can emit or relies on, in catalog order: every rule but the
     treatment lines it does not list."""
     listed = {line.id for line in ruleset.treatment.lines}
-    return tuple(r for r in RULES if r.id not in treatment.LINE_IDS or r.id in listed)
+    return tuple(r for r in RULES if r.id not in treatment_lines.LINE_IDS or r.id in listed)
 
 
 def parameter_values(rule: Rule, ruleset: Ruleset) -> list[tuple[str, str]] | None:
@@ -64,7 +64,7 @@ def parameter_values(rule: Rule, ruleset: Ruleset) -> list[tuple[str, str]] | No
     if rule not in rules_of(ruleset):
         return None
     values = [(key, _format(ruleset.value(key))) for key in rule.params]
-    if rule.id in treatment.LINE_IDS:
+    if rule.id in treatment_lines.LINE_IDS:
         position = [line.id for line in ruleset.treatment.lines].index(rule.id) + 1
         values = [("line", str(position)), ("level", str(ruleset.treatment.level_of(rule.id))),
                   *values]

@@ -1,10 +1,12 @@
 """How a rule is declared: next to the expression that decides it, in its stage module.
 
-Each stage module (basis, sites, diagnosis, risk, treatment, followup; and
-`transforms.serial` for the serial-exam rules) holds a `RULES` tuple of `Rule`
-declarations beside its polars expressions. The catalog (`catalog.RULES`), the order of
-`reasons`, the ID lists the stages use and the registry's `rules` table are all built from
-those tuples, so a rule's ID, wording, parameters and source live in one place.
+Each stage module (basis, sites, diagnosis, risk, followup; and `transforms.serial` for
+the serial-exam rules) holds a `RULES` tuple of `Rule` declarations beside its polars
+expressions. The treatment lines are declared in `treatment_lines` instead, beside
+`treatment`: ruleset validation needs their IDs, and treatment's expressions read
+rulesets. The catalog (`catalog.RULES`), the order of `reasons`, the ID lists the stages
+use and the registry's `rules` table are all built from those tuples, so a rule's ID,
+wording, parameters and source live in one place.
 """
 
 from __future__ import annotations

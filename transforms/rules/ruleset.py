@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from schemas.errors import ConfigError
 from transforms.config_errors import CrossFieldError, first_problem, read_config_toml
+from transforms.rules.treatment_lines import LINE_IDS
 
 #: Treatment levels, most to least urgent (the order properties are tested against).
 TREATMENT_LEVELS: tuple[str, ...] = (
@@ -156,10 +157,6 @@ class Treatment(_Section):
 
     @model_validator(mode="after")
     def _known_lines(self) -> Treatment:
-        # Imported here: the line declarations live beside their expressions, which
-        # read validated rulesets (a module-level import would be circular).
-        from transforms.rules.treatment import LINE_IDS
-
         seen: set[str] = set()
         for i, line in enumerate(self.lines):
             key = f"treatment.lines[{i}].id"

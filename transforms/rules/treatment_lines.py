@@ -1,0 +1,137 @@
+"""The treatment lines the engine knows, declared: ID, kind, wording (clinical-rules.md 4-5).
+
+Declarations only, no expressions: a ruleset file is validated against `LINE_IDS` (a
+line it lists must be one the engine knows), so `transforms.rules.ruleset` imports this
+module, and it must import nothing that reads a ruleset. The conditions that decide each
+line are in `transforms.rules.treatment`.
+"""
+
+from __future__ import annotations
+
+from transforms.rules.declare import (
+    ARTICLE,
+    BHOF,
+    NO_FRAX,
+    NO_ON_TREATMENT,
+    SPEC,
+    UNLESS_JOINED,
+    Rule,
+    ids,
+)
+
+_FRAX = ("treatment.frax_hip_pct", "treatment.frax_major_pct")
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "TX-FRAGILITY-FX", "indication",
+        "WHO basis, prior fragility fracture (any site, any T-score: the article's "
+        "'indicates severe osteoporosis regardless of T-score'). Lines run on the WHO "
+        "basis only, in the ruleset's order: the first matching line sets treatment, "
+        "every matching indication adds its ID, a fallback fires only when no line above "
+        "it matched; no line matching gives not_indicated. Other bases: not_applicable. "
+        "first_line_therapy is the ruleset's text where treatment is recommended or "
+        "consider, else null.",
+        ("treatment.first_line_therapy",), ARTICLE,
+        "Article: any fragility fracture at any T-score. BHOF: hip or vertebral at any "
+        "T-score; humerus, pelvis, forearm with low bone mass (ruleset bhof-2022).",
+    ),
+    Rule("TX-OSTEOPOROSIS", "indication", "WHO osteoporosis.", (), ARTICLE),
+    Rule(
+        "TX-VERTEBRAL-FX", "indication",
+        "Radiographic vertebral fracture with a WHO category in "
+        "vertebral_fracture_categories and T <= vertebral_fracture_t_limit (none: any T).",
+        ("treatment.vertebral_fracture_categories", "treatment.vertebral_fracture_t_limit"),
+        ARTICLE,
+        "Article: consider if osteopenia with T <= -1.6. BHOF: a hip or vertebral "
+        "fragility fracture qualifies at any T-score (ruleset bhof-2022).",
+    ),
+    Rule(
+        "TX-FRAX-HIGH", "indication",
+        "Osteopenia with FRAX hip >= frax_hip_pct or FRAX major osteoporotic >= "
+        "frax_major_pct (either one recorded and high is enough; the thresholds are "
+        "inclusive).",
+        _FRAX, ARTICLE,
+        "Article: FRAX hip >= 5%. Guidelines: hip >= 3% (BHOF 2022; ruleset bhof-2022).",
+    ),
+    Rule(
+        "TX-RISK-FEATURES", "indication",
+        "Osteopenia and at least one high-risk feature (risk_factor_count >= 1).",
+        (), ARTICLE,
+    ),
+    Rule(
+        "TX-VERTEBRAL-FX-NORMAL-BMD", "indication",
+        "Normal BMD and a radiographic vertebral fracture; flag VERTEBRAL_FX_NORMAL_BMD "
+        "(warning: confirm it is a fragility fracture).",
+        (), SPEC,
+        "Not covered by the article (fell to TX-NORMAL in version 1). Guidelines: a "
+        "vertebral fragility fracture is clinical osteoporosis at any BMD (BHOF).",
+    ),
+    Rule(
+        "TX-FRAX-MISSING", "fallback",
+        "Osteopenia, no line above matched, FRAX hip or major not recorded.",
+        (), ARTICLE,
+        input_limits=NO_FRAX,
+    ),
+    Rule(
+        "TX-LOW-RISK", "fallback",
+        "Osteopenia, no line above matched, both FRAX values recorded (and so low).",
+        _FRAX, ARTICLE,
+    ),
+    Rule("TX-NORMAL", "fallback", "Normal BMD, no line above matched.", (), ARTICLE),
+    Rule(
+        "BHOF-HIP-VERTEBRAL-FX", "indication",
+        "A hip or vertebral fracture at any T-score: prior_fracture_sites holds hip or "
+        "vertebral, or a radiographic vertebral fracture (both alike).",
+        (), BHOF,
+    ),
+    Rule(
+        "BHOF-FX-SITE-UNKNOWN", "indication",
+        "A prior fragility fracture whose site is not recorded, any T-score; flag "
+        "FRACTURE_SITE_UNKNOWN (info: BHOF treats hip and vertebral fractures at any BMD, "
+        "other sites only with low bone mass).",
+        (), BHOF,
+    ),
+    Rule("BHOF-OSTEOPOROSIS", "indication", "T <= osteoporosis_t (WHO osteoporosis).",
+         ("diagnosis.osteoporosis_t",), BHOF),
+    Rule(
+        "BHOF-FRAX-HIGH", "indication",
+        "Osteopenia and FRAX hip >= frax_hip_pct or major >= frax_major_pct (inclusive).",
+        _FRAX, BHOF,
+    ),
+    Rule(
+        "BHOF-FX-OTHER-LOW-BMD", "indication",
+        "Osteopenia and a prior fracture of the humerus, pelvis or forearm (sites "
+        "recorded, none hip or vertebral). A fracture of another site (other) matches no "
+        "fracture line at any T-score.",
+        (), BHOF,
+    ),
+    Rule(
+        "BHOF-FRAX-MISSING", "fallback",
+        "Osteopenia, no line above matched, FRAX hip or major not recorded.",
+        (), BHOF,
+        input_limits=NO_FRAX,
+    ),
+    Rule(
+        "BHOF-LOW-RISK", "fallback",
+        "Otherwise (osteopenia with both FRAX values recorded and low, or normal BMD), no "
+        "line above matched. High-risk features are reported but do not by themselves "
+        "change the decision.",
+        (), BHOF,
+    ),
+    Rule(
+        "TX-ON-TREATMENT", "treatment",
+        "WHO basis and on_treatment recorded as yes: treatment = on_treatment whatever "
+        "the lines found (their IDs stay in reasons, so the eligibility is visible); "
+        "first_line_therapy null. Where only a not_indicated fallback matched, flag "
+        "ON_TREATMENT_NO_INDICATION (info: review whether therapy should go on, e.g. a "
+        "drug holiday). A treated patient never reads as not_indicated.",
+        (), SPEC,
+        input_limits=(f"{NO_ON_TREATMENT}: this rule never fires for their exams, so a "
+                      f"treated patient reads by the lines that matched (not_indicated among "
+                      f"them), {UNLESS_JOINED}."),
+    ),
+)
+#: Every treatment line a ruleset may list (TX-ON-TREATMENT is not a line: it overrides).
+LINE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.kind in ("indication", "fallback"))
+LINE_IDS: tuple[str, ...] = ids(LINE_RULES)
+KIND: dict[str, str] = {r.id: r.kind for r in LINE_RULES}
