@@ -26,6 +26,8 @@ Mapping (vectorised polars joins; no loop over participants):
   `docs/nhanes.md` for why).
 * Survey design per exam (`SourceFile.side_tables["survey_design"]`): cycle, MEC exam
   weight (`WTMECPRP`, else `WTMEC2YR`), masked variance PSU and stratum.
+* A damaged file fails its folder alone, named (`sources.xport`): truncated, a needed
+  variable stored as text, DEMO or DXXFEM missing (the other one names it).
 * T-scores: the files give BMD only; the pipeline computes T-scores from the default
   reference (`transforms.tscore`). Z-scores: not recorded.
 * A DXA participant without a DEMO row is rejected (row named, no SEQN shown).
@@ -40,6 +42,7 @@ import polars as pl
 
 from schemas.reasons import quarantine_rows, reason_expr, table_row
 from sources.base import NHANES, ReadOptions, SourceFile, fingerprint
+from sources.xport import numeric, read_transport
 from transforms.columns import RAW, ROW_NUMBER
 from transforms.errors import FileProblem
 
@@ -95,12 +98,16 @@ def _nhanes_files(folder: Path) -> dict[str, tuple[Path, str | None]]:
 
 
 def sniff(path: Path) -> str | None:
-    """None for a folder holding an NHANES DEMO and DXXFEM transport file."""
+    """None for a folder holding an NHANES DEMO or DXXFEM transport file.
+
+    Either is enough: a folder with one of the two is an NHANES input that fails naming
+    the other, rather than a folder whose files each fail as not being a folder.
+    """
     if not path.is_dir():
         return "not an NHANES folder"
     files = _nhanes_files(path)
-    if not all(name in files for name in REQUIRED):
-        return "folder lacks the NHANES DEMO and DXXFEM .XPT files"
+    if not any(name in files for name in REQUIRED):
+        return "folder holds no NHANES DEMO or DXXFEM .XPT file"
     return None
 
 
@@ -117,21 +124,18 @@ def _cycle(files: dict[str, tuple[Path, str | None]]) -> str:
 
 
 def read_xpt(path: Path, table: str) -> pl.DataFrame:
-    """One SAS transport file as a polars frame with the columns this reader uses."""
-    import pyreadstat
+    """One SAS transport file as a polars frame with the columns this reader uses.
 
+    A truncated file, a needed variable missing or stored as text, or a SEQN missing or
+    repeated fails the file (and so its folder), named; never a value.
+    """
     required, optional = TABLES[table]
-    try:
-        frame, _meta = pyreadstat.read_xport(str(path), output_format="polars")
-    except Exception as exc:  # noqa: BLE001 - pyreadstat raises its own error types
-        raise FileProblem(f"{path.name}: not a readable SAS transport file "
-                          f"({type(exc).__name__})") from None
-    frame.columns = [c.upper() for c in frame.columns]
+    frame = read_transport(path)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise FileProblem(f"{path.name} lacks column(s): {', '.join(missing)}")
     present = [c for c in (*required, *optional) if c in frame.columns]
-    frame = frame.select(pl.col(present).cast(pl.Float64))
+    frame = numeric(frame, present, path.name)
     absent = [c for c in optional if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in absent)
     if frame.get_column("SEQN").is_null().any():
@@ -141,11 +145,28 @@ def read_xpt(path: Path, table: str) -> pl.DataFrame:
     return frame.with_columns(pl.col("SEQN").cast(pl.Int64))
 
 
+def _file_name(table: str, like: Path, letter: str | None) -> str:
+    """The name CDC gives `table` in the naming style (and case) of the file `like`."""
+    name = {"P": f"P_{table}.XPT", None: f"{table}.XPT"}.get(letter, f"{table}_{letter}.XPT")
+    return name.lower() if like.name.islower() else name
+
+
+def _require(files: dict[str, tuple[Path, str | None]]) -> None:
+    """DEMO and DXXFEM both present; else the file that is there names the one missing."""
+    missing = [name for name in REQUIRED if name not in files]
+    if not missing:
+        return
+    present = [name for name in REQUIRED if name in files]
+    if not present:
+        raise FileProblem("NHANES folder lacks file(s): " + ", ".join(missing))
+    path, letter = files[present[0]]
+    raise FileProblem(f"{path.name}: no {missing[0]} file beside it "
+                      f"(expected {_file_name(missing[0], path, letter)})")
+
+
 def _tables(folder: Path) -> tuple[str, dict[str, pl.DataFrame]]:
     files = _nhanes_files(folder)
-    missing = [name for name in REQUIRED if name not in files]
-    if missing:
-        raise FileProblem(f"NHANES folder lacks file(s): {', '.join(missing)}")
+    _require(files)
     letter = _cycle(files)
     tables = {name: read_xpt(path, name) for name, (path, _l) in files.items()}
     for name, (required, optional) in TABLES.items():
@@ -270,7 +291,8 @@ def _survey_design(frame: pl.DataFrame, letter: str) -> pl.DataFrame:
 def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     """Read an NHANES folder into one row of canonical text cells per DXA participant."""
     if not path.is_dir():
-        raise FileProblem("an NHANES input must be a folder of .XPT files")
+        raise FileProblem(f"{path.name}: an NHANES input is the folder of its .XPT files "
+                          "(DEMO and DXXFEM at least), not one file")
     letter, tables = _tables(path)
     participants = _valid_sites(_participants(tables))
     notes = _status_notes(participants)
