@@ -25,7 +25,9 @@ Mapping (vectorised polars joins; no loop over participants):
   says yes, no if both say no, else not recorded). Other OSQ items are not mapped (see
   `docs/nhanes.md` for why).
 * Survey design per exam (`SourceFile.side_tables["survey_design"]`): cycle, MEC exam
-  weight (`WTMECPRP`, else `WTMEC2YR`), masked variance PSU and stratum.
+  weight (`WTMECPRP` for the pre-pandemic files, `WTMEC2YR` for a two-year cycle),
+  masked variance PSU and stratum. Exams with a negative or missing weight (or no PSU or
+  stratum) are loaded and counted in the notes; a weighted prevalence refuses them.
 * A damaged file fails its folder alone, named (`sources.xport`): truncated, a needed
   variable stored as text, DEMO or DXXFEM missing (the other one names it).
 * T-scores: the files give BMD only; the pipeline computes T-scores from the default
@@ -278,14 +280,36 @@ def _cells(frame: pl.DataFrame, letter: str) -> pl.DataFrame:
                               .alias(RAW))
 
 
+def weight_variable(cycle: str) -> str:
+    """The NHANES name of a cycle's MEC exam weight (`cycle`: a label of `CYCLES`)."""
+    return "WTMECPRP" if cycle == CYCLES["P"][0] else "WTMEC2YR"
+
+
 def _survey_design(frame: pl.DataFrame, letter: str) -> pl.DataFrame:
     return frame.select(
         pl.format("NHANES-{}-{}", pl.lit(letter), pl.col("SEQN")).alias("exam_id"),
         pl.lit(CYCLES[letter][0]).alias("cycle"),
-        pl.coalesce("WTMECPRP", "WTMEC2YR").alias("weight_mec"),
+        pl.col(weight_variable(CYCLES[letter][0])).alias("weight_mec"),
         pl.col("SDMVPSU").cast(pl.Int64).alias("psu"),
         pl.col("SDMVSTRA").cast(pl.Int64).alias("stratum"),
     )
+
+
+def _design_notes(design: pl.DataFrame, letter: str) -> list[str]:
+    """Exams loaded with a design a weighted estimate cannot use: counted, by variable.
+
+    They are loaded (the exam itself is sound); `dxa prevalence --weights survey` then
+    refuses an estimate that would count them.
+    """
+    weight = weight_variable(CYCLES[letter][0])
+    counts = design.select(
+        (pl.col("weight_mec") < 0).sum().alias(f"a negative MEC exam weight ({weight})"),
+        pl.col("weight_mec").is_null().sum().alias(f"no MEC exam weight ({weight})"),
+        (pl.col("psu").is_null() | pl.col("stratum").is_null()).sum()
+        .alias("no masked variance PSU or stratum (SDMVPSU, SDMVSTRA)"),
+    ).row(0, named=True)
+    return [f"exams with {what}: {n} (loaded; `dxa prevalence --weights survey` refuses "
+            "a weighted estimate that counts them)" for what, n in counts.items() if n]
 
 
 def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
@@ -313,6 +337,8 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     rejected = quarantine_rows(reasons, orphans)
     notes.append(f"cycle {CYCLES[letter][0]}: exam_date is the cycle's midpoint "
                  f"{CYCLES[letter][1]} (NHANES gives no date per person)")
+    design = _survey_design(scanned.filter(~orphan), letter)
+    notes.extend(_design_notes(design, letter))
     return SourceFile(
         path=path,
         sha256=fingerprint(path),
@@ -322,5 +348,5 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
         rejected=rejected,
         excluded=excluded,
         notes=notes,
-        side_tables={"survey_design": _survey_design(scanned.filter(~orphan), letter)},
+        side_tables={"survey_design": design},
     )

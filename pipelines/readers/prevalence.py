@@ -21,6 +21,7 @@ import polars as pl
 
 from pipelines.registry.store import connect, query
 from schemas.errors import RegistryError
+from sources.nhanes import weight_variable
 from transforms.standardise import DEFAULT_BREAKS, band_of, band_shares, bands, standard
 from transforms.survey import (
     CI_METHODS,
@@ -87,41 +88,68 @@ def design_frame(exams: pl.DataFrame, request: PrevalenceRequest) -> tuple[pl.Da
                                                                           list[str]]:
     """The frame every estimate is computed on: weight, stratum, PSU, outcomes, domain."""
     notes: list[str] = []
-    if request.weights == "survey":
-        if exams.height == 0:
-            raise PrevalenceError("no exam has a survey design row (survey_design): "
-                                  "use --weights none for registry data")
-        cycles = exams.get_column("cycle").unique().to_list()
-        if len(cycles) > 1:
-            raise PrevalenceError(f"exams of {len(cycles)} survey cycles: their weights "
-                                  "cannot be pooled as they are")
-        missing = exams.filter(pl.col("weight_mec").is_null() | pl.col("psu").is_null()
-                               | pl.col("stratum").is_null()).height
-        if missing:
-            notes.append(f"{missing} exams without a weight, PSU or stratum left out")
-        frame = exams.drop_nulls(["weight_mec", "psu", "stratum"]).with_columns(
-            pl.col("weight_mec").alias(WEIGHT), pl.col("stratum").alias(STRATUM),
-            pl.col("psu").alias(PSU),
-        )
-    else:  # a registry: every exam weighs 1 and is its own PSU in a single stratum
-        frame = exams.with_columns(
-            pl.lit(1.0).alias(WEIGHT), pl.lit(0).alias(STRATUM),
-            pl.int_range(pl.len()).alias(PSU),
-        )
     lowest = pl.min_horizontal([pl.col(f"{s}_t") for s in request.sites])
     complete = pl.all_horizontal([pl.col(f"{s}_t").is_not_null() for s in request.sites])
     age_bands = bands(request.min_age, _breaks(request))
-    frame = frame.with_columns(
+    frame = exams.with_columns(
         (lowest <= request.osteoporosis_t).alias("_osteoporosis"),
         ((lowest > request.osteoporosis_t) & (lowest < request.normal_t))
         .alias("_low_bone_mass"),
         (complete & (pl.col("age_years") >= request.min_age)).alias("_eligible"),
         band_of(pl.col("age_years"), age_bands).alias(BAND),
     )
+    if request.weights == "survey":
+        frame = _survey(frame, request, notes)
+    else:  # a registry: every exam weighs 1 and is its own PSU in a single stratum
+        frame = frame.with_columns(
+            pl.lit(1.0).alias(WEIGHT), pl.lit(0).alias(STRATUM),
+            pl.int_range(pl.len()).alias(PSU),
+        )
     lonely = lonely_strata(frame)
     if lonely and request.weights == "survey":
         notes.append(f"{lonely} strata with a single PSU add no variance")
     return frame, notes
+
+
+def _survey(frame: pl.DataFrame, request: PrevalenceRequest, notes: list[str]) -> pl.DataFrame:
+    """The design columns of survey exams; a weight the estimate cannot use refuses it.
+
+    A negative weight anywhere means the design is damaged; a weight, PSU or stratum
+    missing for an exam the estimate counts (`_eligible`) leaves no honest estimate.
+    Exams outside the estimate without a design are left out, with a note.
+    """
+    if frame.height == 0:
+        raise PrevalenceError("no exam has a survey design row (survey_design): "
+                              "use --weights none for registry data")
+    cycles = frame.get_column("cycle").unique().to_list()
+    if len(cycles) > 1:
+        raise PrevalenceError(f"exams of {len(cycles)} survey cycles: their weights "
+                              "cannot be pooled as they are")
+    weight = f"survey weight {weight_variable(cycles[0])} (survey_design.weight_mec)"
+    counted = (f"exams counted (aged {request.min_age:g}+ with a T-score at "
+               f"{', '.join(request.sites)})")
+    negative = frame.filter(pl.col("weight_mec") < 0).height
+    if negative:
+        raise PrevalenceError(f"{weight} is negative for {negative} exams: the weighted "
+                              "estimate is refused (a design weight is never negative)")
+    eligible = frame.filter("_eligible")
+    unweighted = eligible.filter(pl.col("weight_mec").is_null()).height
+    if unweighted:
+        raise PrevalenceError(f"{weight} is missing for {unweighted} {counted}: the "
+                              "weighted estimate is refused")
+    no_design = eligible.filter(pl.col("psu").is_null() | pl.col("stratum").is_null()).height
+    if no_design:
+        raise PrevalenceError(f"masked variance PSU or stratum (SDMVPSU, SDMVSTRA) is "
+                              f"missing for {no_design} {counted}: the weighted estimate "
+                              "is refused")
+    missing = frame.height - frame.drop_nulls(["weight_mec", "psu", "stratum"]).height
+    if missing:
+        notes.append(f"{missing} exams without a weight, PSU or stratum left out (none of "
+                     "them counted)")
+    return frame.drop_nulls(["weight_mec", "psu", "stratum"]).with_columns(
+        pl.col("weight_mec").alias(WEIGHT), pl.col("stratum").alias(STRATUM),
+        pl.col("psu").alias(PSU),
+    )
 
 
 def _breaks(request: PrevalenceRequest) -> tuple[int, ...]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
+import pyreadstat
 import pytest
 from exam_rows import make_row, write_csv
 from nhanes_files import participant, shared_nhanes, write_nhanes
@@ -158,6 +161,53 @@ def test_cli_prints_the_table_and_json(survey_db: Path) -> None:
     assert bad.exit_code == 1 and "--standard must be one of esp2013, us2000" in bad.output
 
 
+def _survey_with_weights(folder: Path, weights: dict[int, float | None]) -> Path:
+    """PEOPLE (participant 7 without a valid spine) as a registry, some weights replaced."""
+    write_nhanes(folder, _people(spine_of_7=2), style="J", with_optional=False)
+    demo = folder / "DEMO_J.XPT"
+    frame = pyreadstat.read_xport(str(demo), output_format="polars")[0]
+    for seqn, weight in weights.items():
+        frame = frame.with_columns(pl.when(pl.col("SEQN") == seqn).then(weight)
+                                   .otherwise(pl.col("WTMEC2YR")).alias("WTMEC2YR"))
+    pyreadstat.write_xport(frame, str(demo), file_format_version=5, table_name="DEMO")
+    db = folder.parent / f"{folder.name}.duckdb"
+    load(db, [Input(folder, "nhanes")])
+    return db
+
+
+def test_a_negative_survey_weight_refuses_the_weighted_estimate(tmp_path: Path) -> None:
+    db = _survey_with_weights(tmp_path / "negative", {7: -1000.0})  # 7: not even counted
+    refused = ("survey weight WTMEC2YR (survey_design.weight_mec) is negative for 1 exams: "
+               "the weighted estimate is refused (a design weight is never negative)")
+    with pytest.raises(PrevalenceError) as caught:
+        prevalence(PrevalenceRequest(db))
+    assert str(caught.value) == refused
+    result = runner.invoke(app, ["prevalence", "--db", str(db), "--weights", "survey"])
+    assert result.exit_code == 1 and refused in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    unweighted = prevalence(PrevalenceRequest(db, weights="none", standard="none"))
+    assert unweighted.overall["n"] == 6  # the weights play no part
+    # the other side: a weight of 0 is a weight (the person counts for nobody)
+    zero = _survey_with_weights(tmp_path / "zero", {7: 0.0, 1: 0.0})
+    overall = prevalence(PrevalenceRequest(zero, standard="none")).overall
+    assert (overall["n"], overall["osteoporosis_pct"]) == (6, round(100 * 2000 / 12000, 2))
+
+
+def test_a_missing_weight_refuses_only_when_the_exam_counts(tmp_path: Path) -> None:
+    db = _survey_with_weights(tmp_path / "counted", {3: None})
+    with pytest.raises(PrevalenceError) as caught:
+        prevalence(PrevalenceRequest(db))
+    assert str(caught.value) == (
+        "survey weight WTMEC2YR (survey_design.weight_mec) is missing for 1 exams counted "
+        "(aged 50+ with a T-score at femoral_neck, spine): the weighted estimate is refused")
+    # participant 7 has no valid spine, so it is not counted: left out with a note
+    outside = _survey_with_weights(tmp_path / "outside", {7: None})
+    result = prevalence(PrevalenceRequest(outside, standard="none"))
+    assert result.overall["n"] == 6
+    assert "1 exams without a weight, PSU or stratum left out (none of them counted)" in (
+        result.notes)
+
+
 def _real_data() -> Path:
     return Path(os.environ.get("DXA_NHANES_DATA", shared_nhanes()))
 
@@ -188,6 +238,36 @@ def test_end_to_end_on_the_shared_nhanes_files(tmp_path: Path) -> None:
     assert overall["osteoporosis_ci95"] == [9.83, 13.03]
     wald = prevalence(PrevalenceRequest(db, ci="wald")).overall
     assert wald["osteoporosis_ci95"] == [9.86, 12.85]
+
+
+@pytest.mark.skipif(not (_real_data() / "P_DXXFEM.XPT").is_file(),
+                    reason="the shared NHANES files are not here")
+def test_negative_weights_in_a_copy_of_the_real_files_are_noted_then_refused(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "nhanes"
+    folder.mkdir()
+    for source in _real_data().glob("*.XPT"):
+        shutil.copyfile(source, folder / source.name)
+    femur = pyreadstat.read_xport(str(folder / "P_DXXFEM.XPT"), output_format="polars")[0]
+    damaged = femur.filter(pl.col("DXAFMRST") == 1).get_column("SEQN").head(3).to_list()
+    demo = pyreadstat.read_xport(str(folder / "P_DEMO.XPT"), output_format="polars")[0]
+    demo = demo.with_columns(pl.when(pl.col("SEQN").is_in(damaged))
+                             .then(-pl.col("WTMECPRP")).otherwise(pl.col("WTMECPRP")))
+    pyreadstat.write_xport(demo, str(folder / "P_DEMO.XPT"), file_format_version=5,
+                           table_name="DEMO")
+    prepared = prepare_input(Input(folder, "nhanes"), ReadOptions())
+    assert (prepared.error, prepared.rows_read) == (None, 3735)
+    assert [n for n in prepared.notes if "exam weight" in n] == [
+        "exams with a negative MEC exam weight (WTMECPRP): 3 (loaded; `dxa prevalence "
+        "--weights survey` refuses a weighted estimate that counts them)"]
+    db = tmp_path / "nhanes.duckdb"
+    load_prepared(db, [prepared])
+    result = runner.invoke(app, ["prevalence", "--db", str(db), "--by", "sex"])
+    assert result.exit_code == 1
+    assert ("survey weight WTMECPRP (survey_design.weight_mec) is negative for 3 exams"
+            in " ".join(result.output.split()))
+    assert prevalence(PrevalenceRequest(db, weights="none")).overall["n"] == 1931
 
 
 def test_cli_run_with_t_reference_through_the_flow(tmp_path: Path, prefect_harness) -> None:

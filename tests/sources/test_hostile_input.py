@@ -219,6 +219,23 @@ def test_a_truncated_transport_file_is_refused_on_both_sides_of_the_cut(tmp_path
     assert nhanes.read_xpt(femur, "DXXFEM").height == 4
 
 
+def test_negative_and_missing_survey_weights_load_with_a_note(tmp_path: Path) -> None:
+    folder = write_nhanes(tmp_path / "f", [participant(1), participant(2, weight=-5.0),
+                                           participant(3, weight=-1.0), participant(4)])
+    demo = folder / "P_DEMO.XPT"
+    _rewrite(demo, _read(demo).with_columns(
+        pl.when(pl.col("SEQN") == 4).then(None).otherwise(pl.col("WTMECPRP"))
+        .alias("WTMECPRP")), "DEMO")
+    prepared = prepare(folder)
+    assert (prepared.error, prepared.rows_read, prepared.valid.height) == (None, 4, 4)
+    refuses = (" (loaded; `dxa prevalence --weights survey` refuses a weighted estimate "
+               "that counts them)")
+    assert [n for n in prepared.notes if "exam weight" in n] == [
+        "exams with a negative MEC exam weight (WTMECPRP): 2" + refuses,
+        "exams with no MEC exam weight (WTMECPRP): 1" + refuses,
+    ]
+
+
 @pytest.mark.skipif(not (shared_nhanes() / "P_DXXFEM.XPT").is_file(),
                     reason="the shared NHANES files (../shared/data/nhanes) are not here")
 @pytest.mark.usefixtures("prefect_harness")
