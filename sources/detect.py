@@ -24,7 +24,7 @@ Sniffer = Callable[[Path], "str | None"]
 #: The sniffers are mutually exclusive (canonical: a .csv/.txt/.tsv file; APEX: a folder
 #: holding two or more APEX table CSVs, so that an export missing Patient or ScanAnalysis
 #: is still one input that fails with the table it lacks; Lunar: a .dcm file or one with
-#: the DICM magic; NHANES: a folder holding DEMO and DXXFEM .XPT files), so the order
+#: the DICM magic; NHANES: a folder holding a DEMO or DXXFEM .XPT file), so the order
 #: only decides the order of the reasons in an "unrecognised" message.
 FORMATS: dict[str, tuple[Sniffer, Reader]] = {
     CANONICAL_CSV: (canonical.sniff, canonical.read),

@@ -25,7 +25,11 @@ Mapping (vectorised polars joins; no loop over participants):
   says yes, no if both say no, else not recorded). Other OSQ items are not mapped (see
   `docs/nhanes.md` for why).
 * Survey design per exam (`SourceFile.side_tables["survey_design"]`): cycle, MEC exam
-  weight (`WTMECPRP`, else `WTMEC2YR`), masked variance PSU and stratum.
+  weight (`WTMECPRP` for the pre-pandemic files, `WTMEC2YR` for a two-year cycle),
+  masked variance PSU and stratum. Exams with a negative or missing weight (or no PSU or
+  stratum) are loaded and counted in the notes; a weighted prevalence refuses them.
+* A damaged file fails its folder alone, named (`sources.xport`): truncated, a needed
+  variable stored as text, DEMO or DXXFEM missing (the other one names it).
 * T-scores: the files give BMD only; the pipeline computes T-scores from the default
   reference (`transforms.tscore`). Z-scores: not recorded.
 * A DXA participant without a DEMO row is rejected (row named, no SEQN shown).
@@ -41,6 +45,7 @@ import polars as pl
 from schemas.errors import FileProblem
 from schemas.reasons import quarantine_rows, reason_expr, table_row
 from sources.base import NHANES, ReadOptions, SourceFile, fingerprint
+from sources.xport import numeric, read_transport
 from transforms.columns import RAW, ROW_NUMBER
 
 VENDOR = "Hologic"
@@ -95,12 +100,16 @@ def _nhanes_files(folder: Path) -> dict[str, tuple[Path, str | None]]:
 
 
 def sniff(path: Path) -> str | None:
-    """None for a folder holding an NHANES DEMO and DXXFEM transport file."""
+    """None for a folder holding an NHANES DEMO or DXXFEM transport file.
+
+    Either is enough: a folder with one of the two is an NHANES input that fails naming
+    the other, rather than a folder whose files each fail as not being a folder.
+    """
     if not path.is_dir():
         return "not an NHANES folder"
     files = _nhanes_files(path)
-    if not all(name in files for name in REQUIRED):
-        return "folder lacks the NHANES DEMO and DXXFEM .XPT files"
+    if not any(name in files for name in REQUIRED):
+        return "folder holds no NHANES DEMO or DXXFEM .XPT file"
     return None
 
 
@@ -117,21 +126,18 @@ def _cycle(files: dict[str, tuple[Path, str | None]]) -> str:
 
 
 def read_xpt(path: Path, table: str) -> pl.DataFrame:
-    """One SAS transport file as a polars frame with the columns this reader uses."""
-    import pyreadstat
+    """One SAS transport file as a polars frame with the columns this reader uses.
 
+    A truncated file, a needed variable missing or stored as text, or a SEQN missing or
+    repeated fails the file (and so its folder), named; never a value.
+    """
     required, optional = TABLES[table]
-    try:
-        frame, _meta = pyreadstat.read_xport(str(path), output_format="polars")
-    except Exception as exc:  # noqa: BLE001 - pyreadstat raises its own error types
-        raise FileProblem(f"{path.name}: not a readable SAS transport file "
-                          f"({type(exc).__name__})") from None
-    frame.columns = [c.upper() for c in frame.columns]
+    frame = read_transport(path)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise FileProblem(f"{path.name} lacks column(s): {', '.join(missing)}")
     present = [c for c in (*required, *optional) if c in frame.columns]
-    frame = frame.select(pl.col(present).cast(pl.Float64))
+    frame = numeric(frame, present, path.name)
     absent = [c for c in optional if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in absent)
     if frame.get_column("SEQN").is_null().any():
@@ -141,11 +147,28 @@ def read_xpt(path: Path, table: str) -> pl.DataFrame:
     return frame.with_columns(pl.col("SEQN").cast(pl.Int64))
 
 
+def _file_name(table: str, like: Path, letter: str | None) -> str:
+    """The name CDC gives `table` in the naming style (and case) of the file `like`."""
+    name = {"P": f"P_{table}.XPT", None: f"{table}.XPT"}.get(letter, f"{table}_{letter}.XPT")
+    return name.lower() if like.name.islower() else name
+
+
+def _require(files: dict[str, tuple[Path, str | None]]) -> None:
+    """DEMO and DXXFEM both present; else the file that is there names the one missing."""
+    missing = [name for name in REQUIRED if name not in files]
+    if not missing:
+        return
+    present = [name for name in REQUIRED if name in files]
+    if not present:
+        raise FileProblem("NHANES folder lacks file(s): " + ", ".join(missing))
+    path, letter = files[present[0]]
+    raise FileProblem(f"{path.name}: no {missing[0]} file beside it "
+                      f"(expected {_file_name(missing[0], path, letter)})")
+
+
 def _tables(folder: Path) -> tuple[str, dict[str, pl.DataFrame]]:
     files = _nhanes_files(folder)
-    missing = [name for name in REQUIRED if name not in files]
-    if missing:
-        raise FileProblem(f"NHANES folder lacks file(s): {', '.join(missing)}")
+    _require(files)
     letter = _cycle(files)
     tables = {name: read_xpt(path, name) for name, (path, _l) in files.items()}
     for name, (required, optional) in TABLES.items():
@@ -257,20 +280,43 @@ def _cells(frame: pl.DataFrame, letter: str) -> pl.DataFrame:
                               .alias(RAW))
 
 
+def weight_variable(cycle: str) -> str:
+    """The NHANES name of a cycle's MEC exam weight (`cycle`: a label of `CYCLES`)."""
+    return "WTMECPRP" if cycle == CYCLES["P"][0] else "WTMEC2YR"
+
+
 def _survey_design(frame: pl.DataFrame, letter: str) -> pl.DataFrame:
     return frame.select(
         pl.format("NHANES-{}-{}", pl.lit(letter), pl.col("SEQN")).alias("exam_id"),
         pl.lit(CYCLES[letter][0]).alias("cycle"),
-        pl.coalesce("WTMECPRP", "WTMEC2YR").alias("weight_mec"),
+        pl.col(weight_variable(CYCLES[letter][0])).alias("weight_mec"),
         pl.col("SDMVPSU").cast(pl.Int64).alias("psu"),
         pl.col("SDMVSTRA").cast(pl.Int64).alias("stratum"),
     )
 
 
+def _design_notes(design: pl.DataFrame, letter: str) -> list[str]:
+    """Exams loaded with a design a weighted estimate cannot use: counted, by variable.
+
+    They are loaded (the exam itself is sound); `dxa prevalence --weights survey` then
+    refuses an estimate that would count them.
+    """
+    weight = weight_variable(CYCLES[letter][0])
+    counts = design.select(
+        (pl.col("weight_mec") < 0).sum().alias(f"a negative MEC exam weight ({weight})"),
+        pl.col("weight_mec").is_null().sum().alias(f"no MEC exam weight ({weight})"),
+        (pl.col("psu").is_null() | pl.col("stratum").is_null()).sum()
+        .alias("no masked variance PSU or stratum (SDMVPSU, SDMVSTRA)"),
+    ).row(0, named=True)
+    return [f"exams with {what}: {n} (loaded; `dxa prevalence --weights survey` refuses "
+            "a weighted estimate that counts them)" for what, n in counts.items() if n]
+
+
 def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     """Read an NHANES folder into one row of canonical text cells per DXA participant."""
     if not path.is_dir():
-        raise FileProblem("an NHANES input must be a folder of .XPT files")
+        raise FileProblem(f"{path.name}: an NHANES input is the folder of its .XPT files "
+                          "(DEMO and DXXFEM at least), not one file")
     letter, tables = _tables(path)
     participants = _valid_sites(_participants(tables))
     notes = _status_notes(participants)
@@ -291,6 +337,8 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
     rejected = quarantine_rows(reasons, orphans)
     notes.append(f"cycle {CYCLES[letter][0]}: exam_date is the cycle's midpoint "
                  f"{CYCLES[letter][1]} (NHANES gives no date per person)")
+    design = _survey_design(scanned.filter(~orphan), letter)
+    notes.extend(_design_notes(design, letter))
     return SourceFile(
         path=path,
         sha256=fingerprint(path),
@@ -300,5 +348,5 @@ def read(path: Path, options: ReadOptions | None = None) -> SourceFile:
         rejected=rejected,
         excluded=excluded,
         notes=notes,
-        side_tables={"survey_design": _survey_design(scanned.filter(~orphan), letter)},
+        side_tables={"survey_design": design},
     )

@@ -249,11 +249,18 @@ def prevalence(
     ci: Annotated[
         str, typer.Option(help="95 % CI: korn-graubard (as NCHS publishes) or wald.")
     ] = "korn-graubard",
+    per: Annotated[
+        str, typer.Option(help="patient (each patient's latest exam, once) or exam.")
+    ] = "patient",
+    period: Annotated[
+        str | None, typer.Option(help="Exams dated 2025, 2025Q3 or 2025-01-01:2025-12-31.")
+    ] = None,
 ) -> None:
     """Prevalence of osteoporosis and low bone mass with 95 % CIs (survey or registry)."""
     from pipelines.cli.prevalence import run_prevalence
 
-    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail, ci)
+    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail, ci,
+                   per, period)
 
 
 def main() -> None:

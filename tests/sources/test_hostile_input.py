@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
+import duckdb
+import polars as pl
+import pyreadstat
 import pytest
 from exam_rows import make_row, write_csv
+from nhanes_files import participant, shared_nhanes, write_nhanes
+from typer.testing import CliRunner
 
+from pipelines.cli.commands import app
 from pipelines.ingest.prepare import prepare_input
+from sources import nhanes
 from sources.base import ReadOptions
 from sources.detect import discover
+from sources.xport import observations
 
 HEADER = b"exam_id,patient_id,exam_date,sex,age_years,scanner_model,femoral_neck_t\n"
 
@@ -115,3 +124,155 @@ def test_a_symlink_loop_is_visited_once_and_reported_once(tmp_path: Path) -> Non
         "again": "a link to a folder already read through another path (not read twice)",
     }
     assert ignored == []
+
+
+# --- NHANES folders: each damaged folder fails alone, named ---------------------------------
+
+
+def _rewrite(path: Path, frame: pl.DataFrame, table: str) -> None:
+    pyreadstat.write_xport(frame, str(path), file_format_version=5, table_name=table)
+
+
+def _read(path: Path) -> pl.DataFrame:
+    return pyreadstat.read_xport(str(path), output_format="polars")[0]
+
+
+def _with_text_age(demo: pl.DataFrame, seqn: int) -> pl.DataFrame:
+    """RIDAGEYR stored as text (as a spreadsheet round trip leaves it), one cell a word."""
+    return demo.with_columns(
+        pl.when(pl.col("SEQN") == seqn).then(pl.lit("unknown"))
+        .otherwise(pl.col("RIDAGEYR").cast(pl.Int64).cast(pl.String)).alias("RIDAGEYR"))
+
+
+def _cut(path: Path, size: int) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(size)
+
+
+def _observations_start(path: Path) -> int:
+    bounds = observations(path.read_bytes())
+    assert bounds is not None
+    return bounds[0]
+
+
+def test_a_text_variable_fails_the_nhanes_folder_naming_file_and_variable(
+    tmp_path: Path,
+) -> None:
+    folder = write_nhanes(tmp_path / "f", [participant(1), participant(2)])
+    demo = folder / "P_DEMO.XPT"
+    _rewrite(demo, _with_text_age(_read(demo), 2), "DEMO")
+    prepared = prepare(folder)
+    assert prepared.error == "P_DEMO.XPT: variable RIDAGEYR holds text, not numbers"
+    assert prepared.rows_read == 0
+    # the other side: text in a variable the reader does not use is no problem
+    write_nhanes(folder, [participant(1), participant(2)])
+    _rewrite(demo, _read(demo).with_columns(pl.lit("note").alias("REMARK")), "DEMO")
+    prepared = prepare(folder)
+    assert (prepared.error, prepared.rows_read) == (None, 2)
+
+
+@pytest.mark.parametrize(("style", "lower", "remove", "message"), [
+    ("P", False, "P_DXXFEM.XPT", "P_DEMO.XPT: no DXXFEM file beside it (expected P_DXXFEM.XPT)"),
+    ("P", False, "P_DEMO.XPT", "P_DXXFEM.XPT: no DEMO file beside it (expected P_DEMO.XPT)"),
+    ("J", False, "DXXFEM_J.XPT", "DEMO_J.XPT: no DXXFEM file beside it (expected DXXFEM_J.XPT)"),
+    ("J", True, "dxxfem_j.xpt", "demo_j.xpt: no DXXFEM file beside it (expected dxxfem_j.xpt)"),
+])
+def test_an_nhanes_folder_missing_demo_or_femur_is_one_input_naming_the_file(
+    tmp_path: Path, style: str, lower: bool, remove: str, message: str
+) -> None:
+    folder = write_nhanes(tmp_path / "f", [participant(1)], style=style)
+    if lower:
+        for child in folder.iterdir():
+            child.rename(child.with_name(child.name.lower()))
+    (folder / remove).unlink()
+    inputs, ignored = discover([tmp_path])  # auto-detected: one input, not one per file
+    assert [(i.path, i.source_format) for i in inputs] == [(folder, "nhanes")]
+    assert ignored == []
+    assert prepare_input(inputs[0]).error == message
+
+
+def test_an_nhanes_folder_without_demo_or_femur_is_not_taken_for_one(tmp_path: Path) -> None:
+    folder = write_nhanes(tmp_path / "f", [participant(1)])
+    (folder / "P_DEMO.XPT").unlink()
+    (folder / "P_DXXFEM.XPT").unlink()
+    assert nhanes.sniff(folder) == "folder holds no NHANES DEMO or DXXFEM .XPT file"
+    assert nhanes.sniff(folder.parent) == "folder holds no NHANES DEMO or DXXFEM .XPT file"
+
+
+def test_a_truncated_transport_file_is_refused_on_both_sides_of_the_cut(tmp_path: Path) -> None:
+    # five participants: 5 rows x 40 bytes (5 variables) = 200 bytes, padded to 240
+    folder = write_nhanes(tmp_path / "f", [participant(n) for n in range(1, 6)])
+    femur = folder / "P_DXXFEM.XPT"
+    first, whole = _observations_start(femur), femur.stat().st_size
+    assert (whole - first, femur.read_bytes()[first + 200:]) == (240, b" " * 40)
+    assert (prepare(folder).error, prepare(folder).rows_read) == (None, 5)  # padding: fine
+    refused = ("P_DXXFEM.XPT: the file is truncated (it ends inside an observation record, "
+               "after {} whole observations)")
+    original = femur.read_bytes()
+    for size, rows in ((whole - 1, 5), (first + 200, 5), (first + 180, 4), (first + 81, 2)):
+        femur.write_bytes(original[:size])
+        prepared = prepare(folder)
+        assert (prepared.error, prepared.rows_read) == (refused.format(rows), 0), size
+    # a cut between two observations on a record boundary leaves a well-formed file:
+    # version 5 headers hold no row count, so it cannot be seen (docs/nhanes.md)
+    femur.write_bytes(original[:first + 160])
+    assert nhanes.read_xpt(femur, "DXXFEM").height == 4
+
+
+def test_negative_and_missing_survey_weights_load_with_a_note(tmp_path: Path) -> None:
+    folder = write_nhanes(tmp_path / "f", [participant(1), participant(2, weight=-5.0),
+                                           participant(3, weight=-1.0), participant(4)])
+    demo = folder / "P_DEMO.XPT"
+    _rewrite(demo, _read(demo).with_columns(
+        pl.when(pl.col("SEQN") == 4).then(None).otherwise(pl.col("WTMECPRP"))
+        .alias("WTMECPRP")), "DEMO")
+    prepared = prepare(folder)
+    assert (prepared.error, prepared.rows_read, prepared.valid.height) == (None, 4, 4)
+    refuses = (" (loaded; `dxa prevalence --weights survey` refuses a weighted estimate "
+               "that counts them)")
+    assert [n for n in prepared.notes if "exam weight" in n] == [
+        "exams with a negative MEC exam weight (WTMECPRP): 2" + refuses,
+        "exams with no MEC exam weight (WTMECPRP): 1" + refuses,
+    ]
+
+
+@pytest.mark.skipif(not (shared_nhanes() / "P_DXXFEM.XPT").is_file(),
+                    reason="the shared NHANES files (../shared/data/nhanes) are not here")
+@pytest.mark.usefixtures("prefect_harness")
+def test_damaged_copies_of_the_real_nhanes_files_fail_alone_beside_the_intact_folder(
+    tmp_path: Path,
+) -> None:
+    def copy(name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        for source in shared_nhanes().glob("*.XPT"):
+            shutil.copyfile(source, folder / source.name)
+        return folder
+
+    text, cut, lone = copy("text"), copy("cut"), copy("lone")
+    demo = text / "P_DEMO.XPT"
+    _rewrite(demo, _with_text_age(_read(demo), 109264), "DEMO")
+    femur = cut / "P_DXXFEM.XPT"
+    start = _observations_start(femur)  # 160-byte observations (20 variables)
+    _cut(femur, start + 1000 * 160 + 80)  # on a record boundary, inside observation 1001
+    (lone / "P_DXXFEM.XPT").unlink()
+    db = tmp_path / "r.duckdb"
+    result = CliRunner().invoke(app, ["run", str(text), str(cut), str(lone),
+                                      str(shared_nhanes()), "--format", "nhanes",
+                                      "--db", str(db), "--json"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "unknown" not in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        files = con.execute("SELECT path, status, error, rows_loaded FROM source_files "
+                            "ORDER BY path").fetchall()
+        counts = con.execute("SELECT (SELECT count(*) FROM exams), "
+                             "(SELECT count(*) FROM survey_design)").fetchone()
+    assert sorted(files) == sorted([
+        (str(cut), "failed", "P_DXXFEM.XPT: the file is truncated (it ends inside an "
+                             "observation record, after 1000 whole observations)", 0),
+        (str(lone), "failed", "P_DEMO.XPT: no DXXFEM file beside it (expected "
+                              "P_DXXFEM.XPT)", 0),
+        (str(text), "failed", "P_DEMO.XPT: variable RIDAGEYR holds text, not numbers", 0),
+        (str(shared_nhanes()), "loaded", None, 3735),
+    ])
+    assert counts == (3735, 3735)

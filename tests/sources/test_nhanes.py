@@ -114,7 +114,7 @@ def test_detection_and_folder_problems(tmp_path: Path) -> None:
         nhanes.read(folder)
     (folder / "DXXFEM_J.XPT").unlink()
     prepared = prepare_input(Input(folder, "nhanes"), ReadOptions())
-    assert prepared.error == "NHANES folder lacks file(s): DXXFEM"
+    assert prepared.error == "P_DEMO.XPT: no DXXFEM file beside it (expected P_DXXFEM.XPT)"
 
 
 def test_a_file_missing_a_required_variable_fails_naming_it(tmp_path: Path) -> None:
