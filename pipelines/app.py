@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipelines.readers.compare import Comparison
+    from pipelines.readers.prevalence import PrevalenceRequest, PrevalenceResult
+    from pipelines.readers.prevalence_options import PrevalenceOptions
     from pipelines.readers.reporting.formats import ReportFormat
     from pipelines.readers.reporting.model import Report
     from pipelines.runtime.progress import Reporter
@@ -183,6 +185,21 @@ def compare(db: Path, ruleset_a: str, ruleset_b: str, as_of: str | None) -> Comp
         raise UnknownComparison(f"--as-of {as_of}: not a date (YYYY-MM-DD)") from None
     with reading(db) as con:
         return compare_rulesets(con, ruleset_a, ruleset_b, day)
+
+
+def prevalence(options: PrevalenceOptions) -> tuple[PrevalenceRequest, PrevalenceResult]:
+    """`dxa prevalence`: osteoporosis and low bone mass with 95 % CIs; the checked
+    request beside the result (the output says what was counted)."""
+    from pipelines.readers.prevalence import PrevalenceError
+    from pipelines.readers.prevalence import prevalence as estimate
+    from pipelines.readers.prevalence_options import build_request
+    from transforms.reference_files import ReferenceFileError
+
+    request = build_request(options)
+    try:
+        return request, estimate(request)
+    except ReferenceFileError as exc:
+        raise PrevalenceError(str(exc)) from None
 
 
 def rules_catalog(markdown: bool, ruleset: str | None) -> str:

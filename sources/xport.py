@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.errors import FileProblem
+from schemas.errors import FileProblem
 
 RECORD = 80  # bytes per transport record (header, NAMESTR and observation lines)
 BLANK = 0x20

@@ -258,9 +258,12 @@ def prevalence(
 ) -> None:
     """Prevalence of osteoporosis and low bone mass with 95 % CIs (survey or registry)."""
     from pipelines.cli.prevalence import run_prevalence
+    from pipelines.readers.prevalence_options import PrevalenceOptions
 
-    run_prevalence(db, min_age, sites, by, standard, weights, ruleset, fmt, out, fail, ci,
-                   per, period)
+    options = PrevalenceOptions(db, min_age=min_age, sites=sites, by=by, standard=standard,
+                                weights=weights, ruleset=ruleset, ci=ci, per=per,
+                                period=period)
+    run_prevalence(options, fmt, out)
 
 
 def main() -> None:

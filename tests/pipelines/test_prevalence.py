@@ -17,11 +17,11 @@ from nhanes_files import participant, shared_nhanes, write_nhanes
 from typer.testing import CliRunner
 
 from pipelines.cli.commands import app
-from pipelines.cli.prevalence import parse_period
 from pipelines.ingest.decide import decider_for, resolve_ruleset
 from pipelines.ingest.load import load_input
 from pipelines.ingest.prepare import PreparedInput, prepare_input
 from pipelines.readers.prevalence import PrevalenceError, PrevalenceRequest, prevalence
+from pipelines.readers.prevalence_options import parse_period
 from pipelines.registry.duckdb_file import writer_for
 from pipelines.registry.ledger import begin_run
 from pipelines.registry.store import registry
