@@ -32,15 +32,16 @@ from transforms.columns import PARSE_ERRORS, RAW, ROW_NUMBER, ROW_PROBLEM
 #: Columns of a quarantine frame (the store adds run_id, file_sha256, source_format, path).
 QUARANTINE_COLUMNS = tuple(QUARANTINE_SCHEMA)
 
-#: pandera check name -> (reason code, comparison shown with the bound).
-_CHECK_REASONS: dict[str, tuple[str, str]] = {
-    "not_nullable": ("REQUIRED", ""),
-    "isin": ("NOT_ALLOWED", ""),
-    "str_length": ("EMPTY", ""),
-    "greater_than": ("BELOW_RANGE", ">"),
-    "greater_than_or_equal_to": ("BELOW_RANGE", ">="),
-    "less_than": ("ABOVE_RANGE", "<"),
-    "less_than_or_equal_to": ("ABOVE_RANGE", "<="),
+#: Range checks: pandera check name -> the comparison shown with the bound.
+_RANGE_OPS: dict[str, str] = {
+    "greater_than": ">", "greater_than_or_equal_to": ">=",
+    "less_than": "<", "less_than_or_equal_to": "<=",
+}
+#: pandera check name -> reason code (a range check's code says which side it failed).
+_CHECK_CODES: dict[str, str] = {
+    "not_nullable": "REQUIRED", "isin": "NOT_ALLOWED", "str_length": "EMPTY",
+    **{name: "BELOW_RANGE" if name.startswith("greater") else "ABOVE_RANGE"
+       for name in _RANGE_OPS},
 }
 
 
@@ -108,16 +109,14 @@ def _check_reasons(cases: pl.DataFrame) -> pl.DataFrame:
     check = pl.col("check")
     name = check.str.extract(r"^([a-z_]+)", 1)
     bound = check.str.extract(r"\((.*)\)$", 1)
-    known = {k: v[0] for k, v in _CHECK_REASONS.items()}
-    ops = {k: v[1] for k, v in _CHECK_REASONS.items()}
-    code = pl.coalesce(name.replace_strict(known, default=None),
+    code = pl.coalesce(name.replace_strict(_CHECK_CODES, default=None),
                        pl.when(check.is_in(list(REASONS))).then(check))
     framed = cases.with_columns(
         position=pl.col("index").cast(pl.Int64),
         code=pl.when((code == "BELOW_RANGE") & pl.col("column").is_in(_DATE_COLUMNS))
         .then(pl.lit("TOO_EARLY"))
         .otherwise(code),
-        op=name.replace_strict(ops, default=""),
+        op=name.replace_strict(_RANGE_OPS, default=""),
         bound=bound,
     )
     unknown = framed.filter(pl.col("code").is_null())

@@ -52,15 +52,9 @@ def copy_registry(source: Registry, into: Path, lock_timeout_s: float) -> Regist
     return source.copy_to(into, lock_timeout_s)
 
 
-def reassess_registry(
-    writer: RegistryWriter,
-    run_id: str,
-    ruleset: Ruleset,
-    decide: Decider,
-    *,
-    latest_only: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> ReassessCounts:
+def reassess_registry(writer: RegistryWriter, run_id: str, ruleset: Ruleset, decide: Decider,
+                      *, latest_only: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+                      ) -> ReassessCounts:
     """Add `ruleset`'s assessments and flags for the exams it has not judged, atomically."""
     label = ruleset.label
     source = writer.check_ruleset(ruleset)  # refused before anything is written
