@@ -42,6 +42,7 @@ from typing import Final
 
 import polars as pl
 
+from schemas.tables import CHANGE_SCHEMA, FLAG_SCHEMA
 from transforms.precision import PrecisionTable
 from transforms.rules.declare import (
     ARTICLE,
@@ -140,32 +141,6 @@ INPUT_SCHEMA: Final = {
     "bmd_g_cm2": pl.Float64,
     "hip_side": pl.String,
     "vertebrae": pl.Int64,
-}
-
-#: The `changes` frame, as the DuckDB table `bmd_changes` holds it (without run_id).
-CHANGE_SCHEMA: Final = {
-    "exam_id": pl.String,
-    "site": pl.String,
-    "comparison": pl.String,
-    "prior_exam_id": pl.String,
-    "bmd_g_cm2": pl.Float64,
-    "prior_bmd_g_cm2": pl.Float64,
-    "pct_change": pl.Float64,
-    "lsc_pct": pl.Float64,
-    "lsc_source": pl.String,
-    "significant": pl.Boolean,
-    "direction": pl.String,
-    "days_between": pl.Int32,
-    "region_verified": pl.Boolean,
-}
-
-#: The `flags` frame, as the DuckDB table `flags` holds it (without run_id).
-FLAG_SCHEMA: Final = {
-    "exam_id": pl.String,
-    "code": pl.String,
-    "severity": pl.String,
-    "detail": pl.String,
-    "ruleset": pl.String,
 }
 
 #: Flag codes this module writes: replaced whenever an exam is judged again.

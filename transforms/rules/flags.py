@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas.tables import FLAG_SCHEMA
 from schemas.vocabulary import Severity
 from transforms.rules.names import NO_SITE, fired_col
 from transforms.rules.risk import missing_detail, missing_mask
 from transforms.rules.ruleset import Ruleset
 from transforms.rules.treatment import no_indication_on_treatment
 
-FLAG_COLUMNS: tuple[str, ...] = ("exam_id", "code", "severity", "detail", "ruleset")
-FLAG_SCHEMA = {name: pl.String() for name in FLAG_COLUMNS}
+FLAG_COLUMNS: tuple[str, ...] = tuple(FLAG_SCHEMA)
 #: Flag codes in the order the flags frame groups them, with their severity.
 FLAG_SEVERITY: dict[str, Severity] = {
     "MENOPAUSE_ASSUMED": Severity.INFO,
