@@ -139,3 +139,30 @@ def test_the_rooms_import_each_other_one_way() -> None:
     assert "cli" not in set().union(*(graph[r] for r in graph if r != "cli"))
     assert graph["registry"] <= {"runtime"}
     assert graph["runtime"] == set()
+
+
+#: The facade's functions that run a Prefect flow (and so want the early server).
+FLOW_FUNCTIONS = ("application.run(", "application.reassess(", "application.forget(")
+
+
+def _commands(group, path: tuple[str, ...] = ()):  # noqa: ANN001, ANN202 - click objects
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_the_console_script_knows_every_command_that_runs_a_flow() -> None:
+    """`entry.FLOW_COMMANDS` (kept light: the console script reads it before importing
+    anything) names exactly the commands whose body calls a flow-running facade function."""
+    import inspect
+
+    import typer
+
+    from pipelines.cli.commands import app
+    from pipelines.cli.entry import FLOW_COMMANDS
+
+    running = {path for path, command in _commands(typer.main.get_command(app))
+               if any(call in inspect.getsource(command.callback) for call in FLOW_FUNCTIONS)}
+    assert running == set(FLOW_COMMANDS)
