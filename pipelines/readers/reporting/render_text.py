@@ -8,11 +8,13 @@ import csv
 import datetime as dt
 import io
 
+import polars as pl
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from pipelines.readers.reporting.model import Report, Section, Value, records
+from pipelines.readers.spreadsheet_cells import neutralise
 
 
 def plain(value: Value) -> str:
@@ -74,16 +76,22 @@ def to_csv(report: Report) -> str:
 
     One header for all sections, so a spreadsheet or `read_csv` takes the file whole and
     filters on `section`; each column keeps one meaning (and one type) across sections.
+    Cells are neutralised for spreadsheets (`spreadsheet_cells`): a text cell that would
+    start a formula (a file name, a ruleset label, ...) gets a leading `'`.
     """
     names: list[str] = []
     for section in report.sections:
         names += [c.name for c in section.columns if c.name not in names]
+    header = ["section", *names]
+    cells = pl.DataFrame(
+        [[section.key, *(plain(row.get(n)) for n in names)]
+         for section in report.sections for row in section.as_dicts()],
+        schema=dict.fromkeys(header, pl.String), orient="row",
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["section", *names])
-    for section in report.sections:
-        for row in section.as_dicts():
-            writer.writerow([section.key, *(plain(row.get(n)) for n in names)])
+    writer.writerow(header)
+    writer.writerows(neutralise(cells).rows())
     return buffer.getvalue()
 
 
