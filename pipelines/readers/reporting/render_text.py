@@ -10,8 +10,8 @@ import io
 
 import polars as pl
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pipelines.readers.reporting.model import Report, Section, Value, records
 from pipelines.readers.spreadsheet_cells import neutralise
@@ -43,20 +43,21 @@ def display(value: Value) -> str:
 def section_table(section: Section) -> Table:
     """One section as a rich table (item/value lines for a record section).
 
-    Cells are escaped: a file named `exams [draft].csv` prints as written, not as markup.
+    Every title, header and cell is a `Text`, which rich never reads as markup: a file
+    named `exams [draft] v2.csv` prints as written on any console, markup on or off.
     """
-    table = Table(title=escape(section.title), title_justify="left")
+    table = Table(title=Text(section.title, style="table.title"), title_justify="left")
     if section.record:
         table.show_header = False
         table.add_column("")
         table.add_column("", justify="right")
         for header, value in records(section):
-            table.add_row(escape(header), escape(display(value)))
+            table.add_row(Text(header), Text(display(value)))
         return table
     for column in section.columns:
-        table.add_column(escape(column.header), justify="right" if column.numeric else "left")
+        table.add_column(Text(column.header), justify="right" if column.numeric else "left")
     for row in section.rows:
-        table.add_row(*(escape(display(v)) for v in row))
+        table.add_row(*(Text(display(v)) for v in row))
     return table
 
 
