@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,10 @@ def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Pa
     seen: set[Path] = set()
 
     def visit(path: Path, above: frozenset[Path]) -> None:
+        broken = broken_link(path)
+        if broken is not None:
+            inputs.append(Input(path, None, broken))
+            return
         if path.is_dir():
             real = path.resolve()
             if real in above:
@@ -126,7 +131,7 @@ def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Pa
         inputs.append(_detect(path))
 
     for path in paths:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             inputs.append(Input(path, None, "no such file or folder"))
             continue
         visit(path, frozenset())
@@ -136,6 +141,30 @@ def discover(paths: list[Path], fmt: str = "auto") -> tuple[list[Input], list[Pa
 #: Why a linked folder is not read (see `discover`).
 LOOP = "symlink loop: links back to a folder that contains it (not followed)"
 SEEN = "a link to a folder already read through another path (not read twice)"
+#: Why a symbolic link leads to nothing that can be read (see `broken_link`).
+LINK_LOOP = ("symlink loop: the symbolic link leads back to itself, directly or through "
+             "other links (not followed)")
+DANGLING_LINK = "a symbolic link to a file or folder that does not exist"
+
+
+def broken_link(path: Path) -> str | None:
+    """Why the symbolic link `path` cannot be followed, or None (not a link, or it works).
+
+    Without this a link to itself (or two links to each other) reads "not a file" from
+    every reader, and a link to a removed file "no such file or folder", which hides what
+    is wrong; the system's error number tells the two apart.
+    """
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return LINK_LOOP
+        if exc.errno == errno.ENOENT:
+            return DANGLING_LINK
+        return f"cannot follow the symbolic link ({(exc.strerror or 'error').lower()})"
+    return None
 
 
 def _folder_is_format(path: Path, fmt: str) -> bool:

@@ -24,12 +24,13 @@ from transforms.precision import load_precision
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 
-def load_sample_registry(db: Path, ruleset: str = "core-2025") -> Path:
-    """Load sample_data into `db` as one completed run; publish and return the copy."""
+def load_sample_registry(db: Path, ruleset: str = "core-2025", source: Path = SAMPLE) -> Path:
+    """Load sample_data (or the exports under `source`) into `db` as one completed run;
+    publish and return the copy."""
     chosen = resolve_ruleset(ruleset)
     decide = decider_for(chosen)
     precision = load_precision()
-    inputs, _ = discover([SAMPLE])
+    inputs, _ = discover([source])
     run_id = f"sample-{chosen.id}"
     with registry(db) as con:
         con.execute(

@@ -127,7 +127,9 @@ def report(
     if output is None:
         print(written, end="")
     else:
-        output.write_text(written, encoding="utf-8")
+        from pipelines.runtime.export_files import write_private_text
+
+        write_private_text(output, written)  # 0600, whole or not at all
         err.print(f"wrote {output}", highlight=False)
 
 

@@ -120,11 +120,11 @@ def compare_command(
         CompareFormat.table),
 ) -> None:
     """Transition matrices of treatment and WHO category between two rulesets."""
-    from pipelines.readers.compare import long_form
+    from pipelines.readers.compare import long_form, long_form_csv
 
     comparison = application.compare(db, ruleset_a, ruleset_b, as_of)
-    if fmt is CompareFormat.csv:
-        print(long_form(comparison).write_csv(), end="")
+    if fmt is CompareFormat.csv:  # opened in spreadsheets: no cell read as a formula
+        print(long_form_csv(comparison), end="")
     elif fmt is CompareFormat.json:
         print(json.dumps({"ruleset_a": comparison.ruleset_a,
                           "ruleset_b": comparison.ruleset_b,

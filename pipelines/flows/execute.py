@@ -72,14 +72,18 @@ def execute_run(request: RunRequest,
 def _check(request: RunRequest) -> None:
     """Refuse what would fail later, in a second, before Prefect starts."""
     from pipelines.ingest.settings import resolve_settings
+    from sources.detect import broken_link
 
     # validated now, in a second, not after Prefect started; the flow gets the same objects
     resolve_settings(request.ruleset, str(request.precision) if request.precision else None,
                      request.fmt, request.date_format, request.lock_timeout_s,
                      request.t_reference)
-    missing = [str(p) for p in request.paths if not p.exists()]
+    missing = [str(p) for p in request.paths if not p.exists() and not p.is_symlink()]
     if missing:
         raise RunNotStarted(f"no such file or folder: {', '.join(missing)}")
+    for path in request.paths:  # a link to itself or to nothing: said so, not "no such file"
+        if (broken := broken_link(path)) is not None:
+            raise RunNotStarted(f"{path}: {broken}")
     if not request.db.parent.is_dir():
         raise RunNotStarted(f"--db {request.db}: the folder {request.db.parent} does not exist")
     check_path(request.db)  # a folder, a CSV, an image: refused before Prefect starts

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from pipelines.readers.reporting.model import Section, counts, section_from_frame, text
+from pipelines.readers.spreadsheet_cells import neutralise
 from pipelines.registry.rulesets import resolve_held
 from pipelines.registry.scratch import scratch
 from pipelines.registry.store import query
@@ -93,6 +94,12 @@ def long_form(comparison: Comparison) -> pl.DataFrame:
                      pl.lit(comparison.ruleset_b).alias("ruleset_b"), pl.all())
         for name, cells in comparison.cells.items()
     ])
+
+
+def long_form_csv(comparison: Comparison) -> str:
+    """`long_form` as CSV for spreadsheets: a text cell that would start a formula gets a
+    leading `'` (`spreadsheet_cells`)."""
+    return neutralise(long_form(comparison)).write_csv()
 
 
 def matrix(cells: pl.DataFrame) -> pl.DataFrame:

@@ -16,12 +16,15 @@ H((K xor opad) || H((K xor ipad) || message)), with the padded key blocks passed
 parameters, never written into SQL text, the files or a log. Each id is prefixed with its
 kind (`patient:`, `exam:`) so a patient and an exam that share an id string still get
 different pseudonyms.
+
+Each file is written private (0600) under a temporary name, and the files are renamed
+into place only once every one of them is written (`pipelines.runtime.export_files`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
@@ -32,6 +35,7 @@ from pipelines.readers.worklists import WorklistError, resolve_ruleset_label
 from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
 from pipelines.registry.scratch import copy_to_parquet
 from pipelines.registry.staging import sql_string
+from pipelines.runtime.export_files import private_output
 
 #: Shortest key accepted: 32 bytes (256 bits), written as 64 hexadecimal characters.
 KEY_MIN_BYTES = 32
@@ -146,12 +150,11 @@ def write_research_extract(
     if ruleset:
         params["ruleset"] = ruleset
     filters = _filters(as_of, ruleset)
-    counts, written = {}, []
-    try:
+    counts = {}
+    with ExitStack() as files:  # each file private, renamed into place once all are written
         for table, path in paths.items():
+            temporary = files.enter_context(private_output(path))
             selected, dropped = extract_columns(con, table)
-            temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            written.append((temporary, path))
             note = ("pseudonyms: HMAC-SHA256 under the registry's research key; birth dates "
                     f"as years; dropped: {', '.join(dropped) or 'none'}")
             used = {k: v for k, v in params.items()
@@ -162,12 +165,6 @@ def write_research_extract(
             counts[table] = con.sql(
                 f"SELECT count(*) FROM read_parquet({sql_string(str(temporary))})"
             ).fetchall()[0][0]
-        for temporary, path in written:
-            os.replace(temporary, path)
-    finally:
-        for temporary, _ in written:
-            if temporary.exists():
-                temporary.unlink()
     return counts
 
 

@@ -22,20 +22,43 @@ def is_safe(exc: BaseException) -> bool:
     return isinstance(exc, DxaError) and exc.safe_to_show
 
 
-#: Said when a write failed for want of disk space (the errno names no data).
-NO_SPACE = "no space left on device"
+#: Said when a write failed for want of disk space: the operating system's own words
+#: for ENOSPC (the errno names no data).
+NO_SPACE = os.strerror(errno.ENOSPC).lower()
+
+#: How libraries word a full disk when they pass on no errno: DuckDB and polars quote the
+#: system's text ("...: No space left on device", "(os error 28)"), Windows its own.
+_DISK_FULL_WORDS = (NO_SPACE, "no space left on device", f"(os error {errno.ENOSPC})",
+                    "not enough space on the disk")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the errors it was raised from or while handling (each once)."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """A write refused for want of space: OSError ENOSPC, or DuckDB's wrapped errno text.
+    """A write refused for want of space, here or in the error that led to this one.
 
-    DuckDB reports a full disk as a TransactionException or IOException whose message
-    ends with the operating system's "No space left on device"; only that is tested,
-    the message itself is never shown.
+    An OSError with errno ENOSPC; or a library's error whose text says so: DuckDB reports
+    a full disk as a TransactionException, IOException or FatalException whose message
+    ends with the system's "No space left on device", and a ROLLBACK refused after it
+    raises a TransactionException of its own whose context is the full disk. Only the
+    words are tested; the message itself (which may quote a path or a value) is never
+    shown.
     """
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return True
-    return NO_SPACE in str(exc).lower()
+    for error in _chain(exc):
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        text = str(error).lower()
+        if any(words in text for words in _DISK_FULL_WORDS):
+            return True
+    return False
 
 
 def safe_reason(exc: BaseException) -> str:

@@ -89,8 +89,10 @@ def _night(con: duckdb.DuckDBPyConnection, path: Path, run_id: str, ruleset_id: 
 
 
 def build_registry(folder: Path, *, two_rulesets: bool = True,
-                   drifting_scanner: bool = False) -> Path:
-    """The registry file, closed, ready for `dxa report`."""
+                   drifting_scanner: bool = False,
+                   scanners: tuple[str, str] = ("QC-STABLE", "QC-DRIFT")) -> Path:
+    """The registry file, closed, ready for `dxa report`; `scanners`: the serials of the
+    stable and the drifting scanner."""
     db = folder / "report.duckdb"
     night1 = write_csv(folder / "night1.csv", first_night())
     night2 = write_csv(folder / "night2.csv", second_night())
@@ -102,6 +104,6 @@ def build_registry(folder: Path, *, two_rulesets: bool = True,
         if drifting_scanner:  # exams only (no assessments): they move no category count
             stable = [1.0] * MONTHS
             drifting = [1.0 + 0.01 * max(0, month - 5) for month in range(MONTHS)]
-            insert_frame(con, "exams", scanner_exams("QC-STABLE", stable))
-            insert_frame(con, "exams", scanner_exams("QC-DRIFT", drifting))
+            insert_frame(con, "exams", scanner_exams(scanners[0], stable))
+            insert_frame(con, "exams", scanner_exams(scanners[1], drifting))
     return db

@@ -6,6 +6,7 @@ import errno
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from exam_rows import make_row, write_csv
 from typer.testing import CliRunner
@@ -32,6 +33,45 @@ def test_the_reason_names_the_full_disk_and_no_data() -> None:
         assert safe_reason(exc) == "TransactionException: no space left on device"
     full = OSError(errno.ENOSPC, "No space left on device", f"/data/{SECRET}")
     assert safe_reason(full) == "OSError: no space left on device"
+
+
+def _rollback() -> None:
+    raise duckdb.TransactionException(
+        "TransactionContext Error: cannot rollback - no transaction is active")
+
+
+def _rollback_refused_after_a_full_disk() -> None:
+    """What `transaction()` raises when the ROLLBACK after a full disk is refused too:
+    the rollback's error, whose context is the full disk."""
+    try:
+        _full_disk()
+    except duckdb.TransactionException:
+        _rollback()
+
+
+@pytest.mark.parametrize(("raise_it", "reason"), [
+    (_rollback_refused_after_a_full_disk, "TransactionException: no space left on device"),
+    (lambda: _raise(pl.exceptions.ComputeError(f"writing {SECRET}.csv: No space left on device"
+                                               " (os error 28)")),
+     "ComputeError: no space left on device"),
+    (lambda: _raise(duckdb.FatalException(
+        "FATAL Error: Failed to create checkpoint because of error: Could not write file "
+        f'"/data/{SECRET}.duckdb": No space left on device')),
+     "FatalException: no space left on device"),
+    (lambda: _raise(duckdb.TransactionException(
+        f"TransactionContext Error: Conflict on update of {SECRET}")),
+     "TransactionException"),
+])
+def test_a_full_disk_is_named_wherever_in_the_chain_it_is(raise_it, reason: str) -> None:
+    """The reason is the operating system's words for ENOSPC, never the library's text; an
+    error that is not about space stays its type alone."""
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the types differ per case
+        raise_it()
+    assert safe_reason(caught.value) == reason
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 @pytest.mark.usefixtures("prefect_harness")

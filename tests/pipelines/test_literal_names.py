@@ -43,3 +43,22 @@ def test_a_missing_bracketed_path_is_named_literally(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(missing), "--db", str(tmp_path / "r.duckdb")])
     assert result.exit_code == 1
     assert str(missing) in _flat(result.output)
+
+
+def test_the_summary_table_prints_a_bracketed_name_as_it_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The inputs table of `dxa run` (a console with markup off): no escaping shown."""
+    from pipelines.cli.console import print_summary
+    from pipelines.registry.outcome import FileOutcome, RunSummary
+
+    summary = RunSummary(run_id="r1", ruleset="core-2025@2", db_path="x.duckdb",
+                         status="completed",
+                         files=[FileOutcome(path="exams [draft] v2.csv", status="loaded",
+                                            rows_read=3, rows_loaded=3)],
+                         quarantine_reasons={"dose [/day]: is not a number": 1})
+    print_summary(summary)
+    printed = capsys.readouterr().out
+    assert "exams [draft] v2.csv" in printed
+    assert "dose [/day]: is not a number" in printed
+    assert "\\[" not in printed

@@ -11,8 +11,10 @@ says so; under CI (`CI` set) it fails instead, since `.ci/run` installs it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -26,6 +28,10 @@ from pipelines.readers.reporting.render_html import html_report
 #: Every chart the fixture registry fills (two rulesets: the comparison is drawn too).
 CHARTS = ("categories", "treatment", "overdue", "scanner-bmd", "scanner-t", "quarantine",
           "serial", "rulesets", "ruleset-crosstab")
+
+#: Scanner serials that would break an inline script: `<!--<script>` makes the HTML parser
+#: swallow the rest of the page, `</script>` ends the script early.
+HOSTILE_SERIALS = ("<!--<script>", "</script><script>alert(1)</script>")
 
 #: Vega's SVG marks that carry drawn content.
 MARKS = ("g.mark-rect path, g.mark-line path, g.mark-area path, g.mark-symbol path, "
@@ -45,8 +51,10 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def drifting_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture registry that fills every chart (a drifting scanner, two rulesets)."""
-    return build_registry(tmp_path_factory.mktemp("html"), drifting_scanner=True)
+    """The fixture registry that fills every chart (a drifting scanner, two rulesets);
+    its two drift-chart scanners have hostile serials."""
+    return build_registry(tmp_path_factory.mktemp("html"), drifting_scanner=True,
+                          scanners=HOSTILE_SERIALS)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +87,25 @@ def test_the_page_holds_no_identifier_and_no_remote_reference(page_file: Path) -
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     for tag in ("<script src", "<link", "<img src=\"http", "@import"):
         assert tag not in page
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_inline_json_holds_no_markup_and_parses_back_to_the_serials(page_file: Path) -> None:
+    page = page_file.read_text(encoding="utf-8")
+    inline = page.split("const specs = ", 1)[1].split(";\n", 1)[0]
+    assert not {"<", ">", "&"} & set(inline)  # written as \u003c, \u003e, \u0026
+    assert set(HOSTILE_SERIALS) <= set(_strings(json.loads(inline)))  # exactly as stored
+    assert "<script>alert(1)" not in page and "<!--<script>" not in page
 
 
 def test_every_chart_draws_offline_in_chromium(page_file: Path, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pipelines.cli.commands import app
 from pipelines.ingest.prepare import prepare_input
 from sources import nhanes
 from sources.base import ReadOptions
-from sources.detect import discover
+from sources.detect import DANGLING_LINK, LINK_LOOP, discover
 from sources.xport import observations
 
 HEADER = b"exam_id,patient_id,exam_date,sex,age_years,scanner_model,femoral_neck_t\n"
@@ -276,3 +276,55 @@ def test_damaged_copies_of_the_real_nhanes_files_fail_alone_beside_the_intact_fo
         (str(shared_nhanes()), "loaded", None, 3735),
     ])
     assert counts == (3735, 3735)
+
+
+def _broken_links(folder: Path) -> None:
+    """A link to itself, two links to each other, a link to a removed file."""
+    (folder / "self.csv").symlink_to(folder / "self.csv")
+    (folder / "a.csv").symlink_to(folder / "b.csv")
+    (folder / "b.csv").symlink_to(folder / "a.csv")
+    (folder / "gone.csv").symlink_to(folder / "removed.csv")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_link_to_itself_or_to_nothing_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "exams.csv", [make_row()])
+    _broken_links(folder)
+    inputs, ignored = discover([folder])
+    assert {i.path.name: i.problem for i in inputs} == {
+        "a.csv": LINK_LOOP, "b.csv": LINK_LOOP, "self.csv": LINK_LOOP,
+        "gone.csv": DANGLING_LINK, "exams.csv": None}
+    assert ignored == []
+    loop = next(i for i in inputs if i.path.name == "self.csv")
+    assert prepare_input(loop).error == LINK_LOOP  # the input fails with it, no traceback
+    given, _ = discover([folder / "self.csv"])  # named on the command line
+    assert [i.problem for i in given] == [LINK_LOOP]
+    assert LINK_LOOP.startswith("symlink loop: ")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_dxa_run_on_a_link_to_itself_names_the_loop(tmp_path: Path) -> None:
+    link = tmp_path / "self.csv"
+    link.symlink_to(link)
+    db = tmp_path / "r.duckdb"
+    result = CliRunner().invoke(app, ["run", str(link), "--db", str(db)])
+    assert result.exit_code == 1
+    assert " ".join(result.output.split()) == f"dxa: error: {link}: {LINK_LOOP}"
+    assert not db.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+@pytest.mark.usefixtures("prefect_harness")
+def test_dxa_run_on_a_folder_with_broken_links_loads_the_rest(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "exams.csv", [make_row()])
+    _broken_links(folder)
+    result = CliRunner().invoke(app, ["run", str(folder), "--db", str(tmp_path / "r.duckdb")])
+    assert result.exit_code == 2, result.output  # the run completed, inputs failed
+    text = " ".join(result.output.split())
+    assert f"failed: {folder / 'self.csv'}: {LINK_LOOP}" in text
+    assert f"failed: {folder / 'gone.csv'}: {DANGLING_LINK}" in text
+    assert "Traceback" not in result.output and "not a file" not in text

@@ -136,9 +136,19 @@ def _no_monthly(data: ChartData) -> str:
     return "no exam with a scanner and a measured site yet"
 
 
+#: Characters that could end or change an inline <script> (`</script>`, `<!--`, `-->`),
+#: written as JSON escapes: the same string to JavaScript, no markup to the HTML parser.
+_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def _script_json(value: object) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside a <script> element, whatever its strings hold.
+
+    The HTML parser reads a script's text before JavaScript does: `</script>` would end
+    it, and `<!--` followed by `<script` makes it swallow the rest of the page. No `<`,
+    `>` or `&` is left in the text, so neither can happen (JSON's own escapes).
+    """
+    return json.dumps(value, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
 
 
 def _figure_html(figure: Figure) -> str:

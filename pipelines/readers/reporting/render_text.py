@@ -8,11 +8,13 @@ import csv
 import datetime as dt
 import io
 
+import polars as pl
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pipelines.readers.reporting.model import Report, Section, Value, records
+from pipelines.readers.spreadsheet_cells import neutralise
 
 
 def plain(value: Value) -> str:
@@ -41,20 +43,21 @@ def display(value: Value) -> str:
 def section_table(section: Section) -> Table:
     """One section as a rich table (item/value lines for a record section).
 
-    Cells are escaped: a file named `exams [draft].csv` prints as written, not as markup.
+    Every title, header and cell is a `Text`, which rich never reads as markup: a file
+    named `exams [draft] v2.csv` prints as written on any console, markup on or off.
     """
-    table = Table(title=escape(section.title), title_justify="left")
+    table = Table(title=Text(section.title, style="table.title"), title_justify="left")
     if section.record:
         table.show_header = False
         table.add_column("")
         table.add_column("", justify="right")
         for header, value in records(section):
-            table.add_row(escape(header), escape(display(value)))
+            table.add_row(Text(header), Text(display(value)))
         return table
     for column in section.columns:
-        table.add_column(escape(column.header), justify="right" if column.numeric else "left")
+        table.add_column(Text(column.header), justify="right" if column.numeric else "left")
     for row in section.rows:
-        table.add_row(*(escape(display(v)) for v in row))
+        table.add_row(*(Text(display(v)) for v in row))
     return table
 
 
@@ -74,16 +77,22 @@ def to_csv(report: Report) -> str:
 
     One header for all sections, so a spreadsheet or `read_csv` takes the file whole and
     filters on `section`; each column keeps one meaning (and one type) across sections.
+    Cells are neutralised for spreadsheets (`spreadsheet_cells`): a text cell that would
+    start a formula (a file name, a ruleset label, ...) gets a leading `'`.
     """
     names: list[str] = []
     for section in report.sections:
         names += [c.name for c in section.columns if c.name not in names]
+    header = ["section", *names]
+    cells = pl.DataFrame(
+        [[section.key, *(plain(row.get(n)) for n in names)]
+         for section in report.sections for row in section.as_dicts()],
+        schema=dict.fromkeys(header, pl.String), orient="row",
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["section", *names])
-    for section in report.sections:
-        for row in section.as_dicts():
-            writer.writerow([section.key, *(plain(row.get(n)) for n in names)])
+    writer.writerow(header)
+    writer.writerows(neutralise(cells).rows())
     return buffer.getvalue()
 
 
