@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipelines.readers.compare import Comparison
+    from pipelines.readers.precision_study import PrecisionStudy
     from pipelines.readers.prevalence import PrevalenceRequest, PrevalenceResult
     from pipelines.readers.prevalence_options import PrevalenceOptions
     from pipelines.readers.reporting.formats import ReportFormat
@@ -200,6 +201,26 @@ def prevalence(options: PrevalenceOptions) -> tuple[PrevalenceRequest, Prevalenc
         return request, estimate(request)
     except ReferenceFileError as exc:
         raise PrevalenceError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class PrecisionOutcome:
+    """`dxa precision`: the study, and with `--output` what the written file holds and
+    what it leaves to the default (one line per scanner and site, counts only)."""
+
+    study: PrecisionStudy
+    written: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+def precision(db: Path, output: Path | None = None,
+              lock_timeout_s: float | None = None) -> PrecisionOutcome:
+    """`dxa precision`: the facility's own precision per scanner and site, from same-day
+    repeat exams (ISCD); with `output`, the precision file `dxa run --precision` reads."""
+    from pipelines.readers.precision_study import precision_study
+
+    study = precision_study(db, lock_timeout_s)
+    return PrecisionOutcome(study)
 
 
 def rules_catalog(markdown: bool, ruleset: str | None) -> str:
