@@ -217,10 +217,13 @@ def precision(db: Path, output: Path | None = None,
               lock_timeout_s: float | None = None) -> PrecisionOutcome:
     """`dxa precision`: the facility's own precision per scanner and site, from same-day
     repeat exams (ISCD); with `output`, the precision file `dxa run --precision` reads."""
+    from pipelines.readers.precision_file import notes, write_precision_file
     from pipelines.readers.precision_study import precision_study
 
     study = precision_study(db, lock_timeout_s)
-    return PrecisionOutcome(study)
+    if output is None:
+        return PrecisionOutcome(study)
+    return PrecisionOutcome(study, write_precision_file(study, output), tuple(notes(study)))
 
 
 def rules_catalog(markdown: bool, ruleset: str | None) -> str:
