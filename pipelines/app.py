@@ -70,8 +70,10 @@ class ReassessRequest:
     lock_timeout_s: float = WRITE_LOCK_TIMEOUT_S
 
 
-def reassess(request: ReassessRequest) -> RunSummary:
-    """Judge the registry's exams under a ruleset (into a copy with `into`), as a flow."""
+def reassess(request: ReassessRequest, on_progress: Reporter | None = None) -> RunSummary:
+    """Judge the registry's exams under a ruleset (into a copy with `into`), as a flow.
+
+    `on_progress`: told how many of the pending exams are judged (a terminal's bar)."""
     _require_registry(request.db)
     from pipelines.runtime.env import configure_prefect_env
 
@@ -82,11 +84,12 @@ def reassess(request: ReassessRequest) -> RunSummary:
         from pipelines.flows.reassess import reassess_flow
         from pipelines.ingest.settings import resolve_settings
         from pipelines.runtime.logs import route_library_logging
+        from pipelines.runtime.progress import reporting
 
         # a bad file fails in a second, before Prefect is used
         resolve_settings(request.ruleset, lock_timeout_s=request.lock_timeout_s)
         route_library_logging()
-        with api.in_use():
+        with api.in_use(), reporting(on_progress):
             return reassess_flow(str(request.db), request.ruleset,
                                  latest_only=request.latest_only,
                                  into=str(request.into) if request.into else None,
