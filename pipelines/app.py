@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipelines.readers.compare import Comparison
+    from pipelines.readers.patient import PatientHistory
     from pipelines.readers.prevalence import PrevalenceRequest, PrevalenceResult
     from pipelines.readers.prevalence_options import PrevalenceOptions
     from pipelines.readers.reporting.formats import ReportFormat
@@ -163,6 +164,27 @@ def export_worklist(kind: str, db: Path, output: Path, *, as_of: str | None = No
 
     return export(kind, db, output, as_of=as_of, ruleset=ruleset,
                   lock_timeout_s=lock_timeout_s)
+
+
+def patient(db: Path, patient_id: str, *, ruleset: str | None = None,
+            lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> PatientHistory:
+    """`dxa patient ID`: one patient's exams, decisions and BMD trend (authorised staff)."""
+    from pipelines.readers.patient import patient_history
+
+    return patient_history(db, patient_id, ruleset=ruleset, lock_timeout_s=lock_timeout_s)
+
+
+def patient_page(db: Path, patient_id: str, output: Path, *, ruleset: str | None = None,
+                 lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> PatientHistory:
+    """`dxa patient ID --format html --output FILE`: the page with a chart per site,
+    written 0600 (it names a patient); the history it shows."""
+    from pipelines.readers.patient import patient_history
+    from pipelines.readers.patient_page import check_output, write_patient_page
+
+    check_output(output)  # a missing folder is refused before the registry is read
+    history = patient_history(db, patient_id, ruleset=ruleset, lock_timeout_s=lock_timeout_s)
+    write_patient_page(history, output)
+    return history
 
 
 def export_research(db: Path, key_file: Path | None, output: Path, *,
