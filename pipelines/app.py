@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipelines.readers.compare import Comparison
+    from pipelines.readers.patient import PatientHistory
     from pipelines.readers.precision_study import PrecisionStudy
     from pipelines.readers.prevalence import PrevalenceRequest, PrevalenceResult
     from pipelines.readers.prevalence_options import PrevalenceOptions
@@ -71,8 +72,10 @@ class ReassessRequest:
     lock_timeout_s: float = WRITE_LOCK_TIMEOUT_S
 
 
-def reassess(request: ReassessRequest) -> RunSummary:
-    """Judge the registry's exams under a ruleset (into a copy with `into`), as a flow."""
+def reassess(request: ReassessRequest, on_progress: Reporter | None = None) -> RunSummary:
+    """Judge the registry's exams under a ruleset (into a copy with `into`), as a flow.
+
+    `on_progress`: told how many of the pending exams are judged (a terminal's bar)."""
     _require_registry(request.db)
     from pipelines.runtime.env import configure_prefect_env
 
@@ -83,11 +86,12 @@ def reassess(request: ReassessRequest) -> RunSummary:
         from pipelines.flows.reassess import reassess_flow
         from pipelines.ingest.settings import resolve_settings
         from pipelines.runtime.logs import route_library_logging
+        from pipelines.runtime.progress import reporting
 
         # a bad file fails in a second, before Prefect is used
         resolve_settings(request.ruleset, lock_timeout_s=request.lock_timeout_s)
         route_library_logging()
-        with api.in_use():
+        with api.in_use(), reporting(on_progress):
             return reassess_flow(str(request.db), request.ruleset,
                                  latest_only=request.latest_only,
                                  into=str(request.into) if request.into else None,
@@ -161,6 +165,27 @@ def export_worklist(kind: str, db: Path, output: Path, *, as_of: str | None = No
 
     return export(kind, db, output, as_of=as_of, ruleset=ruleset,
                   lock_timeout_s=lock_timeout_s)
+
+
+def patient(db: Path, patient_id: str, *, ruleset: str | None = None,
+            lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> PatientHistory:
+    """`dxa patient ID`: one patient's exams, decisions and BMD trend (authorised staff)."""
+    from pipelines.readers.patient import patient_history
+
+    return patient_history(db, patient_id, ruleset=ruleset, lock_timeout_s=lock_timeout_s)
+
+
+def patient_page(db: Path, patient_id: str, output: Path, *, ruleset: str | None = None,
+                 lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> PatientHistory:
+    """`dxa patient ID --format html --output FILE`: the page with a chart per site,
+    written 0600 (it names a patient); the history it shows."""
+    from pipelines.readers.patient import patient_history
+    from pipelines.readers.patient_page import check_output, write_patient_page
+
+    check_output(output)  # a missing folder is refused before the registry is read
+    history = patient_history(db, patient_id, ruleset=ruleset, lock_timeout_s=lock_timeout_s)
+    write_patient_page(history, output)
+    return history
 
 
 def export_research(db: Path, key_file: Path | None, output: Path, *,

@@ -121,6 +121,7 @@ class LargeCsv:
         offset = 0
         for batch in range(len(layout.batches)):
             table = read_batch(layout, batch, offset)
+            table.position = layout.position(batch)
             offset += table.rows_read + table.blank_rows
             yield table
 

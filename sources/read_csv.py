@@ -34,6 +34,21 @@ from transforms.columns import ROW_NUMBER
 DEFAULT_BATCH_BYTES = 200 * 2**20
 
 
+@dataclass(frozen=True)
+class BatchPosition:
+    """Where one batch sits in its file: its number and its bytes, for progress bars.
+
+    Offsets count the file's text as read (UTF-8, without a BOM), header included:
+    `bytes_end` of the last batch is `bytes_total`.
+    """
+
+    number: int  # 1 = the first batch
+    batches: int
+    bytes_start: int
+    bytes_end: int
+    bytes_total: int
+
+
 @dataclass
 class RawTable:
     """The text cells of one file (or batch) plus what was learned while reading it.
@@ -41,12 +56,13 @@ class RawTable:
     `cells` holds `_row_number`, the canonical columns present (text), the file's unknown
     columns under their header names, and `_row_problem` (why a row is malformed, a
     `schemas.reasons` reason, else null). Blank rows (no cell holds anything) are not
-    data: they are counted, not kept.
+    data: they are counted, not kept. `position`: a large file's batch, where it sits.
     """
 
     cells: pl.DataFrame
     extra_columns: list[str] = field(default_factory=list)
     blank_rows: int = 0
+    position: BatchPosition | None = None
 
     @property
     def rows_read(self) -> int:
@@ -85,6 +101,11 @@ class CsvLayout:
         if start == self.header_end:
             return self.data[:end]
         return self.data[: self.header_end] + self.data[start:end]
+
+    def position(self, batch: int) -> BatchPosition:
+        """Batch `batch` (0-based) as a progress bar counts it: bytes read up to its end."""
+        start, end = self.batches[batch]
+        return BatchPosition(batch + 1, len(self.batches), start, end, self.batches[-1][1])
 
     @property
     def row_shape(self) -> RowShape:

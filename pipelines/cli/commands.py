@@ -28,6 +28,7 @@ from pipelines.cli.console import (
     warn,
 )
 from pipelines.cli.group import DxaGroup
+from pipelines.cli.patient import patient_command
 from pipelines.cli.precision import precision_command
 from pipelines.cli.rulesets import compare_command, make_rulesets_app, reassess_command
 from pipelines.readers.reporting.formats import ReportFormat
@@ -203,6 +204,7 @@ app.add_typer(make_rulesets_app(), name="rulesets")
 app.command("reassess")(reassess_command)
 app.command("compare")(compare_command)
 app.command("precision")(precision_command)
+app.command("patient")(patient_command)
 
 
 @app.command()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
@@ -22,6 +22,7 @@ from rich.text import Text
 from pipelines.app import EXIT_COMPLETED, EXIT_FAILED, EXIT_INPUTS_FAILED
 from pipelines.readers.reporting.render_text import section_table
 from pipelines.registry.outcome import RunSummary
+from pipelines.runtime.progress import Reporter
 
 # On a terminal rich fits the screen; in logs and pipes, wide enough to keep paths whole.
 out = Console(width=None if sys.stdout.isatty() else 160, markup=False, highlight=False)
@@ -29,7 +30,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=Fa
               highlight=False)
 
 __all__ = ["EXIT_COMPLETED", "EXIT_FAILED", "EXIT_INPUTS_FAILED", "err", "fail", "out",
-           "print_json", "print_summary", "run_status", "warn"]
+           "on_terminal", "print_json", "print_summary", "run_status", "warn"]
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> None:
@@ -89,18 +90,28 @@ def print_summary(summary: RunSummary) -> None:
 
 
 @contextmanager
-def run_status(show: bool) -> Iterator[Callable[[str, str], None] | None]:
-    """On a terminal, a status line that each stage of a run updates; else nothing.
+def run_status(show: bool, console: Console = out) -> Iterator[Reporter | None]:
+    """On a terminal, a status line that each stage of the work updates and a progress bar
+    for each long piece of it (a large file's batches, the exams a re-assessment judges);
+    else nothing.
 
-    Yields the progress callback the run reports to (None off a terminal: logs and pipes
-    get only the closing summary).
+    Yields the progress reporter the work reports to (None off a terminal: logs and pipes
+    get only the closing summary; `show=False` for `--json`).
     """
-    if not (show and sys.stdout.isatty()):
+    if not (show and on_terminal(console)):
         yield None
         return
-    status = out.status("Starting the flow (Prefect local ephemeral mode)...")
-    status.start()
+    from pipelines.cli.progress_bars import ProgressBars
+
+    with ProgressBars(console, "Starting the flow (Prefect local ephemeral mode)...") as bars:
+        yield bars
+
+
+def on_terminal(console: Console) -> bool:
+    """A person watches `console`: its stream is an interactive terminal. A log or a pipe
+    is not, even with FORCE_COLOR set (as CI systems do for coloured logs)."""
+    isatty = getattr(console.file, "isatty", None)
     try:
-        yield lambda stage, detail: status.update(Text(f"{stage}: {detail}"))
-    finally:
-        status.stop()
+        return console.is_interactive and isatty is not None and bool(isatty())
+    except ValueError:  # a closed stream
+        return False

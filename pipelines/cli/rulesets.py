@@ -15,7 +15,7 @@ import polars as pl
 import typer
 
 from pipelines import app as application
-from pipelines.cli.console import out
+from pipelines.cli.console import out, run_status
 from pipelines.cli.group import DxaGroup
 from pipelines.readers.reporting.model import (
     Column,
@@ -102,9 +102,10 @@ def reassess_command(
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for a lock.")] = 30.0,
 ) -> None:
     """Judge the exams already in the registry under a ruleset, without the files."""
-    summary = application.reassess(application.ReassessRequest(
-        db, ruleset, latest_only=latest_only, into=into, batch_size=batch_size,
-        lock_timeout_s=lock_timeout))
+    request = application.ReassessRequest(db, ruleset, latest_only=latest_only, into=into,
+                                          batch_size=batch_size, lock_timeout_s=lock_timeout)
+    with run_status(show=True) as on_progress:  # a bar of the exams judged, on a terminal
+        summary = application.reassess(request, on_progress)
     where = into or db
     out.print(f"{summary.ruleset} into {where}: {summary.message} (run {summary.run_id})")
 

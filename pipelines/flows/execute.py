@@ -7,8 +7,6 @@ go wrong during the run into errors of our own with a message safe to show.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,7 +59,8 @@ def execute_run(request: RunRequest,
 
     Prefect's temporary API server (when no server is configured) starts first, so that
     it comes up while this process imports and checks (`pipelines.runtime.temporary_api`).
-    `on_progress`: called with (stage, detail) as the run goes (a terminal's status line).
+    `on_progress`: called with each progress update as the run goes (a terminal's status
+    line and bars).
     """
     from pipelines.runtime.temporary_api import prefect_api
 
@@ -89,15 +88,6 @@ def _check(request: RunRequest) -> None:
     check_path(request.db)  # a folder, a CSV, an image: refused before Prefect starts
 
 
-@contextmanager
-def _reporting(on_progress: progress.Reporter | None) -> Iterator[None]:
-    progress.set_reporter(on_progress)
-    try:
-        yield
-    finally:
-        progress.set_reporter(None)
-
-
 def _execute(request: RunRequest, api: PrefectApi,
              on_progress: progress.Reporter | None) -> RunSummary:
     _check(request)
@@ -117,7 +107,7 @@ def _execute(request: RunRequest, api: PrefectApi,
         registry_flow = registry_flow.with_options(task_runner=task_runner_for(request.dask))
     preload_flow_imports()
     try:
-        with api.in_use(), _reporting(on_progress):
+        with api.in_use(), progress.reporting(on_progress):
             return registry_flow(**request.flow_parameters())
     except (RegistryLocked, RulesetConflict, NotARegistry, NewerSchema):
         raise  # its message says all: the lock, the file, the two contents; nothing written

@@ -103,14 +103,28 @@ def load_input(
                 _load_batch(writer, run_id, prepared, batch, decide, precision, outcome,
                             timer, stage)
             blank_rows += batch.blank_rows
-            progress.report("batch", f"{prepared.path.name}: {outcome.rows_read:,} rows")
+            _report_batch(prepared, batch, outcome)
         if blank_rows:
             outcome.notes.append(f"{blank_rows} blank rows ignored")
+        progress.report("batch", f"{prepared.path.name}: moving the staged rows into the"
+                        " registry")
         with writer.transaction(timer):
             with timer.stage(Stage.STAGED_MOVE):
                 writer.move_staged(stage)
             _close_file(writer, run_id, ruleset, prepared, outcome, timer)
     return outcome
+
+
+def _report_batch(prepared: PreparedInput, batch: Batch, outcome: FileOutcome) -> None:
+    """A staged batch as progress: the file's bytes read so far (a bar on a terminal)."""
+    name = prepared.path.name
+    where = batch.position
+    if where is None:  # not a batch of a large file: a count is all there is
+        progress.report("batch", f"{name}: {outcome.rows_read:,} rows")
+        return
+    progress.report("batch", f"{name}: batch {where.number} of {where.batches},"
+                    f" {outcome.rows_read:,} rows", completed=where.bytes_end,
+                    total=where.bytes_total, unit=progress.Unit.BYTES, subject=str(prepared.path))
 
 
 def _close_file(writer: RegistryWriter, run_id: str, ruleset: str, prepared: PreparedInput,

@@ -12,6 +12,7 @@ from pipelines.runtime.timing import Stage, StageTimer
 from schemas.errors import FileProblem
 from sources.base import LargeInput, ReadOptions, fingerprint
 from sources.detect import Input, read_input
+from sources.read_csv import BatchPosition
 from transforms.exam_frame import validate_cells
 from transforms.parse import ParseOptions
 from transforms.quarantine import SchemaProblem, Split, raw_rows_of
@@ -45,7 +46,8 @@ class Batch:
 
     `rows_read` = valid + quarantined + duplicate rows of this batch; `split` keeps the
     text the valid rows came from (or `raw_source` says where to read it again), for the
-    raw row of an exam refused at load.
+    raw row of an exam refused at load. `position`: a large file's batch, where it sits
+    in the file (its number and bytes, for progress).
     """
 
     valid: pl.DataFrame
@@ -55,6 +57,7 @@ class Batch:
     split: Split
     blank_rows: int = 0  # of a large file's batch (a small file's are in its notes)
     raw_source: RawSource | None = None
+    position: BatchPosition | None = None
 
     def raw_of(self, row_numbers: pl.Series) -> pl.DataFrame:
         """(row_number, raw) of the given valid rows, as read from the file."""
@@ -118,7 +121,7 @@ class PreparedInput:
                 split = _validate(table.cells, self.parse_options, self.large.verdicts,
                                   self.tscores)
             yield Batch(split.valid, split.quarantine, table.rows_read, split.rows_duplicate,
-                        split, table.blank_rows)
+                        split, table.blank_rows, position=table.position)
 
 
 def _validate(

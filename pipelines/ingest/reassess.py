@@ -20,6 +20,7 @@ import polars as pl
 
 from pipelines.ingest.plan import Decider
 from pipelines.registry.interface import Registry, RegistryWriter
+from pipelines.runtime import progress
 from schemas.errors import RegistryError
 from transforms.rules.ruleset import Ruleset
 
@@ -62,6 +63,7 @@ def reassess_registry(writer: RegistryWriter, run_id: str, ruleset: Ruleset, dec
     with writer.transaction():
         writer.record_ruleset(source, ruleset)
         total, counts.already_assessed = writer.number_pending(label, latest_only)
+        _report_judged(label, 0, total)
         run = pl.lit(run_id)
         for first in range(1, total + 1, batch_size):
             exams = writer.pending_batch(first, first + batch_size - 1)
@@ -72,5 +74,12 @@ def reassess_registry(writer: RegistryWriter, run_id: str, ruleset: Ruleset, dec
             counts.assessments_added += assessments.height
             counts.flags_added += flags.height
             counts.batches += 1
+            _report_judged(label, counts.exams_read, total)
         writer.drop_pending()
     return counts
+
+
+def _report_judged(label: str, judged: int, total: int) -> None:
+    """How many of the pending exams are judged (a bar on a terminal; counts only)."""
+    progress.report("reassess", f"{label}: exams judged", completed=judged, total=total,
+                    unit=progress.Unit.EXAMS, subject=label)

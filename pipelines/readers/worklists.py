@@ -174,16 +174,18 @@ def worklist_sql(worklist: Worklist) -> str:
     ORDER BY {worklist.order_by}"""
 
 
-def resolve_ruleset_label(con: duckdb.DuckDBPyConnection, given: str | None) -> str:
+def resolve_ruleset_label(con: duckdb.DuckDBPyConnection, given: str | None,
+                          error: type[DxaError] = WorklistError) -> str:
     """`ID@VERSION` of the list's ruleset: as given (the registry's one rule,
     `resolve_held`), or (none given) the registry's primary ruleset, the one its readers'
-    views show, so that a what-if run under another ruleset does not switch the lists."""
+    views show, so that a what-if run under another ruleset does not switch the lists.
+    `error`: the reader's own error class (`dxa patient` resolves its ruleset here too)."""
     if given is not None:
-        return resolve_held(con, given, WorklistError)
+        return resolve_held(con, given, error)
     primary = registry_primary(con)
     if primary is None or primary not in assessed_rulesets(con):
-        raise WorklistError("the registry holds no assessments under its primary "
-                            "ruleset: give --ruleset ID")
+        raise error("the registry holds no assessments under its primary "
+                    "ruleset: give --ruleset ID")
     return primary
 
 
