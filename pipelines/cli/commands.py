@@ -9,6 +9,7 @@ stays thin: parse options, call the work, print.
 from __future__ import annotations
 
 import gc
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,8 @@ from pipelines.runtime.messages import safe_reason, write_details
 #: `--db` of the commands that read the reporting copy (or the registry itself).
 ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")]
 REPORT_DB = Path("registry.report.duckdb")
+#: The installed distribution whose version `dxa --version` prints (pyproject.toml's name).
+DISTRIBUTION = "dxa-registry"
 
 
 app = typer.Typer(
@@ -46,6 +49,27 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    """`dxa --version`: the installed distribution's version (what `pip` and bug reports
+    name), read from its metadata so that it never drifts from pyproject.toml."""
+    if not wanted:
+        return
+    try:
+        out.print(f"dxa {version(DISTRIBUTION)}")
+    except PackageNotFoundError:
+        fail(f"the {DISTRIBUTION} package is not installed (run ./scripts/bootstrap.sh)")
+    raise typer.Exit()
+
+
+@app.callback()
+def dxa(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Show the installed version and exit.")] = False,
+) -> None:
+    """Options of `dxa` itself, before the command."""
 
 
 @app.command()
