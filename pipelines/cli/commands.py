@@ -46,7 +46,6 @@ app = typer.Typer(
     cls=DxaGroup,
     help="DXA registry pipeline: ingest exports, validate, classify, decide, load to DuckDB.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
