@@ -28,6 +28,7 @@ from pipelines.cli.console import (
     run_status,
     warn,
 )
+from pipelines.cli.defaults import DB_ENVVAR, default_map, read_config
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.rulesets import compare_command, make_rulesets_app, reassess_command
 from pipelines.readers.reporting.formats import ReportFormat
@@ -36,7 +37,8 @@ from pipelines.runtime.env import configure_prefect_env
 from pipelines.runtime.messages import safe_reason, write_details
 
 #: `--db` of the commands that read the reporting copy (or the registry itself).
-ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")]
+ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.",
+                                          envvar=DB_ENVVAR)]
 REPORT_DB = Path("registry.report.duckdb")
 #: The installed distribution whose version `dxa --version` prints (pyproject.toml's name).
 DISTRIBUTION = "dxa-registry"
@@ -64,17 +66,20 @@ def _print_version(wanted: bool) -> None:
 
 @app.callback()
 def dxa(
+    ctx: typer.Context,
     show_version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True,
         help="Show the installed version and exit.")] = False,
 ) -> None:
-    """Options of `dxa` itself, before the command."""
+    """Options of `dxa` itself, before the command; option defaults from `dxa.toml`."""
+    ctx.default_map = {**default_map(read_config(Path.cwd())), **(ctx.default_map or {})}
 
 
 @app.command()
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
-    db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).",
+                                     envvar=DB_ENVVAR)],
     ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")] = (
         "core-2025"
     ),
@@ -227,7 +232,7 @@ app.command("compare")(compare_command)
 @app.command()
 def serve(
     paths: Annotated[list[Path], typer.Argument(help="Export folders to ingest each night.")],
-    db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file.", envvar=DB_ENVVAR)],
     cron: Annotated[str, typer.Option(help="Cron schedule.")] = DEFAULT_CRON,
     timezone: Annotated[
         str, typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Berlin.")
@@ -255,7 +260,8 @@ def work_pool(
 
 @app.command()
 def prevalence(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
+                                     envvar=DB_ENVVAR)],
     min_age: Annotated[float, typer.Option(help="Youngest age counted.")] = 50.0,
     sites: Annotated[
         str, typer.Option(help="Sites whose lowest T-score decides (each required).")

@@ -16,6 +16,7 @@ import typer
 
 from pipelines import app as application
 from pipelines.cli.console import out
+from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.group import DxaGroup
 from pipelines.readers.reporting.model import (
     Column,
@@ -28,7 +29,7 @@ from pipelines.readers.reporting.model import (
 from pipelines.readers.reporting.render_text import section_table
 
 #: `--db`: the registry a command works on (it must exist).
-RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.")]
+RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.", envvar=DB_ENVVAR)]
 
 
 class CompareFormat(StrEnum):
@@ -110,7 +111,8 @@ def reassess_command(
 
 
 def compare_command(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
+                                     envvar=DB_ENVVAR)],
     ruleset_a: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (from).")],
     ruleset_b: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (to).")],
     as_of: Annotated[
