@@ -107,6 +107,11 @@ def run(
         typer.Option(help="Recompute every T-score from BMD against this reference "
                           "(e.g. nhanes3); the source's T-scores are kept aside."),
     ] = None,
+    move_failed: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Move each input that failed as a whole into this "
+                     "folder once the run has recorded it (never overwriting)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
 ) -> None:
@@ -117,7 +122,7 @@ def run(
     request = application.RunRequest(
         paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
         date_format=str(date_format) if date_format else None, precision=precision,
-        t_reference=t_reference, dask=dask, verbose=verbose)
+        t_reference=t_reference, dask=dask, verbose=verbose, move_failed=move_failed)
     with run_status(show=not as_json) as on_progress:
         summary = application.run(request, on_progress)
     (print_json if as_json else print_summary)(summary)
