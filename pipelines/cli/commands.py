@@ -17,7 +17,8 @@ import typer
 from rich.text import Text
 
 from pipelines.app import DEFAULT_CRON, DEFAULT_TIMEZONE, READ_LOCK_TIMEOUT_S, WORK_POOL
-from pipelines.cli.choices import DateFormat, InputFormat
+from pipelines.cli import examples
+from pipelines.cli.choices import DateFormat, InputFormat, choices_metavar
 from pipelines.cli.console import (
     EXIT_FAILED,
     err,
@@ -75,7 +76,7 @@ def dxa(
     ctx.default_map = {**default_map(read_config(Path.cwd())), **(ctx.default_map or {})}
 
 
-@app.command()
+@app.command(epilog=examples.RUN)
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
     db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).",
@@ -84,7 +85,8 @@ def run(
         "core-2025"
     ),
     fmt: Annotated[
-        InputFormat, typer.Option("--format", help="Input format; auto detects each input.")
+        InputFormat, typer.Option("--format", help="Input format; auto detects each input.",
+                                  metavar=choices_metavar(InputFormat))
     ] = InputFormat.auto,
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for a registry locked by another process.")
@@ -92,7 +94,7 @@ def run(
     date_format: Annotated[
         DateFormat | None,
         typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY).",
-                     case_sensitive=False),
+                     case_sensitive=False, metavar=choices_metavar(DateFormat)),
     ] = None,
     precision: Annotated[
         Path | None,
@@ -109,8 +111,8 @@ def run(
     ] = None,
     move_failed: Annotated[
         Path | None,
-        typer.Option(metavar="DIR", help="Move each input that failed as a whole into this "
-                     "folder once the run has recorded it (never overwriting)."),
+        typer.Option(help="Move each input that failed as a whole into this folder once "
+                          "the run has recorded it (never overwriting)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
@@ -131,14 +133,15 @@ def run(
     raise typer.Exit(application.run_exit_code(summary))
 
 
-@app.command()
+@app.command(epilog=examples.REPORT)
 def report(
     db: ReportDb = REPORT_DB,
     as_of: Annotated[
         str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
     ] = None,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Output format (html needs --output).")
+        ReportFormat, typer.Option("--format", help="Output format (html needs --output).",
+                                   metavar=choices_metavar(ReportFormat))
     ] = ReportFormat.TABLE,
     output: Annotated[
         Path | None, typer.Option(help="Write the report to this file instead of the screen.")
@@ -164,7 +167,7 @@ def report(
         err.print(f"wrote {output}", highlight=False)
 
 
-@app.command()
+@app.command(epilog=examples.EXPORT)
 def export(
     kind: Annotated[str, typer.Argument(
         help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
@@ -201,7 +204,7 @@ def export(
                   "staff only)", highlight=False)
 
 
-@app.command()
+@app.command(epilog=examples.RULES)
 def rules(
     markdown: Annotated[bool, typer.Option(help="Write markdown instead of text.")] = False,
     ruleset: Annotated[
@@ -230,8 +233,8 @@ def rules(
 
 
 app.add_typer(make_rulesets_app(), name="rulesets")
-app.command("reassess")(reassess_command)
-app.command("compare")(compare_command)
+app.command("reassess", epilog=examples.REASSESS)(reassess_command)
+app.command("compare", epilog=examples.COMPARE)(compare_command)
 
 
 @app.command()
@@ -263,7 +266,7 @@ def work_pool(
     out.print(Text(f"work pool {name} {'created' if created else 'already exists'} on {url}"))
 
 
-@app.command()
+@app.command(epilog=examples.PREVALENCE)
 def prevalence(
     db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
                                      envvar=DB_ENVVAR)],

@@ -15,6 +15,7 @@ import polars as pl
 import typer
 
 from pipelines import app as application
+from pipelines.cli.choices import choices_metavar
 from pipelines.cli.console import out
 from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.group import DxaGroup
@@ -118,7 +119,8 @@ def compare_command(
     as_of: Annotated[
         str | None, typer.Option(help="Latest exam on or before YYYY-MM-DD (default all).")
     ] = None,
-    fmt: Annotated[CompareFormat, typer.Option("--format", help="table, csv or json.")] = (
+    fmt: Annotated[CompareFormat, typer.Option(
+        "--format", help="table, csv or json.", metavar=choices_metavar(CompareFormat))] = (
         CompareFormat.table),
 ) -> None:
     """Transition matrices of treatment and WHO category between two rulesets."""
