@@ -47,10 +47,16 @@ EXIT_INPUTS_FAILED = 2  # the run completed, but inputs failed as a whole (or no
 # -- writing: runs, re-assessments, ruleset lifecycle --------------------------------------
 
 def run(request: RunRequest, on_progress: Reporter | None = None) -> RunSummary:
-    """`dxa run`: ingest exports into the registry through the nightly flow."""
+    """`dxa run`: ingest exports into the registry through the nightly flow; with
+    `move_failed`, then move each input the run recorded as failed into that folder."""
     from pipelines.flows.execute import execute_run
 
-    return execute_run(request, on_progress)
+    summary = execute_run(request, on_progress)
+    if request.move_failed is not None:
+        from pipelines.flows.move_failed import move_failed_inputs
+
+        move_failed_inputs(summary, request.move_failed)
+    return summary
 
 
 def run_exit_code(summary: RunSummary) -> int:

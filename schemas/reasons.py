@@ -64,8 +64,9 @@ _CATALOG: tuple[Reason, ...] = (
            "a boolean column's text is none of the contract's spellings"),
     _about_column("UNKNOWN_CODE", "holds a code that is not one of {allowed}",
            "a list of codes holds one outside its vocabulary"),
-    _about_column("NOT_A_DATE", "is not a real date in the form {date_format}",
-           "dates are never guessed: ISO, or the operator's --date-format"),
+    _about_column("NOT_A_DATE", "is not a real date in the form {date_format}{hint}",
+           "dates are never guessed: ISO, or the operator's --date-format (the hint, "
+           "`date_hint`, names the option that would read the cell, never its text)"),
     # --- the pandera model (schemas.exam) -------------------------------------------------
     _about_column("REQUIRED", "is required", "a required value is blank"),
     _about_column("NOT_ALLOWED", "is not one of the allowed values",
@@ -144,6 +145,33 @@ _FIELD = re.compile(r"\{([a-z_]+)\}")
 
 #: A field's value: an expression, a series (one value per row) or a literal.
 Value = pl.Expr | pl.Series | str | int
+
+
+#: strptime fields as people write a date's form (`%Y-%m-%d` -> `YYYY-MM-DD`).
+_DATE_FORM = {"%Y": "YYYY", "%m": "MM", "%d": "DD"}
+
+
+def date_form(strptime: str) -> str:
+    """A strptime format as users read it: `%d/%m/%Y` -> `DD/MM/YYYY`."""
+    for directive, form in _DATE_FORM.items():
+        strptime = strptime.replace(directive, form)
+    return strptime
+
+
+def date_hint(readings: tuple[tuple[str | None, str], ...]) -> str:
+    """NOT_A_DATE's `{hint}`: the other forms a cell reads as, and the option for them.
+
+    `readings`: (`--date-format` value, strptime format) of each form the cell's text is a
+    real date in (None: ISO, read without the option). Empty: no hint. The hint names
+    forms and options only, never the cell's text (a date may identify a patient).
+    """
+    if not readings:
+        return ""
+    forms = " or ".join(date_form(strptime) for _, strptime in readings)
+    options = [option for option, _ in readings if option]
+    if not options:
+        return f" (it reads as {forms}: leave out --date-format)"
+    return f" (it reads as {forms}: try --date-format {' or '.join(options)})"
 
 
 def column_of(code: str) -> str | None:

@@ -39,14 +39,11 @@ from sources.read_csv import (
     sha256_of,
 )
 from transforms.columns import ROW_NUMBER
-from transforms.parse import ParseOptions, clean_text
+from transforms.parse import DATE_FORMATS, ParseOptions, clean_text
 from transforms.quarantine import EXAM_KEY, duplicate_verdicts, shared_exam_ids
 
 #: Cell texts that mean "not recorded" (compared case-insensitively after strip).
 NULL_TOKENS: tuple[str, ...] = ("NA", "N/A", "-", "NULL", "#N/A")
-
-#: `ReadOptions.date_format` -> strptime format of the cells.
-DATE_FORMATS = {None: "%Y-%m-%d", "DMY": "%d/%m/%Y", "MDY": "%m/%d/%Y"}
 
 _NUMERIC = [name for name, kind in CANONICAL_COLUMNS.items() if kind in ("number", "integer")]
 _COMMA_DECIMAL = r"^[+\-\u2212]?\d*,\d+$"

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import product
+from itertools import combinations, product
 
 import polars as pl
 
 from schemas.columns import BY_NAME, CANONICAL_COLUMNS, FALSE_WORDS, TRUE_WORDS, Kind, polars_dtype
-from schemas.reasons import REASON_STRUCT, reason_expr
+from schemas.reasons import REASON_STRUCT, date_form, date_hint, reason_expr
 from transforms.columns import PARSE_ERRORS, ROW_NUMBER
+
+#: `--date-format` value -> strptime format of the cells (None: ISO, the contract's).
+DATE_FORMATS: dict[str | None, str] = {None: "%Y-%m-%d", "DMY": "%d/%m/%Y", "MDY": "%m/%d/%Y"}
+
+#: Columns derived where blank (`derive_age_and_bmi`) -> the columns they are derived from.
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "age_years": ("birth_date", "exam_date"),
+    "bmi": ("height_cm", "weight_kg"),
+}
 
 
 @dataclass(frozen=True)
@@ -89,11 +98,35 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
         )
         reason = reason_expr("NOT_A_BOOLEAN", name)
     else:  # date
-        written = text.str.contains(date_shape(options.date_format))
-        value = pl.when(written).then(text.str.to_date(options.date_format, strict=False))
-        reason = reason_expr("NOT_A_DATE", name, date_format=options.date_format)
+        value = _date_in(text, options.date_format)
+        reason = reason_expr("NOT_A_DATE", name, date_format=date_form(options.date_format),
+                             hint=_date_hint(text, options.date_format))
     error = pl.when(text.is_not_null() & value.is_null()).then(reason)
     return value.alias(name), error
+
+
+def _date_in(text: pl.Expr, date_format: str) -> pl.Expr:
+    """The cell's date when it is written in `date_format` (four-digit year), else null."""
+    written = text.str.contains(date_shape(date_format))
+    return pl.when(written).then(text.str.to_date(date_format, strict=False))
+
+
+def _date_hint(text: pl.Expr, date_format: str) -> pl.Expr:
+    """NOT_A_DATE's hint: the other `--date-format` forms in which the cell is a real date.
+
+    `15/03/2024` is a real date only day-first (hint: DMY), `05/03/2024` either way (DMY or
+    MDY), `2024-03-15` read with `--date-format DMY` only in ISO. Only the failing rows'
+    cells come here (the careful path), so trying each form costs nothing that matters.
+    """
+    others = [(option, form) for option, form in DATE_FORMATS.items() if form != date_format]
+    reads = {form: _date_in(text, form).is_not_null() for _, form in others}
+    hint = pl.lit("")
+    # built from the single forms up: the outermost test, tried first, is the largest set
+    for size in range(1, len(others) + 1):
+        for readings in combinations(others, size):
+            fits = pl.all_horizontal([reads[form] for _, form in readings])
+            hint = pl.when(fits).then(pl.lit(date_hint(readings))).otherwise(hint)
+    return hint
 
 
 #: strptime fields -> the digits a cell must show for them (years always four digits).

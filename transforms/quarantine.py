@@ -28,6 +28,7 @@ from schemas.reasons import (
     reason_expr,
 )
 from transforms.columns import PARSE_ERRORS, RAW, ROW_NUMBER, ROW_PROBLEM
+from transforms.parse import DERIVED_FROM
 
 #: Columns of a quarantine frame (the store adds run_id, file_sha256, source_format, path).
 QUARANTINE_COLUMNS = tuple(QUARANTINE_SCHEMA)
@@ -213,6 +214,27 @@ def _positions(frame: pl.DataFrame, row_numbers: pl.Series) -> pl.Series:
     return frame.get_column(ROW_NUMBER).is_in(row_numbers.implode())
 
 
+def _unparsed(parsed: pl.DataFrame, exams: pl.DataFrame) -> pl.DataFrame:
+    """(row_number, column) left blank by a cell that did not parse: the cell's own column,
+    and a column derived from it (`age_years` from `exam_date`) whose other sources are
+    there, so that fixing the cell fills it. A derived column whose other source is
+    blank stays required: fixing the cell alone would not fill it."""
+    failed = parsed.select("row_number", "column")
+    rows = exams.filter(pl.col(ROW_NUMBER).is_in(failed.get_column("row_number").implode()))
+    derived = []
+    for column, sources in DERIVED_FROM.items():
+        did_not_parse = {
+            source: pl.col(ROW_NUMBER).is_in(
+                failed.filter(pl.col("column") == source).get_column("row_number").implode())
+            for source in sources
+        }
+        blank_by_parse = pl.any_horizontal(did_not_parse.values()) & pl.all_horizontal(
+            [pl.col(source).is_not_null() | did_not_parse[source] for source in sources])
+        derived.append(rows.filter(blank_by_parse).select(
+            pl.col(ROW_NUMBER).alias("row_number"), pl.lit(column).alias("column")))
+    return pl.concat([failed, *derived])
+
+
 def _row_reasons(
     exams: pl.DataFrame, cells: pl.DataFrame, verdicts: pl.DataFrame
 ) -> pl.DataFrame:
@@ -232,7 +254,7 @@ def _row_reasons(
     ).select(*REASON_SCHEMA)
     # REQUIRED after a cell that did not parse says nothing new: keep the parse reason.
     required = schema.filter(pl.col("code") == "REQUIRED").join(
-        parsed.select("row_number", "column"), on=["row_number", "column"], how="semi"
+        _unparsed(parsed, exams), on=["row_number", "column"], how="semi"
     )
     schema = schema.join(required, on=list(REASON_SCHEMA), how="anti")
     conflicts = verdicts.filter(~pl.col("copy")).select(

@@ -9,6 +9,7 @@ stays thin: parse options, call the work, print.
 from __future__ import annotations
 
 import gc
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,8 @@ import typer
 from rich.text import Text
 
 from pipelines.app import DEFAULT_CRON, DEFAULT_TIMEZONE, READ_LOCK_TIMEOUT_S, WORK_POOL
-from pipelines.cli.choices import DateFormat, InputFormat
+from pipelines.cli import examples
+from pipelines.cli.choices import DateFormat, InputFormat, choices_metavar
 from pipelines.cli.console import (
     EXIT_FAILED,
     err,
@@ -27,6 +29,7 @@ from pipelines.cli.console import (
     run_status,
     warn,
 )
+from pipelines.cli.defaults import DB_ENVVAR, default_map, read_config
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.patient import patient_command
 from pipelines.cli.precision import precision_command
@@ -37,28 +40,55 @@ from pipelines.runtime.env import configure_prefect_env
 from pipelines.runtime.messages import safe_reason, write_details
 
 #: `--db` of the commands that read the reporting copy (or the registry itself).
-ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.")]
+ReportDb = Annotated[Path, typer.Option(help="Reporting copy (or registry) DuckDB file.",
+                                          envvar=DB_ENVVAR)]
 REPORT_DB = Path("registry.report.duckdb")
+#: The installed distribution whose version `dxa --version` prints (pyproject.toml's name).
+DISTRIBUTION = "dxa-registry"
 
 
 app = typer.Typer(
     cls=DxaGroup,
     help="DXA registry pipeline: ingest exports, validate, classify, decide, load to DuckDB.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
-@app.command()
+def _print_version(wanted: bool) -> None:
+    """`dxa --version`: the installed distribution's version (what `pip` and bug reports
+    name), read from its metadata so that it never drifts from pyproject.toml."""
+    if not wanted:
+        return
+    try:
+        out.print(f"dxa {version(DISTRIBUTION)}")
+    except PackageNotFoundError:
+        fail(f"the {DISTRIBUTION} package is not installed (run ./scripts/bootstrap.sh)")
+    raise typer.Exit()
+
+
+@app.callback()
+def dxa(
+    ctx: typer.Context,
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Show the installed version and exit.")] = False,
+) -> None:
+    """Options of `dxa` itself, before the command; option defaults from `dxa.toml`."""
+    ctx.default_map = {**default_map(read_config(Path.cwd())), **(ctx.default_map or {})}
+
+
+@app.command(epilog=examples.RUN)
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
-    db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file (created if missing).",
+                                     envvar=DB_ENVVAR)],
     ruleset: Annotated[str, typer.Option(help="Ruleset id or path to a ruleset TOML.")] = (
         "core-2025"
     ),
     fmt: Annotated[
-        InputFormat, typer.Option("--format", help="Input format; auto detects each input.")
+        InputFormat, typer.Option("--format", help="Input format; auto detects each input.",
+                                  metavar=choices_metavar(InputFormat))
     ] = InputFormat.auto,
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for a registry locked by another process.")
@@ -66,7 +96,7 @@ def run(
     date_format: Annotated[
         DateFormat | None,
         typer.Option(help="Non-ISO dates in CSVs: DMY (DD/MM/YYYY) or MDY (MM/DD/YYYY).",
-                     case_sensitive=False),
+                     case_sensitive=False, metavar=choices_metavar(DateFormat)),
     ] = None,
     precision: Annotated[
         Path | None,
@@ -81,6 +111,11 @@ def run(
         typer.Option(help="Recompute every T-score from BMD against this reference "
                           "(e.g. nhanes3); the source's T-scores are kept aside."),
     ] = None,
+    move_failed: Annotated[
+        Path | None,
+        typer.Option(help="Move each input that failed as a whole into this folder once "
+                          "the run has recorded it (never overwriting)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
 ) -> None:
@@ -91,7 +126,7 @@ def run(
     request = application.RunRequest(
         paths, db, ruleset=ruleset, fmt=str(fmt), lock_timeout_s=lock_timeout,
         date_format=str(date_format) if date_format else None, precision=precision,
-        t_reference=t_reference, dask=dask, verbose=verbose)
+        t_reference=t_reference, dask=dask, verbose=verbose, move_failed=move_failed)
     with run_status(show=not as_json) as on_progress:
         summary = application.run(request, on_progress)
     (print_json if as_json else print_summary)(summary)
@@ -100,14 +135,15 @@ def run(
     raise typer.Exit(application.run_exit_code(summary))
 
 
-@app.command()
+@app.command(epilog=examples.REPORT)
 def report(
     db: ReportDb = REPORT_DB,
     as_of: Annotated[
         str | None, typer.Option(help="Date for overdue follow-up, YYYY-MM-DD (default today).")
     ] = None,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Output format (html needs --output).")
+        ReportFormat, typer.Option("--format", help="Output format (html needs --output).",
+                                   metavar=choices_metavar(ReportFormat))
     ] = ReportFormat.TABLE,
     output: Annotated[
         Path | None, typer.Option(help="Write the report to this file instead of the screen.")
@@ -135,7 +171,7 @@ def report(
         err.print(f"wrote {output}", highlight=False)
 
 
-@app.command()
+@app.command(epilog=examples.EXPORT)
 def export(
     kind: Annotated[str, typer.Argument(
         help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
@@ -172,7 +208,7 @@ def export(
                   "staff only)", highlight=False)
 
 
-@app.command()
+@app.command(epilog=examples.RULES)
 def rules(
     markdown: Annotated[bool, typer.Option(help="Write markdown instead of text.")] = False,
     ruleset: Annotated[
@@ -201,8 +237,8 @@ def rules(
 
 
 app.add_typer(make_rulesets_app(), name="rulesets")
-app.command("reassess")(reassess_command)
-app.command("compare")(compare_command)
+app.command("reassess", epilog=examples.REASSESS)(reassess_command)
+app.command("compare", epilog=examples.COMPARE)(compare_command)
 app.command("precision")(precision_command)
 app.command("patient")(patient_command)
 
@@ -210,7 +246,7 @@ app.command("patient")(patient_command)
 @app.command()
 def serve(
     paths: Annotated[list[Path], typer.Argument(help="Export folders to ingest each night.")],
-    db: Annotated[Path, typer.Option(help="Registry DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry DuckDB file.", envvar=DB_ENVVAR)],
     cron: Annotated[str, typer.Option(help="Cron schedule.")] = DEFAULT_CRON,
     timezone: Annotated[
         str, typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Berlin.")
@@ -236,9 +272,10 @@ def work_pool(
     out.print(Text(f"work pool {name} {'created' if created else 'already exists'} on {url}"))
 
 
-@app.command()
+@app.command(epilog=examples.PREVALENCE)
 def prevalence(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
+                                     envvar=DB_ENVVAR)],
     min_age: Annotated[float, typer.Option(help="Youngest age counted.")] = 50.0,
     sites: Annotated[
         str, typer.Option(help="Sites whose lowest T-score decides (each required).")

@@ -67,6 +67,8 @@ def print_summary(summary: RunSummary) -> None:
     for f in summary.files:
         if f.error:
             out.print(Text.assemble(("failed:", "yellow"), f" {f.path}: {f.error}"))
+        if f.moved_to:
+            out.print(f"moved: {f.path} -> {f.moved_to}", highlight=False, soft_wrap=True)
         if f.extra_columns:
             out.print(Text.assemble(("note:", "yellow"), f" {f.path}: unknown columns kept"
                                     f" aside: {', '.join(f.extra_columns)}"))

@@ -9,7 +9,12 @@ it comes up that much sooner (`pipelines.runtime.temporary_api`). Every other co
 
 from __future__ import annotations
 
+import os
 import sys
+
+#: Help and error panels off a terminal (a pipe, a log, `less`) with no COLUMNS to go by:
+#: wide enough for option names, choices and paths to stay whole (rich's own guess is 80).
+HELP_WIDTH = 100
 
 #: The first words of the commands that run a flow.
 FLOW_COMMANDS: tuple[tuple[str, ...], ...] = (("run",), ("reassess",), ("rulesets", "forget"))
@@ -23,7 +28,17 @@ def runs_a_flow(args: list[str]) -> bool:
     return any(tuple(words[: len(command)]) == command for command in FLOW_COMMANDS)
 
 
+def set_help_width() -> None:
+    """Off a terminal, typer's help gets `HELP_WIDTH` columns unless COLUMNS or typer's own
+    TERMINAL_WIDTH says otherwise; typer reads TERMINAL_WIDTH once, so this runs before
+    typer is imported. On a terminal rich fits the window."""
+    if sys.stdout.isatty() or "COLUMNS" in os.environ or "TERMINAL_WIDTH" in os.environ:
+        return
+    os.environ["TERMINAL_WIDTH"] = str(HELP_WIDTH)
+
+
 def main() -> None:
+    set_help_width()
     args = sys.argv[1:]
     if runs_a_flow(args):
         from pipelines.runtime.env import configure_prefect_env

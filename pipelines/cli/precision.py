@@ -16,6 +16,7 @@ from rich.text import Text
 
 from pipelines import app as application
 from pipelines.cli.console import err, out
+from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.readers.reporting.render_text import section_table
 
 
@@ -26,7 +27,8 @@ class PrecisionFormat(StrEnum):
 
 
 def precision_command(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
+                                     envvar=DB_ENVVAR)],
     output: Annotated[
         Path | None,
         typer.Option(help="Write the precision file (TOML) that dxa run --precision reads."),

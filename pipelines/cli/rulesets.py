@@ -15,7 +15,9 @@ import polars as pl
 import typer
 
 from pipelines import app as application
+from pipelines.cli.choices import choices_metavar
 from pipelines.cli.console import out, run_status
+from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.group import DxaGroup
 from pipelines.readers.reporting.model import (
     Column,
@@ -28,7 +30,7 @@ from pipelines.readers.reporting.model import (
 from pipelines.readers.reporting.render_text import section_table
 
 #: `--db`: the registry a command works on (it must exist).
-RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.")]
+RegistryFile = Annotated[Path, typer.Option(help="Registry DuckDB file.", envvar=DB_ENVVAR)]
 
 
 class CompareFormat(StrEnum):
@@ -111,13 +113,15 @@ def reassess_command(
 
 
 def compare_command(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.")],
+    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
+                                     envvar=DB_ENVVAR)],
     ruleset_a: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (from).")],
     ruleset_b: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (to).")],
     as_of: Annotated[
         str | None, typer.Option(help="Latest exam on or before YYYY-MM-DD (default all).")
     ] = None,
-    fmt: Annotated[CompareFormat, typer.Option("--format", help="table, csv or json.")] = (
+    fmt: Annotated[CompareFormat, typer.Option(
+        "--format", help="table, csv or json.", metavar=choices_metavar(CompareFormat))] = (
         CompareFormat.table),
 ) -> None:
     """Transition matrices of treatment and WHO category between two rulesets."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.flows.move_failed import check_target
 from pipelines.registry.identify import check_path
 from pipelines.registry.outcome import RunSummary
 from pipelines.runtime import progress
@@ -43,6 +44,9 @@ class RunRequest:
     t_reference: str | None = None
     dask: str | None = None
     verbose: bool = False
+    #: where inputs that failed as a whole are moved after the run (not a flow parameter:
+    #: the facade moves them once the flow has recorded them)
+    move_failed: Path | None = None
 
     def flow_parameters(self) -> dict[str, object]:
         """The flow's parameters: plain values, as a deployment would store them."""
@@ -86,6 +90,8 @@ def _check(request: RunRequest) -> None:
     if not request.db.parent.is_dir():
         raise RunNotStarted(f"--db {request.db}: the folder {request.db.parent} does not exist")
     check_path(request.db)  # a folder, a CSV, an image: refused before Prefect starts
+    if request.move_failed is not None:
+        check_target(request.move_failed, request.paths)
 
 
 def _execute(request: RunRequest, api: PrefectApi,

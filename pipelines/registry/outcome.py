@@ -44,6 +44,8 @@ class FileOutcome:
     extra_columns: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: where `dxa run --move-failed` moved this failed input, after the run recorded it
+    moved_to: str | None = None
 
     @classmethod
     def for_input(cls, prepared: DescribedInput, status: FileAction) -> FileOutcome:

@@ -79,6 +79,27 @@ def test_age_or_birth_date_is_required() -> None:
     assert errors_for(birth_date="", age_years="62") is None
 
 
+ISO_EXPECTED = "is not a real date in the form YYYY-MM-DD"
+
+
+@pytest.mark.parametrize("column", ["exam_date", "birth_date"])
+def test_an_age_not_derived_because_a_date_did_not_parse_is_not_also_required(
+    column: str,
+) -> None:
+    """The date's own reason says it all: fixing the date fills the age."""
+    assert errors_for(**{column: "2024-02-30"}, age_years="") == f"{column}: {ISO_EXPECTED}"
+
+
+def test_an_age_that_fixing_the_date_would_not_fill_is_still_required() -> None:
+    """No birth date either: the age is required whatever the exam date says."""
+    assert errors_for(exam_date="2024-02-30", birth_date="", age_years="") == (
+        f"age_years: is required; exam_date: {ISO_EXPECTED}")
+
+
+def test_a_bmi_not_derived_because_a_number_did_not_parse_is_only_the_numbers_reason() -> None:
+    assert errors_for(height_cm="1,65", bmi="") == "height_cm: is not a number"
+
+
 @pytest.mark.parametrize(("value", "ok"), [("F", True), ("M", True), ("X", False), ("U", False)])
 def test_sex_vocabulary(value: str, ok: bool) -> None:
     extra = {"menopausal_status": ""} if value == "M" else {}

@@ -71,10 +71,11 @@ def test_an_unterminated_quote_names_the_line_where_it_opened(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("exam_date", "date_format", "problem"), [
-    ("24-03-15", None, "exam_date: is not a real date in the form %Y-%m-%d"),
-    ("15/03/24", "DMY", "exam_date: is not a real date in the form %d/%m/%Y"),
-    ("03/15/24", "MDY", "exam_date: is not a real date in the form %m/%d/%Y"),
-    ("15/03/2024", None, "exam_date: is not a real date in the form %Y-%m-%d"),
+    ("24-03-15", None, "exam_date: is not a real date in the form YYYY-MM-DD"),
+    ("15/03/24", "DMY", "exam_date: is not a real date in the form DD/MM/YYYY"),
+    ("03/15/24", "MDY", "exam_date: is not a real date in the form MM/DD/YYYY"),
+    ("15/03/2024", None, "exam_date: is not a real date in the form YYYY-MM-DD"
+                         " (it reads as DD/MM/YYYY: try --date-format DMY)"),
     ("0001-01-01", None, "exam_date: is before 1987-01-01, the earliest plausible date"),
     ("1986-12-31", None, "exam_date: is before 1987-01-01, the earliest plausible date"),
     ("1987-01-01", None, None),

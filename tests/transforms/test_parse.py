@@ -73,6 +73,44 @@ def test_dates_must_be_real_iso_dates(text: str, ok: bool) -> None:
     assert (errors == []) == ok
 
 
+DMY, MDY = ParseOptions(date_format="%d/%m/%Y"), ParseOptions(date_format="%m/%d/%Y")
+
+
+@pytest.mark.parametrize(("text", "options", "message"), [
+    # ISO expected: a day-first or month-first date names the option that reads it
+    ("15/03/2024", None, "exam_date: is not a real date in the form YYYY-MM-DD"
+                         " (it reads as DD/MM/YYYY: try --date-format DMY)"),
+    ("03/15/2024", None, "exam_date: is not a real date in the form YYYY-MM-DD"
+                         " (it reads as MM/DD/YYYY: try --date-format MDY)"),
+    ("5/3/2024", None, "exam_date: is not a real date in the form YYYY-MM-DD (it reads as"
+                       " DD/MM/YYYY or MM/DD/YYYY: try --date-format DMY or MDY)"),
+    # no form reads it: no hint
+    ("2024-13-45", None, "exam_date: is not a real date in the form YYYY-MM-DD"),
+    ("15.03.2024", None, "exam_date: is not a real date in the form YYYY-MM-DD"),
+    ("15/03/24", None, "exam_date: is not a real date in the form YYYY-MM-DD"),
+    ("31/31/2024", None, "exam_date: is not a real date in the form YYYY-MM-DD"),
+    # --date-format given: the other order, or ISO, is named
+    ("03/15/2024", DMY, "exam_date: is not a real date in the form DD/MM/YYYY"
+                        " (it reads as MM/DD/YYYY: try --date-format MDY)"),
+    ("15/03/2024", MDY, "exam_date: is not a real date in the form MM/DD/YYYY"
+                        " (it reads as DD/MM/YYYY: try --date-format DMY)"),
+    ("2024-03-15", DMY, "exam_date: is not a real date in the form DD/MM/YYYY"
+                        " (it reads as YYYY-MM-DD: leave out --date-format)"),
+])
+def test_a_date_in_another_form_hints_the_option_without_quoting_the_cell(
+    text: str, options: ParseOptions | None, message: str
+) -> None:
+    value, errors = parse_one("exam_date", text, options)
+    assert value is None
+    assert errors == [message]
+    assert text not in message
+
+
+def test_a_date_in_the_expected_form_has_no_reason() -> None:
+    assert parse_one("exam_date", "15/03/2024", DMY) == (dt.date(2024, 3, 15), [])
+    assert parse_one("exam_date", "03/15/2024", MDY) == (dt.date(2024, 3, 15), [])
+
+
 def test_vocabulary_case_is_normalised() -> None:
     assert parse_one("sex", "f") == ("F", [])
     assert parse_one("menopausal_status", "Post") == ("post", [])
