@@ -1,9 +1,10 @@
-"""The quality page speaks to a clinician-manager: labels, not codes; dates in words.
+"""The quality page as a clinician-manager reads it: labels, not codes; dates in words.
 
 Every code of the registry's vocabularies has a label (`labels.py`), no label reads like
 a code, and the sample registry's page, opened in headless Chromium, shows no treatment,
 category, flag, reason or rule code, no strftime pattern and no "must be 0" outside its
-collapsed analysts' part, which holds the codes and the SQL instead.
+collapsed analysts' part, which holds the codes and the SQL instead. Its monthly T-score
+chart draws one line per panel (a scanner at a site), each with the registry's mean.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ VISIBLE_TEXT = """() => {
   }
   return out.join('\\n');
 }"""
+
+#: Per panel of the monthly T-score chart: [lines drawn, reference lines drawn].
+T_PANELS = """() => [...document.querySelectorAll('#chart-scanner-t g.cell > g')].map(cell =>
+  [cell.querySelectorAll('g.mark-line path').length,
+   cell.querySelectorAll('g.registry_mean_marks line').length])"""
 
 
 def raw_codes(text: str) -> list[str]:
@@ -128,13 +134,18 @@ def _read_in_chromium(page_file: Path) -> dict[str, object]:
                     "document.querySelector('details.analysts').open"),
                 "analysts": page.evaluate(
                     "document.querySelector('details.analysts').textContent"),
+                "t_panels": page.evaluate(T_PANELS),
             }
         finally:
             browser.close()
 
 
-def test_the_page_shows_labels_and_keeps_codes_for_analysts(sample_page: Path) -> None:
-    seen = _read_in_chromium(sample_page)
+@pytest.fixture(scope="module")
+def seen(sample_page: Path) -> dict[str, object]:
+    return _read_in_chromium(sample_page)
+
+
+def test_the_page_shows_labels_and_keeps_codes_for_analysts(seen: dict[str, object]) -> None:
     assert seen["charts"] == "drawn" and seen["errors"] == []
     visible, analysts = str(seen["visible"]), str(seen["analysts"])
     assert raw_codes(visible) == []
@@ -149,3 +160,13 @@ def test_the_page_shows_labels_and_keeps_codes_for_analysts(sample_page: Path) -
     for code in ("needs_risk_assessment", "LOSS_ON_TREATMENT", "NOT_A_DATE", "femoral_neck",
                  "SELECT * FROM followup_overdue(DATE '2026-12-06') WHERE ruleset = "):
         assert code in analysts, code
+
+
+def test_the_monthly_t_score_chart_draws_one_line_per_panel(
+        tmp_path_factory: pytest.TempPathFactory, seen: dict[str, object]) -> None:
+    """One panel per scanner and site that has exams: one line and one reference each."""
+    with duckdb.connect(str(shared_sample_copy(tmp_path_factory)), read_only=True) as con:
+        panels = con.execute("SELECT count(*) FROM (SELECT DISTINCT scanner_serial, site "
+                             "FROM v_scanner_monthly)").fetchall()[0][0]
+    assert panels > 4  # several scanners: a line each, over each other in one panel
+    assert seen["t_panels"] == [[1, 1]] * panels

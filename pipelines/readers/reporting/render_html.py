@@ -109,7 +109,10 @@ def figures(data: ChartData) -> list[Figure]:
                _drift_caption(data), charts.scanner_bmd_drift(data.scanner_monthly),
                _no_monthly(data)),
         Figure("scanner-t", "Scanner drift: monthly mean T-score",
-               "Mean T-score per scanner and month, by site; dashed: the registry's mean.",
+               "Mean T-score per month of each scanner (rows) at each site (columns), one"
+               " line per panel; dashed orange: the registry's mean T-score at that site, all"
+               " scanners together. A line that stays apart from it for months: that"
+               " scanner reads (or sees) its patients differently.",
                charts.scanner_t_monthly(data.scanner_monthly), _no_monthly(data)),
         Figure("quarantine", "Quarantine reasons per run",
                f"Rows set aside by reason, at each of the latest {charts.MAX_RUNS} runs that"
