@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from pipelines.registry.comments import apply_comments
 from pipelines.runtime.privacy import make_private, private_files
 from pipelines.runtime.timing import Stage, StageTimer
 from schemas.errors import RegistryError
@@ -122,7 +123,8 @@ def copy_private(source: Path, target: Path) -> None:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations not yet recorded in `schema_migrations`; return their versions."""
+    """Apply the migrations not yet recorded in `schema_migrations`, then the comments of
+    `comments.toml` that differ (`pipelines.registry.comments`); return the versions."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
@@ -143,6 +145,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("ROLLBACK")
             raise
         applied.append(version)
+    apply_comments(con)
     return applied
 
 

@@ -1,9 +1,9 @@
 """The rooms of `pipelines/` keep to their jobs: checked on the code's own text.
 
 - Only `pipelines/registry/` holds SQL that changes a database (inserts, updates,
-  deletes, creates, alters, attaches, copies): every other room reaches storage through
-  the registry interface, and readers query through the read-only connection it hands
-  them.
+  deletes, creates, alters, comments, attaches, copies): every other room reaches
+  storage through the registry interface, and readers query through the read-only
+  connection it hands them.
 - The command line reaches the work through the application facade (`pipelines.app`),
   never a flow, an ingest stage or the registry's storage directly.
 - The rooms import each other one way: the graph between them has no cycle.
@@ -22,7 +22,7 @@ PIPELINES = REPO / "pipelines"
 #: SQL that changes a database, as it starts a statement inside a string.
 WRITING_SQL = re.compile(
     r"^\s*(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s|ALTER\s"
-    r"|ATTACH\s|DETACH\s|COPY\s|DROP\s|CHECKPOINT)")
+    r"|ATTACH\s|DETACH\s|COPY\s|DROP\s|CHECKPOINT|COMMENT\s+ON\s)")
 
 #: What the command line may import from `pipelines` besides itself.
 CLI_MAY_IMPORT = ("pipelines.app", "pipelines.cli", "pipelines.runtime",

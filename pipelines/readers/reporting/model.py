@@ -47,11 +47,17 @@ _PYTHON_TYPES: dict[Kind, tuple[type, ...]] = {
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a section: its JSON key, its type and the header people read."""
+    """One column of a section: its JSON key, its type and the header people read.
+
+    `vocabulary`: the codes a text column holds (`treatment`, `flag`, ...), so the page
+    shows their labels (`pipelines.readers.reporting.labels`); tables, CSV and JSON keep
+    the codes.
+    """
 
     name: str
     kind: Kind
     label: str | None = None
+    vocabulary: str | None = None
 
     @property
     def header(self) -> str:
@@ -177,6 +183,11 @@ def counts(name: str, label: str | None = None) -> Column:
 
 def text(name: str, label: str | None = None) -> Column:
     return Column(name, Kind.TEXT, label)
+
+
+def coded(name: str, vocabulary: str, label: str | None = None) -> Column:
+    """A text column of codes from `vocabulary` (the page labels them)."""
+    return Column(name, Kind.TEXT, label, vocabulary)
 
 
 def records(section: Section) -> Iterable[tuple[str, Value]]:

@@ -19,6 +19,7 @@ from pipelines.readers.reporting.model import (
     Kind,
     Report,
     Section,
+    coded,
     counts,
     section_from_query,
 )
@@ -52,11 +53,12 @@ class SectionQuery:
 def _latest_per_ruleset(
     key: str, column: str, value: str, values: tuple[str, ...]
 ) -> SectionQuery:
-    """Patients counted by each ruleset's verdict `value` (as `column`) on their latest
-    exam, in the verdict's clinical order within each ruleset."""
+    """Patients counted by each ruleset's verdict `value` (as `column`, codes of the
+    vocabulary of that name) on their latest exam, in the verdict's clinical order within
+    each ruleset."""
     return SectionQuery(
         key, f"{key} (latest exam per patient)",
-        (text_column("ruleset"), text_column(column), counts("patients")),
+        (text_column("ruleset"), coded(column, column), counts("patients")),
         f"SELECT ruleset, {value} AS {column}, count(*) FROM latest GROUP BY ALL",
         order_by=f"ruleset, {order.sort_key(column, values)}")
 
@@ -64,7 +66,7 @@ def _latest_per_ruleset(
 SECTIONS: tuple[SectionQuery, ...] = (
     SectionQuery(
         "latest_run", "latest run",
-        (text_column("run_id"), text_column("status"), text_column("ruleset"),
+        (text_column("run_id", "run ID"), coded("status", "run_status"), text_column("ruleset"),
          Column("started_at", Kind.TIMESTAMP), counts("rows_read"), counts("rows_loaded"),
          counts("rows_quarantined"), counts("rows_duplicate"), counts("files_loaded"),
          counts("files_skipped"), counts("files_failed")),
@@ -83,7 +85,8 @@ SECTIONS: tuple[SectionQuery, ...] = (
     SectionQuery(
         "registry", "registry",
         (counts("exams"), counts("patients"),
-         counts("exam_ids_held_twice", "exam ids held twice (must be 0)"),
+         counts("exam_ids_held_twice",
+                "exam IDs held twice (above 0: some exams are counted twice)"),
          counts("quarantined_rows"), counts("runs")),
         """SELECT (SELECT count(*) FROM exams), (SELECT count(DISTINCT patient_id) FROM exams),
                   (SELECT count(*) - count(DISTINCT exam_id) FROM exams),
@@ -100,7 +103,7 @@ SECTIONS: tuple[SectionQuery, ...] = (
         note="the list: SELECT * FROM followup_overdue(DATE 'YYYY-MM-DD')"),
     SectionQuery(
         "significant_bmd_change", "significant BMD change (same scanner, beyond LSC)",
-        (text_column("site"), text_column("direction"), counts("exams"),
+        (coded("site", "site"), coded("direction", "direction"), counts("exams"),
          counts("vs_previous", "vs previous"), counts("vs_baseline", "vs baseline")),
         # exams, not comparison rows: one exam can change against its prior exam and its
         # baseline alike; the two comparisons' counts beside it say which
@@ -112,14 +115,14 @@ SECTIONS: tuple[SectionQuery, ...] = (
                  f"{order.sort_key('direction', order.DIRECTIONS)}"),
     SectionQuery(
         "latest_run_significant_losses", "significant losses in the latest run",
-        (text_column("code"), text_column("severity"), counts("exams")),
+        (coded("code", "flag", "flag"), coded("severity", "severity"), counts("exams")),
         """SELECT code, severity, count(DISTINCT exam_id) FROM flags
            WHERE code IN ('SIGNIFICANT_BMD_LOSS', 'LOSS_ON_TREATMENT')
              AND run_id = (SELECT run_id FROM last) GROUP BY ALL""",
         order_by=f"{order.sort_key('severity', order.SEVERITIES)}, code"),
     SectionQuery(
         "flags", "flags",
-        (text_column("code"), text_column("severity"), counts("flags")),
+        (coded("code", "flag", "flag"), coded("severity", "severity"), counts("flags")),
         "SELECT code, severity, count(*) AS n FROM flags GROUP BY ALL",
         order_by=f"{order.sort_key('severity', order.SEVERITIES)}, n DESC, code"),
 )

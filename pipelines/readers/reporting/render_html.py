@@ -1,5 +1,9 @@
 """The quality report as one self-contained HTML page: charts, then the report's tables.
 
+Written for a clinician-manager: codes read as labels (`labels`), dates as `6 Dec 2026`
+(`human`); the codes, the SQL behind the counts and how drift is judged sit in one
+collapsed part for analysts at the end (`analysts`).
+
 The page fetches nothing: Vega, Vega-Lite and Vega-Embed are inlined from the bundle that
 `vl-convert-python` ships (the same one Altair's offline `inline=True` save uses), each
 chart's data is inlined in its specification, and a Content-Security-Policy forbids any
@@ -20,11 +24,12 @@ from pathlib import Path
 import altair as alt
 import duckdb
 
-from pipelines.readers.reporting import charts
+from pipelines.readers.reporting import charts, human
+from pipelines.readers.reporting.analysts import analysts_html
 from pipelines.readers.reporting.chart_data import ChartData, chart_data
-from pipelines.readers.reporting.model import Report, Section
+from pipelines.readers.reporting.html_sections import section_html
+from pipelines.readers.reporting.model import Report
 from pipelines.readers.reporting.registry import registry_report
-from pipelines.readers.reporting.render_text import display
 
 #: No request of any kind; inline scripts and styles only (Vega compiles its expressions
 #: with Function, hence 'unsafe-eval'); images only from data: URLs.
@@ -40,8 +45,13 @@ figcaption strong { color: #222; font-size: 1.1rem; display: block; }
 p.empty { color: #777; font-style: italic; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.8rem; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.record th { font-weight: normal; color: #444; } td.none { color: #777; }
 nav a { margin-right: 1rem; }
+details.analysts { margin-top: 3rem; border-top: 1px solid #ccc; padding-top: 1rem; }
+details.analysts summary { cursor: pointer; font-weight: bold; }
+details.analysts code { font-size: 0.9rem; }
+details.analysts h3 { font-size: 1.05rem; } details.analysts h4 { font-size: 0.95rem; }
 """
 
 
@@ -99,7 +109,10 @@ def figures(data: ChartData) -> list[Figure]:
                _drift_caption(data), charts.scanner_bmd_drift(data.scanner_monthly),
                _no_monthly(data)),
         Figure("scanner-t", "Scanner drift: monthly mean T-score",
-               "Mean T-score per scanner and month, by site; dashed: the registry's mean.",
+               "Mean T-score per month of each scanner (rows) at each site (columns), one"
+               " line per panel; dashed orange: the registry's mean T-score at that site, all"
+               " scanners together. A line that stays apart from it for months: that"
+               " scanner reads (or sees) its patients differently.",
                charts.scanner_t_monthly(data.scanner_monthly), _no_monthly(data)),
         Figure("quarantine", "Quarantine reasons per run",
                f"Rows set aside by reason, at each of the latest {charts.MAX_RUNS} runs that"
@@ -124,9 +137,11 @@ def figures(data: ChartData) -> list[Figure]:
 
 
 def _drift_caption(data: ChartData) -> str:
-    method = f" The chart: {data.drift_method}" if data.drift_method else ""
-    return ("Mean BMD per scanner, site and month (line) inside its control limits (band)"
-            f" around its centre (dashed); red points: months flagged as drift.{method}")
+    method = " How the limits are set: see For analysts, at the end." if data.drift_method else ""
+    return ("Mean BMD per month of each scanner (rows) at each site (columns), inside the"
+            " scanner's control limits (shaded) around its centre (dashed). A red point"
+            " marks a month flagged as drift: a question for the quality team (phantom QC,"
+            f" service log), not proof of a faulty scanner.{method}")
 
 
 def _no_monthly(data: ChartData) -> str:
@@ -159,18 +174,6 @@ def _figure_html(figure: Figure) -> str:
             f"{body}</figure>")
 
 
-def _section_html(section: Section) -> str:
-    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in section.columns)
-    rows = "".join(
-        "<tr>" + "".join(
-            f'<td class="{"num" if c.numeric else "text"}">{html.escape(display(v))}</td>'
-            for c, v in zip(section.columns, row, strict=True)) + "</tr>"
-        for row in section.rows)
-    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
-    return (f'<h3 id="section-{section.key}">{html.escape(section.title)}</h3>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}")
-
-
 _EMBED = """
 const specs = %s;
 const drawn = Object.entries(specs).map(([key, spec]) =>
@@ -180,13 +183,17 @@ Promise.all(drawn).then(() => { document.body.dataset.charts = 'drawn'; })
 """
 
 
-def render_page(report: Report, found: list[Figure], *, source: str) -> str:
-    """The page: title, charts, then every section of the report as a table."""
+def render_page(report: Report, found: list[Figure], *, source: str,
+                data: ChartData | None = None) -> str:
+    """The page: title, charts, every section of the report as a table, then the
+    collapsed part for analysts (`data`: the charts' data, for its ruleset and method)."""
     # not validated against the Vega-Lite schema here (a tenth of a second every night):
     # tests/pipelines/test_report_html.py validates every chart the fixture registry fills
     specs = {f.key: f.chart.to_dict(validate=False) for f in found if f.chart is not None}
     nav = "".join(f'<a href="#{f.key}">{html.escape(f.title)}</a>' for f in found)
-    title = f"DXA registry quality report, {report.as_of.isoformat()}"
+    title = f"DXA registry quality report, {human.day(report.as_of)}"
+    analysts = analysts_html(report, ruleset=data.ruleset if data else None,
+                             drift_method=data.drift_method if data else None)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
@@ -195,13 +202,14 @@ def render_page(report: Report, found: list[Figure], *, source: str) -> str:
 <script>{vega_bundle()}</script></head>
 <body data-charts="pending">
 <h1>{html.escape(title)}</h1>
-<p class="lede">{html.escape(source)}: counts only, no patient identifiers (the report views
-hold the lists). Decision support for quality work, not treatment prescriptions.
-Generated {dt.datetime.now().isoformat(sep=" ", timespec="minutes")}.</p>
-<nav>{nav}</nav>
+<p class="lede">From {html.escape(source)}, generated {human.moment(dt.datetime.now())}.
+Counts only: no patient is named here (the patient lists stay in the registry, for
+authorised staff). Decision support for quality work, not treatment prescriptions.</p>
+<nav>{nav}<a href="#analysts">For analysts</a></nav>
 {"".join(_figure_html(f) for f in found)}
 <h2>{html.escape(report.title)}</h2>
-{"".join(_section_html(s) for s in report.sections)}
+{"".join(section_html(s) for s in report.sections)}
+{analysts}
 <script>{_EMBED % _script_json(specs)}</script>
 </body></html>
 """
@@ -216,4 +224,5 @@ def html_report(con: duckdb.DuckDBPyConnection, day: dt.date, *, source: str,
     not collected twice.
     """
     report = registry_report(con, day) if report is None else report
-    return render_page(report, figures(chart_data(con, day)), source=source)
+    data = chart_data(con, day)
+    return render_page(report, figures(data), source=source, data=data)
