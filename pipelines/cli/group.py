@@ -15,17 +15,22 @@ from typer.core import TyperGroup
 
 from pipelines.cli.console import fail, warn
 from pipelines.runtime.messages import safe_reason
+from pipelines.runtime.privacy import private_files
 from schemas.errors import DxaError, DxaWarning
 
 
 class DxaGroup(TyperGroup):
-    """Every command's DxaError becomes one line on stderr and exit 1."""
+    """Every command's DxaError becomes one line on stderr and exit 1; every file a
+    command creates is its owner's only (`pipelines.runtime.privacy.private_files`: held
+    for the whole command, as DuckDB writes its write-ahead log and temporary files long
+    after the registry was opened; the process is that one command, so its umask is)."""
 
     def invoke(self, ctx: Any) -> Any:  # noqa: ANN401 - click's signature
         with warnings.catch_warnings():
             warnings.showwarning = _show_ours(warnings.showwarning)
             try:
-                return super().invoke(ctx)
+                with private_files():
+                    return super().invoke(ctx)
             except DxaError as exc:
                 fail(safe_reason(exc))
 

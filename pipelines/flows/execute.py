@@ -98,6 +98,7 @@ def _execute(request: RunRequest, api: PrefectApi,
              on_progress: progress.Reporter | None) -> RunSummary:
     _check(request)
     from pipelines.flows.nightly import registry_flow
+    from pipelines.flows.outcome_state import summary_of
     from pipelines.registry.duckdb_file import NewerSchema
     from pipelines.registry.identify import NotARegistry
     from pipelines.registry.rulesets import RulesetConflict
@@ -114,7 +115,9 @@ def _execute(request: RunRequest, api: PrefectApi,
     preload_flow_imports()
     try:
         with api.in_use(), progress.reporting(on_progress):
-            return registry_flow(**request.flow_parameters())
+            # a run with failed inputs ends Failed in Prefect, its summary the state's data
+            final = registry_flow(**request.flow_parameters(), return_state=True)
+        return summary_of(final)
     except (RegistryLocked, RulesetConflict, NotARegistry, NewerSchema):
         raise  # its message says all: the lock, the file, the two contents; nothing written
     except Exception as exc:  # noqa: BLE001 - one line for the user, details in a file

@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.exceptions import MissingContextError
 
+from pipelines.flows.outcome_state import FlowOutcome, final_state
 from pipelines.flows.publish import publish_run
 from pipelines.flows.runners import task_runner_for
 from pipelines.ingest.load import assess_loaded_input, load_input, record_failure
@@ -301,10 +302,14 @@ def registry_flow(
     date_format: str | None = None,
     precision: str | None = None,
     t_reference: str | None = None,
-) -> RunSummary:
-    """Ingest DXA exports into the registry: validate, classify, decide, load, summarise."""
+) -> FlowOutcome:
+    """Ingest DXA exports into the registry: validate, classify, decide, load, summarise.
+
+    Ends Failed, with the summary as its data, when an input failed or none was found
+    (`pipelines.flows.outcome_state`)."""
     # a bad ruleset or precision file fails here, before anything is written
     settings = resolve_settings(ruleset, precision, fmt, date_format, lock_timeout_s,
                                 t_reference)
     with private_files():  # staging, write-ahead logs, temporary files: 0600
-        return run_stages(paths, db, settings, PrefectStages(), get_run_logger())
+        summary = run_stages(paths, db, settings, PrefectStages(), get_run_logger())
+    return final_state(summary, paths)

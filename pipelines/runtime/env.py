@@ -10,6 +10,10 @@ Two rules a site relies on:
 - Prefect's state lives in `PREFECT_HOME` when it is set, else in `~/.prefect` (Prefect's
   own default, so `dxa` and the `prefect` command read the same profile, e.g. the API URL
   saved with `prefect config set`). `dxa` never picks another home by itself.
+- A home `dxa` creates is private (0700), and so is every file in it: Prefect's database
+  holds each flow run's parameters (the registry's and the exports' paths). Prefect 3.9
+  makes its home 0700 too; `dxa` does not rely on it. The files in it are made under the
+  private umask (`pipelines.runtime.privacy`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 from pathlib import Path
 
 from pipelines.runtime.logs import PREFECT_LOGGING_ENV
+from pipelines.runtime.privacy import private_folder
 
 DEFAULTS = {
     "DO_NOT_TRACK": "1",
@@ -45,7 +50,10 @@ def configure_prefect_env(verbose: bool = False) -> None:
     """
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
-    os.environ["PREFECT_HOME"] = str(prefect_home())
+    home = prefect_home()
+    os.environ["PREFECT_HOME"] = str(home)
+    if home.parent.is_dir():  # a missing parent: Prefect's own error, as before
+        private_folder(home)
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
         return

@@ -14,10 +14,13 @@ the pipeline and checks its options. When the flow is about to begin, `in_use()`
 for the server's health check and points Prefect's settings at it for the flow.
 
 It changes nothing else: the server keeps its database in `PREFECT_HOME`, as Prefect's own
-temporary server does; it is stopped when the command ends. If a server is configured
-(the environment's `PREFECT_API_URL`, or a profile's, e.g. `prefect config set`), that
-server is used and nothing is started. If the early server does not answer in time,
-it is stopped and the flow falls back to Prefect's own temporary server.
+temporary server does; it is stopped when the command ends. The child runs under the
+private umask (`pipelines.runtime.privacy`): the database it creates holds every flow
+run's parameters (the registry's and the exports' paths), so it is its owner's only.
+If a server is configured (the environment's `PREFECT_API_URL`, or a profile's, e.g.
+`prefect config set`), that server is used and nothing is started. If the early server
+does not answer in time, it is stopped and the flow falls back to Prefect's own temporary
+server.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.runtime.env import prefect_home
+from pipelines.runtime.privacy import PRIVATE_UMASK
 
 if TYPE_CHECKING:  # Prefect is imported only once a flow is about to run
     from prefect.settings import Settings
@@ -101,6 +105,7 @@ class TemporaryServer:
                  "--log-level", "error", "--lifespan", "on"],
                 env={**os.environ, **SERVER_ENV},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                umask=PRIVATE_UMASK,  # the child only writes Prefect's records: private
             )
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> bool:

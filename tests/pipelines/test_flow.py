@@ -12,6 +12,7 @@ import pytest
 from exam_rows import SAMPLE_DATA, make_row, write_csv
 
 from pipelines.flows.nightly import registry_flow
+from pipelines.flows.outcome_state import summary_of
 
 DATA_TABLES = ("exams", "measurements", "assessments", "flags", "quarantine", "source_files")
 CONTRACT_TABLES = ("runs", "source_files", "exams", "measurements", "assessments", "flags",
@@ -100,8 +101,11 @@ def test_a_failing_file_beside_a_good_one(tmp_path: Path) -> None:
     write_csv(folder / "good.csv", [make_row(exam_id="G1"), make_row(exam_id="G2", sex="")])
     (folder / "broken.csv").write_text("exam_id,patient_id\nX,Y\n")
     db = tmp_path / "r.duckdb"
-    summary = registry_flow(paths=[str(folder)], db=str(db))
-    assert summary.status == "completed"
+    state = registry_flow(paths=[str(folder)], db=str(db), return_state=True)
+    assert state.is_failed()  # in Prefect, so that an automation alerts
+    assert state.message.startswith("1 of 2 inputs failed: broken.csv (run ")
+    summary = summary_of(state)
+    assert summary.status == "completed"  # in the registry: what loaded is kept
     by_name = {Path(f.path).name: f for f in summary.files}
     assert by_name["broken.csv"].status == "failed"
     assert by_name["broken.csv"].error == (

@@ -3,8 +3,10 @@
 A real `prefect server start` on 127.0.0.1 (own PREFECT_HOME, a free port, the API URL
 saved with `prefect config set` as the server's banner says), then `dxa work-pool`,
 `prefect deploy --all` with the project's `prefect.yaml`, a worker, and `dxa serve`; one
-run of each deployment must end COMPLETED with the rows in its DuckDB file. Every process
-is started in its own process group and stopped at the end, also when the test fails.
+run of each deployment must end COMPLETED with the rows in its DuckDB file. A night with
+failed inputs must end FAILED, its message naming them, and the README's alert recipe
+(`prefect-automation.yaml`) must deliver that message to a webhook. Every process is
+started in its own process group and stopped at the end, also when the test fails.
 Run it alone with `./scripts/test.sh -m server`.
 """
 
@@ -20,7 +22,7 @@ import duckdb
 import pytest
 from exam_rows import make_row, write_csv
 from prefect_ci import without_ci_markers
-from server_processes import BIN, Processes, api_get, free_port, wait_for
+from server_processes import BIN, REPO, Processes, Webhook, api_get, free_port, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -28,6 +30,17 @@ FLOW = "dxa-registry-nightly"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SERVER_START_S = 240
 RUN_S = 420
+ALERT_S = 120
+AUTOMATION = REPO / "prefect-automation.yaml"
+PLACEHOLDER = "PUT-YOUR-NOTIFICATION-BLOCK-ID-HERE"
+#: The README's notification block, pointed at this test's webhook (on 127.0.0.1, which
+#: Prefect refuses unless told: a site's in-house webhook needs the same switch).
+SAVE_BLOCK = (
+    "import sys\n"
+    "from prefect.blocks.notifications import CustomWebhookNotificationBlock as Hook\n"
+    "Hook(name='dxa', url=sys.argv[1], allow_private_urls=True,\n"
+    "     json_data={'text': '{{subject}}\\n{{body}}'}).save('dxa-alerts')\n"
+)
 
 
 @pytest.fixture
@@ -98,10 +111,8 @@ def deployment_exists(api: str, name: str) -> bool:
         return False
 
 
-def test_deploy_with_prefect_yaml_and_with_dxa_serve_both_complete(
-    server: tuple[Processes, str], tmp_path: Path
-) -> None:
-    processes, api = server
+def deploy_with_a_worker(processes: Processes) -> None:
+    """Steps 3-5 of the README: the work pool, `prefect deploy --all`, a worker."""
     pool = processes.run(["dxa", "work-pool"])
     assert pool.returncode == 0, pool.stdout + pool.stderr
     assert "work pool dxa created" in pool.stdout
@@ -109,6 +120,13 @@ def test_deploy_with_prefect_yaml_and_with_dxa_serve_both_complete(
     deployed = processes.run(["prefect", "--no-prompt", "deploy", "--all"], timeout=300)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     processes.start("worker", ["prefect", "worker", "start", "--pool", "dxa"])
+
+
+def test_deploy_with_prefect_yaml_and_with_dxa_serve_both_complete(
+    server: tuple[Processes, str], tmp_path: Path
+) -> None:
+    processes, api = server
+    deploy_with_a_worker(processes)
 
     nightly_in = exports(tmp_path / "nightly-in", "N", 4)
     nightly_db = tmp_path / "nightly.duckdb"
@@ -136,3 +154,69 @@ def test_deploy_with_prefect_yaml_and_with_dxa_serve_both_complete(
     assert schedules["dxa-nightly"][0]["schedule"]["timezone"] == "UTC"
     assert schedules["dxa-serve"][0]["schedule"]["timezone"] == "Europe/Berlin"
     assert schedules["dxa-serve"][0]["schedule"]["cron"] == "0 2 * * *"
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    try:
+        yield hook
+    finally:
+        hook.close()
+
+
+def create_the_automation(processes: Processes, folder: Path, url: str) -> None:
+    """The README's alert recipe: a notification block (a webhook at `url`), its id in
+    the file, the automation."""
+    saved = processes.run(["python", "-c", SAVE_BLOCK, url])
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    inspected = processes.run(["prefect", "block", "inspect", "custom-webhook/dxa-alerts",
+                               "--output", "json"])
+    assert inspected.returncode == 0, inspected.stdout + inspected.stderr
+    edited = folder / AUTOMATION.name
+    edited.write_text(AUTOMATION.read_text(encoding="utf-8").replace(
+        PLACEHOLDER, json.loads(inspected.stdout)["id"]), encoding="utf-8")
+    created = processes.run(["prefect", "automation", "create", "--from-file", str(edited)])
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "Created automation 'dxa-registry-nightly failed'" in created.stdout
+
+
+def failing_night(folder: Path) -> Path:
+    """One good export and two that fail as a whole (a required column missing)."""
+    folder.mkdir()
+    write_csv(folder / "good.csv", [make_row(exam_id="SECRET-E1", patient_id="SECRET-P1")])
+    for i in range(2):
+        (folder / f"broken-{i}.csv").write_text("exam_id,patient_id\nSECRET-X,SECRET-Y\n")
+    return folder
+
+
+def test_a_night_with_failed_inputs_ends_failed_and_the_automation_alerts(
+    server: tuple[Processes, str], webhook: Webhook, tmp_path: Path
+) -> None:
+    processes, api = server
+    # as shipped, the file is refused: its block id is a placeholder, nothing is created
+    unedited = processes.run(["prefect", "automation", "create", "--from-file",
+                              str(AUTOMATION)])
+    assert unedited.returncode == 1, unedited.stdout + unedited.stderr
+    assert "block_document_id" in unedited.stdout
+    create_the_automation(processes, tmp_path, webhook.url)
+    deploy_with_a_worker(processes)
+
+    db = tmp_path / "nightly.duckdb"
+    night = trigger(processes, "dxa-nightly",
+                    {"paths": [str(failing_night(tmp_path / "in"))], "db": str(db)})
+    assert final_state(api, night, processes, "worker") == "FAILED"
+    message = api_get(f"{api}/flow_runs/{night}")["state"]["message"]  # type: ignore[index]
+    assert re.fullmatch(r"2 of 3 inputs failed: broken-0\.csv, broken-1\.csv \(run \S+\)",
+                        message), message
+    assert exam_count(db) == 1  # the registry keeps what loaded
+
+    def alert() -> str | None:
+        return next((b for b in webhook.bodies if "inputs failed" in b), None)
+
+    body = str(wait_for(alert, ALERT_S,
+                        f"the automation's alert\n{processes.log_tail('server')}"))
+    text = json.loads(body)["text"]
+    assert text.startswith("DXA registry: flow run ")
+    assert f"ended Failed: {message}" in text
+    assert "SECRET" not in text

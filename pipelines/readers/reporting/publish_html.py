@@ -16,7 +16,7 @@ import duckdb
 from pipelines.readers.reporting.model import Report
 from pipelines.readers.reporting.render_html import html_report
 from pipelines.runtime.messages import safe_reason
-from pipelines.runtime.privacy import REPORTING_COPY_MODE
+from pipelines.runtime.privacy import REPORTING_COPY_MODE, write_text_with_mode
 
 
 def html_report_path(db_path: Path | str) -> Path:
@@ -32,10 +32,9 @@ def publish_html_report(db_path: Path | str, con: duckdb.DuckDBPyConnection,
     target = html_report_path(db_path)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(html_report(con, day, source=Path(db_path).name,
-                                           report=report),
-                             encoding="utf-8")
-        os.chmod(temporary, REPORTING_COPY_MODE)  # read like the reporting copy beside it
+        # created 0640, read like the reporting copy beside it
+        write_text_with_mode(temporary, html_report(con, day, source=Path(db_path).name,
+                                                    report=report), REPORTING_COPY_MODE)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
