@@ -4,7 +4,7 @@ The report model keeps values typed (dates, codes) for every renderer; the table
 JSON renderers write them as machines and analysts expect (ISO dates, codes). The page a
 clinician-manager reads writes `6 Dec 2026` instead of `2026-12-06`, a label instead of a
 code (`labels`), and `YYYY-MM-DD` where a stored message quotes a strftime pattern
-(`exam_date: is not a real date in the form %Y-%m-%d`).
+(`%Y-%m-%d`, as date reasons stored by older versions do).
 """
 
 from __future__ import annotations
