@@ -105,7 +105,7 @@ FLAG_LABELS: Mapping[str, str] = MappingProxyType({
 })
 
 #: Reasons whose wording needs values (a bound, a format, a table's name) or its
-#: subject (`exam_date: must not be in the future`) to read as a label.
+#: subject (an exam date in the future names its column first) to read as a label.
 _FIXED_REASON_LABELS: Mapping[str, str] = MappingProxyType({
     "TRUNCATED_ROW": "Truncated row (fewer fields than the header)",
     "NOT_A_BOOLEAN": "Not yes or no (true/false, yes/no, y/n, 1/0)",
