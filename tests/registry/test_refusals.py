@@ -83,6 +83,7 @@ READERS: dict[str, Callable[[Path, Path], list[str]]] = {
                                "--output", str(tmp / "list.csv")],
     "prevalence": lambda db, tmp: ["prevalence", "--db", str(db), "--weights", "none"],
     "compare": lambda db, tmp: ["compare", "--db", str(db), "core-2025", "bhof-2022"],
+    "patient": lambda db, tmp: ["patient", "P-1", "--db", str(db)],
     "precision": lambda db, tmp: ["precision", "--db", str(db),
                                   "--output", str(tmp / "precision.toml")],
 }
