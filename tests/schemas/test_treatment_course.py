@@ -231,3 +231,37 @@ def test_the_columns_are_stored_in_exams(tmp_path: Path) -> None:
         ("E2", "drug_holiday", None, None, False, False),
         ("E3", None, None, None, False, False),
     ]
+
+
+def test_a_registry_from_before_the_columns_gains_them_as_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry migrated up to 015 (the last migration before the columns), holding an
+    exam, is opened by this version: 016 adds the columns, null for the exam it holds,
+    and a file with the columns then loads into it."""
+    from pipelines.registry import store
+
+    shipped = store._migrations()
+    path = tmp_path / "old.duckdb"
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "_migrations", lambda: [m for m in shipped if m[0] <= 15])
+        with registry(path) as con:
+            columns = {row[0] for row in con.execute("DESCRIBE exams").fetchall()}
+            assert not columns & {"treatment_drug", "last_fracture_date"}
+            con.execute("INSERT INTO exams (exam_id, patient_id, exam_date, age_years, sex,"
+                        " on_treatment, source_format, file_sha256, source_row_number, run_id)"
+                        " VALUES ('OLD', 'P-0', DATE '2020-01-01', 60, 'F', true,"
+                        " 'canonical_csv', 'f', 1, 'run-0')")
+    prepared = prepared_rows(tmp_path, [make_row(exam_id="NEW", treatment_drug="raloxifene",
+                                                 on_treatment="")])
+    chosen = resolve_ruleset("core-2025")
+    with registry(path) as con:
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
+            store.latest_migration(),)
+        load_input(writer_for(con),
+                   "run-1", chosen.label, prepared, decider_for(chosen), load_precision())
+        stored = con.execute("SELECT exam_id, treatment_drug, treatment_start_date,"
+                             " last_fracture_date, on_treatment FROM exams ORDER BY exam_id"
+                             ).fetchall()
+    assert stored == [("NEW", "raloxifene", None, None, True),
+                      ("OLD", None, None, None, True)]
