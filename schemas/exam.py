@@ -3,9 +3,10 @@
 Built from the column table (`schemas.columns`): each column's dtype, whether a value is
 required, its vocabulary and plausible range. Checks are polars expressions (no
 element-wise checks) so that millions of rows validate in well under a second. pandera
-names each failed column check (`less_than_or_equal_to(8.0)`); a dataframe-level check's
-`error` is its reason code. `schemas.reasons` words both; reasons name the column and the
-rule, never the offending value.
+names each failed column check (`less_than_or_equal_to(8.0)`, and the date-order checks
+`not_after(exam_date)` / `not_before(birth_date)` that compare a column with another of
+its row); a dataframe-level check's `error` is its reason code. `schemas.reasons` words
+both; reasons name the column and the rule, never the offending value.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def _holiday_agrees(data: pa.PolarsData) -> pl.LazyFrame:
 
 
 def _fracture_date_agrees(data: pa.PolarsData) -> pl.LazyFrame:
+    """A dated fragility fracture with `prior_fragility_fracture` no is contradictory."""
     said_no = pl.col("prior_fragility_fracture").eq_missing(False)
     return data.lazyframe.select(~(said_no & pl.col("last_fracture_date").is_not_null()))
 

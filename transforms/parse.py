@@ -168,8 +168,8 @@ def _code(name: str, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     lowered = text.str.to_lowercase()
     known = lowered.is_in(allowed)
     reason = reason_expr("UNKNOWN_CODE", name, allowed=", ".join(allowed))
-    return pl.when(known).then(lowered).alias(name), pl.when(text.is_not_null() & ~known).then(
-        reason)
+    error = pl.when(text.is_not_null() & ~known).then(reason)
+    return pl.when(known).then(lowered).alias(name), error
 
 
 def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
@@ -371,4 +371,3 @@ def derive_age_and_bmi(exams: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce(pl.col("age_years"), derived_age).alias("age_years"),
         pl.coalesce(pl.col("bmi"), derived_bmi.round(1)).alias("bmi"),
     )
-
