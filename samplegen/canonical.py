@@ -96,14 +96,21 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 
+#: Contract columns the sample does not hold yet (the treatment course): the committed
+#: sample files are written without them, and read as "not recorded".
+NOT_GENERATED: tuple[str, ...] = ("treatment_drug", "treatment_start_date",
+                                  "last_fracture_date")
+
+
 def _contract_columns() -> dict[str, str]:
-    """The contract's columns and kinds, in contract order: the pipeline's table, plus
-    `prior_fracture_sites` (contract §1, clinical rules version 2) after
-    `prior_fragility_fracture` for as long as that table does not list it."""
-    if "prior_fracture_sites" in CANONICAL_COLUMNS:
-        return dict(CANONICAL_COLUMNS)
+    """The contract's columns and kinds, in contract order: the pipeline's table (less
+    `NOT_GENERATED`), plus `prior_fracture_sites` (contract §1, clinical rules version 2)
+    after `prior_fragility_fracture` for as long as that table does not list it."""
+    generated = {n: k for n, k in CANONICAL_COLUMNS.items() if n not in NOT_GENERATED}
+    if "prior_fracture_sites" in generated:
+        return generated
     columns: dict[str, str] = {}
-    for name, kind in CANONICAL_COLUMNS.items():
+    for name, kind in generated.items():
         columns[name] = kind
         if name == "prior_fragility_fracture":
             columns["prior_fracture_sites"] = "text"

@@ -13,8 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from samplegen._rng import Rng
-from samplegen.canonical import to_text
-from schemas.columns import CANONICAL_COLUMNS
+from samplegen.canonical import COLUMNS, to_text
 
 _DATE_FORMATS = {"DMY": "%d/%m/%Y", "MDY": "%m/%d/%Y"}
 
@@ -35,7 +34,7 @@ def messy_text(
         {0: "", 1: "NA", 2: "-", 3: "N/A"}, return_dtype=pl.String
     )
     exprs = []
-    for name, kind in CANONICAL_COLUMNS.items():
+    for name, kind in COLUMNS.items():
         col = pl.col(name)
         if kind == "date" and date_format:
             col = col.str.to_date("%Y-%m-%d").dt.to_string(_DATE_FORMATS[date_format])

@@ -16,7 +16,9 @@ from typing import Final, Literal
 import polars as pl
 
 #: `codes`: `;`-separated codes of a vocabulary, a list of distinct codes once parsed.
-Kind = Literal["text", "number", "integer", "bool", "date", "codes"]
+#: `code`: one code of a vocabulary (any case), checked by parsing, so that an unknown
+#: code's reason can name the allowed ones (a `text` vocabulary is checked by the model).
+Kind = Literal["text", "number", "integer", "bool", "date", "codes", "code"]
 
 #: The diagnostic sites, in contract order. Every per-site list is built from this
 #: tuple (the SITE-LOWEST tie-break order is a rule of its own: `transforms.rules.names`).
@@ -25,6 +27,14 @@ SITES: Final[tuple[str, ...]] = ("spine", "femoral_neck", "total_hip", "radius_3
 #: Sites of prior fragility fractures (`prior_fracture_sites`), in canonical order.
 FRACTURE_SITES: Final[tuple[str, ...]] = ("hip", "vertebral", "humerus", "pelvis", "forearm",
                                           "other")
+
+#: The osteoporosis drug taken now (`treatment_drug`), in contract order. `drug_holiday`
+#: is a planned pause: not on treatment (`DRUG_HOLIDAY`); every other code is a drug.
+TREATMENT_DRUGS: Final[tuple[str, ...]] = (
+    "alendronate", "risedronate", "ibandronate", "zoledronate", "denosumab", "teriparatide",
+    "abaloparatide", "romosozumab", "raloxifene", "hormone_therapy", "other", "drug_holiday",
+)
+DRUG_HOLIDAY: Final = "drug_holiday"
 
 #: The earliest plausible exam date: commercial DXA scanners exist from 1987 (the
 #: Hologic QDR-1000), so an earlier exam date is a typo or a misread year (`0024`).
@@ -40,7 +50,9 @@ class Column:
 
     `required`: a value must be present after parsing (and deriving age and BMI);
     `allowed`: its vocabulary (after `case` is applied); `ge`/`gt`/`le`/`lt`: its
-    plausible range; `nonempty`: a required text must not be empty.
+    plausible range; `nonempty`: a required text must not be empty; `not_after` /
+    `not_before`: another date column of the row that this date must not follow / precede
+    (either blank: not checked).
     """
 
     name: str
@@ -53,6 +65,8 @@ class Column:
     le: float | None = None
     lt: float | None = None
     nonempty: bool = False
+    not_after: str | None = None
+    not_before: str | None = None
 
     @property
     def dtype(self) -> pl.DataType:
@@ -67,7 +81,7 @@ class Column:
 
 _SQL_TYPES: Final[dict[str, str]] = {
     "text": "VARCHAR", "number": "DOUBLE", "integer": "BIGINT", "bool": "BOOLEAN",
-    "date": "DATE", "codes": "VARCHAR[]",
+    "date": "DATE", "codes": "VARCHAR[]", "code": "VARCHAR",
 }
 
 
@@ -80,6 +94,7 @@ def polars_dtype(kind: Kind) -> pl.DataType:
         "bool": pl.Boolean(),
         "date": pl.Date(),
         "codes": pl.List(pl.String()),
+        "code": pl.String(),
     }[kind]
 
 
@@ -133,6 +148,14 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("on_treatment", "bool"),
     Column("frax_major_pct", "number", ge=0.0, le=100.0),
     Column("frax_hip_pct", "number", ge=0.0, le=100.0),
+    # the treatment course: a drug implies on_treatment yes, drug_holiday no (set where
+    # blank; an explicit answer that disagrees contradicts); a fracture date implies
+    # prior_fragility_fracture (set where blank, contradicts "no")
+    Column("treatment_drug", "code", allowed=TREATMENT_DRUGS, case="lower"),
+    Column("treatment_start_date", "date", ge=EARLIEST_BIRTH_DATE, not_after="exam_date",
+           not_before="birth_date"),
+    Column("last_fracture_date", "date", ge=EARLIEST_BIRTH_DATE, not_after="exam_date",
+           not_before="birth_date"),
 )
 
 #: name -> Column.

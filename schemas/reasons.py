@@ -85,6 +85,17 @@ _CATALOG: tuple[Reason, ...] = (
     _about_column("FRACTURE_SITES_CONTRADICT", "lists fracture sites but "
            "prior_fragility_fracture is no", "a listed site is a prior fracture",
            "prior_fracture_sites"),
+    _about_column("DATE_AFTER", "must not be after {bound}",
+           "a date of the exam's history cannot follow the exam (the same day can)"),
+    _about_column("DATE_BEFORE", "must not be before {bound}",
+           "a date of the patient's history cannot precede the patient's birth"),
+    _about_column("TREATMENT_DRUG_CONTRADICTS", "names a drug but on_treatment is no",
+           "a drug taken now is treatment", "treatment_drug"),
+    _about_column("DRUG_HOLIDAY_CONTRADICTS", "is drug_holiday but on_treatment is yes",
+           "a planned pause is not treatment (no drug named: no other drug is known)",
+           "treatment_drug"),
+    _about_column("FRACTURE_DATE_CONTRADICTS", "gives a date but prior_fragility_fracture "
+           "is no", "a dated fragility fracture is a prior fracture", "last_fracture_date"),
     _about_column("NO_SCORED_SITE", "no site has a T-score or a Z-score",
            "an exam without any score cannot be assessed", "scores"),
     # --- exam ids (transforms.quarantine, pipelines.ingest.load) ---------------------------------

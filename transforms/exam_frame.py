@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.parse import (
-    ParseOptions,
-    derive_age_and_bmi,
-    derive_prior_fracture,
-    parse_cells,
-)
+from transforms.implied import derive_implied
+from transforms.parse import ParseOptions, derive_age_and_bmi, parse_cells
 from transforms.quarantine import Split, split_valid
 from transforms.tscore import TScorePolicy, apply_t_reference
 
@@ -20,13 +16,14 @@ def validate_cells(
     verdicts: pl.DataFrame | None = None,
     tscores: TScorePolicy | None = None,
 ) -> Split:
-    """Parse, derive age, BMI, a prior fracture from its listed sites (and T-scores from
-    BMD), validate; return valid exams and quarantine rows.
+    """Parse, derive age, BMI, the answers a row implies (a prior fracture from its sites
+    or date, treatment from the drug; `transforms.implied`) and T-scores from BMD,
+    validate; return valid exams and quarantine rows.
 
     `verdicts`: the file's duplicate verdicts when `cells` is one batch of a larger file.
     `tscores`: the T-score reference policy (`transforms.tscore`); None computes none.
     """
-    typed = derive_prior_fracture(derive_age_and_bmi(parse_cells(cells, options)))
+    typed = derive_implied(derive_age_and_bmi(parse_cells(cells, options)))
     if tscores is not None:
         typed = apply_t_reference(typed, tscores)
     return split_valid(typed, cells, verdicts)

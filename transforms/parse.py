@@ -78,6 +78,8 @@ def _parse(name: str, kind: Kind, options: ParseOptions) -> tuple[pl.Expr, pl.Ex
     reason: pl.Expr
     if kind == "codes":
         return _codes(name, text)
+    if kind == "code":
+        return _code(name, text)
     if kind == "number":
         number = _number_text(text, options).cast(pl.Float64, strict=False)
         value = pl.when(number.is_finite()).then(number).otherwise(None)
@@ -159,6 +161,17 @@ def _codes(name: str, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return value.alias(name), pl.when(unknown).then(reason)
 
 
+def _code(name: str, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """One code of the column's vocabulary (any case, stored lower-case); an unknown code
+    is a reason that names the allowed codes (never the cell)."""
+    allowed = list(BY_NAME[name].allowed or ())
+    lowered = text.str.to_lowercase()
+    known = lowered.is_in(allowed)
+    reason = reason_expr("UNKNOWN_CODE", name, allowed=", ".join(allowed))
+    error = pl.when(text.is_not_null() & ~known).then(reason)
+    return pl.when(known).then(lowered).alias(name), error
+
+
 def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
     """The typed value of a cell written exactly as expected, else null (or non-finite).
 
@@ -181,6 +194,9 @@ def _fast_value(name: str, kind: Kind, options: ParseOptions) -> pl.Expr | None:
         return pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
     if kind == "bool":
         return cell.replace_strict(_BOOL_SPELLINGS, default=None, return_dtype=pl.Boolean)
+    if kind == "code":  # a code as written, in any case; padded or unknown: careful path
+        lowered = cell.str.to_lowercase()
+        return pl.when(lowered.is_in(list(BY_NAME[name].allowed or ()))).then(lowered)
     if kind == "date":
         date = cell.str.to_date(options.date_format, strict=False)
         # a two-digit year (`24-03-15`) parses as year 24: the careful path refuses it
@@ -354,19 +370,4 @@ def derive_age_and_bmi(exams: pl.DataFrame) -> pl.DataFrame:
     return exams.with_columns(
         pl.coalesce(pl.col("age_years"), derived_age).alias("age_years"),
         pl.coalesce(pl.col("bmi"), derived_bmi.round(1)).alias("bmi"),
-    )
-
-
-def derive_prior_fracture(exams: pl.DataFrame) -> pl.DataFrame:
-    """A listed fracture site is a prior fragility fracture: set it where it is blank.
-
-    An explicit "no" beside listed sites is left as written, for the model to quarantine
-    the row as contradictory (`FRACTURE_SITES_CONTRADICT`).
-    """
-    listed = pl.col("prior_fracture_sites").is_not_null()
-    return exams.with_columns(
-        pl.when(listed & pl.col("prior_fragility_fracture").is_null())
-        .then(True)
-        .otherwise(pl.col("prior_fragility_fracture"))
-        .alias("prior_fragility_fracture")
     )

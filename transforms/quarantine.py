@@ -41,6 +41,7 @@ _RANGE_OPS: dict[str, str] = {
 #: pandera check name -> reason code (a range check's code says which side it failed).
 _CHECK_CODES: dict[str, str] = {
     "not_nullable": "REQUIRED", "isin": "NOT_ALLOWED", "str_length": "EMPTY",
+    "not_after": "DATE_AFTER", "not_before": "DATE_BEFORE",
     **{name: "BELOW_RANGE" if name.startswith("greater") else "ABOVE_RANGE"
        for name in _RANGE_OPS},
 }

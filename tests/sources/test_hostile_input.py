@@ -105,6 +105,36 @@ def test_birth_dates_before_1900_are_refused(
     assert errors.get(1) == problem
 
 
+#: The treatment_drug vocabulary as its UNKNOWN_CODE reason names it.
+_DRUGS = ("alendronate, risedronate, ibandronate, zoledronate, denosumab, teriparatide, "
+          "abaloparatide, romosozumab, raloxifene, hormone_therapy, other, drug_holiday")
+
+
+@pytest.mark.parametrize(("cells", "problem"), [
+    ({"treatment_drug": "=HYPERLINK(\"http://x\",\"denosumab\")"},
+     f"treatment_drug: holds a code that is not one of {_DRUGS}"),
+    ({"treatment_drug": "@SUM(1+1)*cmd|' /C calc'!A0"},
+     f"treatment_drug: holds a code that is not one of {_DRUGS}"),
+    ({"treatment_drug": "+denosumab"},
+     f"treatment_drug: holds a code that is not one of {_DRUGS}"),
+    ({"treatment_drug": "denosumab" * 1200},
+     f"treatment_drug: holds a code that is not one of {_DRUGS}"),
+    ({"treatment_start_date": "2019-01-01" * 1000},
+     "treatment_start_date: is not a real date in the form YYYY-MM-DD"),
+    ({"last_fracture_date": "=TODAY()" + "9" * 10_000},
+     "last_fracture_date: is not a real date in the form YYYY-MM-DD"),
+])
+def test_hostile_treatment_course_cells_are_quarantined_without_quoting_them(
+    tmp_path: Path, cells: dict[str, str], problem: str
+) -> None:
+    path = write_csv(tmp_path / "course.csv", [make_row(exam_id="E1", **cells),
+                                                make_row(exam_id="E2")])
+    prepared = prepare(path)
+    assert errors_of(prepared) == {1: problem}
+    assert prepared.valid["exam_id"].to_list() == ["E2"]
+    assert not any(text in problem for text in cells.values())  # never quoted
+
+
 # --- folders ---------------------------------------------------------------------------------
 
 

@@ -168,6 +168,7 @@ _GOOD_TEXTS = {
     "date": ["2024-02-29", "1950-12-31"],
     "text": ["F", "post", "E1"],
     "codes": ["hip", "Vertebral;hip", " forearm ; ", "hip;hip", "knee", ";"],
+    "code": ["denosumab", "Drug_Holiday", " ALENDRONATE ", "aspirin", ";"],
 }
 
 
@@ -185,10 +186,11 @@ def _column_cells(kind: str, rows: int) -> st.SearchStrategy[list[str | None]]:
     )
 
 
-#: Two columns of each kind (the parser treats every column of a kind alike), and the one
-#: codes column (parsed once per distinct text, then joined back).
+#: Two columns of each kind (the parser treats every column of a kind alike), the one
+#: codes column (parsed once per distinct text, then joined back) and the one code column.
 _SAMPLE_COLUMNS = ("exam_id", "sex", "exam_date", "birth_date", "spine_t", "frax_hip_pct",
-                   "spine_vertebrae", "kyphosis", "on_treatment", "prior_fracture_sites")
+                   "spine_vertebrae", "kyphosis", "on_treatment", "prior_fracture_sites",
+                   "treatment_drug")
 
 
 @settings(max_examples=100, deadline=None)
