@@ -9,9 +9,11 @@ connection opens the new copy.
 
 The copy is written in a storage format DuckDB 1.4 LTS and newer open
 (`store.STORAGE_VERSION`), so any SQL client reads it. A registry created in that format
-is copied byte for byte; an older registry created in DuckDB 2.0's own format is
-converted on the way (`COPY FROM DATABASE` into a file attached in the LTS format), which
-costs a full rewrite, so such a registry is best rebuilt once to get the cheap path.
+is copied byte for byte (an encrypted registry's copy stays encrypted with the same key);
+a registry created in a newer format (DuckDB 1.5's own) is converted on the way (`COPY
+FROM DATABASE` into a file attached in the LTS format), which costs a full rewrite, so such
+a registry is best rebuilt once to get the cheap path. A registry in DuckDB 2.0's format
+cannot be opened by this DuckDB (1.5) at all: `identify` refuses it in one line.
 """
 
 from __future__ import annotations
@@ -78,8 +80,14 @@ def storage_version(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def opens_in_lts(version: str) -> bool:
-    """Whether DuckDB 1.4 (and so every 1.x reader from 1.4 on) opens this storage format."""
-    return version.startswith("v1.")
+    """Whether DuckDB 1.4 (and so every 1.x reader from 1.4 on) opens this storage format:
+    v1.0.0 to v1.4.x; a newer one (1.5's own, `latest`) is converted for the copy."""
+    parts = version.lstrip("v").rstrip("+").split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return False
+    return major == 1 and minor <= 4
 
 
 def _convert_copy(con: duckdb.DuckDBPyConnection, temporary: Path) -> None:

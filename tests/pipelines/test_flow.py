@@ -270,8 +270,9 @@ def test_run_records_its_ruleset_s_rules(sample_registry: Path) -> None:
         held = con.execute("SELECT count(*) FROM rules WHERE ruleset = ?",
                            [core.label]).fetchall()[0][0]
         unmatched = con.execute(
-            "SELECT count(*) FROM assessments a, unnest(a.reasons) AS u(rule_id)"
-            " ANTI JOIN rules r ON r.rule_id = u.rule_id AND r.ruleset = a.ruleset"
+            "SELECT count(*) FROM (SELECT a.ruleset, unnest(a.reasons) AS rule_id"
+            " FROM assessments a) u WHERE NOT EXISTS (SELECT 1 FROM rules r"
+            " WHERE r.rule_id = u.rule_id AND r.ruleset = u.ruleset)"
         ).fetchall()[0][0]
     assert held == len(rules_of(core))
     assert unmatched == 0

@@ -19,7 +19,7 @@ import pytest
 from sample_registry import shared_sample_copy
 
 from pipelines.registry import store
-from pipelines.registry.publish import publish_reporting_copy, storage_version
+from pipelines.registry.publish import opens_in_lts, publish_reporting_copy, storage_version
 from pipelines.registry.store import registry
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -110,17 +110,17 @@ def test_every_view_and_macro_of_the_copy_binds_in_the_1_5_cli(copy: Path) -> No
     assert done.returncode == 0 and not done.stderr, done.stderr
 
 
-def test_an_older_registry_in_duckdb_2_format_gets_a_converted_copy(
+def test_a_registry_in_a_newer_format_than_lts_gets_a_converted_copy(
     tmp_path: Path, monkeypatch
 ) -> None:
-    """A registry created before this change (DuckDB 2.0's own format) keeps its format; its
-    reporting copy is rewritten in the LTS format, with every table, view and macro."""
+    """A registry created in DuckDB 1.5's own format (newer than 1.4 LTS) keeps its format;
+    its reporting copy is rewritten in the LTS format, with every table, view and macro."""
     db = tmp_path / "old.duckdb"
     monkeypatch.setattr(store, "STORAGE_VERSION", "latest")
     with registry(db) as con:
         con.execute("INSERT INTO runs (run_id, started_at, status, ruleset)"
                     " VALUES ('r1', now(), 'completed', 'core-2025@1')")
-        assert storage_version(con).startswith("v2.")
+        assert not opens_in_lts(storage_version(con))
     monkeypatch.undo()
     copy = publish_reporting_copy(db)
     with duckdb.connect(str(copy), read_only=True) as con:
@@ -131,4 +131,21 @@ def test_an_older_registry_in_duckdb_2_format_gets_a_converted_copy(
     assert done.returncode == 0 and not done.stderr, done.stderr
     assert not list(tmp_path.glob(".*tmp-*")), "no temporary file left behind"
     with duckdb.connect(str(db), read_only=True) as con:
-        assert storage_version(con).startswith("v2.")  # the registry itself is untouched
+        assert not opens_in_lts(storage_version(con))  # the registry itself is untouched
+
+
+def test_a_registry_in_duckdb_2_format_is_refused_in_one_line(tmp_path: Path) -> None:
+    """DuckDB 1.5 cannot open DuckDB 2.0's storage format (version number 999 in the
+    header): every command says so in one line, before DuckDB tries."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli.commands import app
+
+    db = tmp_path / "v2.duckdb"
+    header = bytes(8) + b"DUCK" + (999).to_bytes(8, "little") + bytes(4096 - 20)
+    db.write_bytes(header)
+    for args in (["report", "--db", str(db)], ["rulesets", "--db", str(db)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "DuckDB 2.0's storage format" in lines[0], result.output
