@@ -13,10 +13,15 @@ from pathlib import Path
 
 
 @contextmanager
-def write_lock_held(db: Path) -> Iterator[None]:
-    """Hold DuckDB's write lock on `db` in a child process for the duration of the block."""
+def write_lock_held(db: Path, key: str | None = None) -> Iterator[None]:
+    """Hold DuckDB's write lock on `db` in a child process for the duration of the block
+    (`key`: an encrypted registry, attached with its key)."""
+    opening = (f"c = duckdb.connect({str(db)!r});" if key is None else
+               f"from pipelines.registry.extensions import load; c = duckdb.connect();"
+               f" load(c, 'httpfs'); c.execute(\"ATTACH {str(db)!r} AS r"
+               f" (ENCRYPTION_KEY {key!r})\");")
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r});"
+        [sys.executable, "-c", f"import duckdb, time; {opening}"
          " print('held', flush=True); time.sleep(900)"],  # killed when the block ends
         stdout=subprocess.PIPE, text=True,
     )

@@ -16,12 +16,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.registry import ledger, reads, reassess_sql, rulesets, staging, store
+from pipelines.registry import keys, ledger, reads, reassess_sql, rulesets, staging, store
 from pipelines.registry.identify import (
     Content,
     NotARegistry,
     check_path,
     require_file_database,
+    require_key_match,
     require_registry_tables,
 )
 from pipelines.registry.interface import (
@@ -47,21 +48,33 @@ class NewerSchemaWarning(DxaWarning):
     """A reader opened a registry of a newer schema: its answers may lack new columns."""
 
 
+class WrongKey(RegistryError):
+    """The key file holds another key than the one the registry was encrypted with."""
+
+
 class RegistryUnreadable(RegistryError):
     """A reader could not open the registry (a writer's lock, damage); says why."""
 
 
-def open_file(path: Path, *, read_only: bool, lock_timeout_s: float
+def open_file(path: Path, *, read_only: bool, lock_timeout_s: float, key: str | None = None
               ) -> duckdb.DuckDBPyConnection:
     """A connection to the registry file at `path`, after checking that it is one.
 
-    A writer creates a missing file and migrates it; a file of a newer schema is refused
-    for writing and read with a warning. Nothing is migrated by a command that refuses.
+    A writer creates a missing file and migrates it (encrypted when given a `key`); a file
+    of a newer schema is refused for writing and read with a warning. Nothing is migrated
+    by a command that refuses.
     """
     content = check_path(path)
     if content is Content.MISSING and read_only:
         raise NotARegistry(f"no registry at {path}")
-    con = store.connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
+    require_key_match(path, content, key)
+    try:
+        con = store.connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s,
+                            key=key)
+    except duckdb.InvalidInputException as exc:
+        if "encryption key" not in str(exc).lower():
+            raise
+        raise WrongKey(f"--db {path}: wrong encryption key (--key-file)") from None
     try:
         require_file_database(con, path)
         version = require_registry_tables(con, path, empty_ok=not read_only)
@@ -91,8 +104,13 @@ def _locked_message(path: Path, exc: Exception) -> str:
 class DuckDBFileRegistry(Registry):
     """A registry held in one DuckDB file."""
 
-    def __init__(self, location: Path | str) -> None:
+    def __init__(self, location: Path | str, key: str | None = None) -> None:
         self.location = Path(location)
+        self.key = key
+
+    def encrypted(self) -> bool:
+        """Whether the file is (or, created by a writer, will be) encrypted."""
+        return self.key is not None
 
     def exists(self) -> bool:
         return self.location.is_file()
@@ -100,9 +118,10 @@ class DuckDBFileRegistry(Registry):
     @contextmanager
     def writer(self, lock_timeout_s: float = WRITE_LOCK_TIMEOUT_S
                ) -> Iterator[DuckDBWriter]:
-        con = open_file(self.location, read_only=False, lock_timeout_s=lock_timeout_s)
+        con = open_file(self.location, read_only=False, lock_timeout_s=lock_timeout_s,
+                        key=self.key)
         try:
-            yield DuckDBWriter(con, self.location)
+            yield DuckDBWriter(con, self.location, self.key)
         finally:
             con.close()
 
@@ -110,7 +129,8 @@ class DuckDBFileRegistry(Registry):
     def reader(self, lock_timeout_s: float = READ_LOCK_TIMEOUT_S
                ) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
-            con = open_file(self.location, read_only=True, lock_timeout_s=lock_timeout_s)
+            con = open_file(self.location, read_only=True, lock_timeout_s=lock_timeout_s,
+                            key=self.key)
         except store.RegistryLocked as exc:
             raise RegistryUnreadable(_locked_message(self.location, exc)) from None
         except duckdb.Error as exc:
@@ -130,7 +150,7 @@ class DuckDBFileRegistry(Registry):
         wal = self.location.with_name(self.location.name + ".wal")
         if wal.exists():
             store.copy_private(wal, into.with_name(into.name + ".wal"))
-        return DuckDBFileRegistry(into)
+        return DuckDBFileRegistry(into, self.key)  # the byte copy keeps its encryption
 
     def reporting_copy(self) -> Path:
         return reporting_copy_path(self.location)
@@ -139,9 +159,11 @@ class DuckDBFileRegistry(Registry):
 class DuckDBWriter(RegistryWriter):
     """The registry file opened for writing: one connection, held for the whole stage."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, location: Path) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, location: Path,
+                 key: str | None = None) -> None:
         self.con = con
         self.location = location
+        self.key = key
         self._depth = 0
 
     @contextmanager
@@ -215,7 +237,7 @@ class DuckDBWriter(RegistryWriter):
         staging.write_batch(self.con, rows, tables)
 
     def staged(self) -> AbstractContextManager[staging.TableSet]:
-        return staging.staged(self.con)
+        return staging.staged(self.con, self.key)
 
     def move_staged(self, stage: staging.TableSet) -> None:
         staging.move_staged(self.con, stage)
@@ -236,10 +258,10 @@ class DuckDBWriter(RegistryWriter):
         return publish_reporting_copy(self.location, self.con)
 
 
-def open_registry(db: Path | str) -> Registry:
-    """The registry named by `--db` (today always a DuckDB file)."""
-    return DuckDBFileRegistry(db)
-
+def open_registry(db: Path | str, key: str | None = None) -> Registry:
+    """The registry named by `--db` (today always a DuckDB file), opened with `key`, else
+    with the key this process was given (`keys.unlocked`: `--key-file`)."""
+    return DuckDBFileRegistry(db, key if key is not None else keys.current_key())
 
 
 def writer_for(con: duckdb.DuckDBPyConnection) -> DuckDBWriter:

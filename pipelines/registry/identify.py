@@ -20,6 +20,16 @@ from schemas.errors import RegistryError
 DUCKDB_MAGIC = b"DUCK"
 MAGIC_OFFSET = 8
 
+#: The storage version number follows the magic; DuckDB 1.5 reads numbers up to this one.
+#: DuckDB 2.0's own format carries 999: this DuckDB (1.5) cannot open such a file at all.
+VERSION_OFFSET = 12
+NEWEST_READABLE_STORAGE = 68
+
+#: The main header's first flags word (after the magic and the storage version): bit 0
+#: set means the file is encrypted (DuckDB's `ENCRYPTION_KEY`).
+FLAGS_OFFSET = 20
+ENCRYPTED_FLAG = 1
+
 #: First bytes of files that are often handed to `--db` by mistake, and what they are.
 KNOWN_HEADERS: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG", "a PNG image"),
@@ -45,6 +55,7 @@ class Content(StrEnum):
 
     MISSING = "missing"
     DUCKDB = "duckdb"
+    ENCRYPTED = "encrypted"
 
 
 def describe_header(head: bytes) -> str:
@@ -62,7 +73,7 @@ def describe_header(head: bytes) -> str:
 
 
 def check_path(path: Path) -> Content:
-    """MISSING or DUCKDB; anything else is refused with what it is."""
+    """MISSING, DUCKDB or ENCRYPTED; anything else is refused with what it is."""
     if path.is_dir():
         raise NotARegistry(f"--db {path}: is a folder, not a registry file")
     if not path.exists():
@@ -76,7 +87,23 @@ def check_path(path: Path) -> Content:
     if head[MAGIC_OFFSET:MAGIC_OFFSET + len(DUCKDB_MAGIC)] != DUCKDB_MAGIC:
         raise NotARegistry(f"--db {path}: is {describe_header(head)}; a registry is a "
                            "DuckDB file")
+    storage = int.from_bytes(head[VERSION_OFFSET:VERSION_OFFSET + 8], "little")
+    if storage > NEWEST_READABLE_STORAGE:
+        raise NotARegistry(f"--db {path}: is in DuckDB 2.0's storage format, which this dxa "
+                           "(DuckDB 1.5) cannot open; convert it (README: DuckDB version)")
+    if len(head) > FLAGS_OFFSET and head[FLAGS_OFFSET] & ENCRYPTED_FLAG:
+        return Content.ENCRYPTED
     return Content.DUCKDB
+
+
+def require_key_match(path: Path, content: Content, key: str | None) -> None:
+    """An encrypted file needs the key; a plain file is not opened with one (a key there
+    means the wrong file was named, and a plain registry is never re-encrypted silently)."""
+    if content is Content.ENCRYPTED and key is None:
+        raise NotARegistry(f"--db {path}: encrypted: give --key-file (or DXA_KEY_FILE)")
+    if content is Content.DUCKDB and key is not None:
+        raise NotARegistry(f"--db {path}: is not encrypted; run without --key-file "
+                           "(and DXA_KEY_FILE)")
 
 
 def user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.registry.interface import BatchWrite
-from pipelines.registry.store import arrow_of, insert_frame
+from pipelines.registry.store import arrow_of, insert_frame, sql_string
 from pipelines.runtime.privacy import private_files
 from transforms.serial import SERIAL_FLAG_CODES
 
@@ -70,19 +70,15 @@ def remove_stale_staging(con: duckdb.DuckDBPyConnection) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def sql_string(text: str) -> str:
-    """`text` as a SQL string literal (ATTACH takes no parameters): quotes doubled, so a
-    path like `o'brien/registry.duckdb` is one literal and never SQL."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 @contextmanager
-def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
-    """A fresh staging database attached to `con`, removed again on exit."""
+def staged(con: duckdb.DuckDBPyConnection, key: str | None = None) -> Iterator[TableSet]:
+    """A fresh staging database attached to `con`, removed again on exit; encrypted with
+    `key` when the registry is (the rows it holds are the registry's to be)."""
     remove_stale_staging(con)
     path = staging_file(con)
+    options = "" if key is None else f" (ENCRYPTION_KEY {sql_string(key)})"
     with private_files():  # the staging file holds the patient rows being loaded: 0600
-        con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}")
+        con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}{options}")
     try:
         for table in LOADED_TABLES:
             con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")

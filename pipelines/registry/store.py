@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from pipelines.registry import extensions
 from pipelines.registry.comments import apply_comments
 from pipelines.runtime.privacy import make_private, private_files
 from pipelines.runtime.timing import Stage, StageTimer
@@ -31,6 +32,8 @@ MIGRATIONS_PACKAGE = "pipelines.registry.migrations"
 #: locks them out. A file keeps the format it was created with; the setting does not
 #: change an existing file (publish.py converts the reporting copy of an older registry).
 STORAGE_VERSION = "v1.4.0"
+#: The name an encrypted registry is attached under (the connection's current database).
+ENCRYPTED_ALIAS = "registry"
 
 
 class RegistryLocked(RegistryError):
@@ -46,14 +49,42 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal (ATTACH takes no parameters): quotes doubled, so a
+    path like `o'brien/registry.duckdb` (or a key holding a quote) is one literal, never SQL."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _open(db_path: Path | str, read_only: bool, key: str | None) -> duckdb.DuckDBPyConnection:
+    """A plain file opened directly; an encrypted one attached (with its key) to an
+    in-memory database and made current, so `current_database()` names the file."""
+    config = {"storage_compatibility_version": STORAGE_VERSION}
+    if key is None:
+        return duckdb.connect(str(db_path), read_only=read_only, config=config)
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        if not read_only:  # writing encrypted pages needs httpfs's cryptography
+            extensions.load(con, "httpfs")
+        options = f"ENCRYPTION_KEY {sql_string(key)}"
+        options += ", READ_ONLY" if read_only else f", STORAGE_VERSION '{STORAGE_VERSION}'"
+        con.execute(f"ATTACH {sql_string(str(db_path))} AS {ENCRYPTED_ALIAS} ({options})")
+        con.execute(f"USE {ENCRYPTED_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def connect(
-    db_path: Path | str, *, read_only: bool = False, lock_timeout_s: float = 30.0
+    db_path: Path | str, *, read_only: bool = False, lock_timeout_s: float = 30.0,
+    key: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the registry, waiting up to `lock_timeout_s` for another process's lock.
 
     DuckDB lets one process write a file or many read it, never both; a quality analyst
     who opened the registry itself (rather than the reporting copy) blocks the nightly
     run, so we wait a bounded time and then fail with a message that names the lock.
+    `key`: the file is (or is created) encrypted with it.
     """
     folder = Path(db_path).parent
     if not folder.is_dir():
@@ -64,10 +95,7 @@ def connect(
     while True:
         try:
             with private_files():
-                con = duckdb.connect(
-                    str(db_path), read_only=read_only,
-                    config={"storage_compatibility_version": STORAGE_VERSION},
-                )
+                con = _open(db_path, read_only, key)
             if creating:
                 make_private(db_path)
             # Row order in the tables is never relied on (queries sort): ~1.2x faster loads.

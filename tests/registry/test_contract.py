@@ -35,6 +35,8 @@ from transforms.precision import load_precision
 #: name -> factory(folder) of a fresh, not yet created registry.
 BACKENDS: dict[str, Callable[[Path], Registry]] = {
     "duckdb-file": lambda folder: DuckDBFileRegistry(folder / "registry.duckdb"),
+    "duckdb-file-encrypted": lambda folder: DuckDBFileRegistry(
+        folder / "registry.duckdb", key="contract-test-key-0123456789"),
 }
 
 
@@ -211,7 +213,8 @@ def test_the_reporting_copy_holds_what_was_committed(make_registry, tmp_path: Pa
     with registry.writer() as writer:
         copy = writer.publish_reporting_copy()
     assert copy == registry.reporting_copy()
-    with DuckDBFileRegistry(copy).reader() as con:
+    # the copy of an encrypted registry is encrypted with the same key
+    with DuckDBFileRegistry(copy, key=getattr(registry, "key", None)).reader() as con:
         assert con.execute("SELECT count(*) FROM exams").fetchone()[0] == 2
 
 
@@ -229,7 +232,7 @@ def test_a_locked_registry_is_said_in_one_line(make_registry) -> None:
     registry = make_registry()
     with registry.writer():
         pass
-    with (write_lock_held(registry.location),
+    with (write_lock_held(registry.location, getattr(registry, "key", None)),
           pytest.raises(RegistryLocked, match="locked by another process"),
           registry.writer(lock_timeout_s=0.5)):
         pass
