@@ -34,3 +34,12 @@ def reading(db: Path, lock_timeout_s: float | None = None,
         yield con
     finally:
         opened.__exit__(None, None, None)
+
+
+def source_encrypted(con: duckdb.DuckDBPyConnection) -> str:
+    """"yes" or "no": whether the registry a reader opened is encrypted at rest, for the
+    description every export carries (a list written from an encrypted registry is no
+    longer protected by its encryption: the reader of the list should know)."""
+    rows = con.execute("SELECT encrypted FROM duckdb_databases()"
+                       " WHERE database_name = current_database()").fetchall()
+    return "yes" if rows and rows[0][0] else "no"

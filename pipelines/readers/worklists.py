@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.readers.access import reading
+from pipelines.readers.access import reading, source_encrypted
 from pipelines.readers.as_of import as_of_date
 from pipelines.readers.worklist_files import OUTPUT_FORMATS, write_worklist
 from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
@@ -235,6 +235,7 @@ def export_worklist(
     day = as_of_date(as_of, WorklistError)
     with reading(db, lock_timeout_s, WorklistError) as con:
         rows, label = build_worklist(con, kind, day, ruleset)
+        encrypted = source_encrypted(con)
     if output.suffix.lower() == ".xlsx" and rows.height >= EXCEL_MAX_ROWS:
         raise WorklistError(f"the list has {rows.height} rows, more than an Excel sheet "
                             "holds: write it as .csv or .parquet")
@@ -246,6 +247,7 @@ def export_worklist(
         "as of": day.isoformat(),
         "ruleset": label or "not applicable",
         "registry": db.name,
+        "registry encrypted at rest": encrypted,
         "generated at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "rows": str(rows.height),
         "contains patient identifiers": "yes: for authorised staff only; do not forward",
