@@ -14,6 +14,7 @@ Heavy imports (Prefect, polars) happen inside the functions that need them, so t
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,6 +119,14 @@ def forget(db: Path, label: str) -> RunSummary:
 
         with api.in_use():
             return forget_flow(str(db), label)
+
+
+def registry_key(key_file: Path | None) -> AbstractContextManager[None]:
+    """Registries opened meanwhile (by flows and readers alike) use the key held in
+    `key_file`: read once, checked private, never passed on as a value or logged."""
+    from pipelines.registry.keys import unlocked
+
+    return unlocked(key_file)
 
 
 def set_primary(db: Path, label: str) -> None:

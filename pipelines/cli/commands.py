@@ -31,6 +31,7 @@ from pipelines.cli.console import (
 )
 from pipelines.cli.defaults import DB_ENVVAR, default_map, read_config
 from pipelines.cli.group import DxaGroup
+from pipelines.cli.key_option import KeyFile
 from pipelines.cli.patient import patient_command
 from pipelines.cli.precision import precision_command
 from pipelines.cli.rulesets import compare_command, make_rulesets_app, reassess_command
@@ -118,6 +119,7 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
+    key_file: KeyFile = None,
 ) -> None:
     """Run the registry flow on exports into the DuckDB registry."""
     configure_prefect_env(verbose=verbose)
@@ -152,6 +154,7 @@ def report(
         float | None,
         typer.Option(help="Seconds to wait while a run holds the registry (default 10)."),
     ] = None,
+    key_file: KeyFile = None,
 ) -> None:
     """A summary of the latest run and of the registry, for humans or machines."""
     from pipelines import app as application
@@ -185,18 +188,19 @@ def export(
     ruleset: Annotated[
         str | None, typer.Option(help="Ruleset ID or ID@VERSION (default: the latest run's).")
     ] = None,
-    key_file: Annotated[
+    pseudonym_key: Annotated[
         Path | None, typer.Option(help="research: the secret pseudonym key file.")
     ] = None,
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait while a run holds the registry.")
     ] = READ_LOCK_TIMEOUT_S,
+    key_file: KeyFile = None,
 ) -> None:
     """Export a worklist with patient ids (authorised staff only), or a research extract."""
     from pipelines import app as application
 
     if kind == "research":  # a WorklistError (DxaError) becomes one line and exit 1
-        counts = application.export_research(db, key_file, output, as_of=as_of,
+        counts = application.export_research(db, pseudonym_key, output, as_of=as_of,
                                              ruleset=ruleset, lock_timeout_s=lock_timeout)
         summary = ", ".join(f"{table} {n}" for table, n in counts.items())
         out.print(f"wrote the pseudonymised extract beside {output} ({summary} rows)",
@@ -298,6 +302,7 @@ def prevalence(
     period: Annotated[
         str | None, typer.Option(help="Exams dated 2025, 2025Q3 or 2025-01-01:2025-12-31.")
     ] = None,
+    key_file: KeyFile = None,
 ) -> None:
     """Prevalence of osteoporosis and low bone mass with 95 % CIs (survey or registry)."""
     from pipelines.cli.prevalence import run_prevalence

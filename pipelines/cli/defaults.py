@@ -29,6 +29,8 @@ from schemas.errors import ConfigError
 CONFIG_FILE = "dxa.toml"
 #: The environment variable every `--db` option reads (between command line and file).
 DB_ENVVAR = "DXA_DB"
+#: The environment variable every `--key-file` option reads (the registry's encryption key).
+KEY_FILE_ENVVAR = "DXA_KEY_FILE"
 
 
 class DxaConfig(BaseModel):

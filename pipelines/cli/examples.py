@@ -44,7 +44,7 @@ EXPORT = _examples(
     ("dxa export overdue --as-of 2026-01-01 --output overdue.csv",
      "who was overdue for a follow-up DXA on a day"),
     ("dxa export quarantine --output quarantine.csv", "the rows refused, with every reason"),
-    ("dxa export research --key-file /secure/dxa-research.key --output extract.parquet",
+    ("dxa export research --pseudonym-key /secure/dxa-research.key --output extract.parquet",
      "a pseudonymised research extract, no identifiers"),
 )
 

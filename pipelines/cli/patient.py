@@ -17,6 +17,7 @@ from rich.text import Text
 from pipelines import app as application
 from pipelines.cli.console import fail, out
 from pipelines.cli.defaults import DB_ENVVAR
+from pipelines.cli.key_option import KeyFile
 from pipelines.readers.reporting.render_text import section_table
 
 
@@ -40,6 +41,7 @@ def patient_command(
     ] = None,
     lock_timeout: Annotated[float, typer.Option(
         help="Seconds to wait while a run holds the registry.")] = application.READ_LOCK_TIMEOUT_S,
+    key_file: KeyFile = None,
 ) -> None:
     """One patient's exams, decisions and BMD trend (patient identifiers: authorised staff
     only)."""

@@ -17,6 +17,7 @@ from rich.text import Text
 from pipelines import app as application
 from pipelines.cli.console import err, out
 from pipelines.cli.defaults import DB_ENVVAR
+from pipelines.cli.key_option import KeyFile
 from pipelines.readers.reporting.render_text import section_table
 
 
@@ -35,6 +36,7 @@ def precision_command(
     ] = None,
     fmt: Annotated[PrecisionFormat, typer.Option("--format", help="table, csv or json.")] = (
         PrecisionFormat.table),
+    key_file: KeyFile = None,
 ) -> None:
     """The facility's own precision per scanner and site, from same-day repeat exams (ISCD):
     RMS SD and %CV, LSC = 2.77 x precision, ISCD minimum met, study complete (df >= 30)."""

@@ -19,6 +19,7 @@ from pipelines.cli.choices import choices_metavar
 from pipelines.cli.console import out, run_status
 from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.group import DxaGroup
+from pipelines.cli.key_option import KeyFile
 from pipelines.readers.reporting.model import (
     Column,
     Kind,
@@ -48,6 +49,7 @@ def make_rulesets_app() -> typer.Typer:
     def listing(
         ctx: typer.Context,
         db: Annotated[Path | None, typer.Option(help="List what this registry holds.")] = None,
+        key_file: KeyFile = None,
     ) -> None:
         """Without --db: the shipped rulesets. With --db: what the registry holds."""
         if ctx.invoked_subcommand is not None:
@@ -62,14 +64,14 @@ def make_rulesets_app() -> typer.Typer:
 
     @app.command()
     def forget(label: Annotated[str, typer.Argument(help="ID@VERSION to remove.")],
-               db: RegistryFile) -> None:
+               db: RegistryFile, key_file: KeyFile = None) -> None:
         """Remove a ruleset's assessments and flags (never exams); recorded in runs."""
         summary = application.forget(db, label)
         out.print(f"{summary.ruleset}: {summary.message} (run {summary.run_id})")
 
     @app.command()
     def primary(label: Annotated[str, typer.Argument(help="ID@VERSION the registry holds.")],
-                db: RegistryFile) -> None:
+                db: RegistryFile, key_file: KeyFile = None) -> None:
         """Make a ruleset the registry's primary one (what the report views show)."""
         application.set_primary(db, label)
         out.print(f"primary ruleset of {db}: {label}")
@@ -102,6 +104,7 @@ def reassess_command(
                                        "registry itself is left untouched.")] = None,
     batch_size: Annotated[int, typer.Option(help="Exams read per batch.", min=1)] = 200_000,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for a lock.")] = 30.0,
+    key_file: KeyFile = None,
 ) -> None:
     """Judge the exams already in the registry under a ruleset, without the files."""
     request = application.ReassessRequest(db, ruleset, latest_only=latest_only, into=into,
@@ -123,6 +126,7 @@ def compare_command(
     fmt: Annotated[CompareFormat, typer.Option(
         "--format", help="table, csv or json.", metavar=choices_metavar(CompareFormat))] = (
         CompareFormat.table),
+    key_file: KeyFile = None,
 ) -> None:
     """Transition matrices of treatment and WHO category between two rulesets."""
     from pipelines.readers.compare import long_form, long_form_csv

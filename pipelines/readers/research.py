@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.readers.access import reading
+from pipelines.readers.access import reading, source_encrypted
 from pipelines.readers.as_of import as_of_date
 from pipelines.readers.worklists import WorklistError, resolve_ruleset_label
 from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
@@ -67,18 +67,18 @@ def read_key(path: Path) -> bytes:
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        raise ResearchExportError(f"--key-file {path}: no such file (make one: see the "
+        raise ResearchExportError(f"--pseudonym-key {path}: no such file (make one: see the "
                                   "README, 'Research extracts')") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ResearchExportError(f"--key-file {path}: cannot read it "
+        raise ResearchExportError(f"--pseudonym-key {path}: cannot read it "
                                   f"({type(exc).__name__})") from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise ResearchExportError(f"--key-file {path}: must hold the key as hexadecimal "
+        raise ResearchExportError(f"--pseudonym-key {path}: must hold the key as hexadecimal "
                                   "characters only") from None
     if len(key) < KEY_MIN_BYTES:
-        raise ResearchExportError(f"--key-file {path}: the key has {len(key)} bytes; at "
+        raise ResearchExportError(f"--pseudonym-key {path}: the key has {len(key)} bytes; at "
                                   f"least {KEY_MIN_BYTES} are needed ({2 * KEY_MIN_BYTES} "
                                   "hexadecimal characters)")
     return key
@@ -161,7 +161,8 @@ def write_research_extract(
                     if f"${k}" in " ".join(selected) + filters[table]}
             copy_to_parquet(
                 con, f"SELECT {', '.join(selected)} FROM {table} WHERE {filters[table]}",
-                temporary, used, {"dxa_extract": note})
+                temporary, used, {"dxa_extract": note,
+                                  "dxa_registry_encrypted": source_encrypted(con)})
             counts[table] = con.sql(
                 f"SELECT count(*) FROM read_parquet({sql_string(str(temporary))})"
             ).fetchall()[0][0]
@@ -174,7 +175,7 @@ def export_research(
 ) -> dict[str, int]:
     """`dxa export research`: check the options, open the registry, write the extract."""
     if key_file is None:
-        raise ResearchExportError("research extracts need --key-file (the secret key that "
+        raise ResearchExportError("research extracts need --pseudonym-key (the secret key that "
                                   "makes the pseudonyms; see the README)")
     key = read_key(key_file)
     extract_paths(output)

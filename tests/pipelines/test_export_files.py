@@ -86,7 +86,7 @@ def test_the_research_extract_files_are_private(copy: Path, tmp_path: Path,
     key.write_text(secrets.token_hex(32), encoding="ascii")
     out = tmp_path / "out" / "extract.parquet"
     out.parent.mkdir()
-    result = runner.invoke(app, ["export", "research", "--db", str(copy), "--key-file",
+    result = runner.invoke(app, ["export", "research", "--db", str(copy), "--pseudonym-key",
                                  str(key), "--output", str(out)])
     assert result.exit_code == 0, result.output
     files = [out.with_name(f"extract.{table}.parquet") for table in TABLES]
@@ -156,7 +156,7 @@ def test_a_full_disk_during_the_research_extract_leaves_no_file(
 
     monkeypatch.setattr(research, "extract_columns", second_table_full)
     out = tmp_path / "extract.parquet"
-    result = runner.invoke(app, ["export", "research", "--db", str(copy), "--key-file",
+    result = runner.invoke(app, ["export", "research", "--db", str(copy), "--pseudonym-key",
                                  str(key), "--output", str(out)])
     assert result.exit_code == 1
     second = out.with_name(f"extract.{TABLES[1]}.parquet")

@@ -130,14 +130,14 @@ def test_a_weak_or_garbled_key_is_refused(tmp_path: Path, content: str, message:
 def test_cli_research_needs_the_key_and_writes_three_files(copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "extract.parquet"
     missing = runner.invoke(app, ["export", "research", "--db", str(copy), "--output", str(out),
-                                  "--key-file", str(tmp_path / "none.key")])
+                                  "--pseudonym-key", str(tmp_path / "none.key")])
     assert missing.exit_code == 1 and "no such file" in missing.output
     key_file, _ = _key(tmp_path)
     done = runner.invoke(app, ["export", "research", "--db", str(copy), "--output", str(out),
-                               "--key-file", str(key_file)])
+                               "--pseudonym-key", str(key_file)])
     assert done.exit_code == 0, done.output
     assert sorted(p.name for p in tmp_path.glob("extract.*")) == [
         "extract.assessments.parquet", "extract.bmd_changes.parquet", "extract.exams.parquet"]
     wrong = runner.invoke(app, ["export", "research", "--db", str(copy), "--output",
-                                str(tmp_path / "x.csv"), "--key-file", str(key_file)])
+                                str(tmp_path / "x.csv"), "--pseudonym-key", str(key_file)])
     assert wrong.exit_code == 1 and "ending in .parquet" in wrong.output

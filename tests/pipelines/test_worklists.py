@@ -168,7 +168,7 @@ def test_ruleset_by_bare_id_and_unknown_ruleset(copy: Path, tmp_path: Path) -> N
     (["nonsense", "--output", "x.csv"], "unknown list 'nonsense'"),
     (["overdue", "--output", "x.txt"], "must end in .csv, .xlsx, .parquet"),
     (["overdue", "--output", "x.csv", "--as-of", "2026-13-01"], "--as-of must be a date"),
-    (["research", "--output", "x.parquet"], "need --key-file"),
+    (["research", "--output", "x.parquet"], "need --pseudonym-key"),
 ])
 def test_cli_errors_are_one_line(copy: Path, tmp_path: Path, args: list[str],
                                  message: str) -> None:
