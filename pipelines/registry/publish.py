@@ -38,16 +38,18 @@ def publish_reporting_copy(
     db_path: Path | str,
     con: duckdb.DuckDBPyConnection | None = None,
     lock_timeout_s: float = 30.0,
+    key: str | None = None,
 ) -> Path:
     """Checkpoint the registry, copy it, and atomically replace the reporting copy.
 
     `con`: the run's own write connection (its lock keeps the file still while copied);
-    without it the registry is opened, waiting up to `lock_timeout_s` for a lock.
+    without it the registry is opened (with `key` when encrypted), waiting up to
+    `lock_timeout_s` for a lock.
     """
     db = Path(db_path)
     target = reporting_copy_path(db)
     own = con is None
-    con = connect(db, lock_timeout_s=lock_timeout_s) if con is None else con
+    con = connect(db, lock_timeout_s=lock_timeout_s, key=key) if con is None else con
     try:
         con.execute("CHECKPOINT")  # fold the WAL into the file so the copy is complete
         temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
