@@ -126,3 +126,18 @@ def test_extensions_install_from_the_wheel_into_a_private_folder(
     assert folder.stat().st_mode & 0o777 == 0o700
     with pytest.raises(ExtensionMissing, match="install duckdb-extension-nosuch=="):
         wheel_file("nosuch")
+
+
+def test_reassess_into_a_what_if_copy_keeps_it_encrypted(tmp_path: Path, prefect_harness) -> None:
+    key_file = _key_file(tmp_path)
+    db = tmp_path / "r.duckdb"
+    assert _run(tmp_path, db, ["--key-file", str(key_file)]).exit_code == 0
+    what_if = tmp_path / "what-if.duckdb"
+    result = runner.invoke(app, ["reassess", "--db", str(db), "--ruleset", "bhof-2022",
+                                 "--into", str(what_if), "--key-file", str(key_file)])
+    assert result.exit_code == 0, result.output
+    assert check_path(what_if) is Content.ENCRYPTED
+    assert PATIENT.encode() not in what_if.read_bytes()
+    compare = runner.invoke(app, ["compare", "--db", str(what_if), "core-2025", "bhof-2022",
+                                  "--key-file", str(key_file)])
+    assert compare.exit_code == 0, compare.output
