@@ -27,6 +27,8 @@ RUN = _examples(
      "--db from DXA_DB or dxa.toml; inputs that fail as a whole move to the folder failed"),
     ("dxa run NHANES_DIR --format nhanes --db nhanes.duckdb",
      "a folder of NHANES files (P_DEMO.XPT, P_DXXFEM.XPT, ...)"),
+    ("dxa run incoming --db registry.duckdb --key-file /secure/dxa-registry.key",
+     "an encrypted registry (created encrypted if missing; the key file must be 0600)"),
 )
 
 REPORT = _examples(
