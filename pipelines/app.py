@@ -203,13 +203,13 @@ def patient_page(db: Path, patient_id: str, output: Path, *, ruleset: str | None
     return history
 
 
-def export_research(db: Path, key_file: Path | None, output: Path, *,
+def export_research(db: Path, pseudonym_key: Path | None, output: Path, *,
                     as_of: str | None = None, ruleset: str | None = None,
                     lock_timeout_s: float = READ_LOCK_TIMEOUT_S) -> dict[str, int]:
     """`dxa export research`: the pseudonymised extract; rows per table."""
     from pipelines.readers.research import export_research as export
 
-    return export(db, key_file, output, as_of=as_of, ruleset=ruleset,
+    return export(db, pseudonym_key, output, as_of=as_of, ruleset=ruleset,
                   lock_timeout_s=lock_timeout_s)
 
 

@@ -106,11 +106,7 @@ class DuckDBFileRegistry(Registry):
 
     def __init__(self, location: Path | str, key: str | None = None) -> None:
         self.location = Path(location)
-        self.key = key
-
-    def encrypted(self) -> bool:
-        """Whether the file is (or, created by a writer, will be) encrypted."""
-        return self.key is not None
+        self.key = key  # None: a plain file; else it is (or a writer creates it) encrypted
 
     def exists(self) -> bool:
         return self.location.is_file()
