@@ -139,3 +139,25 @@ def test_treatment_gap_counts_untreated_180_days_after_a_recommendation(
     numerator = ["G1"]
     assert cases(con, "QM-TREATMENT-GAP", "2025-04-01", "2025-06-30", "2025-12-31") == (
         len(denominator), len(numerator))
+
+
+def test_the_catalog_and_the_macros_name_the_same_measures(
+        con: duckdb.DuckDBPyConnection) -> None:
+    from pipelines.readers.measures.catalog import measures
+
+    catalog = measures()
+    macros = {row[0] for row in con.execute(
+        "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'qm\\_%' "
+        "ESCAPE '\\'").fetchall()}
+    assert {m.macro for m in catalog} == macros
+    stacked = con.execute("SELECT DISTINCT measure_id FROM quality_measure_cases("
+                          "DATE '2025-01-01', DATE '2025-12-31', DATE '2026-01-01', "
+                          "'none') ORDER BY ALL").fetchall()
+    assert stacked == []  # an empty registry: no case, and every arm binds
+    for measure in catalog:
+        found = con.execute(f"SELECT * FROM {measure.macro}(DATE '2025-01-01', "
+                            "DATE '2025-12-31', DATE '2026-01-01', 'none') LIMIT 0")
+        assert [d[0] for d in found.description][0] == "measure_id"
+        assert f"'{measure.id}'" in con.execute(
+            "SELECT macro_definition FROM duckdb_functions() WHERE function_name = ?",
+            [measure.macro]).fetchall()[0][0]
