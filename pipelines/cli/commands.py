@@ -242,7 +242,7 @@ app.command("reassess", epilog=examples.REASSESS)(reassess_command)
 app.command("compare", epilog=examples.COMPARE)(compare_command)
 app.command("precision")(precision_command)
 app.command("patient")(patient_command)
-app.command("measures")(measures_command)
+app.command("measures", epilog=examples.MEASURES)(measures_command)
 
 
 @app.command()
