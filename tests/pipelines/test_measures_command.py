@@ -112,3 +112,25 @@ def test_refusals_exit_1(db: Path, tmp_path: Path) -> None:
     assert _run("--db", str(tmp_path / "none.duckdb"))[0] == 1
     code, _, err = _run("--db", str(db), "--by", "colour")
     assert code == 2 and "colour" in err
+
+
+def test_without_period_the_last_complete_quarter_before_the_report_date(db: Path) -> None:
+    code, out, _ = _run("--db", str(db), "--as-of", "2025-04-01", "--format", "csv")
+    assert code == 0
+    assert out.splitlines()[1] == "QM-LOW-RISK-SCREEN,overall,all,102,57,0.5588,0.4621,0.6513"
+    code, out, _ = _run("--db", str(db), "--as-of", "2025-03-31", "--format", "json")
+    assert json.loads(out)["period"]["label"] == "2024Q4"
+    assert json.loads(out)["rows"][0]["denominator"] == SUPPRESSED
+
+
+def test_age_bands_in_their_order(tmp_path: Path) -> None:
+    ages = (80.0, 45.0, 70.0, 55.0)  # one repeat visit in each band, listed out of order
+    repeats = [exam(f"A{i}{k}", f"A{i}", day, age_years=age)
+               for i, age in enumerate(ages) for k, day in enumerate(("2024-06-01",
+                                                                      "2025-02-01"))]
+    db = build(tmp_path, repeats)
+    code, out, _ = _run("--db", str(db), *AS_OF, "--by", "age_band", "--format", "csv")
+    assert code == 0
+    groups = [line.split(",")[2] for line in out.splitlines()
+              if line.startswith("QM-REPEAT-TOO-SOON,age_band")]
+    assert groups == ["<50", "50-64", "65-74", "75+"]

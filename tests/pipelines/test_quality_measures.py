@@ -6,6 +6,7 @@ patients it expects in the denominator and the numerator; the macro's counts mus
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import duckdb
@@ -150,14 +151,60 @@ def test_the_catalog_and_the_macros_name_the_same_measures(
         "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'qm\\_%' "
         "ESCAPE '\\'").fetchall()}
     assert {m.macro for m in catalog} == macros
-    stacked = con.execute("SELECT DISTINCT measure_id FROM quality_measure_cases("
-                          "DATE '2025-01-01', DATE '2025-12-31', DATE '2026-01-01', "
-                          "'none') ORDER BY ALL").fetchall()
+    year = "[{'period_first': DATE '2025-01-01', 'period_last': DATE '2025-12-31'}]"
+    stacked = con.execute(f"SELECT DISTINCT measure_id FROM quality_measure_cases({year}, "
+                          "DATE '2026-01-01', 'none')").fetchall()
     assert stacked == []  # an empty registry: no case, and every arm binds
     for measure in catalog:
-        found = con.execute(f"SELECT * FROM {measure.macro}(DATE '2025-01-01', "
-                            "DATE '2025-12-31', DATE '2026-01-01', 'none') LIMIT 0")
-        assert [d[0] for d in found.description][0] == "measure_id"
+        found = con.execute(f"SELECT * FROM {measure.macro}({year}, DATE '2026-01-01', "
+                            "'none') LIMIT 0")
+        assert [d[0] for d in found.description][:3] == [
+            "period_first", "period_last", "measure_id"]
         assert f"'{measure.id}'" in con.execute(
             "SELECT macro_definition FROM duckdb_functions() WHERE function_name = ?",
             [measure.macro]).fetchall()[0][0]
+
+
+def test_periods_counted_together_equal_each_counted_alone(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """The trend asks for 9 periods in one call: each must count as if asked alone."""
+    fill(con, [exam(f"T{i}{k}", f"T{i}", f"202{4 + k}-0{1 + i % 9}-15", age_years=50 + i,
+                    next_dxa_due=f"202{5 + k}-0{1 + (i * 2) % 9}-01",
+                    treatment="recommended" if i % 3 == 0 else "consider",
+                    on_treatment=i % 4 == 0, femoral_neck_t=-1.0 - (i % 3) * 0.5)
+               for i in range(20) for k in range(2)])
+    quarters = [(f"{y}-{m:02d}-01", f"{y}-{m + 2:02d}-{30 if m in (4, 7) else 31}")
+                for y in (2024, 2025) for m in (1, 4, 7, 10)]
+    periods = ", ".join(f"{{'period_first': DATE '{a}', 'period_last': DATE '{b}'}}"
+                        for a, b in quarters)
+    together = con.execute(
+        f"SELECT period_first, period_last, measure_id, grp_by, grp, denominator, numerator "
+        f"FROM quality_measures_over([{periods}], DATE '2026-06-30', "
+        "registry_primary_ruleset(), 'standard') ORDER BY ALL").fetchall()
+    alone = []
+    for a, b in quarters:
+        alone += [(dt.date.fromisoformat(a), dt.date.fromisoformat(b), *row)
+                  for row in con.execute(
+                      "SELECT measure_id, grp_by, grp, denominator, numerator FROM "
+                      "quality_measures_as_of(CAST(? AS DATE), CAST(? AS DATE), "
+                      "DATE '2026-06-30', registry_primary_ruleset(), 'standard')",
+                      [a, b]).fetchall()]
+    assert together == sorted(alone)
+    assert {row[2] for row in together} == {"QM-FOLLOWUP-KEPT", "QM-REPEAT-TOO-SOON",
+                                            "QM-TREATMENT-GAP", "QM-LOW-RISK-SCREEN"}
+
+
+def test_the_view_counts_the_last_complete_quarter_before_today(
+        con: duckdb.DuckDBPyConnection) -> None:
+    from pipelines.readers.measures.compute import last_complete_quarter
+
+    quarter = last_complete_quarter(dt.date.today())
+    before = quarter.first - dt.timedelta(days=1)
+    fill(con, [exam("V1", "V1", quarter.first.isoformat()),
+               exam("V2", "V2", quarter.last.isoformat(), bmi=19.0),
+               exam("V3", "V3", before.isoformat()),                    # the quarter before
+               exam("V4", "V4", (quarter.last + dt.timedelta(days=1)).isoformat())])
+    rows = con.execute("SELECT period_start, period_end, denominator, numerator "
+                       "FROM v_quality_measures WHERE measure_id = 'QM-LOW-RISK-SCREEN' "
+                       "AND grp_by = 'overall'").fetchall()
+    assert rows == [(quarter.first, quarter.last, 2, 1)]

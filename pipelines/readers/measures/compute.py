@@ -1,9 +1,10 @@
 """The measures of one period and their trend, asked of the registry's SQL macro.
 
-Everything is counted by `quality_measures_as_of` (migration 017): this module picks
-the period, the report date and the ruleset, asks for the period's rows (overall and one
-breakdown) and for the overall rows of the 8 quarters that end with the period, and
-gives every measure of the catalog a row even when nothing fell in its denominator.
+Everything is counted by `quality_measures_over` (migration 017): this module picks
+the period, the report date and the ruleset, asks in one query for the period's rows and
+for those of the 8 quarters that end with it (one pass over the exams, not nine), keeps
+the period's overall rows and one breakdown and the quarters' overall rows, and gives
+every measure of the catalog a row even when nothing fell in its denominator.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ TREND_QUARTERS: Final = 8
 #: Age bands of the breakdown (quality_measure_age_bands()).
 BAND_SET: Final = "standard"
 
+#: Every period asked (the chosen one and the trend's quarters) in one pass over the
+#: exams; the groups in the age bands' order.
 _ROWS_SQL: Final = """
-    SELECT measure_id, grp_by, grp, denominator, numerator, rate, ci_low, ci_high
-    FROM quality_measures_as_of(CAST($first AS DATE), CAST($last AS DATE),
-                                CAST($report AS DATE), $ruleset, $bands)
-    WHERE grp_by IN ('overall', $by)"""
+    SELECT m.period_first, m.period_last, m.measure_id, m.grp_by, m.grp, m.denominator,
+           m.numerator, m.rate, m.ci_low, m.ci_high, b.band_order
+    FROM quality_measures_over($periods, CAST($report AS DATE), $ruleset, $bands) m
+    LEFT JOIN quality_measure_age_bands() b
+        ON m.grp_by = 'age_band' AND b.band_set = $bands AND b.band = m.grp"""
 
 
 class MeasuresError(RegistryError):
@@ -114,16 +118,22 @@ def build_request(db: Path, period: str | None, by: str | None,
     return MeasuresRequest(db, chosen, by, report_date, ruleset)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, period: Period, request: MeasuresRequest,
-          ruleset: str) -> pl.DataFrame:
-    params = {"first": period.first, "last": period.last, "report": request.report_date,
-              "ruleset": ruleset, "bands": BAND_SET, "by": request.by or "overall"}
+def _all_rows(con: duckdb.DuckDBPyConnection, periods: list[Period],
+              request: MeasuresRequest, ruleset: str) -> pl.DataFrame:
+    params = {"periods": [{"period_first": p.first, "period_last": p.last} for p in periods],
+              "report": request.report_date, "ruleset": ruleset, "bands": BAND_SET}
     try:
-        found = query(con, _ROWS_SQL, params)
+        return query(con, _ROWS_SQL, params)
     except duckdb.CatalogException:
         raise MeasuresError("the registry predates the quality measures: run dxa run (or "
                             "open it for writing) once to add them") from None
-    return with_every_measure(found)
+
+
+def _of(rows: pl.DataFrame, period: Period, grp_by: tuple[str, ...]) -> pl.DataFrame:
+    """One period's rows of the groups asked, every measure present, in order."""
+    return with_every_measure(rows.filter(
+        (pl.col("period_first") == period.first) & (pl.col("period_last") == period.last)
+        & pl.col("grp_by").is_in(list(grp_by))).drop("period_first", "period_last"))
 
 
 def with_every_measure(rows: pl.DataFrame) -> pl.DataFrame:
@@ -138,17 +148,18 @@ def with_every_measure(rows: pl.DataFrame) -> pl.DataFrame:
     rows = pl.concat([rows, missing], how="diagonal_relaxed")
     grp_order = pl.col("grp_by").replace_strict({"overall": 0}, default=1, return_dtype=pl.Int8)
     return rows.filter(pl.col("measure_id").is_in(list(order))).sort(
-        pl.col("measure_id").replace_strict(order, return_dtype=pl.Int32), grp_order, "grp")
+        pl.col("measure_id").replace_strict(order, return_dtype=pl.Int32), grp_order,
+        "band_order", "grp", nulls_last=True).drop("band_order")
 
 
 def compute(request: MeasuresRequest, lock_timeout_s: float | None = None) -> MeasuresResult:
     """The period's measures and the overall trend over 8 quarters, read-only."""
+    quarters = trend_quarters(request.period.last)
     with reading(request.db, lock_timeout_s, MeasuresError) as con:
         ruleset = resolve_ruleset_label(con, request.ruleset, MeasuresError)
-        rows = _rows(con, request.period, request, ruleset)
-        overall = MeasuresRequest(request.db, request.period, None, request.report_date)
-        trend = pl.concat([
-            _rows(con, quarter, overall, ruleset).with_columns(
-                quarter=pl.lit(quarter.label), quarter_start=pl.lit(quarter.first))
-            for quarter in trend_quarters(request.period.last)])
-    return MeasuresResult(request, ruleset, rows, trend)
+        found = _all_rows(con, [request.period, *quarters], request, ruleset)
+    groups = ("overall", request.by) if request.by else ("overall",)
+    trend = pl.concat([_of(found, quarter, ("overall",)).with_columns(
+        quarter=pl.lit(quarter.label), quarter_start=pl.lit(quarter.first))
+        for quarter in quarters])
+    return MeasuresResult(request, ruleset, _of(found, request.period, groups), trend)
