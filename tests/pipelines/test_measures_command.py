@@ -86,7 +86,7 @@ def test_json_holds_rows_trend_and_words(db: Path) -> None:
     assert document["period"] == {"label": "2025Q1", "first": "2025-01-01",
                                   "last": "2025-03-31"}
     assert [m["better"] for m in document["measures"]] == ["lower", "lower", "higher", "lower"]
-    assert document["rows"][0]["denominator"] == "102"
+    assert document["rows"][0]["denominator"] == 102  # a number; suppressed: the text
     assert len(document["trend"]) == 8 * 4
     assert [r["quarter"] for r in document["trend"][:8]] == [
         "2023Q2", "2023Q3", "2023Q4", "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1"]

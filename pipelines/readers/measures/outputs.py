@@ -69,6 +69,13 @@ def to_csv(result: MeasuresResult) -> str:
     return neutralise(suppressed(result.rows).select(c.name for c in COLUMNS)).write_csv()
 
 
+def _json_rows(section: Section) -> list[dict[str, object]]:
+    """The section's rows (groups, never patients) with a shown denominator as a number;
+    a suppressed one stays `suppressed (n < 11)`."""
+    return [{**row, "denominator": row["denominator"] if row["denominator"] == SUPPRESSED
+             else int(str(row["denominator"]))} for row in section.as_dicts()]
+
+
 def to_json(result: MeasuresResult) -> str:
     """The period's rows, the trend and the catalog's words, as one JSON document."""
     request = result.request
@@ -81,7 +88,7 @@ def to_json(result: MeasuresResult) -> str:
                       "denominator": m.denominator, "numerator": m.numerator,
                       "unit": m.unit, "better": m.direction, "source": m.source}
                      for m in measures()],
-        "rows": period_section(result).as_dicts(),
-        "trend": trend_section(result).as_dicts(),
+        "rows": _json_rows(period_section(result)),
+        "trend": _json_rows(trend_section(result)),
     }
     return json.dumps(document, indent=2, ensure_ascii=False, default=str)
