@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from pipelines import app as application
 from pipelines.cli.console import err, fail, out
@@ -60,7 +61,7 @@ def measures_command(
         for section in application.measures_sections(result):
             out.print(section_table(section))
             if section.note:
-                out.print(section.note, highlight=False, markup=False)
+                out.print(Text(section.note))
         return
     text = application.measures_text(result, fmt.value)
     if output is None:
@@ -69,4 +70,4 @@ def measures_command(
     from pipelines.runtime.export_files import write_private_text
 
     write_private_text(output, text)
-    err.print(f"wrote {output}", highlight=False)
+    err.print(Text(f"wrote {output}"))  # a file name is text, never markup

@@ -134,3 +134,11 @@ def test_age_bands_in_their_order(tmp_path: Path) -> None:
     groups = [line.split(",")[2] for line in out.splitlines()
               if line.startswith("QM-REPEAT-TOO-SOON,age_band")]
     assert groups == ["<50", "50-64", "65-74", "75+"]
+
+
+def test_a_file_name_with_brackets_is_printed_as_written(db: Path, tmp_path: Path) -> None:
+    output = tmp_path / "measures [draft].csv"
+    code, _, err = _run("--db", str(db), *AS_OF, "--format", "csv", "--output", str(output))
+    assert code == 0 and f"wrote {output}" in " ".join(err.split())
+    assert output.read_text(encoding="utf-8").startswith("measure_id,grp_by,grp,")
+    assert output.stat().st_mode & 0o777 == 0o600
