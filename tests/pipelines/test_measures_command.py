@@ -142,3 +142,14 @@ def test_a_file_name_with_brackets_is_printed_as_written(db: Path, tmp_path: Pat
     assert code == 0 and f"wrote {output}" in " ".join(err.split())
     assert output.read_text(encoding="utf-8").startswith("measure_id,grp_by,grp,")
     assert output.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_registry_without_the_measures_says_so(tmp_path: Path) -> None:
+    import duckdb
+
+    db = build(tmp_path, [exam("E1", "P1", "2025-02-01")])
+    with duckdb.connect(str(db)) as con:  # as a registry from before migration 017
+        con.execute("DROP MACRO TABLE quality_measures_over")
+    code, _, err = _run("--db", str(db), *AS_OF)
+    assert code == 1
+    assert "the registry predates the quality measures" in " ".join(err.split())
