@@ -25,6 +25,7 @@ class Measure:
     wording: str
     denominator: str
     numerator: str
+    exclusions: str
     unit: str
     direction: Literal["lower", "higher"]
     source: str

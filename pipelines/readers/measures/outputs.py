@@ -86,6 +86,7 @@ def to_json(result: MeasuresResult) -> str:
         "suppressed_below": MIN_CELL,
         "measures": [{"id": m.id, "title": m.title, "wording": m.wording,
                       "denominator": m.denominator, "numerator": m.numerator,
+                      "exclusions": m.exclusions,
                       "unit": m.unit, "better": m.direction, "source": m.source}
                      for m in measures()],
         "rows": _json_rows(period_section(result)),

@@ -66,7 +66,8 @@ def _table_html(section: Section) -> str:
 
 def _figure(index: int, measure: Measure) -> str:
     words = (f"{measure.wording} Denominator: {measure.denominator} Numerator: "
-             f"{measure.numerator} Source: {measure.source}")
+             f"{measure.numerator} Not counted: {measure.exclusions} Source: "
+             f"{measure.source}")
     return (f'<figure class="chart" id="{html.escape(measure.id)}"><figcaption><strong>'
             f"{html.escape(measure.id)}: {html.escape(measure.title)}</strong>"
             f'{html.escape(words)}</figcaption><div class="vega" id="chart-{index}"></div>'
