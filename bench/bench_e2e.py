@@ -162,7 +162,8 @@ def measure_size(n: int, repeats: int, work: Path, env: dict[str, str],
 
 
 def user_commands(db: Path, work: Path, env: dict[str, str]) -> dict[str, Any]:
-    """`dxa report`, `dxa export` and `dxa reassess` on the registry after an increment."""
+    """`dxa report`, `dxa export`, `dxa measures` and `dxa reassess` on the registry after
+    an increment."""
     report_db = db.with_name(db.stem + ".report.duckdb")
     target = report_db if report_db.exists() else db
     out: dict[str, Any] = {
@@ -171,6 +172,8 @@ def user_commands(db: Path, work: Path, env: dict[str, str]) -> dict[str, Any]:
                               "--format", "html", "--output", str(work / "r.html")], env),
         "export_overdue": timed([dxa(), "export", "overdue", "--db", str(target),
                                  "--as-of", AS_OF, "--output", str(work / "o.csv")], env),
+        "measures": timed([dxa(), "measures", "--db", str(target), "--as-of", AS_OF,
+                           "--period", "2025"], env),
     }
     out["reassess"] = timed([dxa(), "reassess", "--db", str(db), "--ruleset", "bhof-2022"],
                             env)

@@ -90,7 +90,7 @@ def render(report: dict[str, Any], source: str) -> str:
     row("beyond the stages (wall - sum of `runs.stage_seconds`): first load / increment",
         [f"{_s(s[k]['run_beyond_stages_s'])} / {_s(s[k]['increment_beyond_stages_s'])}"
          for k in labels], "constant", "")
-    for name in ("report_table", "report_html", "export_overdue", "reassess"):
+    for name in ("report_table", "report_html", "export_overdue", "measures", "reassess"):
         row(f"`dxa {name.replace('_', ' ')}` after the increment",
             [_s(s[k]["commands_s"].get(name)) for k in labels])
     lines += _fixed_cost_lines(report)

@@ -31,12 +31,13 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipelines.readers.compare import Comparison
+    from pipelines.readers.measures.compute import MeasuresResult
     from pipelines.readers.patient import PatientHistory
     from pipelines.readers.precision_study import PrecisionStudy
     from pipelines.readers.prevalence import PrevalenceRequest, PrevalenceResult
     from pipelines.readers.prevalence_options import PrevalenceOptions
     from pipelines.readers.reporting.formats import ReportFormat
-    from pipelines.readers.reporting.model import Report
+    from pipelines.readers.reporting.model import Report, Section
     from pipelines.runtime.progress import Reporter
 
 #: Exit codes of `dxa run` (registry-contract.md section 2); Typer's usage errors are 2 too.
@@ -264,6 +265,46 @@ def precision(db: Path, output: Path | None = None,
     if output is None:
         return PrecisionOutcome(study)
     return PrecisionOutcome(study, write_precision_file(study, output), tuple(notes(study)))
+
+
+@dataclass(frozen=True)
+class MeasuresQuery:
+    """`dxa measures`' options as typed: registry, period, breakdown, report date."""
+
+    db: Path
+    period: str | None = None
+    by: str | None = None
+    as_of: str | None = None
+    ruleset: str | None = None
+    lock_timeout_s: float | None = None
+
+
+def measures(asked: MeasuresQuery) -> MeasuresResult:
+    """`dxa measures`: the quality measures of the period (default: the last complete
+    quarter) overall and by one breakdown, and their overall trend over 8 quarters."""
+    from pipelines.readers.measures.compute import build_request, compute
+
+    request = build_request(asked.db, asked.period, asked.by, asked.as_of, asked.ruleset)
+    return compute(request, asked.lock_timeout_s)
+
+
+def measures_text(result: MeasuresResult, fmt: str) -> str:
+    """The measures as `csv`, `json` or `html` (a page with a chart per measure); small
+    cells (a denominator under 11) suppressed in each."""
+    from pipelines.readers.measures import outputs
+
+    if fmt == "html":
+        from pipelines.readers.measures.page import render_page
+
+        return render_page(result)
+    return outputs.to_csv(result) if fmt == "csv" else outputs.to_json(result)
+
+
+def measures_sections(result: MeasuresResult) -> tuple[Section, Section]:
+    """The measures as the screen's two tables: the period's, then the trend."""
+    from pipelines.readers.measures import outputs
+
+    return outputs.period_section(result), outputs.trend_section(result)
 
 
 def rules_catalog(markdown: bool, ruleset: str | None) -> str:

@@ -32,6 +32,7 @@ from pipelines.cli.console import (
 from pipelines.cli.defaults import DB_ENVVAR, default_map, read_config
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.key_option import KeyFile
+from pipelines.cli.measures import measures_command
 from pipelines.cli.patient import patient_command
 from pipelines.cli.precision import precision_command
 from pipelines.cli.rulesets import compare_command, make_rulesets_app, reassess_command
@@ -245,6 +246,7 @@ app.command("reassess", epilog=examples.REASSESS)(reassess_command)
 app.command("compare", epilog=examples.COMPARE)(compare_command)
 app.command("precision")(precision_command)
 app.command("patient")(patient_command)
+app.command("measures", epilog=examples.MEASURES)(measures_command)
 
 
 @app.command()

@@ -77,3 +77,12 @@ RULES = _examples(
     ("dxa rules --ruleset rulesets/site.toml --diff core-2025",
      "where a ruleset file of your own departs from a shipped one"),
 )
+
+MEASURES = _examples(
+    ("dxa measures --db registry.report.duckdb",
+     "the quality measures of the last complete quarter, and the trend over 8 quarters"),
+    ("dxa measures --db registry.report.duckdb --period 2025Q3 --by scanner --format csv",
+     "one quarter, per scanner, as CSV (denominators under 11 suppressed)"),
+    ("dxa measures --period 2025 --format html --output measures.html",
+     "--db from DXA_DB; a page with a chart per measure"),
+)

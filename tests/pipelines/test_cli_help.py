@@ -17,7 +17,8 @@ from pipelines.cli.choices import DateFormat, InputFormat
 from pipelines.cli.commands import app
 
 DXA = Path(sys.executable).parent / "dxa"
-EXAMPLED = ("run", "report", "export", "reassess", "compare", "prevalence", "rules")
+EXAMPLED = ("run", "report", "export", "reassess", "compare", "prevalence", "rules",
+            "measures")
 runner = CliRunner()
 
 
