@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import os
 from pathlib import Path
 
@@ -24,9 +23,7 @@ import polars as pl
 
 from pipelines.readers.patient import PatientError, PatientHistory
 from pipelines.readers.reporting import order
-from pipelines.readers.reporting.model import Section
-from pipelines.readers.reporting.render_html import CSP, STYLE, vega_bundle
-from pipelines.readers.reporting.render_text import display
+from pipelines.readers.reporting.page import html_page, table_html
 from pipelines.runtime.privacy import REGISTRY_MODE, make_private
 
 BAND_COLOUR = "#9ecae1"
@@ -96,33 +93,6 @@ def site_charts(history: PatientHistory) -> dict[str, alt.LayerChart]:
     return {site: chart for site, chart in charts.items() if chart is not None}
 
 
-def _script_json(value: object) -> str:
-    """JSON safe inside a <script> element: `<`, `>` and `&` as JSON escapes, so no
-    scanner name or other text can close the element or open a comment."""
-    text = json.dumps(value, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _table_html(section: Section) -> str:
-    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in section.columns)
-    rows = "".join(
-        "<tr>" + "".join(
-            f'<td class="{"num" if c.numeric else "text"}">{html.escape(display(v))}</td>'
-            for c, v in zip(section.columns, row, strict=True)) + "</tr>"
-        for row in section.rows)
-    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
-    return (f'<h2 id="section-{section.key}">{html.escape(section.title)}</h2>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}")
-
-
-_EMBED = """
-const specs = %s;
-const drawn = Object.entries(specs).map(([key, spec]) =>
-  vegaEmbed('#chart-' + key, spec, {renderer: 'svg', actions: false}));
-Promise.all(drawn).then(() => { document.body.dataset.charts = 'drawn'; })
-  .catch((error) => { console.error(error); document.body.dataset.charts = 'failed'; });
-"""
-
 CAPTION = ("BMD at each exam (colour: scanner). Shaded: the least significant change (LSC)"
            " around the previous exam's BMD on the same scanner; a point outside the band"
            " before it changed significantly. Dashed: the LSC around the baseline. Red: a"
@@ -138,24 +108,14 @@ def render_page(history: PatientHistory) -> str:
         f'</strong>{html.escape(CAPTION)}</figcaption><div class="vega" id="chart-{site}">'
         "</div></figure>" for site in charts)
     title = f"DXA history of patient {history.patient_id}"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{html.escape(title)}</title><style>{STYLE}</style>
-<script>{vega_bundle()}</script></head>
-<body data-charts="pending">
-<h1>{html.escape(title)}</h1>
-<p class="lede">Patient identifiers: for authorised staff only; keep this page where the
-patients' records are kept, and do not mail it. {history.exam_count} exams; decisions under
+    body = f"""<p class="lede">Patient identifiers: for authorised staff only; keep this page
+where the patients' records are kept, and do not mail it. {history.exam_count} exams;
+decisions under
 {html.escape(history.ruleset)}. Decision support for quality work, not treatment
 prescriptions. Generated {dt.datetime.now().isoformat(sep=" ", timespec="minutes")}.</p>
 {figures}
-{"".join(_table_html(s) for s in history.sections())}
-<script>{_EMBED % _script_json(specs)}</script>
-</body></html>
-"""
+{"".join(table_html(s) for s in history.sections())}"""
+    return html_page(title, body, specs, private=True)
 
 
 def check_output(output: Path) -> None:

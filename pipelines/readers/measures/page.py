@@ -11,7 +11,6 @@ forbids any request, inline JSON escaped so that no text can close its <script>.
 from __future__ import annotations
 
 import html
-import json
 
 import altair as alt
 import polars as pl
@@ -19,9 +18,7 @@ import polars as pl
 from pipelines.readers.measures.catalog import Measure, measures
 from pipelines.readers.measures.compute import MeasuresResult
 from pipelines.readers.measures.outputs import MIN_CELL, period_section, trend_section
-from pipelines.readers.reporting.model import Section
-from pipelines.readers.reporting.render_html import CSP, STYLE, vega_bundle
-from pipelines.readers.reporting.render_text import display
+from pipelines.readers.reporting.page import html_page, table_html
 
 BAND_COLOUR = "#9ecae1"
 
@@ -46,24 +43,6 @@ def measure_chart(measure: Measure, trend: pl.DataFrame) -> alt.LayerChart:
         width=480, height=200, title=f"{measure.id}: {arrow} {measure.better}")
 
 
-def _script_json(value: object) -> str:
-    """JSON safe inside a <script> element: `<`, `>` and `&` as JSON escapes."""
-    text = json.dumps(value, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _table_html(section: Section) -> str:
-    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in section.columns)
-    rows = "".join(
-        "<tr>" + "".join(
-            f'<td class="{"num" if c.numeric else "text"}">{html.escape(display(v))}</td>'
-            for c, v in zip(section.columns, row, strict=True)) + "</tr>"
-        for row in section.rows)
-    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
-    return (f'<h2 id="section-{section.key}">{html.escape(section.title)}</h2>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}")
-
-
 def _figure(index: int, measure: Measure) -> str:
     words = (f"{measure.wording} Denominator: {measure.denominator} Numerator: "
              f"{measure.numerator} Not counted: {measure.exclusions} Source: "
@@ -74,35 +53,16 @@ def _figure(index: int, measure: Measure) -> str:
             "</figure>")
 
 
-_EMBED = """
-const specs = %s;
-const drawn = specs.map((spec, i) =>
-  vegaEmbed('#chart-' + i, spec, {renderer: 'svg', actions: false}));
-Promise.all(drawn).then(() => { document.body.dataset.charts = 'drawn'; })
-  .catch((error) => { console.error(error); document.body.dataset.charts = 'failed'; });
-"""
-
-
 def render_page(result: MeasuresResult) -> str:
     """The page: heading, a chart per measure, then the period's table and the trend."""
     catalog = measures()
     specs = [measure_chart(m, result.trend).to_dict(validate=False) for m in catalog]
     period = result.request.period
     title = f"Quality measures, {period.label}"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><style>{STYLE}</style>
-<script>{vega_bundle()}</script></head>
-<body data-charts="pending">
-<h1>{html.escape(title)}</h1>
-<p class="lede">Counts only. Each chart: the overall rate per quarter over the last 8
+    body = f"""<p class="lede">Counts only. Each chart: the overall rate per quarter over the last 8
 quarters, with its 95 % Wilson interval shaded; a quarter with fewer than {MIN_CELL} in the
 denominator is suppressed (not drawn). Decisions under {html.escape(result.ruleset)}.</p>
 {"".join(_figure(i, m) for i, m in enumerate(catalog))}
-{_table_html(period_section(result))}
-{_table_html(trend_section(result))}
-<script>{_EMBED % _script_json(specs)}</script>
-</body></html>
-"""
+{table_html(period_section(result))}
+{table_html(trend_section(result))}"""
+    return html_page(title, body, specs)

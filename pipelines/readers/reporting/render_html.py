@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
-import os
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import altair as alt
 import duckdb
@@ -29,30 +25,8 @@ from pipelines.readers.reporting.analysts import analysts_html
 from pipelines.readers.reporting.chart_data import ChartData, chart_data
 from pipelines.readers.reporting.html_sections import section_html
 from pipelines.readers.reporting.model import Report
+from pipelines.readers.reporting.page import html_page
 from pipelines.readers.reporting.registry import registry_report
-
-#: No request of any kind; inline scripts and styles only (Vega compiles its expressions
-#: with Function, hence 'unsafe-eval'); images only from data: URLs.
-CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
-       "style-src 'unsafe-inline'; img-src data:; font-src data:")
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem;
-       color: #222; max-width: 1400px; }
-h1 { margin-bottom: 0.2rem; } .lede { color: #555; margin-top: 0; }
-figure.chart { margin: 2rem 0; } figcaption { color: #555; margin-bottom: 0.5rem; }
-figcaption strong { color: #222; font-size: 1.1rem; display: block; }
-p.empty { color: #777; font-style: italic; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.8rem; text-align: left; }
-th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.record th { font-weight: normal; color: #444; } td.none { color: #777; }
-nav a { margin-right: 1rem; }
-details.analysts { margin-top: 3rem; border-top: 1px solid #ccc; padding-top: 1rem; }
-details.analysts summary { cursor: pointer; font-weight: bold; }
-details.analysts code { font-size: 0.9rem; }
-details.analysts h3 { font-size: 1.05rem; } details.analysts h4 { font-size: 0.95rem; }
-"""
 
 
 @dataclass(frozen=True)
@@ -64,32 +38,6 @@ class Figure:
     caption: str
     chart: alt.TopLevelMixin | None
     empty: str = "nothing to show in this registry yet"
-
-
-@cache
-def vega_bundle() -> str:
-    """Vega-Embed with Vega-Lite and Vega, one script, matching Altair's Vega-Lite version.
-
-    vl-convert bundles the libraries it ships on each call (seconds of work), so the
-    result is kept in the user's cache folder, named by both versions, and reused.
-    """
-    import vl_convert
-    from altair.utils._importers import vl_version_for_vl_convert
-
-    version = vl_version_for_vl_convert()
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dxa-registry"
-    cached = cache_dir / f"vega-embed-{vl_convert.__version__}-{version}.js"
-    if cached.is_file():
-        return cached.read_text(encoding="utf-8")
-    bundle = vl_convert.javascript_bundle(vl_version=version)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_name(f".{cached.name}.tmp-{os.getpid()}")
-        temporary.write_text(bundle, encoding="utf-8")
-        os.replace(temporary, cached)
-    except OSError:
-        pass  # no writable cache folder: bundle again next time
-    return bundle
 
 
 def figures(data: ChartData) -> list[Figure]:
@@ -151,36 +99,12 @@ def _no_monthly(data: ChartData) -> str:
     return "no exam with a scanner and a measured site yet"
 
 
-#: Characters that could end or change an inline <script> (`</script>`, `<!--`, `-->`),
-#: written as JSON escapes: the same string to JavaScript, no markup to the HTML parser.
-_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-
-
-def _script_json(value: object) -> str:
-    """JSON safe inside a <script> element, whatever its strings hold.
-
-    The HTML parser reads a script's text before JavaScript does: `</script>` would end
-    it, and `<!--` followed by `<script` makes it swallow the rest of the page. No `<`,
-    `>` or `&` is left in the text, so neither can happen (JSON's own escapes).
-    """
-    return json.dumps(value, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
-
-
 def _figure_html(figure: Figure) -> str:
     body = (f'<div class="vega" id="chart-{figure.key}"></div>' if figure.chart is not None
             else f'<p class="empty">{html.escape(figure.empty)}</p>')
     return (f'<figure class="chart" id="{figure.key}"><figcaption><strong>'
             f"{html.escape(figure.title)}</strong>{html.escape(figure.caption)}</figcaption>"
             f"{body}</figure>")
-
-
-_EMBED = """
-const specs = %s;
-const drawn = Object.entries(specs).map(([key, spec]) =>
-  vegaEmbed('#chart-' + key, spec, {renderer: 'svg', actions: false}));
-Promise.all(drawn).then(() => { document.body.dataset.charts = 'drawn'; })
-  .catch((error) => { console.error(error); document.body.dataset.charts = 'failed'; });
-"""
 
 
 def render_page(report: Report, found: list[Figure], *, source: str,
@@ -194,25 +118,16 @@ def render_page(report: Report, found: list[Figure], *, source: str,
     title = f"DXA registry quality report, {human.day(report.as_of)}"
     analysts = analysts_html(report, ruleset=data.ruleset if data else None,
                              drift_method=data.drift_method if data else None)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><style>{STYLE}</style>
-<script>{vega_bundle()}</script></head>
-<body data-charts="pending">
-<h1>{html.escape(title)}</h1>
-<p class="lede">From {html.escape(source)}, generated {human.moment(dt.datetime.now())}.
+    generated = human.moment(dt.datetime.now())
+    body = f"""<p class="lede">From {html.escape(source)}, generated {generated}.
 Counts only: no patient is named here (the patient lists stay in the registry, for
 authorised staff). Decision support for quality work, not treatment prescriptions.</p>
 <nav>{nav}<a href="#analysts">For analysts</a></nav>
 {"".join(_figure_html(f) for f in found)}
 <h2>{html.escape(report.title)}</h2>
 {"".join(section_html(s) for s in report.sections)}
-{analysts}
-<script>{_EMBED % _script_json(specs)}</script>
-</body></html>
-"""
+{analysts}"""
+    return html_page(title, body, specs)
 
 
 def html_report(con: duckdb.DuckDBPyConnection, day: dt.date, *, source: str,
