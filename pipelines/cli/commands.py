@@ -33,6 +33,7 @@ from pipelines.cli.defaults import DB_ENVVAR, default_map, read_config
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.key_option import KeyFile
 from pipelines.cli.measures import measures_command
+from pipelines.cli.options import ReaderDb
 from pipelines.cli.patient import patient_command
 from pipelines.cli.precision import precision_command
 from pipelines.cli.rulesets import compare_command, make_rulesets_app, reassess_command
@@ -280,8 +281,7 @@ def work_pool(
 
 @app.command(epilog=examples.PREVALENCE)
 def prevalence(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
-                                     envvar=DB_ENVVAR)],
+    db: ReaderDb,
     min_age: Annotated[float, typer.Option(help="Youngest age counted.")] = 50.0,
     sites: Annotated[
         str, typer.Option(help="Sites whose lowest T-score decides (each required).")

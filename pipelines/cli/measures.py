@@ -15,8 +15,8 @@ from rich.text import Text
 
 from pipelines import app as application
 from pipelines.cli.console import err, fail, out
-from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.key_option import KeyFile
+from pipelines.cli.options import ReaderDb
 from pipelines.readers.reporting.render_text import section_table
 
 
@@ -34,8 +34,7 @@ class MeasuresBy(StrEnum):
 
 
 def measures_command(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
-                                     envvar=DB_ENVVAR)],
+    db: ReaderDb,
     period: Annotated[
         str | None, typer.Option(help="2025, 2025Q3 or 2025-01-01:2025-12-31 (default: the "
                                       "last complete quarter).")] = None,

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from pipelines import app as application
 from pipelines.cli.console import fail, out
-from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.key_option import KeyFile
+from pipelines.cli.options import ReaderDb
 from pipelines.readers.reporting.render_text import section_table
 
 
@@ -29,8 +29,7 @@ class PatientFormat(StrEnum):
 def patient_command(
     patient_id: Annotated[str, typer.Argument(metavar="ID",
                                               help="The patient's id as the registry holds it.")],
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
-                                     envvar=DB_ENVVAR)],
+    db: ReaderDb,
     fmt: Annotated[PatientFormat, typer.Option(
         "--format", help="table (the screen) or html (a page with a chart per site; needs "
                          "--output).")] = PatientFormat.table,

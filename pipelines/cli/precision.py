@@ -16,8 +16,8 @@ from rich.text import Text
 
 from pipelines import app as application
 from pipelines.cli.console import err, out
-from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.key_option import KeyFile
+from pipelines.cli.options import ReaderDb
 from pipelines.readers.reporting.render_text import section_table
 
 
@@ -28,8 +28,7 @@ class PrecisionFormat(StrEnum):
 
 
 def precision_command(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
-                                     envvar=DB_ENVVAR)],
+    db: ReaderDb,
     output: Annotated[
         Path | None,
         typer.Option(help="Write the precision file (TOML) that dxa run --precision reads."),

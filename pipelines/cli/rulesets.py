@@ -20,6 +20,7 @@ from pipelines.cli.console import out, run_status
 from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.key_option import KeyFile
+from pipelines.cli.options import ReaderDb
 from pipelines.readers.reporting.model import (
     Column,
     Kind,
@@ -116,8 +117,7 @@ def reassess_command(
 
 
 def compare_command(
-    db: Annotated[Path, typer.Option(help="Registry (or reporting copy) DuckDB file.",
-                                     envvar=DB_ENVVAR)],
+    db: ReaderDb,
     ruleset_a: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (from).")],
     ruleset_b: Annotated[str, typer.Argument(help="Ruleset ID or ID@VERSION (to).")],
     as_of: Annotated[
