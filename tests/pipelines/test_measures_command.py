@@ -85,9 +85,10 @@ def test_json_holds_rows_trend_and_words(db: Path) -> None:
     document = json.loads(out)
     assert document["period"] == {"label": "2025Q1", "first": "2025-01-01",
                                   "last": "2025-03-31"}
-    assert [m["better"] for m in document["measures"]] == ["lower", "lower", "higher", "lower"]
+    assert [m["better"] for m in document["measures"]] == [
+        "lower", "lower", "higher", "lower", "higher"]
     assert document["rows"][0]["denominator"] == 102  # a number; suppressed: the text
-    assert len(document["trend"]) == 8 * 4
+    assert len(document["trend"]) == 8 * 5
     assert [r["quarter"] for r in document["trend"][:8]] == [
         "2023Q2", "2023Q3", "2023Q4", "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1"]
     assert "SECRET" not in out
@@ -100,7 +101,7 @@ def test_table_and_html(db: Path, tmp_path: Path) -> None:
     code, _, err = _run("--db", str(db), *AS_OF, "--format", "html", "--output", str(page))
     assert code == 0 and f"wrote {page}" in err
     text = page.read_text(encoding="utf-8")
-    assert text.count('<div class="vega" id="chart-') == 4
+    assert text.count('<div class="vega" id="chart-') == 5
     assert "QM-FOLLOWUP-KEPT: \\u2191 higher is better" in text  # a chart's title, in JSON
     assert "SECRET" not in text and "https://" not in text.split("<script>")[0]
     assert page.stat().st_mode & 0o777 == 0o600
