@@ -154,3 +154,27 @@ def test_a_registry_without_the_measures_says_so(tmp_path: Path) -> None:
     code, _, err = _run("--db", str(db), *AS_OF)
     assert code == 1
     assert "the registry predates the quality measures" in " ".join(err.split())
+
+
+def test_post_fracture_gives_the_hedis_band_and_its_caveat(tmp_path: Path) -> None:
+    ages = [67.0] * 6 + [85.9] * 5 + [66.9, 86.0]  # 11 in HEDIS's 67-85, 2 outside it
+    db = build(tmp_path, [exam(f"H{i}", f"H{i}", "2025-02-10", age_years=age,
+                               last_fracture_date="2025-02-01")
+                          for i, age in enumerate(ages)])
+    period = ["--as-of", "2025-12-31", "--period", "2025Q1"]
+    code, out, _ = _run("--db", str(db), *period, "--by", "age_band", "--format", "csv")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("QM-POST-FRACTURE,")]
+    assert rows == ["QM-POST-FRACTURE,overall,all,13,13,1.0,0.7719,1.0",
+                    "QM-POST-FRACTURE,age_band,65-74,suppressed (n < 11),,,,",
+                    "QM-POST-FRACTURE,age_band,75+,suppressed (n < 11),,,,",
+                    "QM-POST-FRACTURE,age_band,hedis_omw 67-85,11,11,1.0,0.7412,1.0"]
+    assert "hedis_omw" not in out.replace("QM-POST-FRACTURE,age_band,hedis_omw", "")
+    code, out, _ = _run("--db", str(db), *period, "--by", "sex", "--format", "csv")
+    assert code == 0 and "hedis_omw" not in out
+    code, out, _ = _run("--db", str(db), *period)
+    assert code == 0 and "QM-POST-FRACTURE: higher is better (an upper bound" in " ".join(
+        out.split())
+    document = json.loads(_run("--db", str(db), *period, "--format", "json")[1])
+    assert [m["caveat"] is not None for m in document["measures"]] == [
+        False, False, False, False, True]
