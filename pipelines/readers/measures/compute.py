@@ -1,8 +1,8 @@
 """The measures of one period and their trend, asked of the registry's SQL macro.
 
-Everything is counted by `quality_measures_over` (migration 017): this module picks
-the period, the report date and the ruleset, asks in one query for the period's rows and
-for those of the 8 quarters that end with it (one pass over the exams, not nine), keeps
+Everything is counted by `quality_measures_over` (migrations 017 and 018): this module
+picks the period, the report date and the ruleset, asks in one query for the period's rows
+and for those of the 8 quarters that end with it (one pass over the exams, not nine), keeps
 the period's overall rows and one breakdown and the quarters' overall rows, and gives
 every measure of the catalog a row even when nothing fell in its denominator.
 """
