@@ -24,14 +24,15 @@ EXAM_DEFAULTS: dict[str, object] = {
     "prior_fragility_fracture": False, "vertebral_fracture": False,
     "prior_fracture_sites": None, "glucocorticoid_mg_day": 0.0,
     "glucocorticoid_months": 0.0, "parent_hip_fracture": False, "alcohol_units_day": 0.0,
-    "on_treatment": False,
+    "on_treatment": False, "last_fracture_date": None, "treatment_start_date": None,
 }
 SCHEMA = {"exam_date": pl.Date, "age_years": pl.Float64, "femoral_neck_t": pl.Float64,
           "femoral_neck_z": pl.Float64, "spine_t": pl.Float64, "radius_33_t": pl.Float64,
           "bmi": pl.Float64, "prior_fracture_sites": pl.List(pl.String),
           "glucocorticoid_mg_day": pl.Float64, "glucocorticoid_months": pl.Float64,
           "alcohol_units_day": pl.Float64, "next_dxa_due": pl.Date,
-          "scanner_serial": pl.String}
+          "scanner_serial": pl.String, "last_fracture_date": pl.Date,
+          "treatment_start_date": pl.Date}
 
 
 def day(text: str) -> dt.date:
@@ -43,7 +44,9 @@ def exam(exam_id: str, patient_id: str, exam_date: str, *, treatment: str = "not
     """One exam with its assessment: the defaults, `columns` over them."""
     unknown = set(columns) - set(EXAM_DEFAULTS)
     assert not unknown, unknown
-    return {**EXAM_DEFAULTS, **columns, "exam_id": exam_id, "patient_id": patient_id,
+    dates = {k: day(v) for k, v in columns.items()
+             if k in ("last_fracture_date", "treatment_start_date") and isinstance(v, str)}
+    return {**EXAM_DEFAULTS, **columns, **dates, "exam_id": exam_id, "patient_id": patient_id,
             "exam_date": day(exam_date), "treatment": treatment,
             "next_dxa_due": day(next_dxa_due) if next_dxa_due else None}
 

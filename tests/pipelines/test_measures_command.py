@@ -85,9 +85,10 @@ def test_json_holds_rows_trend_and_words(db: Path) -> None:
     document = json.loads(out)
     assert document["period"] == {"label": "2025Q1", "first": "2025-01-01",
                                   "last": "2025-03-31"}
-    assert [m["better"] for m in document["measures"]] == ["lower", "lower", "higher", "lower"]
+    assert [m["better"] for m in document["measures"]] == [
+        "lower", "lower", "higher", "lower", "higher"]
     assert document["rows"][0]["denominator"] == 102  # a number; suppressed: the text
-    assert len(document["trend"]) == 8 * 4
+    assert len(document["trend"]) == 8 * 5
     assert [r["quarter"] for r in document["trend"][:8]] == [
         "2023Q2", "2023Q3", "2023Q4", "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1"]
     assert "SECRET" not in out
@@ -100,7 +101,7 @@ def test_table_and_html(db: Path, tmp_path: Path) -> None:
     code, _, err = _run("--db", str(db), *AS_OF, "--format", "html", "--output", str(page))
     assert code == 0 and f"wrote {page}" in err
     text = page.read_text(encoding="utf-8")
-    assert text.count('<div class="vega" id="chart-') == 4
+    assert text.count('<div class="vega" id="chart-') == 5
     assert "QM-FOLLOWUP-KEPT: \\u2191 higher is better" in text  # a chart's title, in JSON
     assert "SECRET" not in text and "https://" not in text.split("<script>")[0]
     assert page.stat().st_mode & 0o777 == 0o600
@@ -153,3 +154,27 @@ def test_a_registry_without_the_measures_says_so(tmp_path: Path) -> None:
     code, _, err = _run("--db", str(db), *AS_OF)
     assert code == 1
     assert "the registry predates the quality measures" in " ".join(err.split())
+
+
+def test_post_fracture_gives_the_hedis_band_and_its_caveat(tmp_path: Path) -> None:
+    ages = [67.0] * 6 + [85.9] * 5 + [66.9, 86.0]  # 11 in HEDIS's 67-85, 2 outside it
+    db = build(tmp_path, [exam(f"H{i}", f"H{i}", "2025-02-10", age_years=age,
+                               last_fracture_date="2025-02-01")
+                          for i, age in enumerate(ages)])
+    period = ["--as-of", "2025-12-31", "--period", "2025Q1"]
+    code, out, _ = _run("--db", str(db), *period, "--by", "age_band", "--format", "csv")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("QM-POST-FRACTURE,")]
+    assert rows == ["QM-POST-FRACTURE,overall,all,13,13,1.0,0.7719,1.0",
+                    "QM-POST-FRACTURE,age_band,65-74,suppressed (n < 11),,,,",
+                    "QM-POST-FRACTURE,age_band,75+,suppressed (n < 11),,,,",
+                    "QM-POST-FRACTURE,age_band,hedis_omw 67-85,11,11,1.0,0.7412,1.0"]
+    assert "hedis_omw" not in out.replace("QM-POST-FRACTURE,age_band,hedis_omw", "")
+    code, out, _ = _run("--db", str(db), *period, "--by", "sex", "--format", "csv")
+    assert code == 0 and "hedis_omw" not in out
+    code, out, _ = _run("--db", str(db), *period)
+    assert code == 0 and "QM-POST-FRACTURE: higher is better (an upper bound" in " ".join(
+        out.split())
+    document = json.loads(_run("--db", str(db), *period, "--format", "json")[1])
+    assert [m["caveat"] is not None for m in document["measures"]] == [
+        False, False, False, False, True]

@@ -18,6 +18,10 @@ PERIODS = ((dt.date(2025, 1, 1), dt.date(2025, 12, 31)), (dt.date(2025, 7, 1),
                                                           dt.date(2025, 9, 30)))
 REPORT = dt.date(2026, 2, 15)
 START = dt.date(2023, 6, 1)
+#: Fracture dates: each period's edges, and 184, 183 and 182 days before the report date.
+FRACTURE_DAYS = tuple(dt.date.fromisoformat(d) for d in (
+    "2024-12-31", "2025-01-01", "2025-06-30", "2025-07-01", "2025-08-15", "2025-08-16",
+    "2025-08-17", "2025-09-30", "2025-12-31"))
 
 exam_fields = st.fixed_dictionaries({
     "offset": st.integers(0, 1000), "age": st.sampled_from([49.5, 50.0, 64.9, 65.0, 70.0]),
@@ -26,16 +30,22 @@ exam_fields = st.fixed_dictionaries({
     "t": st.sampled_from([-2.0, -1.5, -1.4, 0.0, None]),
     "due": st.one_of(st.none(), st.integers(300, 800)),
     "recommended": st.booleans(),
+    "broke": st.one_of(st.none(), st.sampled_from(FRACTURE_DAYS)),
+    "start": st.one_of(st.none(), st.integers(-3, 190)),
+    "after": st.one_of(st.none(), st.sampled_from([-1, 0, 120, 183, 184, 300])),
 })
 registries = st.lists(st.lists(exam_fields, min_size=1, max_size=4), min_size=1, max_size=8)
 
 
 def _rows(patients: list[list[dict]]) -> list[dict]:
     rows = [dict(e, patient=f"P{p}", exam_id=f"P{p}-E{i}",
-                 date=START + dt.timedelta(days=e["offset"]))
+                 date=START + dt.timedelta(days=e["offset"]) if e["broke"] is None
+                 or e["after"] is None else e["broke"] + dt.timedelta(days=e["after"]))
             for p, exams in enumerate(patients) for i, e in enumerate(exams)]
     return [dict(r, due_date=None if r["due"] is None
-                 else r["date"] + dt.timedelta(days=r["due"])) for r in rows]
+                 else r["date"] + dt.timedelta(days=r["due"]),
+                 start_date=None if r["broke"] is None or r["start"] is None
+                 else r["broke"] + dt.timedelta(days=r["start"])) for r in rows]
 
 
 def _low_risk(rows: list[dict], first: dt.date, last: dt.date) -> tuple[int, int]:
@@ -102,6 +112,23 @@ def _gap(rows: list[dict], first: dt.date, last: dt.date) -> tuple[int, int]:
     return den, num
 
 
+def _post_fracture(rows: list[dict], first: dt.date, last: dt.date) -> tuple[int, int]:
+    den = num = 0
+    for patient in {r["patient"] for r in rows}:
+        own = [r for r in rows if r["patient"] == patient and r["date"] <= REPORT
+               and r["broke"] is not None]
+        broken = [r["broke"] for r in own if first <= r["broke"] <= last
+                  and (REPORT - r["broke"]).days >= 183]
+        if not broken:
+            continue
+        broke = min(broken)
+        at = min((r for r in own if r["broke"] == broke), key=lambda r: (r["date"], r["exam_id"]))
+        den += 1
+        num += (0 <= (at["date"] - broke).days <= 183 or at["treated"]
+                and at["start_date"] is not None and 0 <= (at["start_date"] - broke).days <= 183)
+    return den, num
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(registries)
 def test_macros_count_as_brute_force(patients: list[list[dict]]) -> None:
@@ -112,7 +139,8 @@ def test_macros_count_as_brute_force(patients: list[list[dict]]) -> None:
         fill(con, [exam(r["exam_id"], r["patient"], r["date"].isoformat(),
                         age_years=r["age"], sex=r["sex"], bmi=r["bmi"],
                         prior_fragility_fracture=r["fracture"], on_treatment=r["treated"],
-                        femoral_neck_t=r["t"],
+                        femoral_neck_t=r["t"], last_fracture_date=r["broke"],
+                        treatment_start_date=r["start_date"],
                         treatment="recommended" if r["recommended"] else "consider",
                         next_dxa_due=r["due_date"] and r["due_date"].isoformat())
                    for r in rows])
@@ -122,5 +150,6 @@ def test_macros_count_as_brute_force(patients: list[list[dict]]) -> None:
             assert cases(con, "QM-REPEAT-TOO-SOON", *period) == _repeat(rows, first, last)
             assert cases(con, "QM-FOLLOWUP-KEPT", *period) == _followup(rows, first, last)
             assert cases(con, "QM-TREATMENT-GAP", *period) == _gap(rows, first, last)
+            assert cases(con, "QM-POST-FRACTURE", *period) == _post_fracture(rows, first, last)
     finally:
         con.close()

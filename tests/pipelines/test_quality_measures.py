@@ -1,4 +1,4 @@
-"""The quality measures' SQL (migration 017) on hand-built registries, counted by hand.
+"""The quality measures' SQL (migrations 017 and 018) on hand-built registries, counted by hand.
 
 Each test builds the exams a measure reads, both sides of every bound, and names the
 patients it expects in the denominator and the numerator; the macro's counts must match.
@@ -140,6 +140,50 @@ def test_treatment_gap_counts_untreated_180_days_after_a_recommendation(
     numerator = ["G1"]
     assert cases(con, "QM-TREATMENT-GAP", "2025-04-01", "2025-06-30", "2025-12-31") == (
         len(denominator), len(numerator))
+
+
+def test_post_fracture_counts_a_scan_or_treatment_within_183_days(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """Q1 2025 as of 2025-08-31: a fracture on 2025-03-01 is 183 days before it."""
+    jan15 = {"last_fracture_date": "2025-01-15"}      # + 183 days: 2025-07-17
+    fill(con, [
+        exam("F1", "F1", "2025-02-10", last_fracture_date="2025-02-01"),    # den, num
+        exam("F2", "F2", "2025-01-10", last_fracture_date="2024-12-31"),    # before the period
+        exam("F3", "F3", "2025-04-10", last_fracture_date="2025-04-01"),    # after the period
+        exam("F4", "F4", "2025-03-01", last_fracture_date="2025-01-01"),    # den, num
+        exam("F5", "F5", "2025-03-05", last_fracture_date="2025-03-01"),    # 183 d: den, num
+        exam("F6", "F6", "2025-03-05", last_fracture_date="2025-03-02"),    # 182 d: out
+        exam("F7", "F7", "2025-07-17", **jan15),                            # 183 d: den, num
+        exam("F8", "F8", "2025-07-18", **jan15),                            # 184 d: den
+        exam("F9", "F9", "2025-07-18", on_treatment=True,                   # den, num
+             treatment_start_date="2025-07-17", **jan15),
+        exam("F10", "F10", "2025-07-18", on_treatment=True,                 # 184 d: den
+             treatment_start_date="2025-07-18", **jan15),
+        exam("F11", "F11", "2025-07-18", treatment_start_date="2025-03-01",  # not on it: den
+             **jan15),
+        exam("F12", "F12", "2025-07-18", on_treatment=True,                 # before it: den
+             treatment_start_date="2025-01-14", **jan15),
+        # the first exam recording the fracture is late; a later one on treatment started
+        # within 183 days does not count as the first
+        exam("F13a", "F13", "2025-07-20", **jan15),
+        exam("F13b", "F13", "2025-08-01", on_treatment=True,
+             treatment_start_date="2025-06-01", **jan15),                   # den
+        # an earlier exam that does not record the fracture is not the first recording it
+        exam("F14a", "F14", "2024-06-01"),
+        exam("F14b", "F14", "2025-02-01", last_fracture_date="2025-01-20"),  # den, num
+        exam("F15", "F15", "2025-09-01", last_fracture_date="2025-02-01"),  # after the report
+        # two fractures in the period: one case, the earliest (scanned 36 days after it)
+        exam("F16a", "F16", "2025-02-15", last_fracture_date="2025-01-10"),
+        exam("F16b", "F16", "2025-08-01", last_fracture_date="2025-03-01"),  # den, num
+    ])
+    denominator = ["F1", "F4", "F5", "F7", "F8", "F9", "F10", "F11", "F12", "F13", "F14",
+                   "F16"]
+    numerator = ["F1", "F4", "F5", "F7", "F9", "F14", "F16"]
+    assert cases(con, "QM-POST-FRACTURE", "2025-01-01", "2025-03-31", "2025-08-31") == (
+        len(denominator), len(numerator))
+    # as of one day earlier, the fracture of 2025-03-01 is 182 days before: F5 leaves
+    assert cases(con, "QM-POST-FRACTURE", "2025-01-01", "2025-03-31", "2025-08-30") == (
+        len(denominator) - 1, len(numerator) - 1)
 
 
 def test_the_catalog_and_the_macros_name_the_same_measures(

@@ -30,11 +30,21 @@ class Measure:
     direction: Literal["lower", "higher"]
     source: str
     macro: str
+    #: A warning every report prints beside the measure ("" for none).
+    caveat: str = ""
+    #: The age bands of its age breakdown (quality_measure_age_bands()), the first the
+    #: one every measure shares.
+    band_sets: tuple[str, ...] = ("standard",)
 
     @property
     def better(self) -> str:
         """`lower is better` or `higher is better`, as charts and tables say it."""
         return f"{self.direction} is better"
+
+    @property
+    def noted(self) -> str:
+        """Which way is better, and the caveat if any, as a report's note says it."""
+        return f"{self.better} ({self.caveat})" if self.caveat else self.better
 
 
 @cache
@@ -42,7 +52,8 @@ def measures() -> tuple[Measure, ...]:
     """Every measure, in the catalog's order (the order reports show them)."""
     text = resources.files("pipelines.registry").joinpath(CATALOG_FILE).read_text(
         encoding="utf-8")
-    found = tuple(Measure(**entry) for entry in tomllib.loads(text)["measure"])
+    found = tuple(Measure(**{**entry, "band_sets": tuple(entry.get("band_sets", ("standard",)))})
+                  for entry in tomllib.loads(text)["measure"])
     for measure in found:
         if measure.direction not in ("lower", "higher"):
             raise ValueError(f"{measure.id}: direction must be lower or higher")

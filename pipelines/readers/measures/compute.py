@@ -1,8 +1,8 @@
 """The measures of one period and their trend, asked of the registry's SQL macro.
 
-Everything is counted by `quality_measures_over` (migration 017): this module picks
-the period, the report date and the ruleset, asks in one query for the period's rows and
-for those of the 8 quarters that end with it (one pass over the exams, not nine), keeps
+Everything is counted by `quality_measures_over` (migrations 017 and 018): this module
+picks the period, the report date and the ruleset, asks in one query for the period's rows
+and for those of the 8 quarters that end with it (one pass over the exams, not nine), keeps
 the period's overall rows and one breakdown and the quarters' overall rows, and gives
 every measure of the catalog a row even when nothing fell in its denominator.
 """
@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from pipelines.readers.access import reading
-from pipelines.readers.measures.catalog import measure_ids
+from pipelines.readers.measures.catalog import measure_ids, measures
 from pipelines.readers.prevalence_options import parse_period
 from pipelines.readers.worklists import resolve_ruleset_label
 from pipelines.registry.store import query
@@ -28,8 +28,12 @@ from schemas.errors import RegistryError
 BY: Final = ("scanner", "sex", "age_band")
 #: Quarters in the trend, the period's own last.
 TREND_QUARTERS: Final = 8
-#: Age bands of the breakdown (quality_measure_age_bands()).
+#: Age bands of the breakdown (quality_measure_age_bands()) every measure shares; a
+#: measure's further band sets (its catalog `band_sets`) follow them, named
+#: `<band set> <band>` (`hedis_omw 67-85`).
 BAND_SET: Final = "standard"
+#: Where a further band set's rows sort: after the shared bands.
+_FURTHER_BANDS_ORDER: Final = 100
 
 #: Every period asked (the chosen one and the trend's quarters) in one pass over the
 #: exams; the groups in the age bands' order.
@@ -119,14 +123,30 @@ def build_request(db: Path, period: str | None, by: str | None,
 
 
 def _all_rows(con: duckdb.DuckDBPyConnection, periods: list[Period],
-              request: MeasuresRequest, ruleset: str) -> pl.DataFrame:
+              request: MeasuresRequest, ruleset: str, bands: str = BAND_SET) -> pl.DataFrame:
     params = {"periods": [{"period_first": p.first, "period_last": p.last} for p in periods],
-              "report": request.report_date, "ruleset": ruleset, "bands": BAND_SET}
+              "report": request.report_date, "ruleset": ruleset, "bands": bands}
     try:
         return query(con, _ROWS_SQL, params)
     except duckdb.CatalogException:
         raise MeasuresError("the registry predates the quality measures: run dxa run (or "
                             "open it for writing) once to add them") from None
+
+
+def _further_bands(con: duckdb.DuckDBPyConnection, request: MeasuresRequest,
+                   ruleset: str) -> list[pl.DataFrame]:
+    """The period's age-band rows of each further band set, for the measures asking for
+    it (ages outside its bands left out: the shared bands count them)."""
+    found = []
+    for bands in sorted({b for m in measures() for b in m.band_sets} - {BAND_SET}):
+        asking = [m.id for m in measures() if bands in m.band_sets]
+        rows = _all_rows(con, [request.period], request, ruleset, bands)
+        found.append(rows.filter(
+            pl.col("measure_id").is_in(asking) & (pl.col("grp_by") == "age_band")
+            & pl.col("band_order").is_not_null()
+        ).with_columns(grp=pl.lit(f"{bands} ") + pl.col("grp"),
+                       band_order=pl.col("band_order") + _FURTHER_BANDS_ORDER))
+    return found
 
 
 def _of(rows: pl.DataFrame, period: Period, grp_by: tuple[str, ...]) -> pl.DataFrame:
@@ -158,6 +178,8 @@ def compute(request: MeasuresRequest, lock_timeout_s: float | None = None) -> Me
     with reading(request.db, lock_timeout_s, MeasuresError) as con:
         ruleset = resolve_ruleset_label(con, request.ruleset, MeasuresError)
         found = _all_rows(con, [request.period, *quarters], request, ruleset)
+        if request.by == "age_band":
+            found = pl.concat([found, *_further_bands(con, request, ruleset)])
     groups = ("overall", request.by) if request.by else ("overall",)
     trend = pl.concat([_of(found, quarter, ("overall",)).with_columns(
         quarter=pl.lit(quarter.label), quarter_start=pl.lit(quarter.first))

@@ -50,7 +50,7 @@ def period_section(result: MeasuresResult) -> Section:
     period = result.request.period
     note = (f"{period.first} to {period.last}, as of {result.request.report_date}, decisions "
             f"under {result.ruleset}. Rates with 95 % Wilson intervals; " + "; ".join(
-                f"{m.id}: {m.better}" for m in measures()) + ".")
+                f"{m.id}: {m.noted}" for m in measures()) + ".")
     return section_from_frame(suppressed(result.rows), key="measures", columns=COLUMNS,
                               title=f"Quality measures, {period.label}", note=note)
 
@@ -87,7 +87,8 @@ def to_json(result: MeasuresResult) -> str:
         "measures": [{"id": m.id, "title": m.title, "wording": m.wording,
                       "denominator": m.denominator, "numerator": m.numerator,
                       "exclusions": m.exclusions,
-                      "unit": m.unit, "better": m.direction, "source": m.source}
+                      "unit": m.unit, "better": m.direction, "source": m.source,
+                      "caveat": m.caveat or None}
                      for m in measures()],
         "rows": _json_rows(period_section(result)),
         "trend": _json_rows(trend_section(result)),

@@ -46,7 +46,7 @@ def measure_chart(measure: Measure, trend: pl.DataFrame) -> alt.LayerChart:
 def _figure(index: int, measure: Measure) -> str:
     words = (f"{measure.wording} Denominator: {measure.denominator} Numerator: "
              f"{measure.numerator} Not counted: {measure.exclusions} Source: "
-             f"{measure.source}")
+             f"{measure.source}" + (f" Caveat: {measure.caveat}." if measure.caveat else ""))
     return (f'<figure class="chart" id="{html.escape(measure.id)}"><figcaption><strong>'
             f"{html.escape(measure.id)}: {html.escape(measure.title)}</strong>"
             f'{html.escape(words)}</figcaption><div class="vega" id="chart-{index}"></div>'
