@@ -100,6 +100,16 @@ def test_dates_read_as_people_write_them() -> None:
         "spine -6.1% vs previous (LSC 5.3%)")
 
 
+def test_a_column_of_moments_reads_as_each_moment() -> None:
+    import polars as pl
+
+    from pipelines.readers.reporting.human import moment_expr
+
+    values = [dt.datetime(2026, m, d, h, 5) for m, d, h in ((1, 31, 8), (12, 6, 23), (7, 1, 0))]
+    column = pl.DataFrame({"at": values}).select(moment_expr("at")).to_series().to_list()
+    assert column == [moment(v) for v in values]
+
+
 @pytest.fixture(scope="module")
 def sample_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The page of the sample registry: every treatment level, flag and many reasons."""

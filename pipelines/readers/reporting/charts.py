@@ -14,7 +14,7 @@ import polars as pl
 
 from pipelines.readers.reporting import order
 from pipelines.readers.reporting.chart_data import MAX_MONTHS_OVERDUE
-from pipelines.readers.reporting.human import moment
+from pipelines.readers.reporting.human import moment_expr
 from pipelines.readers.reporting.labels import Vocabulary, label, labelled
 
 CATEGORY_COLOURS = ("#7f0000", "#e6550d", "#31a354", "#756bb1", "#9ecae1", "#bdbdbd")
@@ -182,9 +182,9 @@ def quarantine_by_run(frame: pl.DataFrame) -> alt.Chart | None:
     started = frame["started_at"].unique().sort().tail(MAX_RUNS)
     runs = _labels(frame.filter(pl.col("started_at").is_in(started.implode())),
                    "reason", Vocabulary.REASON)
-    runs = runs.with_columns(pl.col("started_at").map_elements(
-        moment, return_dtype=pl.String).alias("run"))
-    shown = list(dict.fromkeys(moment(value) for value in started.to_list()))
+    runs = runs.with_columns(moment_expr("started_at").alias("run"))
+    shown = started.to_frame().select(moment_expr("started_at")).to_series().unique(
+        maintain_order=True).to_list()
     step = max(6, min(40, 560 // len(shown)))
     return alt.Chart(runs.drop("started_at", "run_id"), width=alt.Step(step), height=240
                      ).mark_bar().encode(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import polars as pl
+
 from pipelines.readers.reporting.labels import label
 from pipelines.readers.reporting.model import Column, Value
 from pipelines.readers.reporting.render_text import display
@@ -34,6 +36,15 @@ def day(value: dt.date) -> str:
 def moment(value: dt.datetime) -> str:
     """`6 Dec 2026, 08:57` (to the minute: the page is read, not joined on)."""
     return f"{day(value)}, {value:%H:%M}"
+
+
+def moment_expr(column: str) -> pl.Expr:
+    """`moment` of every value of a datetime column, as one polars expression."""
+    when = pl.col(column)
+    return pl.format("{} {} {}, {}", when.dt.day(),
+                     when.dt.month().replace_strict(range(1, 13), MONTHS,
+                                                    return_dtype=pl.String),
+                     when.dt.year(), when.dt.strftime("%H:%M"))
 
 
 def date_patterns(text: str) -> str:
