@@ -87,16 +87,9 @@ def _statement(kind: str, name: str, column: str, text: str) -> str:
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection) -> int:
-    """Write every comment that differs, in one transaction; the number written."""
+    """Write every comment that differs (inside the caller's transaction: `migrate`);
+    the number written."""
     changed = wanted(con)
-    if not changed:
-        return 0
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for key, text in changed.items():
-            con.execute(_statement(*key, text))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    for key, text in changed.items():
+        con.execute(_statement(*key, text))
     return len(changed)

@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -128,14 +129,16 @@ def registry(
         con.close()
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every numbered migration shipped with the package."""
+@cache
+def _migrations() -> tuple[tuple[int, str, str], ...]:
+    """(version, name, sql) of every numbered migration shipped with the package (read
+    once per process: every open of a registry asks, a run opens it three times)."""
     found = []
     for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:3].isdigit():
             found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def latest_migration() -> int:
@@ -173,7 +176,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("ROLLBACK")
             raise
         applied.append(version)
-    apply_comments(con)
+    with transaction(con):
+        apply_comments(con)
     return applied
 
 
