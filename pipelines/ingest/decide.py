@@ -6,7 +6,7 @@ from functools import cache
 
 import polars as pl
 
-from pipelines.ingest.plan import Decider
+from pipelines.ingest.judge import Decider
 from transforms.rules.decide import decide
 from transforms.rules.ruleset import Ruleset, load_ruleset
 

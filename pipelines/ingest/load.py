@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.ingest.plan import AccountingError, Decider, admit, plan_batch
+from pipelines.ingest.judge import Decider, judge
+from pipelines.ingest.plan import AccountingError, admit, plan_batch
 from pipelines.ingest.prepare import Batch, PreparedInput
 from pipelines.registry.interface import RegistryWriter
 from pipelines.registry.outcome import FileOutcome
@@ -42,7 +43,8 @@ def assess_loaded_input(writer: RegistryWriter, run_id: str, ruleset: str,
     outcome = FileOutcome.for_input(prepared, FileAction.SKIPPED)
     with writer.transaction():
         if exams.height:
-            assessments, flags = decide(exams)
+            judged = judge(exams, writer.history(exams, REGISTRY), decide, rejudge=False)
+            assessments, flags = judged.assessments, judged.flags
             writer.append("assessments", assessments.with_columns(run_id=pl.lit(run_id)))
             writer.append("flags", flags.with_columns(run_id=pl.lit(run_id)))
             outcome.status = FileAction.ASSESSED
@@ -51,14 +53,16 @@ def assess_loaded_input(writer: RegistryWriter, run_id: str, ruleset: str,
     return outcome
 
 
-def _load_batch(writer: RegistryWriter, run_id: str, prepared: PreparedInput, batch: Batch,
-                decide: Decider, precision: PrecisionTable, outcome: FileOutcome,
-                timer: StageTimer, tables: TableSet = REGISTRY) -> None:
-    """Read what the batch's plan needs, plan it, write it to `tables`, count it."""
+def _load_batch(writer: RegistryWriter, run_id: str, ruleset: str, prepared: PreparedInput,
+                batch: Batch, decide: Decider, precision: PrecisionTable,
+                outcome: FileOutcome, timer: StageTimer, tables: TableSet = REGISTRY,
+                ) -> pl.Series:
+    """Read what the batch's plan needs, plan it, write it to `tables`, count it; the ids
+    of the registry exams it judged again."""
     with timer.stage(Stage.OVERLAP):
         admitted = admit(batch, writer.overlap(batch.valid), prepared)
     with timer.stage(Stage.HISTORY):
-        history = writer.history(admitted.valid, tables)
+        history = writer.history(admitted.valid, tables, ruleset)
     plan = plan_batch(admitted, history, prepared, decide, precision, run_id, timer)
     with timer.stage(Stage.INSERT):
         writer.write_batch(plan.rows, tables)
@@ -68,6 +72,7 @@ def _load_batch(writer: RegistryWriter, run_id: str, prepared: PreparedInput, ba
     outcome.rows_duplicate += batch.rows_duplicate + admitted.resent_identical
     outcome.assessments_added += plan.assessments_added
     outcome.resent_identical += admitted.resent_identical
+    return plan.rejudged
 
 
 def load_input(
@@ -91,28 +96,35 @@ def load_input(
     outcome = FileOutcome.for_input(prepared, FileAction.LOADED)
     if prepared.large is None:
         with writer.transaction(timer):
-            for batch in prepared.batches(timer):
-                _load_batch(writer, run_id, prepared, batch, decide, precision, outcome,
-                            timer)
+            again = [_load_batch(writer, run_id, ruleset, prepared, batch, decide, precision,
+                                 outcome, timer) for batch in prepared.batches(timer)]
+            outcome.rejudged = _distinct(again)
             _close_file(writer, run_id, ruleset, prepared, outcome, timer)
         return outcome
-    blank_rows = 0
+    blank_rows, again = 0, []
     with writer.staged() as stage:
         for batch in prepared.batches(timer):
             with writer.transaction(timer):
-                _load_batch(writer, run_id, prepared, batch, decide, precision, outcome,
-                            timer, stage)
+                again.append(_load_batch(writer, run_id, ruleset, prepared, batch, decide,
+                                         precision, outcome, timer, stage))
             blank_rows += batch.blank_rows
             _report_batch(prepared, batch, outcome)
         if blank_rows:
             outcome.notes.append(f"{blank_rows} blank rows ignored")
         progress.report("batch", f"{prepared.path.name}: moving the staged rows into the"
                         " registry")
+        outcome.rejudged = _distinct(again)
         with writer.transaction(timer):
             with timer.stage(Stage.STAGED_MOVE):
                 writer.move_staged(stage)
             _close_file(writer, run_id, ruleset, prepared, outcome, timer)
     return outcome
+
+
+def _distinct(ids: list[pl.Series]) -> int:
+    """How many distinct exams the batches judged again (a later batch may judge an exam
+    an earlier one judged again already)."""
+    return pl.concat(ids).n_unique() if ids else 0
 
 
 def _report_batch(prepared: PreparedInput, batch: Batch, outcome: FileOutcome) -> None:
@@ -130,6 +142,11 @@ def _report_batch(prepared: PreparedInput, batch: Batch, outcome: FileOutcome) -
 def _close_file(writer: RegistryWriter, run_id: str, ruleset: str, prepared: PreparedInput,
                 outcome: FileOutcome, timer: StageTimer) -> None:
     """Check the row accounting and record the file, inside its transaction."""
+    if outcome.rejudged:
+        outcome.notes.append(
+            f"{outcome.rejudged} exams judged before were judged again with this input's"
+            " earlier or same-day exams as their history"
+        )
     if outcome.resent_identical:
         outcome.notes.append(
             f"{outcome.resent_identical} exams already in the registry, identical:"

@@ -9,11 +9,11 @@ the plan's frames through the registry interface.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
+from pipelines.ingest.judge import Decider, judge
 from pipelines.ingest.prepare import Batch, PreparedInput
 from pipelines.registry.interface import BatchWrite
 from pipelines.registry.reads import EXAM_COLUMNS, RegistryOverlap
@@ -26,8 +26,7 @@ from transforms.precision import PrecisionTable
 from transforms.serial import compare_serial, with_other_exams
 from transforms.tscore import t_score_sources
 
-#: decide(exams) -> (assessments, flags); injected so loading stays rule-agnostic.
-Decider = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
+__all__ = ["AccountingError", "Admitted", "BatchPlan", "Decider", "admit", "plan_batch"]
 
 
 class AccountingError(RegistryError, RuntimeError):
@@ -52,6 +51,8 @@ class BatchPlan:
     rows_loaded: int
     rows_quarantined: int
     assessments_added: int
+    #: ids of registry exams judged again because this batch changed their history
+    rejudged: pl.Series = field(default_factory=lambda: pl.Series("exam_id", [], pl.String))
 
 
 def registry_conflicts(batch: Batch, conflicting: pl.DataFrame) -> pl.DataFrame:
@@ -136,11 +137,13 @@ def _side_rows(valid: pl.DataFrame, prepared: PreparedInput, run_id: str
 def plan_batch(admitted: Admitted, history: pl.DataFrame, prepared: PreparedInput,
                decide: Decider, precision: PrecisionTable, run_id: str,
                timer: StageTimer) -> BatchPlan:
-    """Decide the admitted exams, compare them with the patients' history, and shape
-    every table's rows. (`measurements` is a view over `exams`: nothing to write.)"""
+    """Decide the admitted exams beside the patients' history (the registry exams judged
+    again with them), compare them with that history, and shape every table's rows.
+    (`measurements` is a view over `exams`: nothing to write.)"""
     valid, run = admitted.valid, pl.lit(run_id)
     with timer.stage(Stage.DECIDE):
-        assessments, flags = decide(valid)
+        judged = judge(valid, history, decide)
+    assessments, flags = judged.assessments, judged.flags
     with timer.stage(Stage.SERIAL):
         serial = compare_serial(*serial_frames(valid, history), precision)
     exams = _exam_rows(valid, prepared, run_id)
@@ -155,5 +158,5 @@ def plan_batch(admitted: Admitted, history: pl.DataFrame, prepared: PreparedInpu
             run_id=run, file_sha256=pl.lit(prepared.sha256),
             source_format=pl.lit(prepared.source_format), path=pl.lit(str(prepared.path))),
     }
-    return BatchPlan(BatchWrite(frames, serial.rejudged), exams.height,
-                     admitted.quarantine.height, assessments.height)
+    return BatchPlan(BatchWrite(frames, serial.rejudged, judged.rejudged), exams.height,
+                     admitted.quarantine.height, judged.new, judged.rejudged.get_column("exam_id"))

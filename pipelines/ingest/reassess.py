@@ -18,8 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.ingest.plan import Decider
+from pipelines.ingest.judge import Decider, judge
 from pipelines.registry.interface import Registry, RegistryWriter
+from pipelines.registry.staging import REGISTRY
 from pipelines.runtime import progress
 from schemas.errors import RegistryError
 from transforms.rules.ruleset import Ruleset
@@ -67,7 +68,9 @@ def reassess_registry(writer: RegistryWriter, run_id: str, ruleset: Ruleset, dec
         run = pl.lit(run_id)
         for first in range(1, total + 1, batch_size):
             exams = writer.pending_batch(first, first + batch_size - 1)
-            assessments, flags = decide(exams)
+            # the patients' other exams are their history (clinical-rules section 7a)
+            judged = judge(exams, writer.history(exams, REGISTRY), decide, rejudge=False)
+            assessments, flags = judged.assessments, judged.flags
             writer.append("assessments", assessments.with_columns(run_id=run))
             writer.append("flags", flags.with_columns(run_id=run))
             counts.exams_read += exams.height

@@ -44,6 +44,10 @@ class BatchWrite:
 
     frames: dict[str, pl.DataFrame]
     rejudged: pl.Series = field(default_factory=lambda: pl.Series("exam_id", [], pl.String))
+    #: (exam_id, ruleset) of registry exams whose decision (assessment and the ruleset's
+    #: flags) the frames replace: their history changed (clinical-rules section 7a)
+    reassessed: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema={"exam_id": pl.String, "ruleset": pl.String}))
 
 
 class RegistryWriter(ABC):
@@ -112,8 +116,10 @@ class RegistryWriter(ABC):
         """The batch's exam ids the registry holds: identical resends and conflicts."""
 
     @abstractmethod
-    def history(self, patients: pl.DataFrame, tables: TableSet) -> pl.DataFrame:
-        """Earlier exams of these patients (serial columns), never the whole registry."""
+    def history(self, patients: pl.DataFrame, tables: TableSet,
+                ruleset: str | None = None) -> pl.DataFrame:
+        """The registry's exams of these patients (canonical columns), never the whole
+        registry; with `ruleset`, also `_assessed`: whether it has judged the exam."""
 
     @abstractmethod
     def unassessed_exams(self, file_sha256: str, ruleset: str) -> pl.DataFrame:

@@ -40,6 +40,7 @@ class FileOutcome:
     rows_duplicate: int = 0
     assessments_added: int = 0
     resent_identical: int = 0  # of rows_duplicate: exams the registry already held, unchanged
+    rejudged: int = 0  # exams judged before and judged again: this input changed their history
     error: str | None = None
     extra_columns: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)

@@ -15,7 +15,6 @@ from pipelines.registry.staging import REGISTRY
 from pipelines.registry.store import arrow_of, query
 from schemas.columns import CANONICAL_COLUMNS
 from transforms.columns import ROW_NUMBER
-from transforms.measurements import SERIAL_EXAM_COLUMNS
 
 EXAM_COLUMNS = list(CANONICAL_COLUMNS)
 
@@ -65,28 +64,43 @@ def registry_overlap(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> Reg
     )
 
 
+def _assessed(sources: tuple[str, ...], ruleset: str | None) -> tuple[str, list[str]]:
+    """The `_assessed` column's SQL (and parameters): whether `ruleset` judged the exam,
+    in the registry or in the staging tables of earlier batches."""
+    if ruleset is None:
+        return "", []
+    tables = [source.removesuffix("exams") + "assessments" for source in sources]
+    judged = " UNION ALL ".join(f"SELECT exam_id FROM {t} WHERE ruleset = ?" for t in tables)
+    return f", e.exam_id IN ({judged}) AS _assessed", [ruleset] * len(tables)
+
+
 def patient_history(
     con: duckdb.DuckDBPyConnection,
     patients: pl.DataFrame,
     sources: tuple[str, ...] = REGISTRY.history,
+    ruleset: str | None = None,
 ) -> pl.DataFrame:
-    """Earlier exams of the batch's patients only (never the whole registry).
+    """The exams of the batch's patients only (never the whole registry).
 
     `sources`: the exams tables that hold history: the registry's, and the staging table
-    of earlier batches of the same file. One row per exam with SERIAL_EXAM_COLUMNS (the
-    BMD and region columns only), reshaped to sites by `serial_input`: cheaper than reading the
-    `measurements` view.
+    of earlier batches of the same file. One row per exam with the canonical columns:
+    the rules read the patient's earlier exams (clinical-rules section 7a), the serial
+    comparison their BMD and region columns (`serial_input`). With `ruleset`, `_assessed`
+    says whether that ruleset has judged the exam (a back-fill judges it again).
     """
     # repeated ids are fine for a semi join: no unique() pass over a million ids
     con.register("batch_patients", arrow_of(patients.select("patient_id")))
-    columns = ", ".join(f"e.{c}" for c in SERIAL_EXAM_COLUMNS)
+    columns = ", ".join(f"e.{c}" for c in EXAM_COLUMNS)
+    assessed, params = _assessed(sources, ruleset)
     try:
         return query(
             con,
             " UNION ALL ".join(
-                f"SELECT {columns} FROM {table} e SEMI JOIN batch_patients b USING (patient_id)"
+                f"SELECT {columns}{assessed} FROM {table} e"
+                " SEMI JOIN batch_patients b USING (patient_id)"
                 for table in sources
             ),
+            params * len(sources),
         )
     finally:
         con.unregister("batch_patients")

@@ -83,6 +83,7 @@ def staged(con: duckdb.DuckDBPyConnection, key: str | None = None) -> Iterator[T
         for table in LOADED_TABLES:
             con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")
         con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
+        con.execute(f"CREATE TABLE {STAGING}.reassessed (exam_id VARCHAR, ruleset VARCHAR)")
         yield TableSet(
             prefix=f"{STAGING}.",
             history=("exams", f"{STAGING}.exams"),
@@ -102,9 +103,21 @@ def forget_verdicts(con: duckdb.DuckDBPyConnection, tables: TableSet, exam_ids: 
     )
 
 
+def forget_decisions(con: duckdb.DuckDBPyConnection, tables: TableSet, pairs: str) -> None:
+    """Delete the assessments and the ruleset's flags of the (exam_id, ruleset) `pairs`
+    (a query): exams judged again because their history changed."""
+    for table in ("assessments", "flags"):
+        con.execute(
+            f"DELETE FROM {tables[table]} t WHERE EXISTS (SELECT 1 FROM ({pairs}) p"
+            " WHERE p.exam_id = t.exam_id AND p.ruleset = t.ruleset)"
+        )
+
+
 def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet) -> None:
-    """Inside the caller's transaction: replace re-judged verdicts, copy every table."""
+    """Inside the caller's transaction: replace re-judged verdicts and decisions, copy
+    every table."""
     forget_verdicts(con, REGISTRY, f"SELECT exam_id FROM {stage.rejudged}")
+    forget_decisions(con, REGISTRY, f"SELECT exam_id, ruleset FROM {STAGING}.reassessed")
     for table in LOADED_TABLES:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")
 
@@ -127,6 +140,22 @@ def _forget_rejudged(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: T
         con.unregister("rejudged_ids")
 
 
+def _forget_reassessed(con: duckdb.DuckDBPyConnection, rows: BatchWrite,
+                       tables: TableSet) -> None:
+    """Drop the decisions the batch replaces; a staged load also notes them, so that the
+    registry's own are replaced when the file moves in."""
+    if rows.reassessed.height == 0:
+        return
+    con.register("reassessed_pairs", arrow_of(rows.reassessed.select("exam_id", "ruleset")))
+    try:
+        pairs = "SELECT exam_id, ruleset FROM reassessed_pairs"
+        forget_decisions(con, tables, pairs)
+        if tables.rejudged:
+            con.execute(f"INSERT INTO {STAGING}.reassessed {pairs}")
+    finally:
+        con.unregister("reassessed_pairs")
+
+
 def write_batch(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableSet) -> None:
     """Inside the caller's transaction: replace re-judged verdicts, append every frame.
 
@@ -137,6 +166,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableS
     if unknown:
         raise ValueError(f"no such loaded table: {', '.join(sorted(unknown))}")
     _forget_rejudged(con, rows, tables)
+    _forget_reassessed(con, rows, tables)
     for table in LOADED_TABLES:
         frame = rows.frames.get(table)
         if frame is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.columns import CANONICAL_COLUMNS, polars_dtype
-from transforms.rules import basis, diagnosis, followup, outputs, risk, sites, treatment
+from transforms.rules import basis, diagnosis, followup, history, outputs, risk, sites, treatment
 from transforms.rules.flags import build_flags
 from transforms.rules.names import KEY
 from transforms.rules.ruleset import Ruleset
@@ -38,6 +38,7 @@ ASSESSMENT_COLUMNS: tuple[str, ...] = (
     "vfa_recommended",
     "next_dxa_due",
     "lifestyle",
+    "history_used",
 )
 
 
@@ -74,9 +75,10 @@ def _canonical(exams: pl.DataFrame) -> pl.LazyFrame:
 
 def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
     """The exams with every intermediate and fired column, and the output key."""
-    return (
-        _canonical(exams)
-        .with_columns(*basis.basis_stage(ruleset), *sites.validity_stage(ruleset))
+    rows = _canonical(exams).with_columns(*basis.basis_stage(ruleset),
+                                          *sites.validity_stage(ruleset))
+    frame = (
+        history.history_stage(rows, ruleset)
         .with_columns(sites.lowest_stage())
         .with_columns(sites.site_stage())
         .with_columns(diagnosis.assessed_stage())
@@ -89,6 +91,7 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(*followup.outputs_stage(ruleset), outputs.key_expr())
         .collect()
     )
+    return history.cap_forearm_followup(frame)
 
 
 def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
@@ -105,6 +108,7 @@ def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
             "secondary_cause_workup",
             "vfa_recommended",
             "next_dxa_due",
+            "history_used",
         )
         .join(table, on=KEY, how="left", maintain_order="left")
         .with_columns(pl.lit(ruleset.label).alias("ruleset"))
