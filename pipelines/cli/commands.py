@@ -179,8 +179,8 @@ def report(
 @app.command(epilog=examples.EXPORT)
 def export(
     kind: Annotated[str, typer.Argument(
-        help="treatment-candidates, overdue, workup, vfa, significant-loss, quarantine, "
-             "or research.")],
+        help="treatment-candidates, overdue, workup, vfa, significant-loss, "
+             "risk-assessment, quarantine, or research.")],
     output: Annotated[Path, typer.Option(
         help="FILE.csv, FILE.xlsx or FILE.parquet (research: FILE.parquet, one per table).")],
     db: ReportDb = REPORT_DB,

@@ -109,6 +109,19 @@ WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
         "largest_loss_pct, patient_id", "['CHG-LOSS', 'CHG-LSC']",
     ),
     Worklist(
+        "risk-assessment", "Fracture risk assessment needed",
+        "Patients whose latest decision waits for a fracture risk assessment (FRAX not "
+        "recorded): needs_risk_assessment, or consider through high-risk features alone. "
+        "Highest CAROC category first: whose FRAX to compute first.",
+        "risk_assessment_needed_as_of($as_of)", "v_risk_assessment_needed",
+        (*PATIENT_COLUMNS, "who_category", "diagnostic_t_score", "caroc_risk",
+         "array_to_string(caroc_reasons, '; ') AS caroc_reasons",
+         "array_to_string(high_risk_features, '; ') AS high_risk_features", "treatment",
+         "next_dxa_due"),
+        "caroc_rank, diagnostic_t_score, patient_id",
+        f"list_concat({_prefixed('TX-')}, caroc_reasons)",
+    ),
+    Worklist(
         "quarantine", "Quarantined input rows",
         "Input rows the registry refused, with every failed check: fix them at the source "
         "and send them again.",
