@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,18 @@ WORKED = {
 }
 
 
+#: Patient ids for `exam`: each exam is its own patient unless the test says otherwise,
+#: so that exams decided in one frame are not one patient's history (section 7a).
+_PATIENTS = itertools.count(1)
+
+
 def exam(**fields: Any) -> dict[str, Any]:
-    """One exam dict with every canonical column (nulls unless given)."""
+    """One exam dict with every canonical column (nulls unless given); a patient of its
+    own unless `patient_id` is given."""
     row: dict[str, Any] = dict.fromkeys(SCHEMA)
     row.update(
         exam_id="E1",
-        patient_id="P1",
+        patient_id=f"P{next(_PATIENTS)}",
         exam_date=dt.date(2025, 3, 14),
         sex="F",
         age_years=62.0,

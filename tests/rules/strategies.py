@@ -85,10 +85,11 @@ def fracture_sites() -> st.SearchStrategy[list[str] | None]:
 
 
 def batches(max_size: int = 40) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """A batch of exams with unique exam ids."""
+    """A batch of exams with unique exam ids, each of its own patient (so that each is
+    judged alone: patients with several exams have their own strategy)."""
 
     def number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**row, "exam_id": f"X{i}"} for i, row in enumerate(rows)]
+        return [{**row, "exam_id": f"X{i}", "patient_id": f"P{i}"} for i, row in enumerate(rows)]
 
     return st.lists(exams(), min_size=1, max_size=max_size).map(number)
 
