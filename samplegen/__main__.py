@@ -25,6 +25,7 @@ from samplegen.canonical import (
     generate_exams,
     to_text,
 )
+from samplegen.history_situations import add_v3_situations
 from samplegen.sample_readme import readme
 from samplegen.situations import situation_counts
 
@@ -79,10 +80,10 @@ def build_sample(
 
 
 def _clean_exams(n_exams: int, seed: int, start: date, end: date) -> pl.DataFrame:
-    """The generated exams (typed, no bad rows) in exam-date order."""
-    return generate_exams(n_exams, seed, start_date=start, end_date=end).sort(
-        "exam_date", "exam_id"
-    )
+    """The generated exams (typed, no bad rows) in exam-date order, with the situations
+    of rules version 3 added (`samplegen.history_situations`)."""
+    exams = generate_exams(n_exams, seed, start_date=start, end_date=end)
+    return add_v3_situations(exams, seed)
 
 
 def _render(

@@ -1,4 +1,4 @@
-"""The clinical situations of rules version 2, found in a typed canonical frame.
+"""The clinical situations of the rules (version 3), found in a typed canonical frame.
 
 Each situation is a question a reviewer asks of the sample ("is there a treated patient
 with normal BMD?"), answered from the contract columns alone, the way the rules read
@@ -102,7 +102,7 @@ SITUATIONS: tuple[Situation, ...] = (
     ),
     Situation(
         "on_treatment_low_frax",
-        "on treatment, osteopenia, FRAX recorded and low (hip < 5%, major < 20%), no "
+        "on treatment, osteopenia, FRAX recorded and low (hip < 3%, major < 20%), no "
         "fracture",
         "TX-ON-TREATMENT, `ON_TREATMENT_NO_INDICATION` (TX-LOW-RISK)",
         "exams",
@@ -110,7 +110,7 @@ SITUATIONS: tuple[Situation, ...] = (
     Situation(
         "vertebral_fracture_normal_bmd",
         "radiographic vertebral fracture with normal BMD (WHO basis)",
-        "TX-VERTEBRAL-FX-NORMAL-BMD",
+        "TX-VERTEBRAL-FX (`VERTEBRAL_FX_NORMAL_BMD`)",
         "exams",
     ),
     Situation(
@@ -123,6 +123,66 @@ SITUATIONS: tuple[Situation, ...] = (
         "glucocorticoids_normal_bmd",
         ">= 7.5 mg/day glucocorticoids for >= 3 months with normal BMD (WHO basis)",
         "RF-GLUCOCORTICOID, MON-GLUCOCORTICOID",
+        "exams",
+    ),
+    Situation(
+        "same_day_exams",
+        "another exam of the patient on the same day (e.g. a forearm row beside the hip)",
+        "HX-SAME-DAY (`SAME_DAY_EXAMS`)",
+        "exams",
+    ),
+    Situation(
+        "fracture_blank_after_yes",
+        "fracture cells blank after an earlier exam recorded a fracture",
+        "HX-FRACTURE-PERSISTS",
+        "exams",
+    ),
+    Situation(
+        "fracture_no_after_yes",
+        "fracture recorded as no after an earlier exam recorded one",
+        "HX-FRACTURE-PERSISTS (`FRACTURE_HISTORY_CONFLICT`)",
+        "exams",
+    ),
+    Situation(
+        "improved_from_osteoporosis",
+        "a later exam's lowest T above -2.5 after an earlier one at or below it",
+        "HX-OSTEOPOROSIS-PERSISTS, TX-OSTEOPOROSIS-HISTORY",
+        "exams",
+    ),
+    Situation(
+        "frax_hip_3_to_5",
+        "FRAX hip 3-5% (WHO basis)",
+        "TX-FRAX-HIGH (3% in version 3)",
+        "exams",
+    ),
+    Situation(
+        "glucocorticoid_frax",
+        ">= 7.5 mg/day glucocorticoids for >= 3 months with FRAX recorded",
+        "FRAX-ADJ-GLUCOCORTICOID",
+        "exams",
+    ),
+    Situation(
+        "spine_hip_offset",
+        "spine T lower than the femoral neck T by 0.5 or more, FRAX recorded",
+        "FRAX-ADJ-SPINE-OFFSET",
+        "exams",
+    ),
+    Situation(
+        "very_low_t",
+        "lowest valid T below -3.0 (WHO basis)",
+        "VHR-VERY-LOW-T (`VERY_HIGH_RISK`)",
+        "exams",
+    ),
+    Situation(
+        "bmd_only_hologic",
+        "BMD without any T- or Z-score, Hologic",
+        "TSCORE-FROM-BMD (T computed)",
+        "exams",
+    ),
+    Situation(
+        "bmd_only_no_manufacturer",
+        "BMD without any T- or Z-score, manufacturer blank",
+        "TSCORE-FROM-BMD (`T_SCORE_NOT_COMPUTED`; the row is quarantined)",
         "exams",
     ),
 )
@@ -172,7 +232,7 @@ def _exam_flags(frame: pl.DataFrame) -> pl.DataFrame:
         "prior_fracture_sites"
     ).is_not_null()
     vertebral = pl.col("vertebral_fracture").fill_null(False)
-    low_frax = (pl.col("frax_hip_pct") < 5) & (pl.col("frax_major_pct") < 20)
+    low_frax = (pl.col("frax_hip_pct") < 3) & (pl.col("frax_major_pct") < 20)
     hip_scanned = pl.col("femoral_neck_t").is_not_null() | pl.col("total_hip_t").is_not_null()
     spine_scanned = pl.col("spine_t").is_not_null()
     sides = pl.when(hip_scanned).then(pl.col("hip_side"))
@@ -200,8 +260,36 @@ def _exam_flags(frame: pl.DataFrame) -> pl.DataFrame:
             vertebral_fracture_normal_bmd=normal & vertebral,
             fracture_on_z_basis=(pl.col(_BASIS) == "z") & (fragility | vertebral),
             glucocorticoids_normal_bmd=normal & glucocorticoids,
+            **_history_flags(who, lowest, glucocorticoids),
         )
     )
+
+
+def _history_flags(who: pl.Expr, lowest: pl.Expr, glucocorticoids: pl.Expr
+                   ) -> dict[str, pl.Expr]:
+    """The version-3 situations (frame sorted by patient, date, exam id)."""
+    patient = "patient_id"
+    earlier_fx = (pl.col("prior_fragility_fracture").fill_null(False).cum_max().shift(1)
+                  .over(patient).fill_null(False))
+    earlier_op = ((who & (lowest <= -2.5)).fill_null(False).cum_max().shift(1)
+                  .over(patient).fill_null(False))
+    frax = pl.col("frax_major_pct").is_not_null()
+    scores = [pl.col(f"{site}_{s}") for site in ("spine", "femoral_neck", "total_hip",
+                                                 "radius_33") for s in ("t", "z")]
+    bmd_only = pl.all_horizontal(c.is_null() for c in scores)
+    maker = pl.col("scanner_manufacturer")
+    return {
+        "same_day_exams": pl.len().over(patient, "exam_date") > 1,
+        "fracture_blank_after_yes": earlier_fx & pl.col("prior_fragility_fracture").is_null(),
+        "fracture_no_after_yes": earlier_fx & (pl.col("prior_fragility_fracture") == False),  # noqa: E712
+        "improved_from_osteoporosis": earlier_op & (lowest > -2.5),
+        "frax_hip_3_to_5": who & pl.col("frax_hip_pct").is_between(3, 5),
+        "glucocorticoid_frax": glucocorticoids & frax,
+        "spine_hip_offset": frax & (pl.col("femoral_neck_t") - pl.col("spine_t") >= 0.5),
+        "very_low_t": who & (lowest < -3.0),
+        "bmd_only_hologic": bmd_only & (maker == "Hologic"),
+        "bmd_only_no_manufacturer": bmd_only & maker.is_null(),
+    }
 
 
 def _patient_flags(frame: pl.DataFrame) -> pl.DataFrame:
