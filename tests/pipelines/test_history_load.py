@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from exam_rows import make_row, write_csv
 
@@ -136,3 +137,33 @@ def test_reassess_reads_the_patients_history(tmp_path: Path) -> None:
             "SELECT exam_id, history_used FROM assessments WHERE ruleset = ?"
             " ORDER BY exam_id", [chosen.label]).fetchall() == [
             ("E1", []), ("E2", ["HX-OSTEOPOROSIS-PERSISTS"])]
+
+
+def test_the_risk_assessment_list_puts_the_highest_caroc_category_first(tmp_path: Path
+                                                                         ) -> None:
+    """Four patients waiting for FRAX, one per CAROC category, and one whose FRAX is
+    known (not on the list): `dxa export risk-assessment` orders them high, moderate,
+    low, not computed."""
+    from pipelines.readers.worklists import export_worklist
+
+    def patient(pid: str, age: int, neck_t: float, **extra: object) -> dict[str, str]:
+        return make_row(exam_id=f"E-{pid}", patient_id=pid, birth_date=None, age_years=age,
+                        femoral_neck_t=neck_t, frax_major_pct=None, frax_hip_pct=None,
+                        **extra)
+
+    rows = [
+        patient("LOW", 62, -1.5),  # row 60: above -2.3
+        patient("NONE", 45, -1.5),  # under 50: CAROC not computed
+        patient("MODERATE", 70, -2.0),  # row 70: between -1.7 and -3.2
+        # moderate, one step up for glucocorticoids; consider through TX-RISK-FEATURES
+        patient("HIGH", 80, -2.4, glucocorticoid_mg_day=10, glucocorticoid_months=6),
+        patient("KNOWN", 70, -2.0, frax_major_pct=9, frax_hip_pct=1.2),
+    ]
+    with registry(tmp_path / "r.duckdb") as con:
+        load(con, tmp_path, "night", rows, None)
+    out = tmp_path / "risk.csv"
+    assert export_worklist("risk-assessment", tmp_path / "r.duckdb", out) == 4
+    listed = pl.read_csv(out)
+    assert listed.select("patient_id", "caroc_risk", "treatment").rows() == [
+        ("HIGH", "high", "consider"), ("MODERATE", "moderate", "needs_risk_assessment"),
+        ("LOW", "low", "needs_risk_assessment"), ("NONE", None, "needs_risk_assessment")]
