@@ -236,7 +236,13 @@ def _label(ruleset: Any) -> tuple[str, str]:
 def params_from_ruleset(ruleset: Any) -> dict[str, Any]:
     """`SPEC[ruleset.id]` with the thresholds whose names match the Ruleset model taken
     from the loaded file (the optional layer; lines, CAROC, VHR and 4a stay the spec's)."""
-    p = dict(SPEC[ruleset.id])
+    if ruleset.id in SPEC:
+        p = dict(SPEC[ruleset.id])
+    else:  # a ruleset the spec does not name (a test file): its own lines, core's rest
+        fallbacks = {line for spec in SPEC.values() for line, _, fb in spec["lines"] if fb}
+        p = {**SPEC["core-2025"], "version": ruleset.version, "caroc_decides": False,
+             "lines": tuple((line.id, line.level, line.id in fallbacks)
+                            for line in ruleset.treatment.lines)}
     for section in ("basis", "diagnosis", "sites", "risk"):
         for name, value in dict(getattr(ruleset, section)).items():
             if name in p:
@@ -399,7 +405,10 @@ def decide_patient(
     written; its thresholds are used only with `use_model=True`).
     """
     rid, label = _label(ruleset)
-    p = params_from_ruleset(ruleset) if use_model and not isinstance(ruleset, str) else SPEC[rid]
+    if not isinstance(ruleset, str) and (use_model or rid not in SPEC):
+        p = params_from_ruleset(ruleset)
+    else:
+        p = SPEC[rid]
     filled = []
     for row in exams:
         new, not_computed = fill_t_scores(row)
@@ -413,7 +422,7 @@ def decide_patient(
         indexes = by_date[day]
         rows = [filled[i][0] for i in indexes]
         visit = _visit(rows, p)
-        decision, flags = _judge(visit, history, p, rid)
+        decision, flags = _judge(visit, history, p)
         for k, i in enumerate(indexes):
             row, not_computed = filled[i]
             out = {"exam_id": row["exam_id"], "ruleset": label, **decision}
@@ -466,10 +475,10 @@ def decide_all(rows: list[dict[str, Any]], ruleset: Any, *, use_model: bool = Fa
 # --------------------------------------------------------------------------- one visit
 
 
-def _judge(v: dict[str, Any], h: _History, p: dict[str, Any], rid: str
+def _judge(v: dict[str, Any], h: _History, p: dict[str, Any]
            ) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
     """The decision of one visit given the patient's history; updates the history."""
-    spec = SPEC[rid]
+    spec = p
     fired: set[str] = set()
     used: set[str] = set()
     flags: list[tuple[str, str, str]] = []
@@ -686,7 +695,7 @@ def _judge(v: dict[str, Any], h: _History, p: dict[str, Any], rid: str
             "OC-NOT-COMPUTABLE": caroc is None,
         }
         for line, level, fallback in spec["lines"]:
-            if not conditions[line]:
+            if not conditions.get(line, False):  # unknown line: never fires
                 continue
             if fallback and matched:
                 # section 4's one exception: TX-FRAX-MISSING's ID beside TX-RISK-FEATURES
