@@ -585,3 +585,20 @@ def test_vfa_iscd_2019() -> None:
     m = man(femoral_neck_t=-1.1, age_years=80.0)
     assert "VFA-ISCD-2019" in one(m)["reasons"]
     assert "VFA-ISCD-2019" not in one({**m, "age_years": 79.0})["reasons"]
+
+
+def test_optional_layer_reads_matching_thresholds_from_the_model() -> None:
+    """`use_model=True`: thresholds whose names match the Ruleset model come from the
+    loaded file; the lines, CAROC, VHR and 4a stay the spec's."""
+    from oracle import SPEC, params_from_ruleset
+
+    from transforms.rules.ruleset import load_ruleset
+
+    for name in ("core-2025", "bhof-2022"):
+        model = load_ruleset(name)
+        p = params_from_ruleset(model)
+        assert p["lines"] == SPEC[name]["lines"]
+        assert p["frax_hip_pct"] == model.treatment.frax_hip_pct
+        assert p["bmi"] == model.risk.bmi and p["vhr_t"] == -3.0
+        a = decide_one(article(), model, use_model=True)[0]
+        assert a["ruleset"] == model.label and a["who_category"] == "osteopenia"
