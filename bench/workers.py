@@ -189,9 +189,10 @@ def _oracle() -> Any:  # noqa: ANN401 - a module
 
 
 def worker_oracle(args: dict[str, Any]) -> dict[str, Any]:
-    """decide() vs the row-by-row test oracle (tests/rules/oracle.py decide_one) on the
-    valid exams of one canonical file."""
-    decide_one = _oracle().decide_one
+    """decide() vs the row-by-row test oracle (tests/rules/oracle.py decide_patient, each
+    patient's exams being its history: clinical rules version 3) on the valid exams of
+    one canonical file."""
+    decide_patient = _oracle().decide_patient
     from pipelines.ingest.prepare import prepare_input
     from schemas.columns import CANONICAL_COLUMNS
     from sources.base import CANONICAL_CSV, ReadOptions
@@ -212,14 +213,19 @@ def worker_oracle(args: dict[str, Any]) -> dict[str, Any]:
     rows = valid.to_dicts()
     to_dicts_s = time.perf_counter() - start
     start = time.perf_counter()
-    results = []
+    by_patient: dict[Any, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_patient.setdefault(row["patient_id"], []).append(i)
+    results: list[Any] = [None] * len(rows)
     errors = 0
-    for row in rows:
+    for indexes in by_patient.values():
         try:
-            results.append(decide_one(row, ruleset))
+            decided = decide_patient([rows[i] for i in indexes], ruleset)
         except Exception:  # noqa: BLE001 - counted and reported
-            results.append(None)
-            errors += 1
+            errors += len(indexes)
+            continue
+        for i, result in zip(indexes, decided, strict=True):
+            results[i] = result
     oracle_s = time.perf_counter() - start
     # Agreement check (not timed): same assessments, same number of flags.
     got = decisions.assessments.to_dicts()
