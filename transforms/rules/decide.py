@@ -79,6 +79,7 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
                                           *sites.validity_stage(ruleset))
     frame = (
         history.history_stage(rows, ruleset)
+        .with_columns(*basis.basis_stage(ruleset))  # again: on the visit's age and status
         .with_columns(sites.lowest_stage())
         .with_columns(sites.site_stage())
         .with_columns(diagnosis.assessed_stage())

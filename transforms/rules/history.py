@@ -43,6 +43,10 @@ VISIT_BOOLEANS = ("prior_fragility_fracture", "vertebral_fracture", "parent_hip_
 VISIT_NUMBERS = ("glucocorticoid_mg_day", "glucocorticoid_months", "parent_hip_fracture_age",
                  "height_loss_cm", "alcohol_units_day", "frax_major_pct", "frax_hip_pct",
                  "bmi", "last_fracture_date", "treatment_start_date")
+#: Who the patient is at the visit: the highest age; the menopausal status the furthest
+#: along (post, peri, pre, unknown); the sex of the rows (alphabetically first, should
+#: they disagree), so that the visit has one basis.
+MENOPAUSE_ORDER = ("post", "peri", "pre", "unknown")
 #: BMDs merged over a visit: the lowest (CAROC reads the femoral neck BMD of a man).
 VISIT_BMDS = tuple(f"{site}_bmd" for site in SITE_ORDER)
 SITES_LIST = "prior_fracture_sites"
@@ -85,6 +89,11 @@ def _visit_aggregations() -> list[pl.Expr]:
     aggs += [pl.col(f"radius_33_{s}").min().alias(_v(f"radius_33_{s}")) for s in ("t", "z")]
     aggs += [pl.col(name).max().alias(_v(name)) for name in VISIT_BOOLEANS + VISIT_NUMBERS]
     aggs += [pl.col(name).min().alias(_v(name)) for name in VISIT_BMDS]
+    status = pl.col("menopausal_status")
+    aggs += [pl.col("age_years").max().alias(_v("age_years")),
+             pl.col("sex").min().alias(_v("sex")),
+             pl.coalesce(pl.when((status == s).any()).then(pl.lit(s)) for s in MENOPAUSE_ORDER)
+             .alias(_v("menopausal_status"))]
     aggs += [pl.col(SITES_LIST).is_not_null().any().alias(_v("sites_recorded"))]
     aggs += [_site_has(code).any().alias(_v(f"site_{code}")) for code in FRACTURE_SITES]
     return aggs
@@ -173,7 +182,8 @@ def _merged_sites() -> pl.Expr:
 
 def _effective_inputs() -> list[pl.Expr]:
     """The canonical columns as the rules read them: the visit's, with history added."""
-    exprs = [pl.col(_v(n)).alias(n) for n in VISIT_NUMBERS + VISIT_BMDS]
+    exprs = [pl.col(_v(n)).alias(n) for n in
+             (*VISIT_NUMBERS, *VISIT_BMDS, "age_years", "sex", "menopausal_status")]
     exprs += [pl.col(_v(n)).alias(n) for n in VISIT_BOOLEANS
               if n not in ("prior_fragility_fracture", "vertebral_fracture")]
     exprs += [
