@@ -16,6 +16,7 @@ from schemas.columns import CANONICAL_COLUMNS, polars_dtype
 from transforms.rules import basis, diagnosis, followup, history, outputs, risk, sites, treatment
 from transforms.rules.flags import build_flags
 from transforms.rules.names import KEY
+from transforms.rules.patient_order import restore_order
 from transforms.rules.ruleset import Ruleset
 
 #: The assessments frame's columns, in order (registry contract section 3, plus
@@ -92,7 +93,7 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(*followup.outputs_stage(ruleset), outputs.key_expr())
         .collect()
     )
-    return history.cap_forearm_followup(frame)
+    return restore_order(history.cap_forearm_followup(frame))
 
 
 def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
