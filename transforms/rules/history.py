@@ -181,7 +181,7 @@ def visit_history(ordered: pl.LazyFrame, ruleset: Ruleset) -> pl.LazyFrame:
         .with_columns(_carried(ruleset))
         .with_columns(_effective_inputs())
         .with_columns(_history_columns())
-        .join(_SITE_LISTS.lazy(), on="_sites_mask", how="left")
+        .join(_SITE_LISTS.lazy(), on="_sites_mask", how="left", maintain_order="left")
         .with_columns(pl.col("_list").alias(SITES_LIST))
     )
 
@@ -198,9 +198,11 @@ def history_stage(rows: pl.LazyFrame, ruleset: Ruleset) -> pl.LazyFrame:
                 e.meta.output_name() != "_sites_mask"] + [SITES_LIST]
     keep = [po.VISIT_NO, *replaced, *OUTPUT_COLUMNS, USED_MASK, FOREARM_ONLY,
             CENTRAL_VISIT]
-    visits = visit_history(ordered.lazy(), ruleset).select(keep)
-    return ordered.lazy().drop(replaced).join(visits, on=po.VISIT_NO, how="left",
-                                              maintain_order="left")
+    visits = visit_history(ordered.lazy(), ruleset).select(keep).collect()
+    # visits are numbered 0, 1, ... in order: each row takes its visit's row (a gather,
+    # cheaper than a join of a million rows on the visit number)
+    per_row = visits.drop(po.VISIT_NO)[ordered.get_column(po.VISIT_NO)]
+    return ordered.drop(replaced).hstack(per_row).lazy()
 
 
 #: A date later than any follow-up, standing for "no date" while carrying one forward.
