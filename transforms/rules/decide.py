@@ -15,7 +15,6 @@ import polars as pl
 from schemas.columns import CANONICAL_COLUMNS, polars_dtype
 from transforms.rules import basis, diagnosis, followup, outputs, risk, sites, treatment
 from transforms.rules.flags import build_flags
-from transforms.rules.names import KEY
 from transforms.rules.ruleset import Ruleset
 
 #: The assessments frame's columns, in order (registry contract section 3, plus
@@ -86,7 +85,7 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(treatment.level_stage(ruleset))
         .with_columns(followup.followup_stage(ruleset))
         .with_columns(followup.monitoring_stage(ruleset))
-        .with_columns(*followup.outputs_stage(ruleset), outputs.key_expr())
+        .with_columns(*followup.outputs_stage(ruleset), *outputs.key_exprs())
         .collect()
     )
 
@@ -94,19 +93,19 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
 def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
     """Decide every exam (one row each, canonical columns; extra columns are ignored)."""
     frame = decided_frame(exams, ruleset)
-    table = outputs.lookup(frame.select(pl.col(KEY).unique()), ruleset)
+    table = outputs.lookup(frame.select(outputs.KEYS).unique(), ruleset)
     # Eager on purpose: the lazy engine's join is several times slower here.
     assessments = (
         frame.select(
             "exam_id",
-            KEY,
+            *outputs.KEYS,
             "diagnostic_t_score",
             "diagnostic_z_score",
             "secondary_cause_workup",
             "vfa_recommended",
             "next_dxa_due",
         )
-        .join(table, on=KEY, how="left", maintain_order="left")
+        .join(table, on=list(outputs.KEYS), how="left", maintain_order="left")
         .with_columns(pl.lit(ruleset.label).alias("ruleset"))
         .select(ASSESSMENT_COLUMNS)
     )

@@ -42,4 +42,3 @@ Z_OK = "_z_ok"  # Z basis with a diagnostic Z-score
 NO_SITE = "_no_site"  # the basis needs a score but no valid site has one
 LINE_LEVEL = "_line_level"  # code of the level the treatment lines set (before on-treatment)
 LEVEL = "_level"  # code of the treatment (treatment.LEVEL_CODES)
-KEY = "_key"  # fired bits + site code: determines every text and list output
