@@ -13,7 +13,18 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.columns import CANONICAL_COLUMNS, polars_dtype
-from transforms.rules import basis, diagnosis, followup, outputs, risk, sites, treatment
+from transforms.rules import (
+    basis,
+    caroc,
+    diagnosis,
+    followup,
+    frax_adjust,
+    outputs,
+    risk,
+    sites,
+    treatment,
+    very_high_risk,
+)
 from transforms.rules.flags import build_flags
 from transforms.rules.ruleset import Ruleset
 
@@ -37,6 +48,11 @@ ASSESSMENT_COLUMNS: tuple[str, ...] = (
     "vfa_recommended",
     "next_dxa_due",
     "lifestyle",
+    "frax_major_adjusted",
+    "frax_hip_adjusted",
+    "caroc_risk",
+    "caroc_reasons",
+    "history_used",
 )
 
 
@@ -48,10 +64,22 @@ class Decisions:
     flags: pl.DataFrame
 
 
-#: Columns the rules read as lists (also when not among the canonical columns yet): an
-#: absent column means "not recorded" (prior_fracture_sites: the distinct site codes of
-#: prior fragility fractures, null when not recorded).
-EXTRA_INPUTS: dict[str, pl.DataType] = {"prior_fracture_sites": pl.List(pl.String)}
+#: Columns the rules read beyond the canonical ones' types: an absent column means "not
+#: recorded" (typed nulls, which never fire). prior_fracture_sites: the distinct site
+#: codes of prior fragility fractures. The others are the history stage's (clinical-rules
+#: section 7a), absent when exams are decided without history: hx_osteoporosis
+#: (HX-OSTEOPOROSIS-PERSISTS), hx_fx_on_treatment (VHR-FX-ON-TREATMENT, persistence
+#: included), hx_central_t (HX-CENTRAL-SITE's carried diagnostic T), history_used (the HX
+#: IDs that changed an input), hx_same_day and hx_fracture_conflict (their flags).
+EXTRA_INPUTS: dict[str, pl.DataType] = {
+    "prior_fracture_sites": pl.List(pl.String),
+    "hx_osteoporosis": pl.Boolean,
+    "hx_fx_on_treatment": pl.Boolean,
+    "hx_central_t": pl.Float64,
+    "history_used": pl.List(pl.String),
+    "hx_same_day": pl.Boolean,
+    "hx_fracture_conflict": pl.Boolean,
+}
 
 
 def _input(exams: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
@@ -80,7 +108,9 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(sites.site_stage())
         .with_columns(diagnosis.assessed_stage())
         .with_columns(*diagnosis.diagnosis_stage(ruleset), *risk.features_stage(ruleset))
-        .with_columns(risk.age_stage(ruleset))
+        .with_columns(*risk.age_stage(ruleset), *treatment.seen_stage(ruleset),
+                      *frax_adjust.adjusted_stage(ruleset))
+        .with_columns(*caroc.caroc_stage(ruleset), *very_high_risk.lines_stage(ruleset))
         .with_columns(treatment.lines_stage(ruleset))
         .with_columns(treatment.level_stage(ruleset))
         .with_columns(followup.followup_stage(ruleset))
@@ -104,6 +134,10 @@ def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
             "secondary_cause_workup",
             "vfa_recommended",
             "next_dxa_due",
+            "frax_major_adjusted",
+            "frax_hip_adjusted",
+            caroc.caroc_risk().alias("caroc_risk"),
+            pl.col("history_used").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         )
         .join(table, on=list(outputs.KEYS), how="left", maintain_order="left")
         .with_columns(pl.lit(ruleset.label).alias("ruleset"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.caroc import CAROC_IDS
 from transforms.rules.catalog import DECISION_RULE_IDS
 from transforms.rules.followup import lifestyle_list
 from transforms.rules.lists import labels
@@ -28,6 +29,9 @@ _WORD = 64
 KEYS: tuple[str, ...] = tuple(
     f"_key{w}" for w in range((SITE_SHIFT + _SITE_BITS + _WORD - 1) // _WORD))
 assert len(SITE_ORDER) < 1 << _SITE_BITS, "site codes must fit in their bits"
+#: The IDs `reasons` lists: every decision rule but CAROC's, which `caroc_reasons` lists
+#: (they decide nothing by themselves; under oc-2010 the OC-* line is the reason).
+REASON_RULE_IDS: tuple[str, ...] = tuple(r for r in DECISION_RULE_IDS if r not in CAROC_IDS)
 
 
 def _bit(position: int) -> tuple[str, pl.Expr]:
@@ -102,7 +106,8 @@ def lookup(keys: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .alias("z_category"),
         _ids(RF_IDS).alias("high_risk_features"),
         treatment_text(ruleset, who_ok).alias("treatment"),
-        _ids(DECISION_RULE_IDS).alias("reasons"),
+        _ids(REASON_RULE_IDS).alias("reasons"),
+        _ids(CAROC_IDS).alias("caroc_reasons"),
         lifestyle_list().alias("lifestyle"),
     )
     # One chunk: gathering list columns from a many-chunk table is ~7x slower.
@@ -118,4 +123,5 @@ def lookup(keys: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         "reasons",
         therapy_text(ruleset, pl.col("treatment")).alias("first_line_therapy"),
         "lifestyle",
+        "caroc_reasons",
     ).rechunk()
