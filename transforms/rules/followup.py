@@ -7,6 +7,7 @@ import polars as pl
 
 from transforms.rules.caroc import due_dates as caroc_due_dates
 from transforms.rules.caroc import monitoring as caroc_monitoring
+from transforms.rules.cuts import at_cut
 from transforms.rules.declare import (
     ARTICLE,
     ISCD,
@@ -124,7 +125,7 @@ def followup_stage(ruleset: Ruleset) -> list[pl.Expr]:
         fired_col("RF-FRAGILITY-FX") | fired_col("RF-VERTEBRAL-FX"))
     active = level.is_in([LEVEL_CODES.index(x) for x in LIFESTYLE_LEVELS])
     return [
-        (pl.col(MIN_Z) <= ruleset.diagnosis.z_threshold).fill_null(False).alias(
+        (at_cut(pl.col(MIN_Z)) <= ruleset.diagnosis.z_threshold).fill_null(False).alias(
             fired("WORKUP-LOW-Z")
         ),
         z_fracture.alias(fired("WORKUP-Z-FRACTURE")),
