@@ -137,8 +137,8 @@ def caroc_stage(ruleset: Ruleset) -> list[pl.Expr]:
     category = pl.when(spine_hip).then(pl.lit(MODERATE, dtype=pl.UInt8)).otherwise(basal)
     fracture, steroid = fired_col("RF-FRAGILITY-FX"), fired_col("RF-GLUCOCORTICOID")
     has = category.is_not_null()
-    stepped = pl.min_horizontal(
-        category + fracture.cast(pl.UInt8) + steroid.cast(pl.UInt8), pl.lit(HIGH, pl.UInt8))
+    stepped = pl.when(has).then(pl.min_horizontal(  # min_horizontal would skip a null
+        category + fracture.cast(pl.UInt8) + steroid.cast(pl.UInt8), pl.lit(HIGH, pl.UInt8)))
     sites = pl.col("prior_fracture_sites")
     hip_vertebral = adult & (
         sites.list.contains("hip").fill_null(False)
