@@ -117,7 +117,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "BHOF-OSTEOPOROSIS-HISTORY", "indication",
         "WHO osteoporosis diagnosed on an earlier exam (HX-OSTEOPOROSIS-PERSISTS).",
-        (), AACE_DIAGNOSIS, HISTORY_DEPARTURE,
+        (), f"{BHOF}; {AACE_DIAGNOSIS}", HISTORY_DEPARTURE,
     ),
     Rule(
         "BHOF-FRAX-HIGH", "indication",
