@@ -79,6 +79,10 @@ CAROC_CODES: tuple[str | None, ...] = (None, "low", "moderate", "high")
 LOW, MODERATE, HIGH = 1, 2, 3
 #: The reference CAROC's cuts are on (CAROC's own: NHANES III white women 20-29).
 CAROC_REFERENCE = "nhanes3"
+#: Intermediate columns: CAROC's neck T at the cut, the age row's cuts, age row found
+#: (WHO basis, at or above the first row), the basal category code.
+_T, _LOW_ABOVE, _HIGH_BELOW = "_caroc_t", "_caroc_low_above", "_caroc_high_below"
+_ADULT, _BASAL = "_caroc_adult", "_caroc_basal"
 
 
 @cache
@@ -115,20 +119,28 @@ def _by_sex(ruleset: Ruleset, field: str) -> pl.Expr:
         _by_age(c.men, field))
 
 
-def _basal(ruleset: Ruleset) -> pl.Expr:
-    """Basal category code (null: not computed)."""
-    t = at_cut(neck_t())
-    low_above, high_below = _by_sex(ruleset, "low_above"), _by_sex(ruleset, "high_below")
+def inputs_stage(ruleset: Ruleset) -> list[pl.Expr]:
+    """CAROC's femoral neck T (at the cut), the row's two cuts and the age row (null under
+    the first row), as columns: each is read several times below."""
+    return [
+        at_cut(neck_t()).alias(_T),
+        _by_sex(ruleset, "low_above").alias(_LOW_ABOVE),
+        _by_sex(ruleset, "high_below").alias(_HIGH_BELOW),
+        (pl.col(WHO_OK) & _by_sex(ruleset, "age").is_not_null()).alias(_ADULT),
+    ]
+
+
+def basal_stage() -> list[pl.Expr]:
+    """The basal category code (null: not computed), WHO basis only."""
+    t, low_above, high_below = pl.col(_T), pl.col(_LOW_ABOVE), pl.col(_HIGH_BELOW)
     code = pl.when(t > low_above).then(LOW).when(t < high_below).then(HIGH)
-    return pl.when(t.is_not_null() & low_above.is_not_null()).then(
-        code.otherwise(MODERATE)).cast(pl.UInt8)
+    known = pl.col(WHO_OK) & t.is_not_null() & low_above.is_not_null()
+    return [pl.when(known).then(code.otherwise(MODERATE)).cast(pl.UInt8).alias(_BASAL)]
 
 
 def caroc_stage(ruleset: Ruleset) -> list[pl.Expr]:
     """The CAROC-* fired columns and the caroc_risk code (CAROC), WHO basis only."""
-    who = pl.col(WHO_OK)
-    adult = who & (_by_sex(ruleset, "age").is_not_null())
-    basal = pl.when(who).then(_basal(ruleset))
+    adult, basal = pl.col(_ADULT), pl.col(_BASAL)
     cut = ruleset.caroc.spine_hip_t
     low_site = pl.any_horizontal([
         (pl.col(site_ok(site)) & (at_cut(pl.col(f"{site}_t")) <= cut)).fill_null(False)

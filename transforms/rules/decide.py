@@ -109,8 +109,9 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(diagnosis.assessed_stage())
         .with_columns(*diagnosis.diagnosis_stage(ruleset), *risk.features_stage(ruleset))
         .with_columns(*risk.age_stage(ruleset), *treatment.seen_stage(ruleset),
-                      *frax_adjust.adjusted_stage(ruleset))
-        .with_columns(*caroc.caroc_stage(ruleset), *very_high_risk.lines_stage(ruleset))
+                      *frax_adjust.adjusted_stage(ruleset), *caroc.inputs_stage(ruleset))
+        .with_columns(*caroc.basal_stage(), *very_high_risk.lines_stage(ruleset))
+        .with_columns(caroc.caroc_stage(ruleset))
         .with_columns(treatment.lines_stage(ruleset))
         .with_columns(treatment.level_stage(ruleset))
         .with_columns(followup.followup_stage(ruleset))
