@@ -214,3 +214,30 @@ def test_article_vignette_spine_34_vertebral_frax_35(core, bhof, oc) -> None:
         assert row["first_line_therapy"] == (
             "specialist review: anabolic or parenteral therapy first")
         assert {"VHR-VERY-LOW-T", "VHR-FRAX"} <= set(row["reasons"])
+
+
+# --- drug holiday (quality-measures.md section 2) ----------------------------------------
+
+@pytest.mark.parametrize(("changes", "reasons"), [
+    ({}, ["TX-LOW-RISK", "TX-DRUG-HOLIDAY"]),
+    ({"prior_fragility_fracture": True}, ["TX-FRAGILITY-FX", "TX-DRUG-HOLIDAY"]),
+    ({"femoral_neck_t": -3.1}, ["TX-OSTEOPOROSIS", "TX-DRUG-HOLIDAY"]),
+])
+def test_drug_holiday(core, changes, reasons: list[str]) -> None:
+    """Not on treatment, never a candidate: the lines keep their IDs, +24 months."""
+    decided = decide(frame([worked(treatment_drug="drug_holiday", on_treatment=False,
+                                   **changes)]), core)
+    row = decided.assessments.row(0, named=True)
+    assert (row["treatment"], row["first_line_therapy"]) == ("drug_holiday", None)
+    assert [r for r in row["reasons"] if r.startswith("TX-")] == reasons
+    assert "VHR-ESCALATE" not in row["reasons"]
+    assert row["next_dxa_due"] == dt.date(2027, 3, 14)
+    codes = decided.flags["code"].to_list()
+    assert ("VERY_HIGH_RISK" in codes) == ("femoral_neck_t" in changes)
+    assert "ON_TREATMENT_NO_INDICATION" not in codes
+
+
+def test_other_drugs_are_not_a_holiday(core) -> None:
+    row = assess_worked(core, treatment_drug="alendronate", on_treatment=True)
+    assert row["treatment"] == "on_treatment"
+    assert "TX-DRUG-HOLIDAY" not in row["reasons"]

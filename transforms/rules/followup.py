@@ -183,6 +183,7 @@ def outputs_stage(ruleset: Ruleset) -> list[pl.Expr]:
             ("MON-GLUCOCORTICOID", m.glucocorticoid_months),
             ("MON-Z-FRACTURE", m.z_fracture_months),
             ("MON-NORMAL", m.normal_months),
+            ("TX-DRUG-HOLIDAY", ruleset.treatment.drug_holiday_months),
         )
         if months is not None
     ] + caroc_due_dates(ruleset)

@@ -42,6 +42,9 @@ WHO_CATEGORIES: tuple[str, ...] = ("osteoporosis", "osteopenia", "normal")
 Level = Literal["recommended", "consider", "needs_risk_assessment", "not_indicated"]
 #: The treatment of a patient already on therapy (TX-ON-TREATMENT), on the WHO basis.
 ON_TREATMENT = "on_treatment"
+#: The treatment of a patient on a planned pause after a bisphosphonate course
+#: (TX-DRUG-HOLIDAY: treatment_drug = drug_holiday), on the WHO basis.
+DRUG_HOLIDAY = "drug_holiday"
 Category = Literal["osteoporosis", "osteopenia", "normal"]
 
 
@@ -126,6 +129,8 @@ class Treatment(_Section):
     frax_hip_pct: _positive(100)
     frax_major_pct: _positive(100)
     first_line_therapy: _TEXT
+    #: TX-DRUG-HOLIDAY's repeat DXA (ASBMR 2016: re-evaluate after 2-3 years).
+    drug_holiday_months: _whole(1, 1200, off=True)
 
     @model_validator(mode="after")
     def _known_lines(self) -> Treatment:

@@ -35,7 +35,7 @@ from transforms.rules.names import (
     tx_category,
 )
 from transforms.rules.risk import RF_IDS
-from transforms.rules.ruleset import ON_TREATMENT, WHO_CATEGORIES, Ruleset
+from transforms.rules.ruleset import DRUG_HOLIDAY, ON_TREATMENT, WHO_CATEGORIES, Ruleset
 from transforms.rules.treatment_lines import KIND, LINE_IDS
 
 #: WHO basis where no line matches (only reachable when a ruleset leaves lines out).
@@ -45,7 +45,8 @@ NOT_APPLICABLE = "not_applicable"
 ACTIVE = ("recommended", "consider")
 #: Per-row treatment codes (LINE_LEVEL and LEVEL columns): cheaper than strings.
 LEVEL_CODES: tuple[str, ...] = (NOT_APPLICABLE, "recommended", "consider",
-                                "needs_risk_assessment", "not_indicated", ON_TREATMENT)
+                                "needs_risk_assessment", "not_indicated", ON_TREATMENT,
+                                DRUG_HOLIDAY)
 _OTHER_LOW_BMD_SITES = ["humerus", "pelvis", "forearm"]
 #: A fallback that also fires beside the indication named (and then sets nothing): the
 #: request for FRAX stays visible where the risk features decided without it.
@@ -139,6 +140,9 @@ def lines_stage(ruleset: Ruleset) -> list[pl.Expr]:
     return [
         *(fired_lines.get(rule, pl.lit(False)).alias(fired(rule)) for rule in LINE_IDS),
         (who & pl.col("on_treatment").fill_null(False)).alias(fired("TX-ON-TREATMENT")),
+        (who & ~pl.col("on_treatment").fill_null(False)
+         & (pl.col("treatment_drug") == DRUG_HOLIDAY).fill_null(False))
+        .alias(fired("TX-DRUG-HOLIDAY")),
     ]
 
 
@@ -148,6 +152,7 @@ def _first_line(ruleset: Ruleset, who_ok: pl.Expr, value: Callable[[str], pl.Exp
     expr = pl.when(~who_ok).then(value(NOT_APPLICABLE))
     if override:
         expr = expr.when(fired_col("TX-ON-TREATMENT")).then(value(ON_TREATMENT))
+        expr = expr.when(fired_col("TX-DRUG-HOLIDAY")).then(value(DRUG_HOLIDAY))
         expr = expr.when(very_high_risk.any_line()).then(value("recommended"))
     for line in ruleset.treatment.lines:
         expr = expr.when(fired_col(line.id)).then(value(line.level))
@@ -163,7 +168,8 @@ def level_stage(ruleset: Ruleset) -> list[pl.Expr]:
     return [
         _first_line(ruleset, who, code, override=False).alias(LINE_LEVEL),
         _first_line(ruleset, who, code).alias(LEVEL),
-        (who & very_high_risk.any_line() & ~fired_col("TX-ON-TREATMENT") & below_recommended)
+        (who & very_high_risk.any_line() & ~fired_col("TX-ON-TREATMENT")
+         & ~fired_col("TX-DRUG-HOLIDAY") & below_recommended)
         .alias(fired("VHR-ESCALATE")),
     ]
 

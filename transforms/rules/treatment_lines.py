@@ -177,6 +177,16 @@ RULES: tuple[Rule, ...] = (
                       f"treated patient reads by the lines that matched (not_indicated among "
                       f"them), {UNLESS_JOINED}."),
     ),
+    Rule(
+        "TX-DRUG-HOLIDAY", "treatment",
+        "WHO basis, treatment_drug = drug_holiday (a planned pause after a bisphosphonate "
+        "course; not on treatment): treatment = drug_holiday whatever the lines found (their "
+        "IDs stay in reasons; very high risk does not override it, VERY_HIGH_RISK is still "
+        "flagged); never a treatment candidate; first_line_therapy null; next_dxa_due = exam "
+        "date + drug_holiday_months (the earlier date of the MON lines still wins).",
+        ("treatment.drug_holiday_months",),
+        "ASBMR task force 2016 (Adler et al.): re-evaluate after 2-3 years",
+    ),
 )
 #: Every treatment line a ruleset may list (TX-ON-TREATMENT is not a line: it overrides).
 #: Declared here rather than in the module of their inputs (history, CAROC) because

@@ -55,6 +55,7 @@ TREATMENT_LABELS: Mapping[str, str] = MappingProxyType({
     "needs_risk_assessment": "Needs a fracture-risk assessment",
     "not_indicated": "Treatment not indicated",
     "on_treatment": "Already on treatment",
+    "drug_holiday": "On a drug holiday (planned pause)",
     "not_applicable": "Not applicable (Z-score basis or not assessed)",
 })
 
