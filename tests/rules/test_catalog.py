@@ -163,6 +163,8 @@ def test_rule_rows_carry_values_for_each_ruleset() -> None:
         "treatment.vertebral_fracture_t_limit": "none"}
     assert "TX-VERTEBRAL-FX" not in bhof["rule_id"].to_list()
     assert "BHOF-LOW-RISK" not in core["rule_id"].to_list()
+    caroc = core.filter(rule_id="CAROC-BASAL").row(0, named=True)
+    assert "calibrated on Canadian data" in caroc["caveat"]
     oc = rule_rows(OC).filter(rule_id="MON-CAROC").row(0, named=True)
     assert {p["key"]: p["value"] for p in oc["parameters"]} == {
         "caroc.high_months": "12", "caroc.moderate_months": "24", "caroc.low_months": "60",

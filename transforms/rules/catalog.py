@@ -109,6 +109,7 @@ RULE_ROW_SCHEMA = {
     "parameters": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),
     "source": pl.String,
     "departure": pl.String,
+    "caveat": pl.String,
     "implemented_in": pl.String,
 }
 
@@ -130,6 +131,7 @@ def rule_rows(ruleset: Ruleset) -> pl.DataFrame:
             ],
             "source": rule.source,
             "departure": rule.departure,
+            "caveat": rule.caveat,
             "implemented_in": rule.implemented_in,
         }
         for rule in rules_of(ruleset)
