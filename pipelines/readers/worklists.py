@@ -58,8 +58,9 @@ class Worklist:
     wording_rules: str | None
 
 
-def _prefixed(prefix: str) -> str:
-    return f"list_filter(reasons, lambda r: starts_with(r, '{prefix}'))"
+def _prefixed(*prefixes: str) -> str:
+    starts = " OR ".join(f"starts_with(r, '{prefix}')" for prefix in prefixes)
+    return f"list_filter(reasons, lambda r: {starts})"
 
 
 WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
@@ -70,8 +71,10 @@ WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
         "treatment_candidates_as_of($as_of)", "v_treatment_candidates",
         (*PATIENT_COLUMNS, "who_category", "z_category", "diagnostic_site",
          "diagnostic_t_score", "array_to_string(high_risk_features, '; ') AS high_risk_features",
-         "treatment", "first_line_therapy", "next_dxa_due"),
-        "exam_date, patient_id", _prefixed("TX-"),
+         "frax_major_adjusted", "frax_hip_adjusted", "caroc_risk", "treatment",
+         "first_line_therapy", "next_dxa_due"),
+        # the lines, their FRAX adjustments, very high risk and (oc-2010) the CAROC lines
+        "exam_date, patient_id", _prefixed("TX-", "BHOF-", "OC-", "VHR-", "FRAX-ADJ-"),
     ),
     Worklist(
         "overdue", "Follow-up DXA overdue",

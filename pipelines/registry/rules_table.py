@@ -23,9 +23,9 @@ def record_rules(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> int:
         con.execute("DELETE FROM rules WHERE ruleset = ?", [ruleset.label])
         con.execute(
             "INSERT INTO rules (rule_id, ruleset, kind, wording, parameters, source,"
-            " departure, implemented_in, recorded_at)"
+            " departure, caveat, implemented_in, recorded_at)"
             " SELECT rule_id, ruleset, kind, wording,"
-            " map_from_entries(parameters), source, departure, implemented_in,"
+            " map_from_entries(parameters), source, departure, caveat, implemented_in,"
             " current_timestamp FROM incoming_rules"
         )
     finally:

@@ -11,7 +11,7 @@ from pipelines.registry.store import registry
 from transforms.rules.catalog import DECISION_RULE_IDS, rules_of
 from transforms.rules.ruleset import load_ruleset
 
-RULESETS = ("core-2025", "bhof-2022")
+RULESETS = ("core-2025", "bhof-2022", "oc-2010")
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_rules_written_once_per_rule_and_ruleset(db: Path) -> None:
                        ).fetchall()[0][0] == sum(counts.values())
 
 
-def test_every_engine_rule_has_wording_and_values_for_both_rulesets(db: Path) -> None:
+def test_every_engine_rule_has_wording_and_values_for_every_ruleset(db: Path) -> None:
     with registry(db) as con:
         for name in RULESETS:
             record_rules(con, load_ruleset(name))
@@ -43,11 +43,11 @@ def test_every_engine_rule_has_wording_and_values_for_both_rulesets(db: Path) ->
             assert held == {rule.id for rule in rules_of(ruleset)}, name
             held_by_any |= held
         assert set(DECISION_RULE_IDS) <= held_by_any  # each line in some shipped ruleset
-        core, bhof = (load_ruleset(n).label for n in RULESETS)
+        core, bhof, _ = (load_ruleset(n).label for n in RULESETS)
         values = dict(con.sql(
             "SELECT ruleset, parameters['treatment.frax_hip_pct'] FROM rules"
             " WHERE rule_id IN ('TX-FRAX-HIGH', 'BHOF-FRAX-HIGH')").fetchall())
-        assert values == {core: "5", bhof: "3"}
+        assert values == {core: "3", bhof: "3"}
 
 
 def test_reasons_join_to_wording(db: Path) -> None:

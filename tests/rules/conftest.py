@@ -21,3 +21,8 @@ def bhof() -> Ruleset:
 @pytest.fixture(scope="session")
 def lenient() -> Ruleset:
     return load_ruleset(TEST_RULESET)
+
+
+@pytest.fixture(scope="session")
+def oc() -> Ruleset:
+    return load_ruleset("oc-2010")

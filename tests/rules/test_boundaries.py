@@ -47,28 +47,25 @@ def test_normal_decision(core) -> None:
     assert row["lifestyle"] == []
 
 
-@pytest.mark.parametrize(
-    ("t", "reasons"),
-    [
-        (-1.6, ["RF-VERTEBRAL-FX", "TX-VERTEBRAL-FX", "TX-RISK-FEATURES"]),
-        (-1.5, ["RF-VERTEBRAL-FX", "TX-RISK-FEATURES"]),
-    ],
-)
-def test_vertebral_fracture_t_limit(core, t: float, reasons: list[str]) -> None:
+@pytest.mark.parametrize("t", [-1.6, -1.5])
+def test_vertebral_fracture_at_any_t(core, t: float) -> None:
+    """Version 3: no T limit (version 2: T <= -1.6); FRAX recorded, so the risk features
+    do not decide a second time."""
     row = assess_worked(core, femoral_neck_t=t, vertebral_fracture=True)
-    assert row["treatment"] == "consider"
-    assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", *reasons, *TAIL_OSTEOPENIA]
+    assert row["treatment"] == "recommended"
+    assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", "RF-VERTEBRAL-FX", "TX-VERTEBRAL-FX",
+                              "MON-TREATED", "LIFESTYLE"]
 
 
 @pytest.mark.parametrize(
     ("ruleset_name", "hip", "major", "treatment", "rule"),
     [
-        ("core", 5.0, 9.0, "consider", "TX-FRAX-HIGH"),
-        ("core", 4.9, 9.0, "not_indicated", "TX-LOW-RISK"),
+        ("core", 3.0, 9.0, "consider", "TX-FRAX-HIGH"),
+        ("core", 2.9, 9.0, "not_indicated", "TX-LOW-RISK"),
         ("core", 1.2, 20.0, "consider", "TX-FRAX-HIGH"),
         ("core", 1.2, 19.9, "not_indicated", "TX-LOW-RISK"),
-        ("core", 5.0, None, "consider", "TX-FRAX-HIGH"),
-        ("core", 4.9, None, "needs_risk_assessment", "TX-FRAX-MISSING"),
+        ("core", 3.0, None, "consider", "TX-FRAX-HIGH"),
+        ("core", 2.9, None, "needs_risk_assessment", "TX-FRAX-MISSING"),
         ("bhof", 3.0, 9.0, "recommended", "BHOF-FRAX-HIGH"),
         ("bhof", 2.9, 9.0, "not_indicated", "BHOF-LOW-RISK"),
         ("bhof", 1.2, 20.0, "recommended", "BHOF-FRAX-HIGH"),
@@ -78,7 +75,7 @@ def test_vertebral_fracture_t_limit(core, t: float, reasons: list[str]) -> None:
 def test_frax_thresholds(
     request, ruleset_name: str, hip, major, treatment: str, rule: str
 ) -> None:
-    """Each ruleset's FRAX thresholds (core: hip 5 / major 20, consider; BHOF: hip 3 /
+    """Each ruleset's FRAX thresholds (core: hip 3 / major 20, consider; BHOF: hip 3 /
     major 20, recommended), on both sides of each."""
     row = assess_worked(request.getfixturevalue(ruleset_name), frax_hip_pct=hip,
                         frax_major_pct=major)
@@ -99,11 +96,14 @@ def test_frax_thresholds(
 def test_glucocorticoid(core, fields: dict, fires: bool) -> None:
     row = assess_worked(core, **fields)
     assert row["high_risk_features"] == (["RF-GLUCOCORTICOID"] if fires else [])
-    assert row["treatment"] == ("consider" if fires else "not_indicated")
+    # FRAX recorded: the feature adjusts it (9% -> 10.35%, 1.2% -> 1.44%, still low)
+    # instead of deciding a second time (version 3).
+    assert row["treatment"] == "not_indicated"
     if fires:  # MON-GLUCOCORTICOID gives the same 24-month date: both are reasons
         assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", "RF-GLUCOCORTICOID",
-                                  "TX-RISK-FEATURES", "MON-UNTREATED", "MON-GLUCOCORTICOID",
-                                  "LIFESTYLE"]
+                                  "FRAX-ADJ-GLUCOCORTICOID", "TX-LOW-RISK", "MON-UNTREATED",
+                                  "MON-GLUCOCORTICOID", "LIFESTYLE"]
+        assert (row["frax_major_adjusted"], row["frax_hip_adjusted"]) == (10.35, 1.44)
 
 
 #: Every other risk input recorded, so only the glucocorticoid inputs can be listed.

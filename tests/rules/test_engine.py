@@ -30,6 +30,11 @@ EXPECTED_SCHEMA = {
     "vfa_recommended": pl.Boolean,
     "next_dxa_due": pl.Date,
     "lifestyle": pl.List(pl.String),
+    "frax_major_adjusted": pl.Float64,
+    "frax_hip_adjusted": pl.Float64,
+    "caroc_risk": pl.String,
+    "caroc_reasons": pl.List(pl.String),
+    "history_used": pl.List(pl.String),
 }
 FLAG_SCHEMA = {c: pl.String for c in ("exam_id", "code", "severity", "detail", "ruleset")}
 

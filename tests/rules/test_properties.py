@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -70,50 +71,92 @@ def test_row_order_does_not_matter(rows, seed: int) -> None:
     assert a.flags.sort(pl.all()).equals(b.flags.sort(pl.all()))
 
 
-#: Section 4 (core-2025) and section 5 (bhof-2022) thresholds, from the spec, not from
-#: the ruleset files: the property checks that the files say what the spec says.
-CORE_FRAX_HIP, BHOF_FRAX_HIP, FRAX_MAJOR, CORE_VF_T = 5.0, 3.0, 20.0, -1.6
+#: Section 4 (core-2025), 4a, 4b and section 5 (bhof-2022) thresholds, from the spec, not
+#: from the ruleset files: the property checks that the files say what the spec says.
+FRAX_HIP, FRAX_MAJOR = 3.0, 20.0
+VHR_T, VHR_MAJOR, VHR_HIP = -3.0, 30.0, 4.5
 OTHER_LOW_BMD = {"humerus", "pelvis", "forearm"}
 
 
 def _at_least(value: float | None, limit: float) -> bool:
-    return value is not None and value >= limit
+    return value is not None and round(value, 6) >= limit
 
 
-def _core(row: dict[str, Any], category: str, t: float, features: int) -> str:
+def _steroid(row: dict[str, Any]) -> bool:
+    mg, months = row["glucocorticoid_mg_day"], row["glucocorticoid_months"]
+    return mg is not None and months is not None and mg >= 7.5 and months >= 3
+
+
+def _adjusted(row: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Section 4a: (major, hip) after the glucocorticoid and spine-hip adjustments."""
+    major, hip = row["frax_major_pct"], row["frax_hip_pct"]
+    if _steroid(row):
+        major = None if major is None else major * 1.15
+        hip = None if hip is None else hip * 1.20
+    spine_valid = (row["spine_t"] is not None or row["spine_z"] is not None) and (
+        row["spine_vertebrae"] or 4) >= 2
+    neck, spine = row["femoral_neck_t"], row["spine_t"]
+    if major is not None and spine_valid and neck is not None and spine is not None:
+        offset = round(neck - spine, 6)
+        if offset >= 0.5:
+            major *= 1 + 0.1 * math.floor(offset + 0.5)
+    return major, hip
+
+
+def _very_high_risk(row: dict[str, Any], t: float) -> bool:
+    """Section 4b (no treatment-course or history columns in these rows)."""
+    major, hip = _adjusted(row)
+    sites = set(row["prior_fracture_sites"] or [])
+    if row["vertebral_fracture"] is True:
+        sites.add("vertebral")
+    return (round(t, 6) < VHR_T or (major is not None and round(major, 6) > VHR_MAJOR)
+            or (hip is not None and round(hip, 6) > VHR_HIP) or len(sites) >= 2
+            or (row["prior_fragility_fracture"] is True and _steroid(row)))
+
+
+def _core_lines(row: dict[str, Any], category: str, features: int) -> str:
     """Section 4: the first matching line of core-2025 (not on treatment, WHO basis)."""
     fracture, vf = row["prior_fragility_fracture"] is True, row["vertebral_fracture"] is True
-    hip, major = row["frax_hip_pct"], row["frax_major_pct"]
+    major, hip = _adjusted(row)
     osteopenia = category == "osteopenia"
-    if fracture or category == "osteoporosis":
+    frax_missing = hip is None or major is None
+    if fracture or category == "osteoporosis" or vf:
         return "recommended"
-    if osteopenia and ((vf and t <= CORE_VF_T) or _at_least(hip, CORE_FRAX_HIP)
-                       or _at_least(major, FRAX_MAJOR) or features > 0):
+    if osteopenia and (_at_least(hip, FRAX_HIP) or _at_least(major, FRAX_MAJOR)
+                       or (frax_missing and features > 0)):
         return "consider"
-    if category == "normal" and vf:
-        return "consider"  # TX-VERTEBRAL-FX-NORMAL-BMD
-    if osteopenia and (hip is None or major is None):
+    if osteopenia and frax_missing:
         return "needs_risk_assessment"
     return "not_indicated"
 
 
-def _bhof(row: dict[str, Any], category: str) -> str:
+def _bhof_lines(row: dict[str, Any], category: str) -> str:
     """Section 5: the first matching line of bhof-2022 (not on treatment, WHO basis)."""
     sites = set(row["prior_fracture_sites"] or [])
     fracture, vf = row["prior_fragility_fracture"] is True, row["vertebral_fracture"] is True
-    hip, major = row["frax_hip_pct"], row["frax_major_pct"]
+    major, hip = _adjusted(row)
     osteopenia = category == "osteopenia"
     if sites & {"hip", "vertebral"} or vf or (fracture and not sites):
         return "recommended"
     if category == "osteoporosis":
         return "recommended"
-    if osteopenia and (_at_least(hip, BHOF_FRAX_HIP) or _at_least(major, FRAX_MAJOR)):
+    if osteopenia and (_at_least(hip, FRAX_HIP) or _at_least(major, FRAX_MAJOR)):
         return "recommended"
     if osteopenia and sites & OTHER_LOW_BMD:
         return "consider"
     if osteopenia and (hip is None or major is None):
         return "needs_risk_assessment"
     return "not_indicated"  # an `other` site matches no fracture line
+
+
+def _core(row: dict[str, Any], category: str, t: float, features: int) -> str:
+    """core-2025's line, escalated by very high risk (section 4b)."""
+    return "recommended" if _very_high_risk(row, t) else _core_lines(row, category, features)
+
+
+def _bhof(row: dict[str, Any], category: str, t: float) -> str:
+    """bhof-2022's line, escalated by very high risk (section 4b)."""
+    return "recommended" if _very_high_risk(row, t) else _bhof_lines(row, category)
 
 
 @SETTINGS
@@ -137,7 +180,7 @@ def test_core_and_bhof_differ_only_where_sections_4_and_5_say(rows) -> None:
             expected = ("on_treatment", "on_treatment")
         else:
             expected = (_core(row, category, x["diagnostic_t_score"], x["risk_factor_count"]),
-                        _bhof(row, category))
+                        _bhof(row, category, x["diagnostic_t_score"]))
         assert (x["treatment"], y["treatment"]) == expected, row
         for assessment in (x, y):
             therapy = assessment["treatment"] in ("recommended", "consider")

@@ -20,24 +20,33 @@ from transforms.rules.ruleset import (
 from transforms.rules.treatment_lines import LINE_IDS
 
 CORE_TEXT = (Path(__file__).parents[2] / "rulesets" / "core-2025.toml").read_text()
+VF_CATEGORIES = 'vertebral_fracture_categories = ["osteopenia"]'
+VF_LIMIT = "vertebral_fracture_t_limit = -1.6"
+#: core-2025 with version 2's TX-VERTEBRAL-FX limits (osteopenia, T <= -1.6): the
+#: cross-field checks of the two keys need a limit to check.
+LIMITED_TEXT = CORE_TEXT.replace(
+    'vertebral_fracture_categories = ["osteoporosis", "osteopenia", "normal"]', VF_CATEGORIES
+).replace('vertebral_fracture_t_limit = "none"', VF_LIMIT)
 
 
 def test_shipped_rulesets(core, bhof) -> None:
-    assert [r.label for r in available_rulesets()] == ["bhof-2022@2", "core-2025@2"]
-    assert core.label == "core-2025@2"
+    assert [r.label for r in available_rulesets()] == ["bhof-2022@3", "core-2025@3",
+                                                       "oc-2010@3"]
+    assert core.label == "core-2025@3"
     assert core.path == "rulesets/core-2025.toml"
-    assert core.treatment.frax_hip_pct == 5.0
-    assert core.treatment.vertebral_fracture_t_limit == -1.6
+    assert core.treatment.frax_hip_pct == 3.0
+    assert core.treatment.vertebral_fracture_t_limit is None
     assert core.monitoring.normal_months is None
     assert bhof.treatment.frax_hip_pct == 3.0
     assert bhof.treatment.vertebral_fracture_t_limit is None
     assert [line.id for line in bhof.treatment.lines] == [
-        "BHOF-HIP-VERTEBRAL-FX", "BHOF-FX-SITE-UNKNOWN", "BHOF-OSTEOPOROSIS", "BHOF-FRAX-HIGH",
-        "BHOF-FX-OTHER-LOW-BMD", "BHOF-FRAX-MISSING", "BHOF-LOW-RISK"]
-    assert core.treatment.level_of("TX-VERTEBRAL-FX-NORMAL-BMD") == "consider"
+        "BHOF-HIP-VERTEBRAL-FX", "BHOF-FX-SITE-UNKNOWN", "BHOF-OSTEOPOROSIS",
+        "BHOF-OSTEOPOROSIS-HISTORY", "BHOF-FRAX-HIGH", "BHOF-FX-OTHER-LOW-BMD",
+        "BHOF-FRAX-MISSING", "BHOF-LOW-RISK"]
+    assert core.treatment.level_of("TX-VERTEBRAL-FX") == "recommended"
     assert core.treatment.level_of("BHOF-LOW-RISK") is None
     assert core.monitoring.glucocorticoid_months == bhof.monitoring.z_fracture_months == 24
-    for ruleset in (core, bhof):
+    for ruleset in (core, bhof, load_ruleset("oc-2010")):
         for key in PARAMETER_KEYS:
             ruleset.value(key)  # every parameter is reachable by its dotted key
 
@@ -65,18 +74,18 @@ def _error(tmp_path: Path, text: str) -> str:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("frax_hip_pct = 5 ", "frax_hip_pct = 105 ",
+        ("frax_hip_pct = 3 ", "frax_hip_pct = 105 ",
          "treatment.frax_hip_pct: must be a number greater than 0 and at most 100"),
-        ("frax_hip_pct = 5 ", 'frax_hip_pct = "5" ',
+        ("frax_hip_pct = 3 ", 'frax_hip_pct = "5" ',
          "treatment.frax_hip_pct: must be a number greater than 0 and at most 100"),
-        ("frax_hip_pct = 5 ", "frax_hip_pct = 0 ",
+        ("frax_hip_pct = 3 ", "frax_hip_pct = 0 ",
          "treatment.frax_hip_pct: must be a number greater than 0 and at most 100"),
         ("frax_major_pct = 20 ", "frax_major_pct = 100.5 ",
          "treatment.frax_major_pct: must be a number greater than 0 and at most 100"),
-        ("frax_hip_pct = 5 ", "frax_hip_pcnt = 5 ", "treatment.frax_hip_pcnt: unknown key"),
+        ("frax_hip_pct = 3 ", "frax_hip_pcnt = 3 ", "treatment.frax_hip_pcnt: unknown key"),
         ("bmi = 19 ", "", "risk.bmi: missing key"),
-        ("version = 2", "version = 1.5", "version: must be a whole number between 1 and 1000000"),
-        ("version = 2", "version = 2\ncolour = 'red'", "colour: unknown key"),
+        ("version = 3", "version = 1.5", "version: must be a whole number between 1 and 1000000"),
+        ("version = 3", "version = 3\ncolour = 'red'", "colour: unknown key"),
         ('{ id = "TX-FRAGILITY-FX", level = "recommended" }',
          '{ id = "TX-FRAGILITY-FX", level = "maybe" }',
          "treatment.lines[0].level: must be one of recommended, consider, "
@@ -114,12 +123,8 @@ def _error(tmp_path: Path, text: str) -> str:
     ],
 )
 def test_validation_errors_name_file_and_key(tmp_path, old: str, new: str, message: str) -> None:
-    assert old in CORE_TEXT
-    assert _error(tmp_path, CORE_TEXT.replace(old, new, 1)) == message
-
-
-VF_CATEGORIES = 'vertebral_fracture_categories = ["osteopenia"]'
-VF_LIMIT = "vertebral_fracture_t_limit = -1.6"
+    assert old in LIMITED_TEXT
+    assert _error(tmp_path, LIMITED_TEXT.replace(old, new, 1)) == message
 
 
 @pytest.mark.parametrize(
@@ -150,7 +155,7 @@ VF_LIMIT = "vertebral_fracture_t_limit = -1.6"
 def test_cross_field_errors_name_file_and_keys(tmp_path, changes: dict[str, str],
                                                message: str) -> None:
     """Values valid alone but contradicting each other are errors naming every key."""
-    text = CORE_TEXT
+    text = LIMITED_TEXT
     for old, new in changes.items():
         assert old in text
         text = text.replace(old, new, 1)
@@ -170,17 +175,17 @@ def test_cross_field_errors_name_file_and_keys(tmp_path, changes: dict[str, str]
          VF_LIMIT: "vertebral_fracture_t_limit = -3.0"},
         {VF_CATEGORIES: 'vertebral_fracture_categories = ["normal"]',
          VF_LIMIT: "vertebral_fracture_t_limit = -1.0"},
-        {VF_LIMIT: 'vertebral_fracture_t_limit = "none"', "frax_hip_pct = 5 ":
+        {VF_LIMIT: 'vertebral_fracture_t_limit = "none"', "frax_hip_pct = 3 ":
          "frax_hip_pct = 0.1 ", "frax_major_pct = 20 ": "frax_major_pct = 100 "},
     ],
 )
 def test_cross_field_edges_load(tmp_path, changes: dict[str, str]) -> None:
     """The limits of the cross-field checks are themselves allowed."""
-    text = CORE_TEXT
+    text = LIMITED_TEXT
     for old, new in changes.items():
         assert old in text
         text = text.replace(old, new, 1)
-    assert load_ruleset(_write(tmp_path, text)).label == "core-2025@2"
+    assert load_ruleset(_write(tmp_path, text)).label == "core-2025@3"
 
 
 def test_listing_keeps_valid_rulesets_beside_a_bad_one(tmp_path) -> None:
@@ -189,7 +194,7 @@ def test_listing_keeps_valid_rulesets_beside_a_bad_one(tmp_path) -> None:
     for name in ("core-2025.toml", "bhof-2022.toml"):
         (tmp_path / name).write_text((shipped / name).read_text())
     broken = CORE_TEXT.replace('id = "core-2025"', 'id = "broken"').replace(
-        "frax_hip_pct = 5 ", "frax_hip_pct = 105 ")
+        "frax_hip_pct = 3 ", "frax_hip_pct = 105 ")
     (tmp_path / "broken.toml").write_text(broken)
     (tmp_path / "garbled.toml").write_text("id = ")
     (tmp_path / "renamed.toml").write_text(CORE_TEXT)  # id does not match the file name
@@ -197,7 +202,7 @@ def test_listing_keeps_valid_rulesets_beside_a_bad_one(tmp_path) -> None:
 
     listing = available_rulesets(tmp_path)
     assert [entry.label for entry in listing] == [
-        "bhof-2022@2", "broken@invalid", "core-2025@2", "garbled@invalid", "renamed@invalid"]
+        "bhof-2022@3", "broken@invalid", "core-2025@3", "garbled@invalid", "renamed@invalid"]
     good = [e for e in listing if isinstance(e, Ruleset)]
     assert [r.path for r in good] == [str(tmp_path / "bhof-2022.toml"),
                                       str(tmp_path / "core-2025.toml")]
@@ -291,12 +296,12 @@ THERAPY = "oral bisphosphonate (alendronate 70 mg weekly, or risedronate)"
     ("changes", "core_treatment", "bhof_treatment"),
     [
         ({}, "not_indicated", "not_indicated"),
-        ({"frax_hip_pct": 4.0}, "not_indicated", "recommended"),
-        ({"frax_hip_pct": 4.0, "frax_major_pct": None}, "needs_risk_assessment",
-         "recommended"),
-        ({"frax_hip_pct": 5.0}, "consider", "recommended"),
+        ({"frax_hip_pct": 2.9}, "not_indicated", "not_indicated"),
+        ({"frax_hip_pct": 4.0}, "consider", "recommended"),  # version 3: hip >= 3%
+        ({"frax_hip_pct": 4.0, "frax_major_pct": None}, "consider", "recommended"),
+        ({"frax_hip_pct": 5.0}, "recommended", "recommended"),  # VHR-FRAX: hip > 4.5%
         ({"frax_major_pct": 25.0}, "consider", "recommended"),
-        ({"femoral_neck_t": -0.5, "vertebral_fracture": True}, "consider", "recommended"),
+        ({"femoral_neck_t": -0.5, "vertebral_fracture": True}, "recommended", "recommended"),
         # bhof-2022 by fracture site (section 5); core-2025: any site is TX-FRAGILITY-FX
         ({"prior_fragility_fracture": True, "prior_fracture_sites": ["hip"],
           "femoral_neck_t": -0.5}, "recommended", "recommended"),
@@ -311,9 +316,9 @@ THERAPY = "oral bisphosphonate (alendronate 70 mg weekly, or risedronate)"
         ({"prior_fragility_fracture": True, "femoral_neck_t": -0.5}, "recommended",
          "recommended"),
         ({"on_treatment": True}, "on_treatment", "on_treatment"),
-        ({"femoral_neck_t": -1.2, "vertebral_fracture": True}, "consider", "recommended"),
-        ({"femoral_neck_t": -1.8, "vertebral_fracture": True}, "consider", "recommended"),
-        ({"current_smoker": True}, "consider", "not_indicated"),
+        ({"femoral_neck_t": -1.2, "vertebral_fracture": True}, "recommended", "recommended"),
+        ({"femoral_neck_t": -1.8, "vertebral_fracture": True}, "recommended", "recommended"),
+        ({"current_smoker": True}, "not_indicated", "not_indicated"),  # FRAX counted it
         ({"current_smoker": True, "frax_hip_pct": None}, "consider", "needs_risk_assessment"),
         ({"frax_hip_pct": None}, "needs_risk_assessment", "needs_risk_assessment"),
         ({"femoral_neck_t": -2.5}, "recommended", "recommended"),
@@ -321,7 +326,7 @@ THERAPY = "oral bisphosphonate (alendronate 70 mg weekly, or risedronate)"
         ({"femoral_neck_t": -0.5}, "not_indicated", "not_indicated"),
     ],
 )
-def test_rulesets_differ_where_section5_says(core, bhof, changes, core_treatment,
+def test_rulesets_differ_where_sections_4_and_5_say(core, bhof, changes, core_treatment,
                                              bhof_treatment) -> None:
     a, b = assess_worked(core, **changes), assess_worked(bhof, **changes)
     assert (a["treatment"], b["treatment"]) == (core_treatment, bhof_treatment)

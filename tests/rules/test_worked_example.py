@@ -21,7 +21,7 @@ def test_article_case(core) -> None:
     row = assess_worked(core)
     assert row == {
         "exam_id": "E1",
-        "ruleset": "core-2025@2",
+        "ruleset": "core-2025@3",
         "basis": "who_t_score",
         "diagnostic_site": "femoral_neck",
         "diagnostic_t_score": -2.1,
@@ -44,6 +44,11 @@ def test_article_case(core) -> None:
         "vfa_recommended": False,
         "next_dxa_due": dt.date(2027, 3, 14),
         "lifestyle": LIFESTYLE,
+        "frax_major_adjusted": 9.0,
+        "frax_hip_adjusted": 1.2,
+        "caroc_risk": "low",  # age row 60: T -2.1 above -2.3
+        "caroc_reasons": ["CAROC-BASAL"],
+        "history_used": [],
     }
 
 
@@ -72,8 +77,7 @@ def test_article_case_with_fragility_fracture(core) -> None:
         "SITE-LOWEST",
         "WHO-OSTEOPENIA",
         "RF-FRAGILITY-FX",
-        "TX-FRAGILITY-FX",
-        "TX-RISK-FEATURES",
+        "TX-FRAGILITY-FX",  # FRAX recorded: the features do not decide again (version 3)
         "MON-TREATED",
         "LIFESTYLE",
     ]
@@ -90,7 +94,7 @@ def test_article_case_flags_only_unrecorded_inputs(core) -> None:
             "severity": "info",
             "detail": "not recorded: parent_hip_fracture, height_loss_cm, vertebral_fracture, "
             "alcohol_units_day",
-            "ruleset": "core-2025@2",
+            "ruleset": "core-2025@3",
         }
     ]
     assert "glucocorticoid_months" not in flags[0]["detail"]  # dose 0 is below 7.5

@@ -16,7 +16,18 @@ import polars as pl
 
 from transforms import serial
 from transforms.precision import LSC_FACTOR, load_precision
-from transforms.rules import basis, diagnosis, followup, risk, sites, treatment_lines
+from transforms.rules import (
+    basis,
+    caroc,
+    diagnosis,
+    followup,
+    frax_adjust,
+    history_rules,
+    risk,
+    sites,
+    treatment_lines,
+    very_high_risk,
+)
 from transforms.rules.declare import RULES_ENGINE, Rule
 from transforms.rules.ruleset import DEFAULT_RULESET, Ruleset, available_rulesets
 
@@ -28,8 +39,13 @@ RULES: tuple[Rule, ...] = (
     *sites.RULES,
     *diagnosis.RULES,
     *risk.RULES,
+    *frax_adjust.RULES,
     *treatment_lines.RULES,
+    *very_high_risk.RULES,
+    *caroc.RULES,
     *followup.RULES,
+    *caroc.MONITORING_RULES,
+    *history_rules.RULES,
     *serial.RULES,
 )
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
@@ -93,6 +109,7 @@ RULE_ROW_SCHEMA = {
     "parameters": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),
     "source": pl.String,
     "departure": pl.String,
+    "caveat": pl.String,
     "implemented_in": pl.String,
 }
 
@@ -114,6 +131,7 @@ def rule_rows(ruleset: Ruleset) -> pl.DataFrame:
             ],
             "source": rule.source,
             "departure": rule.departure,
+            "caveat": rule.caveat,
             "implemented_in": rule.implemented_in,
         }
         for rule in rules_of(ruleset)
@@ -138,6 +156,8 @@ def _notes(rule: Rule) -> list[tuple[str, str]]:
     notes = []
     if rule.departure:
         notes.append(("departure from guidelines: ", rule.departure))
+    if rule.caveat:
+        notes.append(("caveat: ", rule.caveat))
     if rule.implemented_in != RULES_ENGINE:
         notes.append(("decided in: ", rule.implemented_in))
     if rule.input_limits:

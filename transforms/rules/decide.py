@@ -13,9 +13,20 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.columns import CANONICAL_COLUMNS, polars_dtype
-from transforms.rules import basis, diagnosis, followup, history, outputs, risk, sites, treatment
+from transforms.rules import (
+    basis,
+    caroc,
+    diagnosis,
+    followup,
+    frax_adjust,
+    history,
+    outputs,
+    risk,
+    sites,
+    treatment,
+    very_high_risk,
+)
 from transforms.rules.flags import build_flags
-from transforms.rules.names import KEY
 from transforms.rules.patient_order import restore_order
 from transforms.rules.ruleset import Ruleset
 
@@ -39,6 +50,10 @@ ASSESSMENT_COLUMNS: tuple[str, ...] = (
     "vfa_recommended",
     "next_dxa_due",
     "lifestyle",
+    "frax_major_adjusted",
+    "frax_hip_adjusted",
+    "caroc_risk",
+    "caroc_reasons",
     "history_used",
 )
 
@@ -51,9 +66,10 @@ class Decisions:
     flags: pl.DataFrame
 
 
-#: Columns the rules read as lists (also when not among the canonical columns yet): an
-#: absent column means "not recorded" (prior_fracture_sites: the distinct site codes of
-#: prior fragility fractures, null when not recorded).
+#: Columns the rules read beyond the canonical ones' types: an absent column means "not
+#: recorded" (typed nulls, which never fire). prior_fracture_sites: the distinct site
+#: codes of prior fragility fractures. (The history stage adds the columns the treatment
+#: lines read from a patient's other exams: `transforms.rules.history.OUTPUT_COLUMNS`.)
 EXTRA_INPUTS: dict[str, pl.DataType] = {"prior_fracture_sites": pl.List(pl.String)}
 
 
@@ -85,12 +101,15 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         .with_columns(sites.site_stage())
         .with_columns(diagnosis.assessed_stage())
         .with_columns(*diagnosis.diagnosis_stage(ruleset), *risk.features_stage(ruleset))
-        .with_columns(risk.age_stage(ruleset))
+        .with_columns(*risk.age_stage(ruleset), *treatment.seen_stage(ruleset),
+                      *frax_adjust.adjusted_stage(ruleset), *caroc.inputs_stage(ruleset))
+        .with_columns(*caroc.basal_stage(), *very_high_risk.lines_stage(ruleset))
+        .with_columns(caroc.caroc_stage(ruleset))
         .with_columns(treatment.lines_stage(ruleset))
         .with_columns(treatment.level_stage(ruleset))
         .with_columns(followup.followup_stage(ruleset))
         .with_columns(followup.monitoring_stage(ruleset))
-        .with_columns(*followup.outputs_stage(ruleset), outputs.key_expr())
+        .with_columns(*followup.outputs_stage(ruleset), *outputs.key_exprs())
         .collect()
     )
     return restore_order(history.cap_forearm_followup(frame))
@@ -99,20 +118,23 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
 def decide(exams: pl.DataFrame, ruleset: Ruleset) -> Decisions:
     """Decide every exam (one row each, canonical columns; extra columns are ignored)."""
     frame = decided_frame(exams, ruleset)
-    table = outputs.lookup(frame.select(pl.col(KEY).unique()), ruleset)
+    table = outputs.lookup(frame.select(outputs.KEYS).unique(), ruleset)
     # Eager on purpose: the lazy engine's join is several times slower here.
     assessments = (
         frame.select(
             "exam_id",
-            KEY,
+            *outputs.KEYS,
             "diagnostic_t_score",
             "diagnostic_z_score",
             "secondary_cause_workup",
             "vfa_recommended",
             "next_dxa_due",
+            "frax_major_adjusted",
+            "frax_hip_adjusted",
+            caroc.caroc_risk().alias("caroc_risk"),
             "history_used",
         )
-        .join(table, on=KEY, how="left", maintain_order="left")
+        .join(table, on=list(outputs.KEYS), how="left", maintain_order="left")
         .with_columns(pl.lit(ruleset.label).alias("ruleset"))
         .select(ASSESSMENT_COLUMNS)
     )

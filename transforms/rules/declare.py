@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ARTICLE = "2025 guideline summary (source-article.txt)"
+ARTICLE = ('"Management of Femoral Neck T-score -2.1 (Osteopenia)", a 2025 guideline '
+           "summary")
 ISCD = "ISCD Adult Official Positions 2019/2023"
 WHO = "WHO 1994"
 BHOF = "BHOF Clinician's Guide 2022"
 FRAX = "FRAX"
 SPEC = "clinical-rules.md"
+AACE = "AACE/ACE 2020; Endocrine Society 2020"
+CAROC_SOURCE = "Papaioannou et al., CMAJ 2010; Leslie et al. 2010 (CAROC)"
 
 #: What the vendor and survey formats cannot tell (sources/: APEX, Lunar, NHANES adapters;
 #: the canonical CSV carries every input). Shown beside the rules whose outcome it changes.
@@ -51,7 +54,9 @@ class Rule:
     the line is an *indication* (every matching one is a reason) or a *fallback* (fires
     only when no line above it matched). `params` are the dotted ruleset keys the rule
     reads (`risk.bmi`), so the catalog can show each ruleset's values. `departure` is the
-    known difference from the published guidelines (clinical-rules.md section 9).
+    known difference from the published guidelines (clinical-rules.md section 9);
+    `caveat` what a reader must keep in mind when acting on it (section 11: CAROC is
+    calibrated on Canadian data, FRAX adjustments are rules of thumb).
     """
 
     id: str
@@ -62,6 +67,7 @@ class Rule:
     departure: str | None = None
     implemented_in: str = RULES_ENGINE
     input_limits: str | None = None
+    caveat: str | None = None
 
 
 def ids(rules: tuple[Rule, ...]) -> tuple[str, ...]:

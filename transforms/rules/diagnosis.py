@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.cuts import at_cut
 from transforms.rules.declare import ISCD, WHO, Rule
 from transforms.rules.names import (
     MIN_T,
@@ -68,7 +69,7 @@ def diagnosis_stage(ruleset: Ruleset) -> list[pl.Expr]:
     """Diagnostic scores and site code, and the fired columns of SITE-LOWEST, WHO-*, Z-*."""
     d = ruleset.diagnosis
     who_ok, z_ok = pl.col(WHO_OK), pl.col(Z_OK)
-    t, z = pl.col(MIN_T), pl.col(MIN_Z)
+    t, z = at_cut(pl.col(MIN_T)), at_cut(pl.col(MIN_Z))  # stored as reported, compared at cut
     return [
         pl.when(who_ok)
         .then(pl.col(SITE_T))
@@ -76,8 +77,8 @@ def diagnosis_stage(ruleset: Ruleset) -> list[pl.Expr]:
         .then(pl.col(SITE_Z))
         .otherwise(pl.lit(0, dtype=pl.UInt8))
         .alias(SITE),
-        pl.when(who_ok).then(t).alias("diagnostic_t_score"),
-        z.alias("diagnostic_z_score"),
+        pl.when(who_ok).then(pl.col(MIN_T)).alias("diagnostic_t_score"),
+        pl.col(MIN_Z).alias("diagnostic_z_score"),
         (who_ok | z_ok).alias(fired("SITE-LOWEST")),
         (who_ok & (t <= d.osteoporosis_t)).alias(fired("WHO-OSTEOPOROSIS")),
         (who_ok & (t > d.osteoporosis_t) & (t < d.normal_t)).alias(fired("WHO-OSTEOPENIA")),

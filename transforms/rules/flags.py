@@ -10,7 +10,8 @@ import polars as pl
 
 from schemas.tables import FLAG_SCHEMA
 from schemas.vocabulary import Severity
-from transforms.rules.names import NO_SITE, fired_col
+from transforms.rules import very_high_risk
+from transforms.rules.names import NO_SITE, fired_col, tx_category
 from transforms.rules.risk import missing_detail, missing_mask
 from transforms.rules.ruleset import Ruleset
 from transforms.rules.treatment import no_indication_on_treatment
@@ -26,6 +27,9 @@ FLAG_SEVERITY: dict[str, Severity] = {
     "FRACTURE_SITE_UNKNOWN": Severity.INFO,
     "ON_TREATMENT_NO_INDICATION": Severity.INFO,
     "FRACTURE_ON_Z_BASIS": Severity.HIGH,
+    "VERY_HIGH_RISK": Severity.HIGH,
+    "SAME_DAY_EXAMS": Severity.INFO,
+    "FRACTURE_HISTORY_CONFLICT": Severity.WARNING,
     "RISK_FACTORS_INCOMPLETE": Severity.INFO,
 }
 _MISSING = "_missing"
@@ -69,6 +73,10 @@ def flag_details(ruleset: Ruleset) -> dict[str, str]:
             "fragility or radiographic vertebral fracture on the Z-score basis: refer for "
             "specialist assessment"
         ),
+        "SAME_DAY_EXAMS": "judged with the other exams of the same day",
+        "FRACTURE_HISTORY_CONFLICT": (
+            "recorded no after an earlier fracture; the fracture still counts"
+        ),
     }
 
 
@@ -105,12 +113,17 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         *(
             _flag(frame, mask, code, pl.lit(text[code]), label)
             for code, mask in (
-                ("VERTEBRAL_FX_NORMAL_BMD", fired_col("TX-VERTEBRAL-FX-NORMAL-BMD")),
+                ("VERTEBRAL_FX_NORMAL_BMD",
+                 fired_col("TX-VERTEBRAL-FX") & pl.col(tx_category("normal"))),
                 ("FRACTURE_SITE_UNKNOWN", fired_col("BHOF-FX-SITE-UNKNOWN")),
                 ("ON_TREATMENT_NO_INDICATION", no_indication_on_treatment(ruleset)),
                 ("FRACTURE_ON_Z_BASIS", fired_col("WORKUP-Z-FRACTURE")),
+                ("SAME_DAY_EXAMS", pl.col("hx_same_day").fill_null(False)),
+                ("FRACTURE_HISTORY_CONFLICT", pl.col("hx_fracture_conflict").fill_null(False)),
             )
         ),
+        _flag(frame, very_high_risk.any_line(), "VERY_HIGH_RISK", very_high_risk.detail(),
+              label),
     ]
     # RISK_FACTORS_INCOMPLETE: the detail text is built once per distinct missing-mask.
     missing = (

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.caroc import due_dates as caroc_due_dates
+from transforms.rules.caroc import monitoring as caroc_monitoring
+from transforms.rules.cuts import at_cut
 from transforms.rules.declare import (
     ARTICLE,
     ISCD,
@@ -122,7 +125,7 @@ def followup_stage(ruleset: Ruleset) -> list[pl.Expr]:
         fired_col("RF-FRAGILITY-FX") | fired_col("RF-VERTEBRAL-FX"))
     active = level.is_in([LEVEL_CODES.index(x) for x in LIFESTYLE_LEVELS])
     return [
-        (pl.col(MIN_Z) <= ruleset.diagnosis.z_threshold).fill_null(False).alias(
+        (at_cut(pl.col(MIN_Z)) <= ruleset.diagnosis.z_threshold).fill_null(False).alias(
             fired("WORKUP-LOW-Z")
         ),
         z_fracture.alias(fired("WORKUP-Z-FRACTURE")),
@@ -135,10 +138,14 @@ def followup_stage(ruleset: Ruleset) -> list[pl.Expr]:
 
 
 def monitoring_stage(ruleset: Ruleset) -> list[pl.Expr]:
-    """MON-UNTREATED, MON-GLUCOCORTICOID, MON-Z-FRACTURE and MON-NORMAL."""
+    """MON-UNTREATED, MON-GLUCOCORTICOID, MON-Z-FRACTURE, MON-NORMAL and MON-CAROC (a
+    ruleset that follows up by CAROC sets MON-UNTREATED's interval to none)."""
     m = ruleset.monitoring
     untreated = ~fired_col("MON-TREATED") & (
         fired_col("WHO-OSTEOPENIA") | (pl.col(LEVEL) == code("consider")))
+    if m.untreated_months is None:
+        untreated = pl.lit(False)
+    caroc = caroc_monitoring(ruleset)
     glucocorticoid = fired_col("RF-GLUCOCORTICOID")
     if m.glucocorticoid_months is None:
         glucocorticoid = pl.lit(False)
@@ -149,8 +156,9 @@ def monitoring_stage(ruleset: Ruleset) -> list[pl.Expr]:
                 glucocorticoid = glucocorticoid & ~above
     z_fracture = fired_col("WORKUP-Z-FRACTURE") if m.z_fracture_months is not None else (
         pl.lit(False))
-    other = fired_col("MON-TREATED") | untreated | glucocorticoid | z_fracture
+    other = fired_col("MON-TREATED") | untreated | glucocorticoid | z_fracture | caroc
     return [
+        caroc.alias(fired("MON-CAROC")),
         untreated.alias(fired("MON-UNTREATED")),
         glucocorticoid.alias(fired("MON-GLUCOCORTICOID")),
         z_fracture.alias(fired("MON-Z-FRACTURE")),
@@ -175,9 +183,10 @@ def outputs_stage(ruleset: Ruleset) -> list[pl.Expr]:
             ("MON-GLUCOCORTICOID", m.glucocorticoid_months),
             ("MON-Z-FRACTURE", m.z_fracture_months),
             ("MON-NORMAL", m.normal_months),
+            ("TX-DRUG-HOLIDAY", ruleset.treatment.drug_holiday_months),
         )
         if months is not None
-    ]
+    ] + caroc_due_dates(ruleset)
     due = pl.min_horizontal(dates) if dates else pl.lit(None, dtype=pl.Date)
     return [
         (fired_col("WORKUP-LOW-Z") | fired_col("WORKUP-Z-FRACTURE")).alias(

@@ -42,4 +42,12 @@ Z_OK = "_z_ok"  # Z basis with a diagnostic Z-score
 NO_SITE = "_no_site"  # the basis needs a score but no valid site has one
 LINE_LEVEL = "_line_level"  # code of the level the treatment lines set (before on-treatment)
 LEVEL = "_level"  # code of the treatment (treatment.LEVEL_CODES)
-KEY = "_key"  # fired bits + site code: determines every text and list output
+TX_T = "_tx_t"  # the T-score the treatment lines read: own lowest valid, or HX-CENTRAL-SITE's
+
+
+def tx_category(category: str) -> str:
+    """Column: the WHO category the treatment lines see (from TX_T) is `category`."""
+    return f"_tx_{category}"
+
+
+CAROC = "_caroc"  # code of caroc_risk (caroc.CAROC_CODES; 0: not computed)

@@ -55,6 +55,7 @@ TREATMENT_LABELS: Mapping[str, str] = MappingProxyType({
     "needs_risk_assessment": "Needs a fracture-risk assessment",
     "not_indicated": "Treatment not indicated",
     "on_treatment": "Already on treatment",
+    "drug_holiday": "On a drug holiday (planned pause)",
     "not_applicable": "Not applicable (Z-score basis or not assessed)",
 })
 
@@ -98,6 +99,9 @@ FLAG_LABELS: Mapping[str, str] = MappingProxyType({
     "ON_TREATMENT_NO_INDICATION": "On treatment without a current indication",
     "FRACTURE_ON_Z_BASIS": "Fracture in a patient assessed by Z-score",
     "RISK_FACTORS_INCOMPLETE": "Risk factors not all recorded",
+    "VERY_HIGH_RISK": "Very high fracture risk: specialist review",
+    "SAME_DAY_EXAMS": "Judged with the other exams of the same day",
+    "FRACTURE_HISTORY_CONFLICT": "Fracture recorded as no after an earlier fracture",
     "SIGNIFICANT_BMD_LOSS": "Significant bone loss",
     "LOSS_ON_TREATMENT": "Significant bone loss on treatment",
     "SCANNER_CHANGED": "Scanner changed since the earlier exams",

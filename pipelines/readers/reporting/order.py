@@ -22,7 +22,7 @@ CATEGORIES: tuple[str, ...] = (
 #: ruleset does not apply to.
 TREATMENTS: tuple[str, ...] = (
     "recommended", "consider", "needs_risk_assessment", "not_indicated",
-    "on_treatment", "not_applicable",
+    "on_treatment", "drug_holiday", "not_applicable",
 )
 
 #: Diagnostic sites in the contract's order.
