@@ -3,6 +3,7 @@ identifier-free flag details, and vectorized code only."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_flag_details_carry_no_identifiers(core) -> None:
         exam(exam_id="SECRET-EXAM", patient_id="SECRET-PATIENT", age_years=12.0,
              spine_t=-1.0, spine_vertebrae=1),
         exam(exam_id="SECRET-2", patient_id="SECRET-PATIENT", menopausal_status=None,
-             age_years=53.0, spine_z=-1.0),
+             age_years=53.0, spine_z=-1.0, exam_date=dt.date(2026, 3, 14)),
     ]
     flags = decide(frame(rows), core).flags
     assert set(flags["code"]) == {"PEDIATRIC_NOT_ASSESSED", "SPINE_TOO_FEW_VERTEBRAE",
