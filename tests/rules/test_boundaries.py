@@ -101,9 +101,10 @@ def test_glucocorticoid(core, fields: dict, fires: bool) -> None:
     assert row["high_risk_features"] == (["RF-GLUCOCORTICOID"] if fires else [])
     assert row["treatment"] == ("consider" if fires else "not_indicated")
     if fires:  # MON-GLUCOCORTICOID gives the same 24-month date: both are reasons
+        # 7.5 mg/day is also ISCD's VFA criterion (>= 5 mg/day) at T < -1.0
         assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", "RF-GLUCOCORTICOID",
-                                  "TX-RISK-FEATURES", "MON-UNTREATED", "MON-GLUCOCORTICOID",
-                                  "LIFESTYLE"]
+                                  "GC-LONG-TERM", "TX-RISK-FEATURES", "VFA-ISCD-2019",
+                                  "MON-UNTREATED", "MON-GLUCOCORTICOID", "LIFESTYLE"]
 
 
 #: Every other risk input recorded, so only the glucocorticoid inputs can be listed.

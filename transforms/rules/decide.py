@@ -78,7 +78,7 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         _canonical(exams)
         .with_columns(*basis.basis_stage(ruleset), *sites.validity_stage(ruleset))
         .with_columns(sites.lowest_stage())
-        .with_columns(sites.site_stage())
+        .with_columns(*sites.site_stage(), *basis.low_bmd_stage(ruleset))
         .with_columns(diagnosis.assessed_stage())
         .with_columns(*diagnosis.diagnosis_stage(ruleset), *risk.features_stage(ruleset))
         .with_columns(risk.age_stage(ruleset))

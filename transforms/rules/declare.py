@@ -18,6 +18,7 @@ ISCD = "ISCD Adult Official Positions 2019/2023"
 WHO = "WHO 1994"
 BHOF = "BHOF Clinician's Guide 2022"
 FRAX = "FRAX"
+ACR_GIOP = "ACR 2022 glucocorticoid-induced osteoporosis guideline"
 SPEC = "clinical-rules.md"
 
 #: What the vendor and survey formats cannot tell (sources/: APEX, Lunar, NHANES adapters;

@@ -19,6 +19,7 @@ FLAG_COLUMNS: tuple[str, ...] = tuple(FLAG_SCHEMA)
 #: Flag codes in the order the flags frame groups them, with their severity.
 FLAG_SEVERITY: dict[str, Severity] = {
     "MENOPAUSE_ASSUMED": Severity.INFO,
+    "MENOPAUSE_UNKNOWN_LOW_BMD": Severity.WARNING,
     "PEDIATRIC_NOT_ASSESSED": Severity.INFO,
     "SPINE_TOO_FEW_VERTEBRAE": Severity.WARNING,
     "NO_DIAGNOSTIC_SITE": Severity.WARNING,
@@ -26,6 +27,7 @@ FLAG_SEVERITY: dict[str, Severity] = {
     "FRACTURE_SITE_UNKNOWN": Severity.INFO,
     "ON_TREATMENT_NO_INDICATION": Severity.INFO,
     "FRACTURE_ON_Z_BASIS": Severity.HIGH,
+    "GLUCOCORTICOID_RISK_REVIEW": Severity.WARNING,
     "RISK_FACTORS_INCOMPLETE": Severity.INFO,
 }
 _MISSING = "_missing"
@@ -69,6 +71,17 @@ def flag_details(ruleset: Ruleset) -> dict[str, str]:
             "fragility or radiographic vertebral fracture on the Z-score basis: refer for "
             "specialist assessment"
         ),
+        "MENOPAUSE_UNKNOWN_LOW_BMD": (
+            "menopausal status not recorded and a valid site with T <= "
+            f"{ruleset.diagnosis.osteoporosis_t:g}: on the WHO basis this would read as "
+            "osteoporosis; confirm the status"
+        ),
+        "GLUCOCORTICOID_RISK_REVIEW": (
+            f"long-term glucocorticoids (>= {ruleset.risk.long_term_glucocorticoid_mg_day:g} "
+            f"mg/day for >= {ruleset.risk.long_term_glucocorticoid_months:g} months) on the "
+            "Z-score basis: ACR 2022 assesses fracture risk from age "
+            f"{ruleset.risk.glucocorticoid_review_age:g}, which the Z basis does not"
+        ),
     }
 
 
@@ -95,6 +108,8 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         _flag(frame, fired_col("MENO-ASSUMED"), "MENOPAUSE_ASSUMED",
               meno.then(pl.lit(text["MENOPAUSE_ASSUMED_POST"]))
               .otherwise(pl.lit(text["MENOPAUSE_ASSUMED_PRE"])), label),
+        _flag(frame, fired_col("MENO-UNKNOWN-LOW-BMD"), "MENOPAUSE_UNKNOWN_LOW_BMD",
+              pl.lit(text["MENOPAUSE_UNKNOWN_LOW_BMD"]), label),
         _flag(frame, fired_col("BASIS-PEDIATRIC"), "PEDIATRIC_NOT_ASSESSED",
               pl.lit(text["PEDIATRIC_NOT_ASSESSED"]), label),
         _flag(frame, fired_col("SITE-SPINE-MIN2"), "SPINE_TOO_FEW_VERTEBRAE",
@@ -109,6 +124,7 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
                 ("FRACTURE_SITE_UNKNOWN", fired_col("BHOF-FX-SITE-UNKNOWN")),
                 ("ON_TREATMENT_NO_INDICATION", no_indication_on_treatment(ruleset)),
                 ("FRACTURE_ON_Z_BASIS", fired_col("WORKUP-Z-FRACTURE")),
+                ("GLUCOCORTICOID_RISK_REVIEW", fired_col("GC-RISK-REVIEW")),
             )
         ),
     ]

@@ -90,6 +90,7 @@ RUN_STATUS_LABELS: Mapping[str, str] = MappingProxyType({
 #: (`transforms.serial`) raise; their details in the registry say more per exam.
 FLAG_LABELS: Mapping[str, str] = MappingProxyType({
     "MENOPAUSE_ASSUMED": "Menopausal status assumed from age",
+    "MENOPAUSE_UNKNOWN_LOW_BMD": "Menopausal status unknown with a T-score of osteoporosis",
     "PEDIATRIC_NOT_ASSESSED": "Younger than the adult age: not assessed",
     "SPINE_TOO_FEW_VERTEBRAE": "Spine result on too few vertebrae",
     "NO_DIAGNOSTIC_SITE": "No valid site for diagnosis",
@@ -97,6 +98,7 @@ FLAG_LABELS: Mapping[str, str] = MappingProxyType({
     "FRACTURE_SITE_UNKNOWN": "Prior fracture without a recorded site",
     "ON_TREATMENT_NO_INDICATION": "On treatment without a current indication",
     "FRACTURE_ON_Z_BASIS": "Fracture in a patient assessed by Z-score",
+    "GLUCOCORTICOID_RISK_REVIEW": "Long-term glucocorticoids: fracture risk to review",
     "RISK_FACTORS_INCOMPLETE": "Risk factors not all recorded",
     "SIGNIFICANT_BMD_LOSS": "Significant bone loss",
     "LOSS_ON_TREATMENT": "Significant bone loss on treatment",
