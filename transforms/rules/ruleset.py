@@ -16,10 +16,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from schemas.errors import ConfigError
 from transforms.config_errors import CrossFieldError, first_problem, read_config_toml
+from transforms.rules.ruleset_fields import AGE as _AGE
+from transforms.rules.ruleset_fields import NONE
+from transforms.rules.ruleset_fields import TEXT as _TEXT
+from transforms.rules.ruleset_fields import Section as _Section
+from transforms.rules.ruleset_fields import T as _T
+from transforms.rules.ruleset_fields import none_is_off as _none_is_off
+from transforms.rules.ruleset_fields import number as _number
+from transforms.rules.ruleset_fields import positive as _positive
+from transforms.rules.ruleset_fields import whole as _whole
 from transforms.rules.treatment_lines import LINE_IDS
 
 #: Treatment levels, most to least urgent (the order properties are tested against).
@@ -30,8 +39,6 @@ TREATMENT_LEVELS: tuple[str, ...] = (
     "not_indicated",
 )
 WHO_CATEGORIES: tuple[str, ...] = ("osteoporosis", "osteopenia", "normal")
-#: The word a ruleset uses to switch a treatment line or a monitoring interval off.
-NONE = "none"
 
 Level = Literal["recommended", "consider", "needs_risk_assessment", "not_indicated"]
 #: The treatment of a patient already on therapy (TX-ON-TREATMENT), on the WHO basis.
@@ -43,49 +50,11 @@ class RulesetError(ConfigError, ValueError):
     """A ruleset file cannot be used; the message names the file and the offending key."""
 
 
-def _none_is_off(value: Any) -> Any:
-    """The ruleset word "none" (a line or interval switched off) becomes None."""
-    return None if value == NONE else value
-
-
 def _distinct_in_who_order(value: tuple[str, ...]) -> tuple[str, ...]:
     """Categories in WHO order; a repeated category is refused (almost always a typo)."""
     if len(set(value)) != len(value):
         raise ValueError("repeated category")
     return tuple(c for c in WHO_CATEGORIES if c in value)
-
-
-def _number(low: float, high: float) -> Any:
-    return Annotated[float, Field(strict=True, ge=low, le=high,
-                                  description=f"must be a number between {low:g} and {high:g}")]
-
-
-def _positive(high: float) -> Any:
-    """A number in (0, high]: a zero threshold would fire on every recorded value."""
-    return Annotated[float, Field(
-        strict=True, gt=0, le=high,
-        description=f"must be a number greater than 0 and at most {high:g}")]
-
-
-def _whole(low: int, high: int, *, off: bool = False) -> Any:
-    tail = f' or "{NONE}"' if off else ""
-    message = f"must be a whole number between {low} and {high}{tail}"
-    bounded = Annotated[int, Field(strict=True, ge=low, le=high)]
-    if off:
-        return Annotated[bounded | None, BeforeValidator(_none_is_off),
-                         Field(description=message)]
-    return Annotated[bounded, Field(description=message)]
-
-
-_TEXT = Annotated[str, Field(strict=True, pattern=r"\S", description="must be a non-empty string")]
-_T = (-10.0, 10.0)
-_AGE = (0.0, 130.0)
-
-
-class _Section(BaseModel):
-    """A table of a ruleset file: every key required, no other key allowed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Basis(_Section):
