@@ -29,6 +29,7 @@ SPEC_ORDER = [
     "BASIS-WHO", "BASIS-ISCD-Z", "BASIS-PEDIATRIC", "MENO-ASSUMED", "MENO-UNKNOWN-LOW-BMD",
     "SITE-LOWEST", "SITE-RADIUS", "SITE-SPINE-MIN2",
     "WHO-OSTEOPOROSIS", "WHO-OSTEOPENIA", "WHO-NORMAL", "Z-BELOW", "Z-WITHIN",
+    "TSCORE-FROM-BMD",
     "RF-FRAGILITY-FX", "RF-GLUCOCORTICOID", "RF-PARENT-HIP-FX", "RF-HEIGHT-LOSS",
     "RF-VERTEBRAL-FX", "RF-LOW-BMI", "RF-SMOKING", "RF-ALCOHOL", "RF-AGE65-PLUS",
     "GC-LONG-TERM",
@@ -42,7 +43,7 @@ SPEC_ORDER = [
     "MON-UNTREATED", "MON-GLUCOCORTICOID", "MON-Z-FRACTURE", "MON-NORMAL", "LIFESTYLE",
     "GC-RISK-REVIEW", "MON-OVERDUE",
 ]
-NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", *(rule.id for rule in serial.RULES)}
+NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", "TSCORE-FROM-BMD", *(rule.id for rule in serial.RULES)}
 
 
 def test_catalog_ids_and_order() -> None:
@@ -67,7 +68,8 @@ def test_what_input_formats_cannot_tell_sits_beside_the_rules_it_changes() -> No
     never fires; likewise FRAX, the risk-factor questionnaire and menopausal status."""
     limited = {rule.id: rule.input_limits for rule in RULES if rule.input_limits}
     assert set(limited) == {"CHG-LOSS", "TX-ON-TREATMENT", "MON-TREATED", "RF-FRAGILITY-FX",
-                            "TX-FRAX-MISSING", "BHOF-FRAX-MISSING", "MENO-ASSUMED"}
+                            "TX-FRAX-MISSING", "BHOF-FRAX-MISSING", "MENO-ASSUMED",
+                            "TSCORE-FROM-BMD"}
     loss = limited["CHG-LOSS"]
     assert "APEX" in loss and "on_treatment" in loss and "unless a registry joins" in loss
     assert "never LOSS_ON_TREATMENT (high)" in loss

@@ -14,7 +14,7 @@ import textwrap
 
 import polars as pl
 
-from transforms import serial
+from transforms import serial, tscore
 from transforms.precision import LSC_FACTOR, load_precision
 from transforms.rules import basis, diagnosis, followup, risk, sites, treatment_lines
 from transforms.rules.declare import RULES_ENGINE, Rule
@@ -27,6 +27,7 @@ RULES: tuple[Rule, ...] = (
     *basis.RULES,
     *sites.RULES,
     *diagnosis.RULES,
+    *tscore.RULES,
     *risk.RULES,
     *treatment_lines.RULES,
     *followup.RULES,

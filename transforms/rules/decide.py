@@ -17,6 +17,7 @@ from transforms.rules import basis, diagnosis, followup, outputs, risk, sites, t
 from transforms.rules.flags import build_flags
 from transforms.rules.names import KEY
 from transforms.rules.ruleset import Ruleset
+from transforms.tscore import REFERENCE_SITES, not_computed_again, not_computed_column
 
 #: The assessments frame's columns, in order (registry contract section 3, plus
 #: diagnostic_z_score: the lowest valid Z-score).
@@ -49,16 +50,21 @@ class Decisions:
     flags: pl.DataFrame
 
 
-#: Columns the rules read as lists (also when not among the canonical columns yet): an
-#: absent column means "not recorded" (prior_fracture_sites: the distinct site codes of
-#: prior fragility fractures, null when not recorded).
-EXTRA_INPUTS: dict[str, pl.DataType] = {"prior_fracture_sites": pl.List(pl.String)}
+#: Columns the rules read beyond the canonical ones: an absent column means "not
+#: recorded" (prior_fracture_sites: the distinct site codes of prior fragility fractures,
+#: null when not recorded), except the T-score step's `_t_not_computed_<site>`, worked
+#: out again where the exams come from the registry (`tscore.not_computed_again`).
+EXTRA_INPUTS: dict[str, pl.DataType] = {
+    "prior_fracture_sites": pl.List(pl.String),
+    **{not_computed_column(site): pl.String for site in REFERENCE_SITES},
+}
 
 
 def _input(exams: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
-    """A column as the rules read it; absent: typed nulls (never fire)."""
+    """A column as the rules read it; absent: typed nulls (never fire), or worked out."""
     if name not in exams.columns:
-        return pl.lit(None, dtype=dtype).alias(name)
+        again = not_computed_again(exams.columns, name)
+        return pl.lit(None, dtype=dtype).alias(name) if again is None else again
     if dtype == pl.List(pl.String) and exams.schema[name] == pl.String:
         # `;`-separated codes as written in the export (validated upstream)
         return pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars()).alias(name)

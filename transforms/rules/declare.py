@@ -40,6 +40,7 @@ NO_FRAX = (
 
 RULES_ENGINE = "transforms.rules"
 SERIAL_STEP = "serial-exam monitoring step"
+READING_STEP = "reading step (T-scores from BMD, before validation)"
 REPORT_VIEWS = "report views"
 
 

@@ -14,6 +14,7 @@ from transforms.rules.names import NO_SITE, fired_col
 from transforms.rules.risk import missing_detail, missing_mask
 from transforms.rules.ruleset import Ruleset
 from transforms.rules.treatment import no_indication_on_treatment
+from transforms.tscore import REFERENCE_SITES, not_computed_column
 
 FLAG_COLUMNS: tuple[str, ...] = tuple(FLAG_SCHEMA)
 #: Flag codes in the order the flags frame groups them, with their severity.
@@ -22,6 +23,7 @@ FLAG_SEVERITY: dict[str, Severity] = {
     "MENOPAUSE_UNKNOWN_LOW_BMD": Severity.WARNING,
     "PEDIATRIC_NOT_ASSESSED": Severity.INFO,
     "SPINE_TOO_FEW_VERTEBRAE": Severity.WARNING,
+    "T_SCORE_NOT_COMPUTED": Severity.INFO,
     "NO_DIAGNOSTIC_SITE": Severity.WARNING,
     "VERTEBRAL_FX_NORMAL_BMD": Severity.WARNING,
     "FRACTURE_SITE_UNKNOWN": Severity.INFO,
@@ -85,6 +87,19 @@ def flag_details(ruleset: Ruleset) -> dict[str, str]:
     }
 
 
+def not_computed_detail() -> pl.Expr:
+    """T_SCORE_NOT_COMPUTED's detail: each site whose BMD got no T-score, and why (the
+    reading step's `_t_not_computed_<site>`); null where every BMD got one."""
+    parts = [
+        pl.when(pl.col(not_computed_column(site)).is_not_null())
+        .then(pl.lit(f"{site}: T-score not computed from the BMD: ")
+              + pl.col(not_computed_column(site)))
+        for site in REFERENCE_SITES
+    ]
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
 def _flag(frame: pl.LazyFrame, mask: pl.Expr, code: str, detail: pl.Expr,
           label: str) -> pl.LazyFrame:
     return frame.filter(mask).select(
@@ -114,6 +129,8 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
               pl.lit(text["PEDIATRIC_NOT_ASSESSED"]), label),
         _flag(frame, fired_col("SITE-SPINE-MIN2"), "SPINE_TOO_FEW_VERTEBRAE",
               pl.lit(text["SPINE_TOO_FEW_VERTEBRAE"]), label),
+        _flag(frame, not_computed_detail().is_not_null(), "T_SCORE_NOT_COMPUTED",
+              not_computed_detail(), label),
         _flag(frame, pl.col(NO_SITE), "NO_DIAGNOSTIC_SITE",
               no_site.then(pl.lit(text["NO_DIAGNOSTIC_SITE_T"]))
               .otherwise(pl.lit(text["NO_DIAGNOSTIC_SITE_Z"])), label),
