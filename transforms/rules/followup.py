@@ -1,5 +1,5 @@
 """Outputs beside the treatment (clinical-rules.md section 6): secondary-cause workup,
-VFA, next DXA date and the LIFESTYLE rule."""
+VFA, next DXA date, the LIFESTYLE rule and the glucocorticoid risk review."""
 
 from __future__ import annotations
 
