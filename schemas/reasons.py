@@ -98,6 +98,9 @@ _CATALOG: tuple[Reason, ...] = (
            "is no", "a dated fragility fracture is a prior fracture", "last_fracture_date"),
     _about_column("NO_SCORED_SITE", "no site has a T-score or a Z-score",
            "an exam without any score cannot be assessed", "scores"),
+    _about_column("T_SCORE_NOT_COMPUTED", "not computed from the BMD: {why}",
+           "beside NO_SCORED_SITE: a BMD whose T-score the reference may not give "
+           "(clinical-rules.md TSCORE-FROM-BMD), so the row says which site to fix"),
     # --- exam ids (transforms.quarantine, pipelines.ingest.load) ---------------------------------
     _about_column("DUPLICATE_ID_CONFLICT", "appears {times} times in this file with "
            "different content", "the same exam id with different content: none is trusted"),

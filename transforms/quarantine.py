@@ -24,11 +24,13 @@ from schemas.reasons import (
     REASONS,
     column_of,
     explode_reasons,
+    no_reasons,
     quarantine_rows,
     reason_expr,
 )
 from transforms.columns import PARSE_ERRORS, RAW, ROW_NUMBER, ROW_PROBLEM
 from transforms.parse import DERIVED_FROM
+from transforms.tscore import REFERENCE_SITES, not_computed_column
 
 #: Columns of a quarantine frame (the store adds run_id, file_sha256, source_format, path).
 QUARANTINE_COLUMNS = tuple(QUARANTINE_SCHEMA)
@@ -262,7 +264,27 @@ def _row_reasons(
         pl.col(ROW_NUMBER).alias("row_number"), "reason"
     )
     conflicts = conflicts.unnest("reason").select(*REASON_SCHEMA)
-    return pl.concat([parsed, schema, conflicts]).cast(REASON_SCHEMA)  # type: ignore[arg-type]
+    not_computed = _not_computed_reasons(exams, schema)
+    return pl.concat(
+        [parsed, schema, conflicts, not_computed]).cast(REASON_SCHEMA)  # type: ignore[arg-type]
+
+
+def _not_computed_reasons(exams: pl.DataFrame, schema: pl.DataFrame) -> pl.DataFrame:
+    """T_SCORE_NOT_COMPUTED for each site of a NO_SCORED_SITE row whose BMD got no
+    T-score (the T-score step's `_t_not_computed_<site>`): the fix is that site's
+    manufacturer or T-score, which "no site has a score" alone would not say."""
+    unscored = schema.filter(pl.col("code") == "NO_SCORED_SITE").get_column("row_number")
+    rows = exams.filter(pl.col(ROW_NUMBER).is_in(unscored.implode()))
+    parts = [
+        rows.filter(pl.col(not_computed_column(site)).is_not_null()).select(
+            pl.col(ROW_NUMBER).alias("row_number"),
+            reason_expr("T_SCORE_NOT_COMPUTED", f"{site}_t",
+                        why=pl.col(not_computed_column(site))).alias("reason"),
+        ).unnest("reason")
+        for site in REFERENCE_SITES
+        if not_computed_column(site) in rows.columns
+    ]
+    return pl.concat(parts) if parts else no_reasons()
 
 
 def split_valid(

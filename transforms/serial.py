@@ -115,7 +115,8 @@ RULES: tuple[Rule, ...] = (
         "CHG-LOSS", "serial",
         "A significant decrease against the prior exam or the baseline is flagged "
         "SIGNIFICANT_BMD_LOSS (warning); on treatment LOSS_ON_TREATMENT (high). One flag "
-        "per exam and site; the detail says which comparison (or both).",
+        "per exam and site; the detail says which comparison (or both), and 'region not "
+        "verified' after a comparison where a hip side was not recorded.",
         (), ISCD, implemented_in=SERIAL_STEP,
         input_limits=(f"{NO_ON_TREATMENT}: their losses are SIGNIFICANT_BMD_LOSS (warning), "
                       f"never LOSS_ON_TREATMENT (high), {UNLESS_JOINED}."),

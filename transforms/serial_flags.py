@@ -8,7 +8,9 @@ One flag per exam *and site*: the detail names the site, never an identifier.
 - `SIGNIFICANT_BMD_LOSS` (warning), `LOSS_ON_TREATMENT` (high) when the exam says
   on_treatment: a significant decrease against the prior exam, the baseline or both:
   ONE flag per exam and site, whose detail lists each comparison that lost
-  (`spine -6.1% vs previous, -11.5% vs baseline (LSC 5.3%)`).
+  (`spine -6.1% vs previous, -11.5% vs baseline (LSC 5.3%)`), and says `region not
+  verified` after a comparison where a hip side was not recorded on either exam
+  (`total_hip -6.1% vs previous (region not verified) (LSC 5.0%)`).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def _flag(code: str, severity: Severity, detail: pl.Expr) -> list[pl.Expr]:
 
 def loss_flags(compared: pl.LazyFrame) -> pl.LazyFrame:
     """One loss flag per exam and site whose BMD fell significantly against its prior
-    exam, its baseline or both; the detail lists each (previous first)."""
-    part = _text(pl.col("pct_change").round(1), "% vs ", pl.col("comparison"))
+    exam, its baseline or both; the detail lists each (previous first), marking the
+    comparisons whose region was not verified (clinical-rules.md CHG-LOSS)."""
+    unverified = pl.when(pl.col("region_verified").not_()).then(
+        pl.lit(" (region not verified)")).otherwise(pl.lit(""))
+    part = _text(pl.col("pct_change").round(1), "% vs ", pl.col("comparison"), unverified)
     treated = pl.col("on_treatment").fill_null(False)
     return (
         compared.filter(pl.col("direction") == "decrease")

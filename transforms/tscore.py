@@ -17,13 +17,18 @@ columns (`_t_reference_<site>`, `_reported_t_<site>`) that the loader writes to 
 computed one. Z-scores need age-, sex- (and ethnicity-) specific references; none is
 shipped, so Z stays as reported (usually not recorded).
 
-The reference values are calibrated to one manufacturer (`calibration`): an exam whose
-scanner manufacturer is recorded as another is left alone, since its BMD is not on the
-reference's scale without cross-calibration.
+The reference values are calibrated to one manufacturer (`calibration`): a T-score is
+computed only where the exam's scanner manufacturer is recorded as that one
+(clinical-rules.md TSCORE-FROM-BMD). A blank manufacturer is not assumed to match: a GE
+Lunar BMD read against the Hologic reference gave wrong T-scores, and Lunar BMD is not
+on the reference's scale without cross-calibration. Each site left with a BMD and no
+T-score says why in `_t_not_computed_<site>`: the rules raise T_SCORE_NOT_COMPUTED from
+it, and a row left with no score at all is quarantined naming those sites.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,27 @@ from transforms.reference_files import (
     read_reference_file,
     shipped,
     shipped_names,
+)
+from transforms.rules.declare import READING_STEP, SPEC, Rule
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "TSCORE-FROM-BMD", "site",
+        "A site with a BMD and no T-score gets a T-score computed from the BMD (T = (BMD - "
+        "mean) / SD, 6 decimals) only where scanner_manufacturer is recorded and the "
+        "reference (default nhanes3, calibrated for Hologic; dxa run --t-reference names "
+        "another) applies to that manufacturer, site and sex. Otherwise nothing is "
+        "computed and the site has no T-score: flag T_SCORE_NOT_COMPUTED (info; the detail "
+        "names each site and why). A row left with no T-score and no Z-score at any site, "
+        "reported or computed, is quarantined (NO_SCORED_SITE, with a T_SCORE_NOT_COMPUTED "
+        "reason naming each such site). A WHO-basis exam with Z-scores and no T-score is "
+        "not_assessed (NO_DIAGNOSTIC_SITE). Every computed T-score is listed in "
+        "t_score_sources.",
+        (), SPEC, implemented_in=READING_STEP,
+        input_limits=("NHANES and APEX exams are Hologic and get computed T-scores; GE "
+                      "Lunar exams and canonical rows with a blank or other manufacturer "
+                      "keep only the T-scores they report."),
+    ),
 )
 
 #: The reference used to fill a missing T-score when none is named.
@@ -124,6 +150,12 @@ def load_reference(name: str = DEFAULT_REFERENCE) -> Reference:
     )
 
 
+@functools.cache
+def default_reference() -> Reference:
+    """The default reference, read once per process (the rules read it per decision)."""
+    return load_reference(DEFAULT_REFERENCE)
+
+
 @dataclass(frozen=True)
 class TScorePolicy:
     """Which reference computes T-scores, and whether reported ones are replaced."""
@@ -148,14 +180,59 @@ def reported_t_column(site: str) -> str:
     return f"_reported_t_{site}"
 
 
+def not_computed_column(site: str) -> str:
+    """Bookkeeping column: why the site's BMD got no T-score (null: nothing missing)."""
+    return f"_t_not_computed_{site}"
+
+
 def _same_calibration(reference: Reference) -> pl.Expr:
-    """Exams whose scanner is on the reference's scale (or whose maker is not recorded)."""
-    if reference.calibration is None:
-        return pl.lit(True)
+    """Exams whose scanner is recorded as the reference's manufacturer (any recorded one
+    for a reference without a calibration); a blank manufacturer never matches."""
     maker = pl.col("scanner_manufacturer")
-    return maker.is_null() | maker.str.to_lowercase().str.contains(
+    if reference.calibration is None:
+        return maker.is_not_null()
+    return maker.str.to_lowercase().str.contains(
         reference.calibration.lower(), literal=True
-    )
+    ).fill_null(False)
+
+
+def why_not_computed(reference: Reference, site: str) -> pl.Expr:
+    """Why a site with a BMD has no T-score after `apply_t_reference` (null: it has one,
+    or no BMD). Names the reference and the manufacturer it applies to, never a value."""
+    name, calibration = reference.name, reference.calibration
+    applies = f"the {name} reference applies to {calibration} scanners only" if (
+        calibration) else f"the {name} reference needs a recorded scanner manufacturer"
+    maker = pl.col("scanner_manufacturer")
+    needed = pl.col(f"{site}_bmd").is_not_null() & pl.col(f"{site}_t").is_null()
+    if not reference.covers(site):
+        why = pl.lit(f"the {name} reference has no values for this site")
+    else:
+        why = (
+            pl.when(maker.is_null())
+            .then(pl.lit(f"scanner_manufacturer is not recorded ({applies})"))
+            .when(~_same_calibration(reference))
+            .then(pl.lit(f"scanner_manufacturer is another manufacturer ({applies})"))
+            .otherwise(pl.lit(f"the {name} reference has no values for this site and sex"))
+        )
+    return pl.when(needed).then(why).otherwise(None).cast(pl.String)
+
+
+def not_computed_again(columns: list[str], name: str) -> pl.Expr | None:
+    """`_t_not_computed_<site>` (`name`) worked out again from canonical `columns`, or
+    None where `name` is no such column or the columns it needs are missing.
+
+    Exams read back from the registry (`dxa reassess`, a new ruleset on a loaded file)
+    carry their T-scores as filled, not why a BMD got none; a filled T-score is null
+    exactly where nothing was computed, so the default reference gives the reading
+    step's answer (a `--t-reference` run's own reference aside).
+    """
+    site = next((s for s in REFERENCE_SITES if not_computed_column(s) == name), None)
+    if site is None:
+        return None
+    expr = why_not_computed(default_reference(), site)
+    if not set(expr.meta.root_names()) <= set(columns):
+        return None
+    return expr.alias(name)
 
 
 def computed_t(reference: Reference, site: str) -> pl.Expr:
@@ -196,7 +273,15 @@ def apply_t_reference(exams: pl.DataFrame, policy: TScorePolicy) -> pl.DataFrame
             pl.when(use).then(reported).otherwise(None)
             .cast(pl.Float64).alias(reported_t_column(site)),
         ]
-    return exams.with_columns(columns)
+    filled = exams.with_columns(columns)
+    return filled.with_columns(not_computed_columns(reference))
+
+
+def not_computed_columns(reference: Reference) -> list[pl.Expr]:
+    """`_t_not_computed_<site>` for every site, read from a frame whose T-scores are
+    filled (after `apply_t_reference`, or as the registry stores them)."""
+    return [why_not_computed(reference, site).alias(not_computed_column(site))
+            for site in REFERENCE_SITES]
 
 
 def t_score_sources(valid: pl.DataFrame) -> pl.DataFrame:

@@ -100,9 +100,11 @@ def test_glucocorticoid(core, fields: dict, fires: bool) -> None:
     # instead of deciding a second time (version 3).
     assert row["treatment"] == "not_indicated"
     if fires:  # MON-GLUCOCORTICOID gives the same 24-month date: both are reasons
+        # 7.5 mg/day is also ISCD's VFA criterion (>= 5 mg/day) at T < -1.0
         assert row["reasons"] == [*BASE, "WHO-OSTEOPENIA", "RF-GLUCOCORTICOID",
-                                  "FRAX-ADJ-GLUCOCORTICOID", "TX-LOW-RISK", "MON-UNTREATED",
-                                  "MON-GLUCOCORTICOID", "LIFESTYLE"]
+                                  "GC-LONG-TERM", "FRAX-ADJ-GLUCOCORTICOID", "TX-LOW-RISK",
+                                  "VFA-ISCD-2019", "MON-UNTREATED", "MON-GLUCOCORTICOID",
+                                  "LIFESTYLE"]
         assert (row["frax_major_adjusted"], row["frax_hip_adjusted"]) == (10.35, 1.44)
 
 

@@ -26,11 +26,13 @@ DOCS = Path(__file__).parents[2] / "docs" / "rules.md"
 CORE, BHOF, OC = load_ruleset("core-2025"), load_ruleset("bhof-2022"), load_ruleset("oc-2010")
 
 SPEC_ORDER = [
-    "BASIS-WHO", "BASIS-ISCD-Z", "BASIS-PEDIATRIC", "MENO-ASSUMED",
+    "BASIS-WHO", "BASIS-ISCD-Z", "BASIS-PEDIATRIC", "MENO-ASSUMED", "MENO-UNKNOWN-LOW-BMD",
     "SITE-LOWEST", "SITE-RADIUS", "SITE-SPINE-MIN2",
     "WHO-OSTEOPOROSIS", "WHO-OSTEOPENIA", "WHO-NORMAL", "Z-BELOW", "Z-WITHIN",
+    "TSCORE-FROM-BMD",
     "RF-FRAGILITY-FX", "RF-GLUCOCORTICOID", "RF-PARENT-HIP-FX", "RF-HEIGHT-LOSS",
     "RF-VERTEBRAL-FX", "RF-LOW-BMI", "RF-SMOKING", "RF-ALCOHOL", "RF-AGE65-PLUS",
+    "GC-LONG-TERM",
     "FRAX-ADJ-GLUCOCORTICOID", "FRAX-ADJ-SPINE-OFFSET",
     "TX-FRAGILITY-FX", "TX-OSTEOPOROSIS", "TX-VERTEBRAL-FX", "TX-OSTEOPOROSIS-HISTORY",
     "TX-FRAX-HIGH", "TX-RISK-FEATURES", "TX-FRAX-MISSING", "TX-LOW-RISK", "TX-NORMAL",
@@ -43,13 +45,13 @@ SPEC_ORDER = [
     "VHR-FX-GLUCOCORTICOID", "VHR-ESCALATE",
     "CAROC-BASAL", "CAROC-SPINE-HIP", "CAROC-FX", "CAROC-GLUCOCORTICOID", "CAROC-BOTH",
     "CAROC-HIP-VERTEBRAL-FX",
-    "WORKUP-LOW-Z", "WORKUP-Z-FRACTURE", "VFA-INDICATED", "MON-TREATED", "MON-UNTREATED",
-    "MON-GLUCOCORTICOID", "MON-Z-FRACTURE", "MON-NORMAL", "LIFESTYLE", "MON-OVERDUE",
-    "MON-CAROC",
+    "WORKUP-LOW-Z", "WORKUP-Z-FRACTURE", "VFA-INDICATED", "VFA-ISCD-2019", "MON-TREATED",
+    "MON-UNTREATED", "MON-GLUCOCORTICOID", "MON-Z-FRACTURE", "MON-NORMAL", "LIFESTYLE",
+    "GC-RISK-REVIEW", "MON-OVERDUE", "MON-CAROC",
     "HX-SAME-DAY", "HX-FRACTURE-PERSISTS", "HX-OSTEOPOROSIS-PERSISTS", "HX-CENTRAL-SITE",
 ]
 #: Decided elsewhere: at report time, by the serial step, by the history stage.
-NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", *(rule.id for rule in serial.RULES),
+NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", "TSCORE-FROM-BMD", *(rule.id for rule in serial.RULES),
                         "HX-SAME-DAY", "HX-FRACTURE-PERSISTS", "HX-OSTEOPOROSIS-PERSISTS",
                         "HX-CENTRAL-SITE"}
 
@@ -93,7 +95,8 @@ def test_what_input_formats_cannot_tell_sits_beside_the_rules_it_changes() -> No
     never fires; likewise FRAX, the risk-factor questionnaire and menopausal status."""
     limited = {rule.id: rule.input_limits for rule in RULES if rule.input_limits}
     assert set(limited) == {"CHG-LOSS", "TX-ON-TREATMENT", "MON-TREATED", "RF-FRAGILITY-FX",
-                            "TX-FRAX-MISSING", "BHOF-FRAX-MISSING", "MENO-ASSUMED"}
+                            "TX-FRAX-MISSING", "BHOF-FRAX-MISSING", "MENO-ASSUMED",
+                            "TSCORE-FROM-BMD"}
     loss = limited["CHG-LOSS"]
     assert "APEX" in loss and "on_treatment" in loss and "unless a registry joins" in loss
     assert "never LOSS_ON_TREATMENT (high)" in loss

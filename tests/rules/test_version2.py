@@ -176,18 +176,25 @@ def test_sites_as_text_are_read_as_codes(bhof) -> None:
     assert row["treatment"] == "recommended"
 
 
-# --- monitoring: MON-GLUCOCORTICOID, the earlier date wins -------------------------------
+# --- monitoring: MON-GLUCOCORTICOID (GC-LONG-TERM), the earlier date wins ---------------
 
 GC = {"glucocorticoid_mg_day": 7.5, "glucocorticoid_months": 3.0}
+#: GC-LONG-TERM's limits (ACR 2022), below RF-GLUCOCORTICOID's.
+LONG_TERM = {"glucocorticoid_mg_day": 2.5, "glucocorticoid_months": 3.0}
 
 
 @pytest.mark.parametrize(
     ("fields", "due", "mon"),
     [
         ({**GC, "femoral_neck_t": -0.5}, IN_24, ["MON-GLUCOCORTICOID"]),  # normal BMD
-        ({"glucocorticoid_mg_day": 7.4, "glucocorticoid_months": 3.0, "femoral_neck_t": -0.5},
+        ({**LONG_TERM, "femoral_neck_t": -0.5}, IN_24, ["MON-GLUCOCORTICOID"]),
+        ({"glucocorticoid_mg_day": 2.4, "glucocorticoid_months": 3.0, "femoral_neck_t": -0.5},
          None, ["MON-NORMAL"]),
-        ({**GC, "femoral_neck_t": -0.5, "on_treatment": True}, IN_12, ["MON-TREATED"]),
+        ({"glucocorticoid_mg_day": 2.5, "glucocorticoid_months": 2.9, "femoral_neck_t": -0.5},
+         None, ["MON-NORMAL"]),
+        # every MON line that gives a date is a reason; the treated 12 months win
+        ({**GC, "femoral_neck_t": -0.5, "on_treatment": True}, IN_12,
+         ["MON-TREATED", "MON-GLUCOCORTICOID"]),
         ({**GC}, IN_24, ["MON-UNTREATED", "MON-GLUCOCORTICOID"]),  # same date: both lines
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
@@ -224,3 +225,22 @@ def test_unrecognised_input_lists_every_format_and_why(tmp_path: Path) -> None:
     assert "canonical_csv: file name does not end in .csv" in problem
     assert "hologic_apex: not an APEX export folder" in problem
     assert "ge_lunar_dicom: not a DICOM file" in problem
+
+
+def test_a_lunar_bmd_without_a_t_score_gets_none_from_the_hologic_reference(
+    tmp_path: Path,
+) -> None:
+    """TSCORE-FROM-BMD: the shipped reference is Hologic's; a Lunar BMD is not on its
+    scale, so an export without T- or Z-scores is quarantined naming each site."""
+    ds = lunar_dataset(_exam(spine_t=None), "xml_new", False, 0)
+    ds.ImageComments = re.sub(r"<BMD_[TZ]SCORE>[^<]*</BMD_[TZ]SCORE>", "", ds.ImageComments)
+    path = tmp_path / "no_scores.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    prepared = prepare_input(Input(path, "ge_lunar_dicom"), ReadOptions())
+    assert prepared.error is None and prepared.valid is not None
+    assert prepared.valid.height == 0 and prepared.quarantine is not None
+    quarantined = prepared.quarantine.row(0, named=True)
+    why = ("not computed from the BMD: scanner_manufacturer is another manufacturer (the "
+           "nhanes3 reference applies to Hologic scanners only)")
+    assert quarantined["errors"] == (f"femoral_neck_t: {why}; scores: no site has a T-score "
+                                     f"or a Z-score; total_hip_t: {why}")

@@ -139,3 +139,7 @@ def test_prepared_exams_get_t_scores_from_the_reference(tmp_path: Path) -> None:
     exam = prepared.valid.to_dicts()[0]
     assert (exam["femoral_neck_t"], exam["total_hip_t"], exam["spine_t"]) == (-2.5, 0.0, -2.5)
     assert exam["femoral_neck_z"] is None and exam["spine_z"] is None
+    # TSCORE-FROM-BMD: NHANES scans on Hologic, and the adapter records it
+    assert exam["scanner_manufacturer"] == "Hologic"
+    assert all(exam[f"_t_not_computed_{site}"] is None
+               for site in ("spine", "femoral_neck", "total_hip", "radius_33"))

@@ -103,7 +103,25 @@ def test_hip_side_not_recorded_compares_unverified(
         "exam_id", "prior_exam_id", "pct_change", "significant", "region_verified"
     ).rows() == [("E2", "E1", -10.0, True, False)]
     assert result.flags.select("code", "detail").rows() == [
-        ("LOSS_ON_TREATMENT", "total_hip -10.0% vs previous (LSC 5.0%)")
+        ("LOSS_ON_TREATMENT", "total_hip -10.0% vs previous (region not verified) (LSC 5.0%)")
+    ]
+
+
+def test_loss_detail_marks_only_the_unverified_comparison(default: PrecisionTable) -> None:
+    """CHG-LOSS: the detail says which comparison, and `region not verified` where a hip
+    side was not recorded: here the baseline's, not the previous exam's."""
+    batch = frame(
+        ("E1", "P1", "2020-01-01", "S1", False, "total_hip", 1.0, None),
+        ("E2", "P1", "2021-01-01", "S1", False, "total_hip", 0.96, "left"),
+        ("E3", "P1", "2022-01-01", "S1", False, "total_hip", 0.85, "left"),
+    )
+    result = compare_serial(batch, EMPTY, default)
+    assert sorted(result.changes.filter(exam_id="E3").select(
+        "comparison", "prior_exam_id", "region_verified").rows()) == [
+        ("baseline", "E1", False), ("previous", "E2", True)]
+    assert result.flags.select("exam_id", "code", "detail").rows() == [
+        ("E3", "SIGNIFICANT_BMD_LOSS",
+         "total_hip -11.5% vs previous, -15.0% vs baseline (region not verified) (LSC 5.0%)")
     ]
 
 

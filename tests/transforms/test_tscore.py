@@ -25,7 +25,7 @@ def _exams(**columns: list) -> pl.DataFrame:
     n = len(next(iter(columns.values())))
     base: dict[str, list] = {
         "exam_id": [f"E{i}" for i in range(n)], "sex": ["F"] * n,
-        "scanner_manufacturer": [None] * n,
+        "scanner_manufacturer": ["Hologic"] * n,
     }
     for site in ("spine", "femoral_neck", "total_hip", "radius_33"):
         base[f"{site}_bmd"] = [None] * n
@@ -85,11 +85,41 @@ def test_fill_keeps_reported_scores_replace_sets_them_aside() -> None:
     assert t_score_sources(exams).height == 0  # no policy ran: nothing computed
 
 
-def test_another_manufacturers_bmd_is_left_alone() -> None:
-    exams = _exams(femoral_neck_bmd=[0.738, 0.738, 0.738],
-                   scanner_manufacturer=["GE Lunar", "HOLOGIC", None])
+def test_only_a_recorded_hologic_scanner_gets_a_t_score() -> None:
+    """TSCORE-FROM-BMD: a blank manufacturer is not assumed to be Hologic (a GE Lunar BMD
+    read against the Hologic reference gave wrong T-scores); each site says why not."""
+    exams = _exams(femoral_neck_bmd=[0.738, 0.738, 0.738, None],
+                   scanner_manufacturer=["GE Lunar", "HOLOGIC", None, None])
+    for replace in (False, True):
+        out = apply_t_reference(exams, TScorePolicy(NHANES3, replace=replace))
+        assert out["femoral_neck_t"].to_list() == [None, -1.0, None, None]
+        assert out["_t_reference_femoral_neck"].to_list() == [None, "nhanes3", None, None]
+        assert out["_t_not_computed_femoral_neck"].to_list() == [
+            "scanner_manufacturer is another manufacturer (the nhanes3 reference applies to "
+            "Hologic scanners only)",
+            None,
+            "scanner_manufacturer is not recorded (the nhanes3 reference applies to Hologic "
+            "scanners only)",
+            None,  # no BMD: nothing to compute
+        ]
+        assert out["_t_not_computed_total_hip"].null_count() == 4
+
+
+def test_a_site_the_reference_does_not_cover_says_so() -> None:
+    exams = _exams(radius_33_bmd=[0.6, 0.6], radius_33_t=[None, -1.4])
+    out = apply_t_reference(exams, TScorePolicy(NHANES3))
+    assert out["radius_33_t"].to_list() == [None, -1.4]
+    assert out["_t_not_computed_radius_33"].to_list() == [
+        "the nhanes3 reference has no values for this site", None]
+
+
+def test_a_reported_t_score_of_another_manufacturer_is_kept() -> None:
+    exams = _exams(femoral_neck_bmd=[0.738], femoral_neck_t=[-0.7],
+                   scanner_manufacturer=["GE Lunar"])
     out = apply_t_reference(exams, TScorePolicy(NHANES3, replace=True))
-    assert out["femoral_neck_t"].to_list() == [None, -1.0, -1.0]
+    assert out["femoral_neck_t"].to_list() == [-0.7]
+    assert out["_t_not_computed_femoral_neck"].to_list() == [None]
+    assert t_score_sources(out).height == 0
 
 
 @settings(deadline=None)  # timing is the benchmark's job: a busy machine must not fail this
@@ -111,5 +141,11 @@ def test_reference_errors_name_the_problem(tmp_path: Path) -> None:
     own.write_text('name = "own"\n[[site]]\nsite = "radius_33"\nsex = "F"\nmean = 0.7\n'
                    'sd = 0.05\npopulation = "p"\nsource = "s"\n')
     ref = load_reference(str(own))
-    out = apply_t_reference(_exams(radius_33_bmd=[0.6], sex=["F"]), TScorePolicy(ref))
-    assert out["radius_33_t"].to_list() == [-2.0]
+    out = apply_t_reference(_exams(radius_33_bmd=[0.6, 0.6], sex=["F", "F"],
+                                   scanner_manufacturer=["GE Lunar", None]),
+                            TScorePolicy(ref))
+    # no calibration: any recorded manufacturer, never a blank one
+    assert out["radius_33_t"].to_list() == [-2.0, None]
+    assert out["_t_not_computed_radius_33"].to_list() == [
+        None, "scanner_manufacturer is not recorded (the own reference needs a recorded "
+        "scanner manufacturer)"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.rules.declare import ISCD, SPEC, WHO, Rule
-from transforms.rules.names import fired
+from transforms.rules.names import MIN_T, fired, fired_col
 from transforms.rules.ruleset import Ruleset
 
 RULES: tuple[Rule, ...] = (
@@ -45,7 +45,22 @@ RULES: tuple[Rule, ...] = (
                       "(a MENOPAUSE_YEAR up to the exam year): their other adult women are "
                       "classified by this rule's assumed status."),
     ),
+    Rule(
+        "MENO-UNKNOWN-LOW-BMD", "basis",
+        "Woman aged meno_unknown_low_bmd_from_age to below meno_unknown_low_bmd_below_age "
+        "(40-49) whose menopausal status is missing or unknown (as MENO-ASSUMED), with a "
+        "valid site (section 2) whose T-score, rounded to 6 decimals, is <= "
+        "osteoporosis_t: flag MENOPAUSE_UNKNOWN_LOW_BMD (warning: on the WHO basis this "
+        "would read as osteoporosis; confirm the status). Fires on whichever basis the "
+        "assumed status chose; it changes no decision.",
+        ("basis.meno_unknown_low_bmd_from_age", "basis.meno_unknown_low_bmd_below_age",
+         "diagnosis.osteoporosis_t"), SPEC,
+    ),
 )
+
+#: Decimals a T-score is compared with a cut-off on (clinical-rules.md section 2): a
+#: computed -2.4999999999999996 counts as the cut -2.5.
+CUT_DECIMALS = 6
 
 #: Menopausal status values the contract knows; anything else (or null) is "unknown".
 KNOWN_STATUS = ["pre", "peri", "post"]
@@ -71,3 +86,19 @@ def basis_stage(ruleset: Ruleset) -> list[pl.Expr]:
         (~adult).alias(fired("BASIS-PEDIATRIC")),
         (woman & adult & ~known).alias(fired("MENO-ASSUMED")),
     ]
+
+
+def low_bmd_stage(ruleset: Ruleset) -> list[pl.Expr]:
+    """MENO-UNKNOWN-LOW-BMD, once the lowest valid T-score is known (`sites.lowest_stage`).
+
+    The status decides the basis, so a woman in her forties whose status was not recorded
+    is assumed premenopausal and judged by Z; a T-score in the osteoporosis range then
+    reaches no list unless someone confirms the status.
+    """
+    b = ruleset.basis
+    age = pl.col("age_years")
+    in_band = (age >= b.meno_unknown_low_bmd_from_age) & (
+        age < b.meno_unknown_low_bmd_below_age)
+    low = pl.col(MIN_T).round(CUT_DECIMALS) <= ruleset.diagnosis.osteoporosis_t
+    fires = fired_col("MENO-ASSUMED") & in_band & low
+    return [fires.fill_null(False).alias(fired("MENO-UNKNOWN-LOW-BMD"))]

@@ -14,7 +14,7 @@ import textwrap
 
 import polars as pl
 
-from transforms import serial
+from transforms import serial, tscore
 from transforms.precision import LSC_FACTOR, load_precision
 from transforms.rules import (
     basis,
@@ -38,6 +38,7 @@ RULES: tuple[Rule, ...] = (
     *basis.RULES,
     *sites.RULES,
     *diagnosis.RULES,
+    *tscore.RULES,
     *risk.RULES,
     *frax_adjust.RULES,
     *treatment_lines.RULES,

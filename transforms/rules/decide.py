@@ -29,6 +29,7 @@ from transforms.rules import (
 from transforms.rules.flags import build_flags
 from transforms.rules.patient_order import restore_order
 from transforms.rules.ruleset import Ruleset
+from transforms.tscore import REFERENCE_SITES, not_computed_again, not_computed_column
 
 #: The assessments frame's columns, in order (registry contract section 3, plus
 #: diagnostic_z_score: the lowest valid Z-score).
@@ -66,17 +67,21 @@ class Decisions:
     flags: pl.DataFrame
 
 
-#: Columns the rules read beyond the canonical ones' types: an absent column means "not
-#: recorded" (typed nulls, which never fire). prior_fracture_sites: the distinct site
-#: codes of prior fragility fractures. (The history stage adds the columns the treatment
-#: lines read from a patient's other exams: `transforms.rules.history.OUTPUT_COLUMNS`.)
-EXTRA_INPUTS: dict[str, pl.DataType] = {"prior_fracture_sites": pl.List(pl.String)}
+#: Columns the rules read beyond the canonical ones: an absent column means "not
+#: recorded" (prior_fracture_sites: the distinct site codes of prior fragility fractures,
+#: null when not recorded), except the T-score step's `_t_not_computed_<site>`, worked
+#: out again where the exams come from the registry (`tscore.not_computed_again`).
+EXTRA_INPUTS: dict[str, pl.DataType] = {
+    "prior_fracture_sites": pl.List(pl.String),
+    **{not_computed_column(site): pl.String for site in REFERENCE_SITES},
+}
 
 
 def _input(exams: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
-    """A column as the rules read it; absent: typed nulls (never fire)."""
+    """A column as the rules read it; absent: typed nulls (never fire), or worked out."""
     if name not in exams.columns:
-        return pl.lit(None, dtype=dtype).alias(name)
+        again = not_computed_again(exams.columns, name)
+        return pl.lit(None, dtype=dtype).alias(name) if again is None else again
     if dtype == pl.List(pl.String) and exams.schema[name] == pl.String:
         # `;`-separated codes as written in the export (validated upstream)
         return pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars()).alias(name)
@@ -98,7 +103,7 @@ def decided_frame(exams: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         history.history_stage(rows, ruleset)
         .with_columns(*basis.basis_stage(ruleset))  # again: on the visit's age and status
         .with_columns(sites.lowest_stage())
-        .with_columns(sites.site_stage())
+        .with_columns(*sites.site_stage(), *basis.low_bmd_stage(ruleset))
         .with_columns(diagnosis.assessed_stage())
         .with_columns(*diagnosis.diagnosis_stage(ruleset), *risk.features_stage(ruleset))
         .with_columns(*risk.age_stage(ruleset), *treatment.seen_stage(ruleset),

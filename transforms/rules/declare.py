@@ -19,6 +19,7 @@ ISCD = "ISCD Adult Official Positions 2019/2023"
 WHO = "WHO 1994"
 BHOF = "BHOF Clinician's Guide 2022"
 FRAX = "FRAX"
+ACR_GIOP = "ACR 2022 glucocorticoid-induced osteoporosis guideline"
 SPEC = "clinical-rules.md"
 AACE = "AACE/ACE 2020; Endocrine Society 2020"
 CAROC_SOURCE = "Papaioannou et al., CMAJ 2010; Leslie et al. 2010 (CAROC)"
@@ -42,6 +43,7 @@ NO_FRAX = (
 
 RULES_ENGINE = "transforms.rules"
 SERIAL_STEP = "serial-exam monitoring step"
+READING_STEP = "reading step (T-scores from BMD, before validation)"
 REPORT_VIEWS = "report views"
 
 

@@ -15,13 +15,16 @@ from transforms.rules.names import NO_SITE, fired_col, tx_category
 from transforms.rules.risk import missing_detail, missing_mask
 from transforms.rules.ruleset import Ruleset
 from transforms.rules.treatment import no_indication_on_treatment
+from transforms.tscore import REFERENCE_SITES, not_computed_column
 
 FLAG_COLUMNS: tuple[str, ...] = tuple(FLAG_SCHEMA)
 #: Flag codes in the order the flags frame groups them, with their severity.
 FLAG_SEVERITY: dict[str, Severity] = {
     "MENOPAUSE_ASSUMED": Severity.INFO,
+    "MENOPAUSE_UNKNOWN_LOW_BMD": Severity.WARNING,
     "PEDIATRIC_NOT_ASSESSED": Severity.INFO,
     "SPINE_TOO_FEW_VERTEBRAE": Severity.WARNING,
+    "T_SCORE_NOT_COMPUTED": Severity.INFO,
     "NO_DIAGNOSTIC_SITE": Severity.WARNING,
     "VERTEBRAL_FX_NORMAL_BMD": Severity.WARNING,
     "FRACTURE_SITE_UNKNOWN": Severity.INFO,
@@ -30,6 +33,7 @@ FLAG_SEVERITY: dict[str, Severity] = {
     "VERY_HIGH_RISK": Severity.HIGH,
     "SAME_DAY_EXAMS": Severity.INFO,
     "FRACTURE_HISTORY_CONFLICT": Severity.WARNING,
+    "GLUCOCORTICOID_RISK_REVIEW": Severity.WARNING,
     "RISK_FACTORS_INCOMPLETE": Severity.INFO,
 }
 _MISSING = "_missing"
@@ -73,11 +77,35 @@ def flag_details(ruleset: Ruleset) -> dict[str, str]:
             "fragility or radiographic vertebral fracture on the Z-score basis: refer for "
             "specialist assessment"
         ),
+        "MENOPAUSE_UNKNOWN_LOW_BMD": (
+            "menopausal status not recorded and a valid site with T <= "
+            f"{ruleset.diagnosis.osteoporosis_t:g}: on the WHO basis this would read as "
+            "osteoporosis; confirm the status"
+        ),
+        "GLUCOCORTICOID_RISK_REVIEW": (
+            f"long-term glucocorticoids (>= {ruleset.risk.long_term_glucocorticoid_mg_day:g} "
+            f"mg/day for >= {ruleset.risk.long_term_glucocorticoid_months:g} months) on the "
+            "Z-score basis: ACR 2022 assesses fracture risk from age "
+            f"{ruleset.risk.glucocorticoid_review_age:g}, which the Z basis does not"
+        ),
         "SAME_DAY_EXAMS": "judged with the other exams of the same day",
         "FRACTURE_HISTORY_CONFLICT": (
             "recorded no after an earlier fracture; the fracture still counts"
         ),
     }
+
+
+def not_computed_detail() -> pl.Expr:
+    """T_SCORE_NOT_COMPUTED's detail: each site whose BMD got no T-score, and why (the
+    reading step's `_t_not_computed_<site>`); null where every BMD got one."""
+    parts = [
+        pl.when(pl.col(not_computed_column(site)).is_not_null())
+        .then(pl.lit(f"{site}: T-score not computed from the BMD: ")
+              + pl.col(not_computed_column(site)))
+        for site in REFERENCE_SITES
+    ]
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
 
 
 def _flag(frame: pl.LazyFrame, mask: pl.Expr, code: str, detail: pl.Expr,
@@ -103,10 +131,14 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
         _flag(frame, fired_col("MENO-ASSUMED"), "MENOPAUSE_ASSUMED",
               meno.then(pl.lit(text["MENOPAUSE_ASSUMED_POST"]))
               .otherwise(pl.lit(text["MENOPAUSE_ASSUMED_PRE"])), label),
+        _flag(frame, fired_col("MENO-UNKNOWN-LOW-BMD"), "MENOPAUSE_UNKNOWN_LOW_BMD",
+              pl.lit(text["MENOPAUSE_UNKNOWN_LOW_BMD"]), label),
         _flag(frame, fired_col("BASIS-PEDIATRIC"), "PEDIATRIC_NOT_ASSESSED",
               pl.lit(text["PEDIATRIC_NOT_ASSESSED"]), label),
         _flag(frame, fired_col("SITE-SPINE-MIN2"), "SPINE_TOO_FEW_VERTEBRAE",
               pl.lit(text["SPINE_TOO_FEW_VERTEBRAE"]), label),
+        _flag(frame, not_computed_detail().is_not_null(), "T_SCORE_NOT_COMPUTED",
+              not_computed_detail(), label),
         _flag(frame, pl.col(NO_SITE), "NO_DIAGNOSTIC_SITE",
               no_site.then(pl.lit(text["NO_DIAGNOSTIC_SITE_T"]))
               .otherwise(pl.lit(text["NO_DIAGNOSTIC_SITE_Z"])), label),
@@ -120,6 +152,7 @@ def build_flags(decided: pl.DataFrame, ruleset: Ruleset) -> pl.DataFrame:
                 ("FRACTURE_ON_Z_BASIS", fired_col("WORKUP-Z-FRACTURE")),
                 ("SAME_DAY_EXAMS", pl.col("hx_same_day").fill_null(False)),
                 ("FRACTURE_HISTORY_CONFLICT", pl.col("hx_fracture_conflict").fill_null(False)),
+                ("GLUCOCORTICOID_RISK_REVIEW", fired_col("GC-RISK-REVIEW")),
             )
         ),
         _flag(frame, very_high_risk.any_line(), "VERY_HIGH_RISK", very_high_risk.detail(),

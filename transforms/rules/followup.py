@@ -1,14 +1,16 @@
 """Outputs beside the treatment (clinical-rules.md section 6): secondary-cause workup,
-VFA, next DXA date and the LIFESTYLE rule."""
+VFA, next DXA date, the LIFESTYLE rule and the glucocorticoid risk review."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from transforms.rules.basis import CUT_DECIMALS
 from transforms.rules.caroc import due_dates as caroc_due_dates
 from transforms.rules.caroc import monitoring as caroc_monitoring
 from transforms.rules.cuts import at_cut
 from transforms.rules.declare import (
+    ACR_GIOP,
     ARTICLE,
     ISCD,
     NO_ON_TREATMENT,
@@ -18,7 +20,7 @@ from transforms.rules.declare import (
     Rule,
 )
 from transforms.rules.lists import labels
-from transforms.rules.names import LEVEL, MIN_Z, fired, fired_col
+from transforms.rules.names import LEVEL, MIN_T, MIN_Z, WHO_OK, fired, fired_col
 from transforms.rules.ruleset import ON_TREATMENT, Ruleset
 from transforms.rules.treatment import LEVEL_CODES, code
 
@@ -46,6 +48,17 @@ RULES: tuple[Rule, ...] = (
         "height-loss or glucocorticoid criteria.",
     ),
     Rule(
+        "VFA-ISCD-2019", "output",
+        "vfa_recommended: on the WHO basis (a diagnostic T-score found), a valid site with "
+        "T < t_score_below (rounded to 6 decimals) and any of: a woman aged >= women_age, "
+        "a man aged >= men_age (any sex other than F follows the men's age), height loss "
+        "> height_loss_cm, glucocorticoid >= glucocorticoid_mg_day mg/day for >= "
+        "glucocorticoid_months months, or a vertebral fracture listed in "
+        "prior_fracture_sites while vertebral_fracture (radiographic) is not recorded.",
+        ("vfa.t_score_below", "vfa.women_age", "vfa.men_age", "risk.height_loss_cm",
+         "vfa.glucocorticoid_mg_day", "vfa.glucocorticoid_months"), ISCD,
+    ),
+    Rule(
         "MON-TREATED", "monitoring",
         "next_dxa_due = exam date + treated_months when on_treatment is true or treatment "
         "is recommended (any basis). Months are calendar months (end of month clamps). "
@@ -65,10 +78,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "MON-GLUCOCORTICOID", "monitoring",
-        "RF-GLUCOCORTICOID fired, on any basis, and no line above gives an earlier date: "
-        "exam date + glucocorticoid_months, also at normal BMD (long-term glucocorticoids "
-        "keep bone loss going).",
-        ("monitoring.glucocorticoid_months",), SPEC,
+        "GC-LONG-TERM fired, on any basis: exam date + glucocorticoid_months, also at "
+        "normal BMD (long-term glucocorticoids keep bone loss going). Like every MON line "
+        "that gives a date it adds its ID to reasons, also where another line's earlier "
+        "date wins.",
+        ("monitoring.glucocorticoid_months",), f"{SPEC}; {ACR_GIOP}",
     ),
     Rule(
         "MON-Z-FRACTURE", "monitoring",
@@ -84,11 +98,20 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "LIFESTYLE", "output",
-        "Osteopenia or osteoporosis, or treatment recommended, consider or on_treatment: "
+        "For osteopenia and osteoporosis, for any exam whose treatment is recommended, "
+        "consider or on_treatment, and for GC-LONG-TERM at any BMD and on any basis: "
         "weight_bearing_exercise, fall_prevention, calcium_1000_1200mg, "
-        "vitamin_d_800_1000iu; plus smoking_cessation when RF-SMOKING fired and "
-        "alcohol_reduction when RF-ALCOHOL fired. Otherwise an empty list.",
-        (), ARTICLE,
+        "vitamin_d_800_1000iu; plus smoking_cessation for smokers (RF-SMOKING) and "
+        "alcohol_reduction for RF-ALCOHOL. Otherwise an empty list.",
+        (), f"{ARTICLE}; {ACR_GIOP}",
+    ),
+    Rule(
+        "GC-RISK-REVIEW", "output",
+        "On the Z basis (BASIS-ISCD-Z, also where no Z-score was found), age >= "
+        "glucocorticoid_review_age and GC-LONG-TERM: flag GLUCOCORTICOID_RISK_REVIEW "
+        "(warning: ACR 2022 assesses fracture risk from age 40 on long-term "
+        "glucocorticoids, which the Z basis does not).",
+        ("risk.glucocorticoid_review_age",), ACR_GIOP,
     ),
     Rule(
         "MON-OVERDUE", "monitoring",
@@ -113,7 +136,7 @@ LIFESTYLE_LEVELS: tuple[str, ...] = ("recommended", "consider", ON_TREATMENT)
 
 
 def followup_stage(ruleset: Ruleset) -> list[pl.Expr]:
-    """Fired columns of WORKUP-*, VFA-INDICATED, MON-TREATED and LIFESTYLE."""
+    """Fired columns of WORKUP-*, VFA-*, MON-TREATED, LIFESTYLE and GC-RISK-REVIEW."""
     vfa = (
         (pl.col("height_loss_cm") > ruleset.risk.height_loss_cm).fill_null(False)
         | pl.col("kyphosis").fill_null(False)
@@ -124,17 +147,43 @@ def followup_stage(ruleset: Ruleset) -> list[pl.Expr]:
     z_fracture = fired_col("BASIS-ISCD-Z") & (
         fired_col("RF-FRAGILITY-FX") | fired_col("RF-VERTEBRAL-FX"))
     active = level.is_in([LEVEL_CODES.index(x) for x in LIFESTYLE_LEVELS])
+    review = fired_col("BASIS-ISCD-Z") & fired_col("GC-LONG-TERM") & (
+        pl.col("age_years") >= ruleset.risk.glucocorticoid_review_age)
     return [
         (at_cut(pl.col(MIN_Z)) <= ruleset.diagnosis.z_threshold).fill_null(False).alias(
             fired("WORKUP-LOW-Z")
         ),
         z_fracture.alias(fired("WORKUP-Z-FRACTURE")),
         vfa.alias(fired("VFA-INDICATED")),
+        vfa_iscd(ruleset).alias(fired("VFA-ISCD-2019")),
         treated.alias(fired("MON-TREATED")),
-        (fired_col("WHO-OSTEOPENIA") | fired_col("WHO-OSTEOPOROSIS") | active).alias(
-            fired("LIFESTYLE")
-        ),
+        (fired_col("WHO-OSTEOPENIA") | fired_col("WHO-OSTEOPOROSIS") | active
+         | fired_col("GC-LONG-TERM")).alias(fired("LIFESTYLE")),
+        review.fill_null(False).alias(fired("GC-RISK-REVIEW")),
     ]
+
+
+def vfa_iscd(ruleset: Ruleset) -> pl.Expr:
+    """VFA-ISCD-2019: a T below the cut on the WHO basis and one ISCD 2019 criterion.
+
+    The glucocorticoid criterion is ISCD's 5 mg/day, between GC-LONG-TERM's 2.5 and
+    RF-GLUCOCORTICOID's 7.5, so it has its own thresholds. A listed vertebral fracture
+    counts only while the radiographic answer is blank: VFA is how it gets confirmed.
+    """
+    v = ruleset.vfa
+    age = pl.col("age_years")
+    woman = pl.col("sex") == "F"
+    listed = pl.col("prior_fracture_sites").list.contains("vertebral")
+    criteria = [
+        woman & (age >= v.women_age),
+        ~woman & (age >= v.men_age),
+        pl.col("height_loss_cm") > ruleset.risk.height_loss_cm,
+        (pl.col("glucocorticoid_mg_day") >= v.glucocorticoid_mg_day)
+        & (pl.col("glucocorticoid_months") >= v.glucocorticoid_months),
+        listed & pl.col("vertebral_fracture").is_null(),
+    ]
+    low = pl.col(WHO_OK) & (pl.col(MIN_T).round(CUT_DECIMALS) < v.t_score_below)
+    return (low & pl.any_horizontal(c.fill_null(False) for c in criteria)).fill_null(False)
 
 
 def monitoring_stage(ruleset: Ruleset) -> list[pl.Expr]:
@@ -146,14 +195,9 @@ def monitoring_stage(ruleset: Ruleset) -> list[pl.Expr]:
     if m.untreated_months is None:
         untreated = pl.lit(False)
     caroc = caroc_monitoring(ruleset)
-    glucocorticoid = fired_col("RF-GLUCOCORTICOID")
-    if m.glucocorticoid_months is None:
-        glucocorticoid = pl.lit(False)
-    else:  # only when no line above gives an earlier date
-        for above, months in ((fired_col("MON-TREATED"), m.treated_months),
-                              (untreated, m.untreated_months)):
-            if months is not None and months < m.glucocorticoid_months:
-                glucocorticoid = glucocorticoid & ~above
+    # every MON line that gives a date adds its ID (section 6): no "only when earlier"
+    glucocorticoid = fired_col("GC-LONG-TERM") if m.glucocorticoid_months is not None else (
+        pl.lit(False))
     z_fracture = fired_col("WORKUP-Z-FRACTURE") if m.z_fracture_months is not None else (
         pl.lit(False))
     other = fired_col("MON-TREATED") | untreated | glucocorticoid | z_fracture | caroc
@@ -191,7 +235,7 @@ def outputs_stage(ruleset: Ruleset) -> list[pl.Expr]:
     return [
         (fired_col("WORKUP-LOW-Z") | fired_col("WORKUP-Z-FRACTURE")).alias(
             "secondary_cause_workup"),
-        fired_col("VFA-INDICATED").alias("vfa_recommended"),
+        (fired_col("VFA-INDICATED") | fired_col("VFA-ISCD-2019")).alias("vfa_recommended"),
         due.cast(pl.Date).alias("next_dxa_due"),
     ]
 

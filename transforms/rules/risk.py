@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.rules.declare import ARTICLE, FRAX, Rule, ids
+from transforms.rules.declare import ACR_GIOP, ARTICLE, FRAX, Rule, ids
 from transforms.rules.names import fired, fired_col
 from transforms.rules.ruleset import Ruleset
 
-RULES: tuple[Rule, ...] = (
+FEATURES: tuple[Rule, ...] = (
     Rule(
         "RF-FRAGILITY-FX", "risk",
         "Prior fragility fracture recorded as true. Every RF rule: an input that was not "
@@ -74,8 +74,20 @@ RULES: tuple[Rule, ...] = (
         ("risk.age_plus",), ARTICLE,
     ),
 )
+#: Not a feature (never counted in risk_factor_count): the long-term use that
+#: MON-GLUCOCORTICOID, LIFESTYLE and GC-RISK-REVIEW read, at a dose below RF-GLUCOCORTICOID's.
+GC_LONG_TERM = Rule(
+    "GC-LONG-TERM", "risk",
+    "Not a high-risk feature: glucocorticoid dose >= long_term_glucocorticoid_mg_day mg "
+    "prednisone-equivalent per day for >= long_term_glucocorticoid_months months (both "
+    "recorded), the ACR 2022 definition of long-term use. Read by MON-GLUCOCORTICOID, "
+    "LIFESTYLE and GC-RISK-REVIEW on any basis; not counted in risk_factor_count.",
+    ("risk.long_term_glucocorticoid_mg_day", "risk.long_term_glucocorticoid_months"),
+    ACR_GIOP,
+)
+RULES: tuple[Rule, ...] = (*FEATURES, GC_LONG_TERM)
 #: RF-* rule IDs in catalog order (RF-AGE65-PLUS last: it depends on the others).
-RF_IDS: tuple[str, ...] = ids(RULES)
+RF_IDS: tuple[str, ...] = ids(FEATURES)
 #: Risk inputs in the order RISK_FACTORS_INCOMPLETE lists them.
 RISK_INPUTS: tuple[str, ...] = (
     "prior_fragility_fracture",
@@ -107,7 +119,16 @@ def features_stage(ruleset: Ruleset) -> list[pl.Expr]:
         "RF-SMOKING": c("current_smoker"),
         "RF-ALCOHOL": c("alcohol_units_day") >= r.alcohol_units_day,
     }
+    rules["GC-LONG-TERM"] = long_term_glucocorticoid(ruleset)
     return [expr.fill_null(False).alias(fired(rule)) for rule, expr in rules.items()]
+
+
+def long_term_glucocorticoid(ruleset: Ruleset) -> pl.Expr:
+    """GC-LONG-TERM: dose and duration both recorded and at or above the ACR limits (null
+    where either is not recorded, like every risk input)."""
+    r = ruleset.risk
+    return (pl.col("glucocorticoid_mg_day") >= r.long_term_glucocorticoid_mg_day) & (
+        pl.col("glucocorticoid_months") >= r.long_term_glucocorticoid_months)
 
 
 def age_stage(ruleset: Ruleset) -> list[pl.Expr]:

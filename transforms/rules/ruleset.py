@@ -39,6 +39,7 @@ TREATMENT_LEVELS: tuple[str, ...] = (
     "not_indicated",
 )
 WHO_CATEGORIES: tuple[str, ...] = ("osteoporosis", "osteopenia", "normal")
+
 Level = Literal["recommended", "consider", "needs_risk_assessment", "not_indicated"]
 #: The treatment of a patient already on therapy (TX-ON-TREATMENT), on the WHO basis.
 ON_TREATMENT = "on_treatment"
@@ -69,6 +70,19 @@ class Basis(_Section):
     adult_age: _number(*_AGE)
     men_who_age: _number(*_AGE)
     menopause_assumed_age: _number(*_AGE)
+    # MENO-UNKNOWN-LOW-BMD: a woman "aged 40-49" is from_age <= age < below_age, so that
+    # an age with a fraction (49.5) still counts as 49.
+    meno_unknown_low_bmd_from_age: _number(*_AGE)
+    meno_unknown_low_bmd_below_age: _number(*_AGE)
+
+    @model_validator(mode="after")
+    def _age_band(self) -> Basis:
+        if not self.meno_unknown_low_bmd_from_age < self.meno_unknown_low_bmd_below_age:
+            raise CrossFieldError(
+                "basis.meno_unknown_low_bmd_below_age",
+                "must be greater than basis.meno_unknown_low_bmd_from_age "
+                "(MENO-UNKNOWN-LOW-BMD could never fire)")
+        return self
 
 
 class Diagnosis(_Section):
@@ -95,6 +109,11 @@ class Risk(_Section):
     bmi: _number(0, 100)
     alcohol_units_day: _number(0, 100)
     age_plus: _number(*_AGE)
+    # GC-LONG-TERM (not a feature): the ACR 2022 long-term use that MON-GLUCOCORTICOID,
+    # LIFESTYLE and GC-RISK-REVIEW read; GC-RISK-REVIEW from review age on the Z basis.
+    long_term_glucocorticoid_mg_day: _positive(1000)
+    long_term_glucocorticoid_months: _positive(1200)
+    glucocorticoid_review_age: _number(*_AGE)
 
 
 class Line(_Section):
@@ -160,6 +179,17 @@ class Monitoring(_Section):
     normal_months: _whole(1, 1200, off=True)
 
 
+class Vfa(_Section):
+    """VFA-ISCD-2019 (section 6): on the WHO basis, a valid T below `t_score_below` and an
+    age, height-loss (risk.height_loss_cm) or glucocorticoid criterion."""
+
+    t_score_below: _number(*_T)
+    women_age: _number(*_AGE)
+    men_age: _number(*_AGE)
+    glucocorticoid_mg_day: _positive(1000)
+    glucocorticoid_months: _positive(1200)
+
+
 class RulesetFile(_Section):
     """What a ruleset file holds, validated; the cross-field checks run once all keys pass."""
 
@@ -175,6 +205,7 @@ class RulesetFile(_Section):
     risk: Risk
     treatment: Treatment
     monitoring: Monitoring
+    vfa: Vfa
     frax_adjustment: FraxAdjustment
     very_high_risk: VeryHighRisk
     caroc: Caroc
