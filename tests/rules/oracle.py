@@ -152,7 +152,7 @@ CATALOG_ORDER = (
     "BASIS-WHO", "BASIS-ISCD-Z", "BASIS-PEDIATRIC", "MENO-ASSUMED", "MENO-UNKNOWN-LOW-BMD",
     "SITE-LOWEST", "SITE-RADIUS", "SITE-SPINE-MIN2",
     "WHO-OSTEOPOROSIS", "WHO-OSTEOPENIA", "WHO-NORMAL", "Z-BELOW", "Z-WITHIN",
-    *RF_ORDER,
+    *RF_ORDER, "GC-LONG-TERM",
     "FRAX-ADJ-GLUCOCORTICOID", "FRAX-ADJ-SPINE-OFFSET",
     *(line for spec in SPEC.values() for line, _, _ in spec["lines"]),
     "TX-ON-TREATMENT",
@@ -423,21 +423,26 @@ def decide_patient(
         rows = [filled[i][0] for i in indexes]
         visit = _visit(rows, p)
         decision, flags = _judge(visit, history, p)
-        for k, i in enumerate(indexes):
+        for i in indexes:
             row, not_computed = filled[i]
             out = {"exam_id": row["exam_id"], "ruleset": label, **decision}
             row_flags = list(flags)
-            if visit["too_few"][k]:
+            # the visit's decision, so the visit's rows (SITE-SPINE-MIN2 is in its reasons)
+            if any(visit["too_few"]):
                 row_flags.append((
                     "SPINE_TOO_FEW_VERTEBRAE", "warning",
                     f"lumbar spine result on fewer than {p['spine_min_vertebrae']} vertebrae "
                     "is not used for diagnosis"))
-            for site in not_computed:
+            # One flag per row naming each site; a radius BMD without a T-score too (the
+            # shipped reference has no radius, whatever the manufacturer).
+            radius = row.get("radius_33_bmd") is not None and row.get("radius_33_t") is None
+            if not_computed or radius:
                 maker = row.get("scanner_manufacturer")
                 why = ("scanner manufacturer not recorded" if not maker else
                        f"the reference is for Hologic, not {maker}")
-                row_flags.append(("T_SCORE_NOT_COMPUTED", "info",
-                                  f"{site}: BMD without a T-score not converted ({why})"))
+                sites = [f"{site}: not converted ({why})" for site in not_computed]
+                sites += ["radius_33: no reference values"] if radius else []
+                row_flags.append(("T_SCORE_NOT_COMPUTED", "info", "; ".join(sites)))
             if visit["n"] > 1:
                 row_flags.append(("SAME_DAY_EXAMS", "info",
                                   f"{visit['n']} exams on {day.isoformat()} judged as one visit"))
@@ -572,6 +577,8 @@ def _judge(v: dict[str, Any], h: _History, p: dict[str, Any]
     # --- section 3: features (fracture inputs with history)
     gc = _gc(v, p["glucocorticoid_mg_day"], p)
     gc_long = _gc(v, p["gc_long_term_mg_day"], p)
+    if gc_long:  # not a feature, but a rule that fired: its ID is in `reasons`
+        fired.add("GC-LONG-TERM")
     parent_age = v["parent_hip_fracture_age"]
     checks = {
         "RF-FRAGILITY-FX": fracture,
@@ -805,8 +812,10 @@ def _judge(v: dict[str, Any], h: _History, p: dict[str, Any]
     mon: list[tuple[str, int | None]] = []
     treated = on_treatment or treatment == "recommended"
     if spec["caroc_decides"] and who:
-        # AMBIGUITY: MON-CAROC's own "treated or high" clause stands in for MON-TREATED
-        # on the WHO basis under oc-2010.
+        # MON-CAROC replaces MON-UNTREATED and MON-NORMAL only: a treated exam gets
+        # MON-TREATED's date and MON-CAROC's "treated or high" one (both IDs listed).
+        if treated:
+            mon.append(("MON-TREATED", p["treated_months"]))
         if treated or caroc == "high":
             months_due = p["caroc_high_months"]
         elif caroc == "low":

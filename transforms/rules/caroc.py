@@ -93,12 +93,24 @@ def _female_neck() -> tuple[float, float, str | None]:
     return entry.mean, entry.sd, reference.calibration
 
 
-def neck_t() -> pl.Expr:
-    """The femoral neck T-score CAROC reads (female reference for men too)."""
-    mean, sd, maker = _female_neck()
+#: The visit's lowest femoral neck BMD measured on the reference's manufacturer (a
+#: column of the history stage: a visit may hold rows of two scanners).
+REFERENCE_NECK_BMD = "_reference_neck_bmd"
+
+
+def reference_neck_bmd() -> pl.Expr:
+    """A row's femoral neck BMD where its scanner is the reference's manufacturer (CAROC
+    computes a man's T from it with the female reference), else null."""
+    maker = _female_neck()[2]
     recorded = pl.col("scanner_manufacturer").str.to_lowercase().str.contains(
         (maker or "").lower(), literal=True).fill_null(False)
-    male = pl.when(recorded).then(((pl.col("femoral_neck_bmd") - mean) / sd).round(6))
+    return pl.when(recorded).then(pl.col("femoral_neck_bmd"))
+
+
+def neck_t() -> pl.Expr:
+    """The femoral neck T-score CAROC reads (female reference for men too)."""
+    mean, sd, _ = _female_neck()
+    male = ((pl.col(REFERENCE_NECK_BMD) - mean) / sd).round(6)
     sex = pl.col("sex")
     return pl.when(sex == "F").then(pl.col("femoral_neck_t")).when(sex == "M").then(male)
 
@@ -179,8 +191,8 @@ def caroc_risk() -> pl.Expr:
 MONITORING_RULES: tuple[Rule, ...] = (
     Rule(
         "MON-CAROC", "monitoring",
-        "WHO basis, MON-TREATED did not apply: next_dxa_due = exam date + high_months "
-        "(caroc_risk high), moderate_months (moderate), low_months (low) or "
+        "WHO basis: next_dxa_due = exam date + high_months (treated, as MON-TREATED "
+        "reads it, or caroc_risk high), moderate_months (moderate), low_months (low) or "
         "not_computed_months (null); an interval set to none gives no date (core-2025, "
         "bhof-2022: MON-CAROC never fires). The earlier date of all MON lines wins.",
         ("caroc.high_months", "caroc.moderate_months", "caroc.low_months",
@@ -196,18 +208,29 @@ def _months(ruleset: Ruleset) -> dict[int, int | None]:
             HIGH: c.high_months}
 
 
+def _treated_or_high() -> pl.Expr:
+    """MON-CAROC's 12-month class: "treated or high" (treated: what MON-TREATED reads)."""
+    return fired_col("MON-TREATED") | (pl.col(CAROC) == HIGH)
+
+
 def monitoring(ruleset: Ruleset) -> pl.Expr:
-    """Whether MON-CAROC fires (reads MON-TREATED): its interval for the category is set."""
-    given = [code for code, months in _months(ruleset).items() if months is not None]
+    """Whether MON-CAROC fires: on the WHO basis, its interval for the exam's class is set
+    (a treated exam is in the high class; MON-TREATED gives its own date beside it)."""
+    months = _months(ruleset)
+    given = [code for code, interval in months.items() if interval is not None]
     if not given:
         return pl.lit(False)
-    return pl.col(WHO_OK) & ~fired_col("MON-TREATED") & pl.col(CAROC).is_in(given)
+    treated = fired_col("MON-TREATED") if months[HIGH] is not None else pl.lit(False)
+    return pl.col(WHO_OK) & (treated | pl.col(CAROC).is_in(given))
 
 
 def due_dates(ruleset: Ruleset) -> list[pl.Expr]:
-    """MON-CAROC's date where it fired (null elsewhere), one expression per category."""
+    """MON-CAROC's date where it fired (null elsewhere), one expression per class."""
+    months = _months(ruleset)
+    high = _treated_or_high()
     return [
-        pl.when(fired_col("MON-CAROC") & (pl.col(CAROC) == code))
-        .then(pl.col("exam_date").dt.offset_by(f"{months}mo"))
-        for code, months in _months(ruleset).items() if months is not None
+        pl.when(fired_col("MON-CAROC") & (high if code == HIGH else
+                                          (pl.col(CAROC) == code) & ~high))
+        .then(pl.col("exam_date").dt.offset_by(f"{interval}mo"))
+        for code, interval in months.items() if interval is not None
     ]

@@ -27,6 +27,7 @@ import polars as pl
 
 from schemas.columns import FRACTURE_SITES
 from transforms.rules import patient_order as po
+from transforms.rules.caroc import REFERENCE_NECK_BMD
 from transforms.rules.names import fired, site_ok
 from transforms.rules.ruleset import Ruleset
 from transforms.rules.visits import (
@@ -83,7 +84,8 @@ def _visit_sites() -> list[pl.Expr]:
     radius_ok = pl.col(v("has_radius_33")) & (~pl.col(v("ok_spine")) | ~hip)
     central = pl.any_horizontal(pl.col(v(f"ok_{s}")) for s in CENTRAL_SITES)
     return [radius_ok.alias(v("ok_radius_33")), central.alias(CENTRAL_VISIT),
-            (~central & pl.col(v("has_radius_33"))).alias(FOREARM_ONLY)]
+            # "no exam that day has a valid spine, femoral neck or total hip result"
+            (~central).alias(FOREARM_ONLY)]
 
 
 def _fracture_history() -> list[pl.Expr]:
@@ -120,7 +122,8 @@ def _carried(ruleset: Ruleset) -> list[pl.Expr]:
     """An earlier WHO osteoporosis; the latest earlier central visit's T (forearm-only)."""
     lowest = pl.col(_VISIT_T)
     osteoporosis = pl.col(v("who")) & (lowest.round(6) <= ruleset.diagnosis.osteoporosis_t)
-    carried = po.latest_earlier(lowest, pl.col(CENTRAL_VISIT))
+    # the latest central visit's *diagnostic* T: none where it was not on the WHO basis
+    carried = po.latest_earlier(pl.when(pl.col(v("who"))).then(lowest), pl.col(CENTRAL_VISIT))
     return [po.earlier(osteoporosis).alias(HX_OSTEOPOROSIS),
             pl.when(pl.col(FOREARM_ONLY)).then(carried).alias(HX_CENTRAL_T),
             _fx_on_treatment()]
@@ -145,7 +148,9 @@ def _effective_inputs() -> list[pl.Expr]:
         exprs += [pl.when(pl.col(v(f"ok_{site}"))).then(pl.col(v(f"{site}_{s}")))
                   .alias(f"{site}_{s}") for s in ("t", "z")]
         exprs += [pl.col(v(f"ok_{site}")).alias(site_ok(site))]
-    return [*exprs, pl.col(v("ok_radius_33")).alias(fired("SITE-RADIUS"))]
+    return [*exprs, pl.col(v("ok_radius_33")).alias(fired("SITE-RADIUS")),
+            pl.col(v("spine_min2")).alias(fired("SITE-SPINE-MIN2")),
+            pl.col(v(REFERENCE_NECK_BMD)).alias(REFERENCE_NECK_BMD)]
 
 
 def _said(name: str, value: bool) -> pl.Expr:
@@ -161,10 +166,13 @@ def _history_columns() -> list[pl.Expr]:
     carried_fracture = ((fx & ~_said("prior_fragility_fracture", True))
                         | (vertebral & ~_said("vertebral_fracture", True)) | added_site)
     own_t, central_t = pl.col(_VISIT_T), pl.col(HX_CENTRAL_T)
-    central_lower = (central_t < own_t).fill_null(False) | (
-        central_t.is_not_null() & own_t.is_null())
+    # changed an input where the treatment lines read it: on the WHO basis, against the
+    # visit's own T
+    central_lower = (pl.col(v("who")) & (central_t < own_t)).fill_null(False)
     same_day = pl.col(v("rows")) > 1
-    bits = [same_day, carried_fracture, pl.col(HX_OSTEOPOROSIS), central_lower]
+    # HX-OSTEOPOROSIS-PERSISTS is added once the lines are known (`cap_forearm_followup`):
+    # it changes an input only where the ruleset has a line that reads it
+    bits = [same_day, carried_fracture, pl.lit(False), central_lower]
     return [same_day.alias(HX_SAME_DAY), said_no.alias(HX_FRACTURE_CONFLICT),
             pl.sum_horizontal(b.cast(pl.UInt8) * _BIT[r] for b, r in zip(bits, HX_IDS,
                                                                         strict=True))
@@ -202,7 +210,7 @@ def history_stage(rows: pl.LazyFrame, ruleset: Ruleset) -> pl.LazyFrame:
     # visits are numbered 0, 1, ... in order: each row takes its visit's row (a gather,
     # cheaper than a join of a million rows on the visit number)
     per_row = visits.drop(po.VISIT_NO)[ordered.get_column(po.VISIT_NO)]
-    return ordered.drop(replaced).hstack(per_row).lazy()
+    return ordered.drop(replaced, strict=False).hstack(per_row).lazy()
 
 
 #: A date later than any follow-up, standing for "no date" while carrying one forward.
@@ -210,7 +218,8 @@ _NO_DATE = pl.date(9999, 12, 31)
 
 
 def cap_forearm_followup(frame: pl.DataFrame) -> pl.DataFrame:
-    """HX-CENTRAL-SITE's follow-up, and `history_used` from its bits.
+    """HX-CENTRAL-SITE's follow-up, HX-OSTEOPOROSIS-PERSISTS where a history line read it,
+    and `history_used` from its bits.
 
     A forearm-only visit's `next_dxa_due` is never later than the latest earlier central
     visit's (no date counts as later than any date). It needs the earlier visits'
@@ -221,8 +230,13 @@ def cap_forearm_followup(frame: pl.DataFrame) -> pl.DataFrame:
     central_due = po.latest_earlier_visit(due.fill_null(_NO_DATE), pl.col(CENTRAL_VISIT))
     capped = (pl.col(FOREARM_ONLY) & central_due.is_not_null() & (central_due != _NO_DATE)
               & (due.is_null() | (due > central_due)).fill_null(False))
+    history_line = pl.any_horizontal(
+        pl.col(c) for c in frame.columns if c.startswith(fired("")) and
+        c.endswith("-OSTEOPOROSIS-HISTORY"))
+    osteoporosis = pl.col(HX_OSTEOPOROSIS) & history_line
     return frame.with_columns(
         pl.when(capped).then(central_due).otherwise(due).alias("next_dxa_due"),
-        (pl.col(USED_MASK) | (capped.cast(pl.UInt8) * _BIT["HX-CENTRAL-SITE"]))
+        (pl.col(USED_MASK) | (capped.cast(pl.UInt8) * _BIT["HX-CENTRAL-SITE"])
+         | (osteoporosis.cast(pl.UInt8) * _BIT["HX-OSTEOPOROSIS-PERSISTS"]))
         .cast(pl.UInt8).alias(USED_MASK),
     ).join(_USED_LISTS, on=USED_MASK, how="left", maintain_order="left")

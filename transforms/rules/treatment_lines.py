@@ -171,7 +171,8 @@ RULES: tuple[Rule, ...] = (
         "the lines found (their IDs stay in reasons, so the eligibility is visible); "
         "first_line_therapy null. Where only a not_indicated fallback matched, flag "
         "ON_TREATMENT_NO_INDICATION (info: review whether therapy should go on, e.g. a "
-        "drug holiday). A treated patient never reads as not_indicated.",
+        "drug holiday), unless the exam is very high risk (VERY_HIGH_RISK). A treated "
+        "patient never reads as not_indicated.",
         (), SPEC,
         input_limits=(f"{NO_ON_TREATMENT}: this rule never fires for their exams, so a "
                       f"treated patient reads by the lines that matched (not_indicated among "

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import polars as pl
 
 from schemas.columns import FRACTURE_SITES
+from transforms.rules.caroc import REFERENCE_NECK_BMD, reference_neck_bmd
 from transforms.rules.names import SITE_ORDER, fired, site_ok
 from transforms.rules.patient_order import NEW_PATIENT, NEW_VISIT, VISIT_NO
 
@@ -62,7 +63,9 @@ def _menopause_rank() -> pl.Expr:
 def _contributions() -> list[tuple[str, pl.Expr, _Agg]]:
     """(name, the row's contribution, how a visit's rows combine)."""
     any_, low, high = (lambda e: e.any()), (lambda e: e.min()), (lambda e: e.max())
-    parts = [("who", pl.col(fired("BASIS-WHO")), any_)]
+    parts = [("who", pl.col(fired("BASIS-WHO")), any_),
+             ("spine_min2", pl.col(fired("SITE-SPINE-MIN2")), any_),
+             (REFERENCE_NECK_BMD, reference_neck_bmd(), low)]
     for site in CENTRAL_SITES:
         ok = pl.col(site_ok(site))
         parts += [(f"ok_{site}", ok, any_)]
