@@ -116,7 +116,7 @@ def who_batches(max_size: int = 40) -> st.SearchStrategy[list[dict[str, Any]]]:
     """A batch of `who_exams` with unique exam ids."""
 
     def number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**row, "exam_id": f"W{i}"} for i, row in enumerate(rows)]
+        return [{**row, "exam_id": f"W{i}", "patient_id": f"WP{i}"} for i, row in enumerate(rows)]
 
     return st.lists(who_exams(), min_size=1, max_size=max_size).map(number)
 

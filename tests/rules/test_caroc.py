@@ -150,8 +150,10 @@ def test_oc_osteoporosis_does_not_decide(oc) -> None:
 
 
 def test_oc_glucocorticoid_date_is_earlier(oc) -> None:
-    row = woman(oc, 62.0, -2.0, glucocorticoid_mg_day=5.0, glucocorticoid_months=12.0)
-    assert row["next_dxa_due"] == dt.date(2030, 3, 14)  # below the GC threshold: low
+    row = woman(oc, 62.0, -2.0, glucocorticoid_mg_day=2.0, glucocorticoid_months=12.0)
+    assert row["next_dxa_due"] == dt.date(2030, 3, 14)  # below GC-LONG-TERM: low, +60
+    long_term = woman(oc, 62.0, -2.0, glucocorticoid_mg_day=2.5, glucocorticoid_months=3.0)
+    assert long_term["next_dxa_due"] == dt.date(2027, 3, 14)  # MON-GLUCOCORTICOID +24
     steroid = woman(oc, 62.0, -1.0, glucocorticoid_mg_day=7.5, glucocorticoid_months=3.0)
     assert (steroid["caroc_risk"], steroid["next_dxa_due"]) == ("moderate", dt.date(2027, 3, 14))
     assert {"MON-CAROC", "MON-GLUCOCORTICOID"} <= set(steroid["reasons"])

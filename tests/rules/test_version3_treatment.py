@@ -121,24 +121,34 @@ def test_vertebral_fracture_recommended_at_any_t(core, t: float, flagged: bool) 
 @pytest.mark.parametrize(("ruleset", "line"), [("core", "TX-OSTEOPOROSIS-HISTORY"),
                                               ("bhof", "BHOF-OSTEOPOROSIS-HISTORY")])
 def test_osteoporosis_history(request, ruleset: str, line: str) -> None:
+    """An earlier visit's osteoporosis (T -2.6) decides a later T -2.4 (section 7a)."""
     rules = request.getfixturevalue(ruleset)
-    row = assess_history(rules, femoral_neck_t=-2.4, hx_osteoporosis=True)
+    rows = [worked(exam_id="A", patient_id="H", exam_date=dt.date(2022, 3, 1),
+                   femoral_neck_t=-2.6),
+            worked(exam_id="B", patient_id="H", femoral_neck_t=-2.4)]
+    row = decide(frame(rows), rules).assessments.row(1, named=True)
     assert (row["who_category"], row["treatment"]) == ("osteopenia", "recommended")
     assert line in row["reasons"]
+    assert row["history_used"] == ["HX-OSTEOPOROSIS-PERSISTS"]
     assert line not in assess_worked(rules, femoral_neck_t=-2.4)["reasons"]
 
 
-def test_central_t_carried_to_a_forearm_visit(core) -> None:
-    """HX-CENTRAL-SITE: the lines read the lower T; the stored category stays measured."""
-    fields = {"femoral_neck_t": None, "femoral_neck_z": None, "radius_33_t": -1.5,
-              "history_used": ["HX-CENTRAL-SITE"]}
-    row = assess_history(core, hx_central_t=-2.7, **fields)
+@pytest.mark.parametrize(("central_t", "treatment"), [(-2.7, "recommended"),
+                                                      (-0.5, "not_indicated")])
+def test_central_t_carried_to_a_forearm_visit(core, central_t: float, treatment: str
+                                              ) -> None:
+    """HX-CENTRAL-SITE: the lines read the lower T; the stored category stays measured;
+    a higher central T never lowers the forearm's own decision."""
+    rows = [worked(exam_id="A", patient_id="H", exam_date=dt.date(2024, 3, 1),
+                   femoral_neck_t=central_t),
+            worked(exam_id="B", patient_id="H", femoral_neck_t=None, femoral_neck_z=None,
+                   radius_33_t=-1.5)]
+    row = decide(frame(rows), core).assessments.row(1, named=True)
     assert (row["diagnostic_site"], row["diagnostic_t_score"], row["who_category"]) == (
         "radius_33", -1.5, "osteopenia")
-    assert (row["treatment"], row["history_used"]) == ("recommended", ["HX-CENTRAL-SITE"])
-    assert "TX-OSTEOPOROSIS" in row["reasons"]
-    higher = assess_history(core, hx_central_t=-0.5, **fields)
-    assert higher["treatment"] == "not_indicated"  # never lowers: the own T decides
+    assert row["treatment"] == treatment
+    assert ("TX-OSTEOPOROSIS" in row["reasons"]) is (central_t < -2.5)
+    assert ("HX-CENTRAL-SITE" in row["history_used"]) is (central_t < -1.5)
 
 
 def test_history_used_absent_is_empty(core) -> None:
@@ -146,11 +156,34 @@ def test_history_used_absent_is_empty(core) -> None:
 
 
 def test_history_flags(core) -> None:
-    decided = with_history(core, hx_same_day=True, hx_fracture_conflict=True)
-    flags = {r["code"]: (r["severity"], r["detail"]) for r in decided.flags.iter_rows(named=True)}
-    assert flags["SAME_DAY_EXAMS"] == ("info", "judged with the other exams of the same day")
-    assert flags["FRACTURE_HISTORY_CONFLICT"] == (
-        "warning", "recorded no after an earlier fracture; the fracture still counts")
+    """A vertebral fracture recorded, then a visit of two rows, one saying no."""
+    rows = [worked(exam_id="A", patient_id="H", exam_date=dt.date(2024, 3, 1),
+                   vertebral_fracture=True),
+            worked(exam_id="B", patient_id="H", vertebral_fracture=False),
+            worked(exam_id="C", patient_id="H", femoral_neck_t=None, radius_33_t=-1.0)]
+    decided = decide(frame(rows), core)
+    flags = {(r["exam_id"], r["code"]): (r["severity"], r["detail"])
+             for r in decided.flags.iter_rows(named=True)}
+    for exam_id in ("B", "C"):
+        assert flags[(exam_id, "SAME_DAY_EXAMS")] == (
+            "info", "judged with the other exams of the same day")
+        assert flags[(exam_id, "FRACTURE_HISTORY_CONFLICT")] == (
+            "warning", "recorded no after an earlier fracture; the fracture still counts")
+    assert ("A", "SAME_DAY_EXAMS") not in flags
+
+
+@pytest.mark.parametrize(("treated_before", "met"), [(True, True), (False, False)])
+def test_a_new_fracture_on_treatment_is_very_high_risk(core, treated_before: bool,
+                                                       met: bool) -> None:
+    """VHR-FX-ON-TREATMENT's history part: a fracture new at this visit, the previous one
+    on treatment; it persists to the next visit."""
+    rows = [worked(exam_id="A", patient_id="H", exam_date=dt.date(2022, 3, 1),
+                   on_treatment=treated_before),
+            worked(exam_id="B", patient_id="H", exam_date=dt.date(2023, 3, 1),
+                   prior_fragility_fracture=True),
+            worked(exam_id="C", patient_id="H")]
+    out = decide(frame(rows), core).assessments
+    assert ["VHR-FX-ON-TREATMENT" in r for r in out["reasons"]] == [False, met, met]
 
 
 # --- very high risk (section 4b) ----------------------------------------------------------
@@ -171,7 +204,8 @@ def test_history_flags(core) -> None:
     ({"prior_fragility_fracture": True}, "VHR-MULTIPLE-FX", False),
     ({"last_fracture_date": dt.date(2024, 3, 14)}, "VHR-RECENT-FX", True),   # 365 days
     ({"last_fracture_date": dt.date(2024, 3, 13)}, "VHR-RECENT-FX", False),  # 366 days
-    ({"hx_fx_on_treatment": True}, "VHR-FX-ON-TREATMENT", True),
+    ({"treatment_start_date": dt.date(2023, 1, 1), "prior_fragility_fracture": True,
+      "last_fracture_date": dt.date(2023, 1, 2)}, "VHR-FX-ON-TREATMENT", True),
     ({"prior_fragility_fracture": True, "glucocorticoid_mg_day": 7.5,
       "glucocorticoid_months": 3.0}, "VHR-FX-GLUCOCORTICOID", True),
     ({"prior_fragility_fracture": True, "glucocorticoid_mg_day": 7.4,
