@@ -24,6 +24,7 @@ from transforms.columns import ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.precision import PrecisionTable
 from transforms.serial import compare_serial, with_other_exams
+from transforms.treatment_course import treatment_course_flags, very_high_risk_exams
 from transforms.tscore import t_score_sources
 
 #: decide(exams) -> (assessments, flags); injected so loading stays rule-agnostic.
@@ -136,18 +137,22 @@ def _side_rows(valid: pl.DataFrame, prepared: PreparedInput, run_id: str
 def plan_batch(admitted: Admitted, history: pl.DataFrame, prepared: PreparedInput,
                decide: Decider, precision: PrecisionTable, run_id: str,
                timer: StageTimer) -> BatchPlan:
-    """Decide the admitted exams, compare them with the patients' history, and shape
-    every table's rows. (`measurements` is a view over `exams`: nothing to write.)"""
+    """Decide the admitted exams, compare them with the patients' history, raise the
+    treatment-course flags (they read the comparison's changes and the decision's
+    VERY_HIGH_RISK), and shape every table's rows. (`measurements` is a view over
+    `exams`: nothing to write.)"""
     valid, run = admitted.valid, pl.lit(run_id)
     with timer.stage(Stage.DECIDE):
         assessments, flags = decide(valid)
     with timer.stage(Stage.SERIAL):
         serial = compare_serial(*serial_frames(valid, history), precision)
+        course = treatment_course_flags(valid, history, serial.changes,
+                                        very_high_risk_exams(flags))
     exams = _exam_rows(valid, prepared, run_id)
     frames = {
         "exams": exams,
         "assessments": assessments.with_columns(run_id=run),
-        "flags": pl.concat([flags, serial.flags], how="diagonal_relaxed")
+        "flags": pl.concat([flags, serial.flags, course], how="diagonal_relaxed")
                  .with_columns(run_id=run),
         "bmd_changes": serial.changes.with_columns(run_id=run),
         **_side_rows(valid, prepared, run_id),

@@ -16,8 +16,12 @@ from pipelines.registry.store import arrow_of, query
 from schemas.columns import CANONICAL_COLUMNS
 from transforms.columns import ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS
+from transforms.treatment_course import COURSE_HISTORY_COLUMNS
 
 EXAM_COLUMNS = list(CANONICAL_COLUMNS)
+#: What the loader reads of the patients' earlier exams: serial comparison's columns and
+#: the fractures the treatment-course flags look back on.
+HISTORY_COLUMNS = tuple(dict.fromkeys((*SERIAL_EXAM_COLUMNS, *COURSE_HISTORY_COLUMNS)))
 
 
 def _registry_twins(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame) -> pl.DataFrame:
@@ -73,13 +77,13 @@ def patient_history(
     """Earlier exams of the batch's patients only (never the whole registry).
 
     `sources`: the exams tables that hold history: the registry's, and the staging table
-    of earlier batches of the same file. One row per exam with SERIAL_EXAM_COLUMNS (the
-    BMD and region columns only), reshaped to sites by `serial_input`: cheaper than reading the
-    `measurements` view.
+    of earlier batches of the same file. One row per exam with HISTORY_COLUMNS (the BMD,
+    region and fracture columns only), reshaped to sites by `serial_input`: cheaper than
+    reading the `measurements` view.
     """
     # repeated ids are fine for a semi join: no unique() pass over a million ids
     con.register("batch_patients", arrow_of(patients.select("patient_id")))
-    columns = ", ".join(f"e.{c}" for c in SERIAL_EXAM_COLUMNS)
+    columns = ", ".join(f"e.{c}" for c in HISTORY_COLUMNS)
     try:
         return query(
             con,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from rules_helpers import frame
 from strategies import batches
 
-from transforms import serial
+from transforms import serial, treatment_course
 from transforms.rules.catalog import (
     DECISION_RULE_IDS,
     RULES,
@@ -40,13 +40,14 @@ SPEC_ORDER = [
     "WORKUP-LOW-Z", "WORKUP-Z-FRACTURE", "VFA-INDICATED", "MON-TREATED", "MON-UNTREATED",
     "MON-GLUCOCORTICOID", "MON-Z-FRACTURE", "MON-NORMAL", "LIFESTYLE", "MON-OVERDUE",
 ]
-NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", *(rule.id for rule in serial.RULES)}
+AFTER_THE_DECISION = (*serial.RULES, *treatment_course.RULES)
+NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", *(rule.id for rule in AFTER_THE_DECISION)}
 
 
 def test_catalog_ids_and_order() -> None:
     ids = [rule.id for rule in RULES]
     assert ids[: len(SPEC_ORDER)] == SPEC_ORDER
-    assert {r.id for r in serial.RULES} == set(ids[len(SPEC_ORDER):])
+    assert [r.id for r in AFTER_THE_DECISION] == ids[len(SPEC_ORDER):]
     assert tuple(i for i in ids if i not in NOT_DECIDED_PER_EXAM) == DECISION_RULE_IDS
     for rule in RULES:
         assert rule.wording and rule.source

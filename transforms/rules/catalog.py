@@ -14,7 +14,7 @@ import textwrap
 
 import polars as pl
 
-from transforms import serial
+from transforms import serial, treatment_course
 from transforms.precision import LSC_FACTOR, load_precision
 from transforms.rules import basis, diagnosis, followup, risk, sites, treatment_lines
 from transforms.rules.declare import RULES_ENGINE, Rule
@@ -22,7 +22,8 @@ from transforms.rules.ruleset import DEFAULT_RULESET, Ruleset, available_ruleset
 
 __all__ = ["DECISION_RULE_IDS", "RULES", "RULES_BY_ID", "Rule", "render_catalog", "rule_rows"]
 
-#: Every rule, in catalog order: the stage order of the decision, then serial exams.
+#: Every rule, in catalog order: the stage order of the decision, then serial exams,
+#: then the treatment course.
 RULES: tuple[Rule, ...] = (
     *basis.RULES,
     *sites.RULES,
@@ -31,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     *treatment_lines.RULES,
     *followup.RULES,
     *serial.RULES,
+    *treatment_course.RULES,
 )
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 #: IDs decided per exam by `transforms.rules.decide`, in catalog (= reasons) order.
