@@ -121,13 +121,13 @@ WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
     ),
     Worklist(
         "post-fracture-gap", "Fracture without timely DXA or treatment",
-        "Patients with a fracture in the year up to the as-of date, 183 days or more before "
-        "it, whose first exam recording it came later than 183 days after it, not on a "
-        "treatment started within them (QM-POST-FRACTURE's gaps).",
+        "Patients with a fracture 183 days or more before the as-of date whose first exam "
+        "recording it came later than 183 days after it, not on a treatment started "
+        "within them (QM-POST-FRACTURE's gaps), the latest fractures first.",
         "post_fracture_gap_as_of($as_of)", "v_post_fracture_gap",
         (*PATIENT_COLUMNS, "fracture_date", "days_fracture_to_exam", "on_treatment",
          "treatment_drug", "treatment_start_date", "treatment"),
-        "fracture_date, patient_id", _prefixed("TX-"),
+        "fracture_date DESC, patient_id", _prefixed("TX-"),
     ),
     Worklist(
         "treatment-gap", "Treatment recommended, not started",

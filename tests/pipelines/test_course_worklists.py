@@ -61,6 +61,7 @@ def test_post_fracture_gap_183_days(tmp_path: Path) -> None:
     assert listed(db, tmp_path, "post-fracture-gap", "2024-12-31") == ["PA"]
     assert listed(db, tmp_path, "post-fracture-gap", "2024-07-03") == ["PA"]
     assert listed(db, tmp_path, "post-fracture-gap", "2024-07-02") == []  # A1 not yet made
+    assert listed(db, tmp_path, "post-fracture-gap", "2030-01-01") == ["PA"]  # any year
     with duckdb.connect(str(db), read_only=True) as con:
         row = con.sql("SELECT exam_id, fracture_date, days_fracture_to_exam FROM "
                       "post_fracture_gap_as_of(DATE '2024-12-31')").fetchall()

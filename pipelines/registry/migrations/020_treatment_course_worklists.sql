@@ -3,10 +3,12 @@
 -- macro `*_as_of(as_of)` (one row per patient and ruleset that assessed the listed exam,
 -- as latest_assessment_as_of), a `*_for(ruleset)` macro (today, one ruleset) and a view
 -- (today, the primary ruleset), as in migrations 011 and 014.
--- The two lists behind a measure hold that measure's cases outside its numerator's good
--- side, over the year ending on the as-of date (from the day after the same date a year
--- earlier, up to and including it), with the as-of date as the report date: a list equals the measure's cases for that
--- period, patient for patient.
+-- The two lists behind a measure hold that measure's cases on the wrong side of its
+-- target, with the as-of date as the report date: a list equals the measure's cases for
+-- its period, patient for patient. QM-TREATMENT-GAP's period: the year ending on the
+-- as-of date (from the day after the same date a year earlier, up to and including it).
+-- QM-POST-FRACTURE's: every fracture up to the as-of date, since the registry learns of
+-- a fracture at the exam that records it, often more than a year after it.
 
 -- The year ending on a date, as the quality measures' `periods` list.
 CREATE OR REPLACE MACRO worklist_year_to(as_of) AS
@@ -31,16 +33,17 @@ CREATE OR REPLACE VIEW v_drug_holiday_review AS
 SELECT * FROM drug_holiday_review_as_of(current_date)
 WHERE ruleset = coalesce(registry_primary_ruleset(), ruleset);
 
--- QM-POST-FRACTURE's gaps: patients with a fracture (last_fracture_date) in the year
--- ending on `as_of` and at least 183 days before it whose first exam recording it was
--- neither within 183 days after it nor on treatment started within 183 days after it.
--- The exam listed is that first exam recording the fracture.
+-- QM-POST-FRACTURE's gaps: patients with a fracture (last_fracture_date; the earliest
+-- when several) at least 183 days before `as_of` whose first exam recording it, on or
+-- before `as_of`, was neither within 183 days after it nor on treatment started within
+-- 183 days after it. The exam listed is that first exam recording the fracture.
 CREATE OR REPLACE MACRO post_fracture_gap_as_of(as_of) AS TABLE
 SELECT c.patient_id, c.exam_date, c.sex, c.age_years, c.scanner_serial, e.on_treatment,
        a.*, e.last_fracture_date AS fracture_date,
        c.exam_date - e.last_fracture_date AS days_fracture_to_exam, e.treatment_drug,
        e.treatment_start_date
-FROM qm_post_fracture(worklist_year_to(as_of), as_of, NULL) c
+FROM qm_post_fracture([{'period_first': DATE '0001-01-01',
+                         'period_last': CAST(as_of AS DATE)}], as_of, NULL) c
 JOIN exams e USING (exam_id)
 JOIN assessments a USING (exam_id)
 WHERE NOT c.numerator;
