@@ -26,6 +26,7 @@ from samplegen.canonical import (
     to_text,
 )
 from samplegen.history_situations import add_v3_situations
+from samplegen.precision_study import STUDY_FILE, precision_study_exams, precision_truth
 from samplegen.sample_readme import readme
 from samplegen.situations import situation_counts
 
@@ -151,6 +152,8 @@ def write_sample(
                 "row_number", "exam_id", _DEFECT
             ).iter_rows()
         ]
+    study = precision_study_exams(seed, SCHEMA)
+    to_text(study, seed).write_csv(out / STUDY_FILE)
     command = (
         f"python -m samplegen --out {out.as_posix()} --seed {seed} --exams {n_exams}"
         f" --bad-fraction {bad_fraction} --start {start} --end {end}"
@@ -168,6 +171,12 @@ def write_sample(
             for name, (count, base) in situation_counts(typed).items()
         },
         "rows": defect_rows,
+        "precision_study": {
+            "file": STUDY_FILE,
+            "rows": study.height,
+            "patients": study["patient_id"].n_unique(),
+            "true_cv_pct": precision_truth(),
+        },
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (out / "README.md").write_text(readme(periods, manifest))

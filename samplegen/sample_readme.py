@@ -119,4 +119,17 @@ def readme(periods: Sequence[_Period], manifest: dict) -> str:
         **manifest["repeat_patients"],
         **_files_fields(periods, manifest),
         **_tables(manifest),
+        **_study_fields(manifest["precision_study"]),
     )
+
+
+def _study_fields(study: dict) -> dict[str, object]:
+    """The precision study's file, counts and table of true %CV per scanner and site."""
+    truth = study["true_cv_pct"]
+    sites = list(next(iter(truth.values())))
+    lines = ["| scanner serial | " + " | ".join(f"{s} true %CV" for s in sites) + " |",
+             "|---|" + "---|" * len(sites)]
+    lines += [f"| {serial} | " + " | ".join(f"{cv[s]}" for s in sites) + " |"
+              for serial, cv in truth.items()]
+    return {"study_file": study["file"], "study_rows": study["rows"],
+            "study_patients": study["patients"], "study_table": "\n".join(lines)}

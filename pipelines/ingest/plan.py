@@ -24,6 +24,7 @@ from transforms.columns import ROW_NUMBER
 from transforms.measurements import SERIAL_EXAM_COLUMNS, serial_input
 from transforms.precision import PrecisionTable
 from transforms.serial import compare_serial, with_other_exams
+from transforms.treatment_course import treatment_course_flags, very_high_risk_exams
 from transforms.tscore import t_score_sources
 
 __all__ = ["AccountingError", "Admitted", "BatchPlan", "Decider", "admit", "plan_batch"]
@@ -138,19 +139,22 @@ def plan_batch(admitted: Admitted, history: pl.DataFrame, prepared: PreparedInpu
                decide: Decider, precision: PrecisionTable, run_id: str,
                timer: StageTimer) -> BatchPlan:
     """Decide the admitted exams beside the patients' history (the registry exams judged
-    again with them), compare them with that history, and shape every table's rows.
-    (`measurements` is a view over `exams`: nothing to write.)"""
+    again with them), compare them with that history, raise the treatment-course flags
+    (they read the comparison's changes and the decision's VERY_HIGH_RISK), and shape
+    every table's rows. (`measurements` is a view over `exams`: nothing to write.)"""
     valid, run = admitted.valid, pl.lit(run_id)
     with timer.stage(Stage.DECIDE):
         judged = judge(valid, history, decide)
     assessments, flags = judged.assessments, judged.flags
     with timer.stage(Stage.SERIAL):
         serial = compare_serial(*serial_frames(valid, history), precision)
+        course = treatment_course_flags(valid, history, serial.changes,
+                                        very_high_risk_exams(flags))
     exams = _exam_rows(valid, prepared, run_id)
     frames = {
         "exams": exams,
         "assessments": assessments.with_columns(run_id=run),
-        "flags": pl.concat([flags, serial.flags], how="diagonal_relaxed")
+        "flags": pl.concat([flags, serial.flags, course], how="diagonal_relaxed")
                  .with_columns(run_id=run),
         "bmd_changes": serial.changes.with_columns(run_id=run),
         **_side_rows(valid, prepared, run_id),

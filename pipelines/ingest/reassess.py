@@ -8,7 +8,9 @@ are left as they are, so re-assessing is idempotent.
 
 Serial verdicts (`bmd_changes`, loss flags) compare an exam with the patient's earlier
 ones; they do not depend on the ruleset (only on `on_treatment`, an exam column), so
-re-assessing leaves them alone.
+re-assessing leaves them alone. So are the treatment-course flags
+(`transforms.treatment_course`): they hold under every ruleset (their VERY_HIGH_RISK input
+is raised on the WHO basis under every ruleset), written once when the exam loads.
 """
 
 from __future__ import annotations

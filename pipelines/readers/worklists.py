@@ -3,9 +3,10 @@
 Each list is one row per patient (their latest exam on or before the as-of date, under one
 ruleset) or, for `quarantine`, one row per rejected input row. Unlike the report, these
 lists carry patient and exam ids: this command is the one way such lists leave the
-registry. Each kind reads its migration-011 macro (`*_as_of(as_of)`), so a list equals its
-view (`v_treatment_candidates`, `v_followup_overdue`, ...) row for row, and the SQL of
-every kind is here in WORKLISTS.
+registry. Each kind reads its macro (`*_as_of(as_of)`: migration 011, and 020 for the
+treatment course and the measures' lists), so a list equals its view
+(`v_treatment_candidates`, `v_followup_overdue`, ...) row for row, and the SQL of every
+kind is here in WORKLISTS.
 
 The rules' wording comes from `rule_wording()`, the one place that decides where wording
 is read from.
@@ -79,12 +80,13 @@ WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
     Worklist(
         "overdue", "Follow-up DXA overdue",
         "Patients whose latest exam's next DXA due date is before the as-of date, with no "
-        "later exam (MON-OVERDUE).",
+        "later exam (MON-OVERDUE); patients on denosumab first (TC-DENOSUMAB).",
         "followup_overdue($as_of)", "v_followup_overdue",
-        (*PATIENT_COLUMNS, "treatment", "who_category", "on_treatment", "next_dxa_due",
-         "days_overdue"),
-        "days_overdue DESC, patient_id",
-        f"list_concat(['MON-OVERDUE'], {_prefixed('MON-')})",
+        (*PATIENT_COLUMNS, "treatment", "who_category", "on_treatment", "denosumab",
+         "next_dxa_due", "days_overdue"),
+        "denosumab DESC, days_overdue DESC, patient_id",
+        f"list_concat(['MON-OVERDUE'], {_prefixed('MON-')}, "
+        "CASE WHEN denosumab THEN ['TC-DENOSUMAB'] ELSE [] END)",
     ),
     Worklist(
         "workup", "Secondary-cause workup",
@@ -123,6 +125,35 @@ WORKLISTS: dict[str, Worklist] = {w.kind: w for w in (
          "next_dxa_due"),
         "caroc_rank, diagnostic_t_score, patient_id",
         f"list_concat({_prefixed('TX-')}, caroc_reasons)",
+    ),
+    Worklist(
+        "drug-holiday-review", "Drug holiday to review",
+        "Patients whose latest exam completes a bisphosphonate course (5 years oral, 3 years "
+        "zoledronate) with nothing arguing for continuing (TC-DRUG-HOLIDAY).",
+        "drug_holiday_review_as_of($as_of)", "v_drug_holiday_review",
+        (*PATIENT_COLUMNS, "treatment_drug", "treatment_start_date", "years_on_treatment",
+         "total_hip_t", "femoral_neck_t", "treatment"),
+        "exam_date, patient_id", "['TC-DRUG-HOLIDAY']",
+    ),
+    Worklist(
+        "post-fracture-gap", "Fracture without timely DXA or treatment",
+        "Patients with a fracture 183 days or more before the as-of date whose first exam "
+        "recording it came later than 183 days after it, not on a treatment started "
+        "within them (QM-POST-FRACTURE's gaps), the latest fractures first.",
+        "post_fracture_gap_as_of($as_of)", "v_post_fracture_gap",
+        (*PATIENT_COLUMNS, "fracture_date", "days_fracture_to_exam", "on_treatment",
+         "treatment_drug", "treatment_start_date", "treatment"),
+        "fracture_date DESC, patient_id", _prefixed("TX-"),
+    ),
+    Worklist(
+        "treatment-gap", "Treatment recommended, not started",
+        "Patients with treatment recommended at an exam and a later exam in the year up to "
+        "the as-of date, 180 days or more after it, not on treatment there "
+        "(QM-TREATMENT-GAP's numerator).",
+        "treatment_gap_as_of($as_of)", "v_treatment_gap",
+        (*PATIENT_COLUMNS, "recommended_on", "days_since_recommended", "on_treatment",
+         "treatment"),
+        "recommended_on, patient_id", _prefixed("TX-"),
     ),
     Worklist(
         "quarantine", "Quarantined input rows",

@@ -12,6 +12,7 @@ name and its key, never on chunking, row order or the order of the steps' column
 
 from __future__ import annotations
 
+from samplegen.steps.course import treatment_course
 from samplegen.steps.draws import Draws
 from samplegen.steps.exams import (
     bone_density,
@@ -52,4 +53,5 @@ STEPS = (
     identity_and_body,
     risk_factors,
     frax,
+    treatment_course,
 )

@@ -70,6 +70,26 @@ def second_night() -> list[dict[str, str]]:
     ]
 
 
+#: Quarters of the measures night: (exam month, women scanned, of whom on glucocorticoids):
+#: QM-LOW-RISK-SCREEN's first exams of women aged 57, 12 and 11 (charted), 10 (suppressed).
+MEASURE_QUARTERS = (("2025-08", 12, 3), ("2025-11", 11, 2), ("2026-02", 10, 1))
+
+
+def measures_night() -> list[dict[str, str]]:
+    """First exams of women aged 57 in three quarters before AS_OF: QM-LOW-RISK-SCREEN
+    is drawn in two of them and suppressed (n < 11) in the third."""
+    rows = []
+    for month, women, steroid in MEASURE_QUARTERS:
+        for i in range(women):
+            dose = {"glucocorticoid_mg_day": "7.5", "glucocorticoid_months": "6"} \
+                if i < steroid else {}
+            rows.append(make_row(exam_id=f"SECRET-M{month}-{i:02d}",
+                                 patient_id=f"SECRET-PM{month}-{i:02d}",
+                                 exam_date=f"{month}-10", birth_date="1968-01-01",
+                                 scanner_serial="S-A", **dose))
+    return rows
+
+
 def _night(con: duckdb.DuckDBPyConnection, path: Path, run_id: str, ruleset_id: str) -> None:
     ruleset = resolve_ruleset(ruleset_id)
     summary = RunSummary(run_id=run_id, ruleset=ruleset.label, db_path="", status="completed")
@@ -90,9 +110,11 @@ def _night(con: duckdb.DuckDBPyConnection, path: Path, run_id: str, ruleset_id: 
 
 def build_registry(folder: Path, *, two_rulesets: bool = True,
                    drifting_scanner: bool = False,
-                   scanners: tuple[str, str] = ("QC-STABLE", "QC-DRIFT")) -> Path:
+                   scanners: tuple[str, str] = ("QC-STABLE", "QC-DRIFT"),
+                   measure_cases: bool = False) -> Path:
     """The registry file, closed, ready for `dxa report`; `scanners`: the serials of the
-    stable and the drifting scanner."""
+    stable and the drifting scanner; `measure_cases`: a fourth night of first exams that
+    fill QM-LOW-RISK-SCREEN (`measures_night`)."""
     db = folder / "report.duckdb"
     night1 = write_csv(folder / "night1.csv", first_night())
     night2 = write_csv(folder / "night2.csv", second_night())
@@ -101,6 +123,9 @@ def build_registry(folder: Path, *, two_rulesets: bool = True,
         if two_rulesets:  # judges the first night's exams again, loads nothing
             _night(con, night1, "run-2", "bhof-2022")
         _night(con, night2, "run-3", "core-2025")  # the latest run: core-2025 is charted
+        if measure_cases:
+            night4 = write_csv(folder / "night4.csv", measures_night())
+            _night(con, night4, "run-4", "core-2025")
         if drifting_scanner:  # exams only (no assessments): they move no category count
             stable = [1.0] * MONTHS
             drifting = [1.0 + 0.01 * max(0, month - 5) for month in range(MONTHS)]

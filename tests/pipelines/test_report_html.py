@@ -25,9 +25,13 @@ from typer.testing import CliRunner
 from pipelines.cli.commands import app
 from pipelines.readers.reporting.render_html import html_report
 
-#: Every chart the fixture registry fills (two rulesets: the comparison is drawn too).
+#: Every chart the fixture registry fills (two rulesets: the comparison is drawn too; the
+#: measures night: QM-LOW-RISK-SCREEN in two quarters).
 CHARTS = ("categories", "treatment", "overdue", "scanner-bmd", "scanner-t", "quarantine",
-          "serial", "rulesets", "ruleset-crosstab")
+          "serial", "measure-QM-LOW-RISK-SCREEN", "rulesets", "ruleset-crosstab")
+#: The measures suppressed in every quarter of the fixture: not drawn, said so.
+SUPPRESSED_MEASURES = ("QM-REPEAT-TOO-SOON", "QM-FOLLOWUP-KEPT", "QM-TREATMENT-GAP",
+                       "QM-POST-FRACTURE")
 
 #: Scanner serials that would break an inline script: `<!--<script>` makes the HTML parser
 #: swallow the rest of the page, `</script>` ends the script early.
@@ -54,7 +58,7 @@ def drifting_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture registry that fills every chart (a drifting scanner, two rulesets);
     its two drift-chart scanners have hostile serials."""
     return build_registry(tmp_path_factory.mktemp("html"), drifting_scanner=True,
-                          scanners=HOSTILE_SERIALS)
+                          scanners=HOSTILE_SERIALS, measure_cases=True)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +153,7 @@ def test_every_chart_draws_offline_in_chromium(page_file: Path, tmp_path: Path) 
     assert problems == [] and attempted == []
     assert state == "drawn"
     assert {key: n for key, n in drawn.items() if n == 0} == {}, drawn
-    assert empty_notes == 0
+    assert empty_notes == len(SUPPRESSED_MEASURES)  # every other chart drew
     assert drift_points == DRIFT_MONTHS  # the drifting scanner's months stand out in red
     assert shot.stat().st_size > 10_000
 
@@ -188,3 +192,23 @@ def test_a_what_if_run_under_another_ruleset_does_not_switch_the_charts(
         page = html_report(con, dt.date.fromisoformat(AS_OF), source=db.name)
     assert primary.startswith("core-2025@")
     assert f"latest exam under {primary}." in page
+
+
+def test_measures_section_suppresses_small_quarters(drifting_registry: Path) -> None:
+    """QM-LOW-RISK-SCREEN: 2025Q3 (12 women, 9 at low risk) and 2025Q4 (11, 9) drawn with
+    their counts; 2026Q1 (10) suppressed: neither drawn nor in the page's data."""
+    from pipelines.readers.reporting.chart_data import chart_data
+    from pipelines.readers.reporting.render_html import figures
+
+    with duckdb.connect(str(drifting_registry), read_only=True) as con:
+        found = {f.key: f for f in figures(chart_data(con, dt.date.fromisoformat(AS_OF)))}
+    screen = found["measure-QM-LOW-RISK-SCREEN"]
+    assert screen.title.startswith("QM-LOW-RISK-SCREEN: ")
+    assert "Target direction: lower (↓) is better." in screen.caption
+    values = screen.chart.to_dict()["datasets"]
+    rows = sorted((r["quarter"], r["denominator"], r["numerator"])
+                  for data in values.values() for r in data)
+    assert sorted(set(rows)) == [("2025Q3", 12, 9), ("2025Q4", 11, 9)]
+    for measure in SUPPRESSED_MEASURES:
+        assert found[f"measure-{measure}"].chart is None
+        assert found[f"measure-{measure}"].empty == "suppressed (n < 11) in every quarter"

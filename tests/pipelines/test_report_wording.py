@@ -26,6 +26,7 @@ from schemas.vocabulary import RunStatus, Severity
 from transforms.rules.catalog import RULES
 from transforms.rules.flags import FLAG_SEVERITY
 from transforms.serial import SERIAL_FLAG_CODES
+from transforms.treatment_course import TREATMENT_COURSE_FLAG_CODES
 
 #: The assessment bases, shown where an exam has no category.
 BASES = ("who_t_score", "iscd_z_score", "not_assessed")
@@ -66,7 +67,8 @@ def test_every_code_of_every_vocabulary_has_a_label() -> None:
     assert set(order.TREATMENTS) == set(labels.TREATMENT_LABELS)
     assert set(order.CATEGORIES) | set(BASES) == set(labels.CATEGORY_LABELS)
     assert set(order.SITES) == set(labels.SITE_LABELS)
-    assert set(FLAG_SEVERITY) | set(SERIAL_FLAG_CODES) == set(labels.FLAG_LABELS)
+    assert (set(FLAG_SEVERITY) | set(SERIAL_FLAG_CODES) | set(TREATMENT_COURSE_FLAG_CODES)
+            == set(labels.FLAG_LABELS))
     assert set(REASONS) == set(labels.REASON_LABELS)
     assert set(Severity) == set(labels.SEVERITY_LABELS)
     assert set(RunStatus) == set(labels.RUN_STATUS_LABELS)

@@ -73,7 +73,10 @@ def test_overdue_days_are_counted_from_the_as_of_date(copy: Path, tmp_path: Path
     expected = (pl.lit(PAST) - pl.col("next_dxa_due")).dt.total_days()
     assert rows.select((pl.col("days_overdue") == expected).all()).item()
     assert (rows["next_dxa_due"] < PAST).all()
-    assert rows["days_overdue"].to_list() == sorted(rows["days_overdue"], reverse=True)
+    # patients on denosumab first (TC-DENOSUMAB), then the most overdue first
+    assert rows.select("denosumab", "days_overdue").rows() == sorted(
+        rows.select("denosumab", "days_overdue").rows(), reverse=True)
+    assert 0 < rows["denosumab"].sum() < rows.height
 
 
 def test_quarantine_list_holds_every_quarantined_row(copy: Path, tmp_path: Path) -> None:

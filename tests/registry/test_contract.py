@@ -24,12 +24,12 @@ from pipelines.registry.duckdb_file import DuckDBFileRegistry
 from pipelines.registry.identify import NotARegistry
 from pipelines.registry.interface import BatchWrite, Registry
 from pipelines.registry.outcome import FileOutcome, RunSummary
+from pipelines.registry.reads import EXAM_COLUMNS
 from pipelines.registry.staging import REGISTRY
 from pipelines.registry.store import RegistryLocked
 from pipelines.runtime.timing import StageTimer
 from schemas.vocabulary import FileAction, RunStatus
 from sources.detect import discover
-from transforms.measurements import SERIAL_EXAM_COLUMNS
 from transforms.precision import load_precision
 
 #: name -> factory(folder) of a fresh, not yet created registry.
@@ -56,7 +56,7 @@ def _rows(prepared: PreparedInput) -> BatchWrite:
     """One batch planned as the loader plans it: every table's full rows."""
     batch = next(prepared.batches())
     chosen = resolve_ruleset("core-2025")
-    history = batch.valid.select(SERIAL_EXAM_COLUMNS).clear()
+    history = batch.valid.select(EXAM_COLUMNS).clear()
     return plan_batch(Admitted(batch.valid, batch.quarantine, 0), history, prepared,
                       decider_for(chosen), load_precision(), "run-1", StageTimer()).rows
 

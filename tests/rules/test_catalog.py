@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from rules_helpers import frame
 from strategies import batches
 
-from transforms import serial
+from transforms import serial, treatment_course
 from transforms.rules.catalog import (
     DECISION_RULE_IDS,
     RULES,
@@ -50,8 +50,10 @@ SPEC_ORDER = [
     "GC-RISK-REVIEW", "MON-OVERDUE", "MON-CAROC",
     "HX-SAME-DAY", "HX-FRACTURE-PERSISTS", "HX-OSTEOPOROSIS-PERSISTS", "HX-CENTRAL-SITE",
 ]
-#: Decided elsewhere: at report time, by the serial step, by the history stage.
-NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", "TSCORE-FROM-BMD", *(rule.id for rule in serial.RULES),
+#: Decided elsewhere: at report time, by the serial step, by the history stage, after
+#: the decision (the treatment course).
+AFTER_THE_DECISION = (*serial.RULES, *treatment_course.RULES)
+NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", "TSCORE-FROM-BMD", *(rule.id for rule in AFTER_THE_DECISION),
                         "HX-SAME-DAY", "HX-FRACTURE-PERSISTS", "HX-OSTEOPOROSIS-PERSISTS",
                         "HX-CENTRAL-SITE"}
 
@@ -59,7 +61,7 @@ NOT_DECIDED_PER_EXAM = {"MON-OVERDUE", "TSCORE-FROM-BMD", *(rule.id for rule in 
 def test_catalog_ids_and_order() -> None:
     ids = [rule.id for rule in RULES]
     assert ids[: len(SPEC_ORDER)] == SPEC_ORDER
-    assert {r.id for r in serial.RULES} == set(ids[len(SPEC_ORDER):])
+    assert [r.id for r in AFTER_THE_DECISION] == ids[len(SPEC_ORDER):]
     assert tuple(i for i in ids if i not in NOT_DECIDED_PER_EXAM) == DECISION_RULE_IDS
     for rule in RULES:
         assert rule.wording and rule.source

@@ -43,9 +43,9 @@ def test_same_seed_same_frame_other_seed_other_ids(exams: pl.DataFrame) -> None:
 def test_columns_and_types_follow_the_contract(exams: pl.DataFrame) -> None:
     # the contract's columns in contract order, prior_fracture_sites (rules version 2)
     # right after prior_fragility_fracture whether or not the pipeline reads it yet
-    # (less the treatment-course columns, which the committed sample does not hold yet)
-    assert [c for c in COLUMNS if c in CANONICAL_COLUMNS] == [
-        c for c in CANONICAL_COLUMNS if c not in NOT_GENERATED]
+    # (the treatment-course columns included: NOT_GENERATED is empty)
+    assert NOT_GENERATED == ()
+    assert [c for c in COLUMNS if c in CANONICAL_COLUMNS] == list(CANONICAL_COLUMNS)
     after = list(COLUMNS)[list(COLUMNS).index("prior_fragility_fracture") + 1]
     assert after == "prior_fracture_sites" and SCHEMA[after] == pl.String  # the cell's text
     assert exams.columns == list(COLUMNS)

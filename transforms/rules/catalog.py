@@ -14,7 +14,7 @@ import textwrap
 
 import polars as pl
 
-from transforms import serial, tscore
+from transforms import serial, treatment_course, tscore
 from transforms.precision import LSC_FACTOR, load_precision
 from transforms.rules import (
     basis,
@@ -33,7 +33,8 @@ from transforms.rules.ruleset import DEFAULT_RULESET, Ruleset, available_ruleset
 
 __all__ = ["DECISION_RULE_IDS", "RULES", "RULES_BY_ID", "Rule", "render_catalog", "rule_rows"]
 
-#: Every rule, in catalog order: the stage order of the decision, then serial exams.
+#: Every rule, in catalog order: the stage order of the decision, then serial exams,
+#: then the treatment course.
 RULES: tuple[Rule, ...] = (
     *basis.RULES,
     *sites.RULES,
@@ -48,6 +49,7 @@ RULES: tuple[Rule, ...] = (
     *caroc.MONITORING_RULES,
     *history_rules.RULES,
     *serial.RULES,
+    *treatment_course.RULES,
 )
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 #: IDs decided per exam by `transforms.rules.decide`, in catalog (= reasons) order.

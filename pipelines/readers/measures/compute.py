@@ -172,6 +172,13 @@ def with_every_measure(rows: pl.DataFrame) -> pl.DataFrame:
         "band_order", "grp", nulls_last=True).drop("band_order")
 
 
+def _trend(found: pl.DataFrame, quarters: list[Period]) -> pl.DataFrame:
+    """The quarters' overall rows, quarter by quarter (`quarter`, `quarter_start`)."""
+    return pl.concat([_of(found, quarter, ("overall",)).with_columns(
+        quarter=pl.lit(quarter.label), quarter_start=pl.lit(quarter.first))
+        for quarter in quarters])
+
+
 def compute(request: MeasuresRequest, lock_timeout_s: float | None = None) -> MeasuresResult:
     """The period's measures and the overall trend over 8 quarters, read-only."""
     quarters = trend_quarters(request.period.last)
@@ -181,7 +188,16 @@ def compute(request: MeasuresRequest, lock_timeout_s: float | None = None) -> Me
         if request.by == "age_band":
             found = pl.concat([found, *_further_bands(con, request, ruleset)])
     groups = ("overall", request.by) if request.by else ("overall",)
-    trend = pl.concat([_of(found, quarter, ("overall",)).with_columns(
-        quarter=pl.lit(quarter.label), quarter_start=pl.lit(quarter.first))
-        for quarter in quarters])
-    return MeasuresResult(request, ruleset, _of(found, request.period, groups), trend)
+    return MeasuresResult(request, ruleset, _of(found, request.period, groups),
+                          _trend(found, quarters))
+
+
+def overall_trend(con: duckdb.DuckDBPyConnection, report_date: dt.date,
+                  ruleset: str) -> pl.DataFrame:
+    """The overall rows of the 8 quarters ending with the last complete quarter before
+    `report_date`, from an open connection (the quality report's measures section); every
+    count shown: the caller suppresses small cells."""
+    period = last_complete_quarter(report_date)
+    quarters = trend_quarters(period.last)
+    request = MeasuresRequest(Path(), period, None, report_date, ruleset)
+    return _trend(_all_rows(con, quarters, request, ruleset), quarters)

@@ -16,6 +16,7 @@ import polars as pl
 
 from pipelines.readers.reporting import order
 from pipelines.readers.reporting.latest import LATEST, LATEST_AS_OF, latest_exams
+from pipelines.readers.reporting.measure_figures import measures_trend
 
 #: Months overdue are counted up to this many; later ones are shown together.
 MAX_MONTHS_OVERDUE = 24
@@ -40,6 +41,8 @@ class ChartData:
     rulesets: tuple[str, ...]
     ruleset_levels: pl.DataFrame
     ruleset_crosstab: pl.DataFrame
+    #: the quality measures' overall rows over 8 quarters (`measure_figures`)
+    measures_trend: pl.DataFrame | None = None
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
@@ -189,4 +192,5 @@ def _chart_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ChartData:
         ruleset_levels=ruleset_levels(con) if comparing else pl.DataFrame(),
         ruleset_crosstab=(ruleset_crosstab(con, names[0], names[1]) if comparing
                           else pl.DataFrame()),
+        measures_trend=measures_trend(con, day, primary),
     )

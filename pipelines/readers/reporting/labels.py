@@ -109,6 +109,12 @@ FLAG_LABELS: Mapping[str, str] = MappingProxyType({
     "LOSS_ON_TREATMENT": "Significant bone loss on treatment",
     "SCANNER_CHANGED": "Scanner changed since the earlier exams",
     "REGION_CHANGED": "Scanned region changed (e.g. the other hip)",
+    "DRUG_HOLIDAY_REVIEW": "Bisphosphonate course complete: drug holiday to review",
+    "CONTINUE_THERAPY_REVIEW": "Bisphosphonate course complete: continuing to review",
+    "DENOSUMAB_NO_INTERRUPTION": "Denosumab: do not stop without a follow-on drug",
+    "ANABOLIC_COURSE_COMPLETE": "Anabolic course complete: follow with an antiresorptive",
+    "FRACTURE_ON_TREATMENT": "Fracture after a year on treatment",
+    "TREATMENT_FAILURE_REVIEW": "Possible treatment failure (two or more signals)",
 })
 
 #: Reasons whose wording needs values (a bound, a format, a table's name) or its

@@ -24,6 +24,7 @@ from pipelines.readers.reporting import charts, human
 from pipelines.readers.reporting.analysts import analysts_html
 from pipelines.readers.reporting.chart_data import ChartData, chart_data
 from pipelines.readers.reporting.html_sections import section_html
+from pipelines.readers.reporting.measure_figures import measure_figures
 from pipelines.readers.reporting.model import Report
 from pipelines.readers.reporting.page import html_page
 from pipelines.readers.reporting.registry import registry_report
@@ -70,6 +71,8 @@ def figures(data: ChartData) -> list[Figure]:
                "Exams flagged against their previous exam, by month of the exam.",
                charts.serial_by_month(data.serial_by_month), "no serial exam flagged"),
     ]
+    found += [Figure(f.key, f.title, f.caption, f.chart, f.empty)
+              for f in measure_figures(data.measures_trend)]
     if len(data.rulesets) >= 2:
         first, second = data.rulesets[:2]
         found += [
