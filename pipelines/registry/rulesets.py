@@ -154,11 +154,16 @@ def forget_ruleset(con: duckdb.DuckDBPyConnection, label: str) -> tuple[int, int
     Its `rulesets` and `rules` rows go too, so the id@version may be used again with
     other content. The primary ruleset cannot be forgotten (choose another first).
     """
+    refuse_primary(con, label)
+    with transaction(con):
+        return forget_rows(con, label)
+
+
+def refuse_primary(con: duckdb.DuckDBPyConnection, label: str) -> None:
+    """The primary ruleset cannot be forgotten (its lists would be empty)."""
     if primary_ruleset(con) == label:
         raise RegistryError(f"{label} is this registry's primary ruleset; make another"
                             " primary first (dxa rulesets primary ID@VERSION)")
-    with transaction(con):
-        return forget_rows(con, label)
 
 
 def forget_rows(con: duckdb.DuckDBPyConnection, label: str) -> tuple[int, int]:
