@@ -100,10 +100,10 @@ def one_size(server: Any, n: int, repeats: int, work: Path) -> dict[str, Any]:
     for i in range(repeats):
         for kind in found:
             if kind.startswith("file"):
-                db, data = str(work / f"{kind}-{i}.duckdb"), ""
+                db, data = str(work / f"{kind}-{size_label(n)}-{i}.duckdb"), ""
             else:
                 db = "ducklake:postgres:" + server.conninfo(server.fresh_database())
-                data = str(work / f"{kind}-{i}-data")
+                data = str(work / f"{kind}-{size_label(n)}-{i}-data")
             result = child(FLOOR if kind.endswith("floor") else LOAD, csv, db, data)
             found[kind].append(result)
             print(f"  {size_label(n)} #{i + 1} {kind}: {result}", flush=True)
