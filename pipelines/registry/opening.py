@@ -25,6 +25,14 @@ def open_registry(db: Path | str, key: str | None = None) -> Registry:
     return DuckDBFileRegistry(db, key if key is not None else keys.current_key())
 
 
+def registry_present(db: Path | str) -> bool:
+    """Whether `--db` names something to open: a path that exists (what it holds is
+    identified when it is opened, with its own refusal), or a lake that exists."""
+    if is_lake(db):
+        return DuckLakeRegistry(db).exists()
+    return Path(db).exists()
+
+
 def require_registry(db: Path | str) -> None:
     """Refuse, in one line, a `--db` that names no registry (nothing is created)."""
     if is_lake(db):
