@@ -31,7 +31,7 @@ from transforms.rules.ruleset import Ruleset
 def files_location(con: duckdb.DuckDBPyConnection, address: LakeAddress) -> Path:
     """Where files published beside the registry go (the page): the lake's data path, when
     it is a folder, else the current folder; named `registry`."""
-    rows = con.execute("SELECT options['data_path'] FROM duckdb_databases()"
+    rows = con.execute("SELECT tags['data_path'] FROM duckdb_databases()"
                        " WHERE database_name = current_database()").fetchall()
     folder = str(rows[0][0]) if rows and rows[0][0] else ""
     return (Path(folder) if folder and "://" not in folder else Path.cwd()) / "registry"
