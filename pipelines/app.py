@@ -122,6 +122,13 @@ def forget(db: Path, label: str) -> RunSummary:
             return forget_flow(str(db), label)
 
 
+def lake_data_path(folder: Path | str | None) -> AbstractContextManager[None]:
+    """A DuckLake registry created meanwhile keeps its Parquet files under `folder`."""
+    from pipelines.registry.lake_address import data_path_given
+
+    return data_path_given(folder)
+
+
 def registry_key(key_file: Path | None) -> AbstractContextManager[None]:
     """Registries opened meanwhile (by flows and readers alike) use the key held in
     `key_file`: read once, checked private, never passed on as a value or logged."""
@@ -133,18 +140,16 @@ def registry_key(key_file: Path | None) -> AbstractContextManager[None]:
 def set_primary(db: Path, label: str) -> None:
     """`dxa rulesets primary`: the ruleset the registry's views and lists show."""
     _require_registry(db)
-    from pipelines.registry.duckdb_file import open_registry
+    from pipelines.registry.opening import open_registry
 
     with open_registry(db).writer() as writer:
         writer.set_primary(label)
 
 
 def _require_registry(db: Path) -> None:
-    from pipelines.registry.identify import NotARegistry, check_path
+    from pipelines.registry.opening import require_registry
 
-    if not db.exists() and not db.is_symlink():
-        raise NotARegistry(f"no registry at {db}")
-    check_path(db)
+    require_registry(db)
 
 
 # -- reading: rulesets, reports, lists, extracts, statistics -------------------------------

@@ -29,6 +29,7 @@ from pipelines.cli.console import (
     run_status,
     warn,
 )
+from pipelines.cli.data_path_option import DataPath
 from pipelines.cli.defaults import DB_ENVVAR, default_map, read_config
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.key_option import KeyFile
@@ -122,8 +123,9 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines.")] = False,
     key_file: KeyFile = None,
+    data_path: DataPath = None,
 ) -> None:
-    """Run the registry flow on exports into the DuckDB registry."""
+    """Run the registry flow on exports into the registry (a DuckDB file, or a DuckLake)."""
     configure_prefect_env(verbose=verbose)
     from pipelines import app as application
 

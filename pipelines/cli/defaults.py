@@ -5,7 +5,7 @@ option's value comes from, first found wins:
 
 1. the command line (`--db FILE`);
 2. the environment: `DXA_DB` (each `--db` option declares it as its `envvar`);
-3. `dxa.toml` in the current folder: `db`, `ruleset`, `lock_timeout`;
+3. `dxa.toml` in the current folder: `db`, `ruleset`, `lock_timeout`, `data_path`;
 4. the built-in default (`dxa report` and `dxa export` read `registry.report.duckdb`).
 
 click applies exactly this order (command line, then `envvar`, then the context's
@@ -29,6 +29,8 @@ from schemas.errors import ConfigError
 CONFIG_FILE = "dxa.toml"
 #: The environment variable every `--db` option reads (between command line and file).
 DB_ENVVAR = "DXA_DB"
+#: The environment variable `--data-path` reads (a new DuckLake registry's data folder).
+DATA_PATH_ENVVAR = "DXA_DATA_PATH"
 #: The environment variable every `--key-file` option reads (the registry's encryption key).
 KEY_FILE_ENVVAR = "DXA_KEY_FILE"
 
@@ -44,6 +46,8 @@ class DxaConfig(BaseModel):
                                 description="the ruleset dxa run and dxa serve judge with")
     lock_timeout: float | None = Field(default=None, ge=0,
                                        description="seconds dxa run and dxa reassess wait")
+    data_path: str | None = Field(default=None, min_length=1,
+                                  description="a new DuckLake registry's data folder")
 
 
 #: Which commands take each key as their option's default (command path -> option name).
@@ -56,6 +60,7 @@ APPLIES_TO: dict[str, tuple[tuple[str, ...], ...]] = {
            ("compare",), ("serve",), ("rulesets", "forget"), ("rulesets", "primary")),
     "ruleset": (("run",), ("serve",)),
     "lock_timeout": (("run",), ("reassess",)),
+    "data_path": (("run",), ("reassess",)),
 }
 
 

@@ -17,6 +17,7 @@ import typer
 from pipelines import app as application
 from pipelines.cli.choices import choices_metavar
 from pipelines.cli.console import out, run_status
+from pipelines.cli.data_path_option import DataPath
 from pipelines.cli.defaults import DB_ENVVAR
 from pipelines.cli.group import DxaGroup
 from pipelines.cli.key_option import KeyFile
@@ -106,6 +107,7 @@ def reassess_command(
     batch_size: Annotated[int, typer.Option(help="Exams read per batch.", min=1)] = 200_000,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for a lock.")] = 30.0,
     key_file: KeyFile = None,
+    data_path: DataPath = None,
 ) -> None:
     """Judge the exams already in the registry under a ruleset, without the files."""
     request = application.ReassessRequest(db, ruleset, latest_only=latest_only, into=into,

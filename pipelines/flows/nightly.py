@@ -30,8 +30,8 @@ from pipelines.ingest.settings import RunSettings, resolve_settings
 from pipelines.readers.reporting.publish_html import html_link
 from pipelines.readers.reporting.render_text import to_markdown as report_markdown
 from pipelines.readers.summary import to_markdown
-from pipelines.registry.duckdb_file import open_registry
 from pipelines.registry.interface import RegistryWriter
+from pipelines.registry.opening import open_registry
 from pipelines.registry.outcome import RunSummary
 from pipelines.runtime import progress
 from pipelines.runtime.messages import safe_reason

@@ -22,8 +22,8 @@ from pipelines.ingest.reassess import (
     reassess_registry,
 )
 from pipelines.ingest.settings import resolve_settings
-from pipelines.registry.duckdb_file import open_registry
 from pipelines.registry.interface import RegistryWriter
+from pipelines.registry.opening import open_registry
 from pipelines.registry.outcome import RunSummary
 from pipelines.runtime.messages import safe_reason
 from schemas.vocabulary import RunStatus

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.registry.duckdb_file import RegistryUnreadable, open_registry
+from pipelines.registry.duckdb_file import RegistryUnreadable
 from pipelines.registry.identify import NotARegistry
 from pipelines.registry.interface import READ_LOCK_TIMEOUT_S
+from pipelines.registry.opening import open_registry
 from schemas.errors import DxaError, RegistryError
 
 

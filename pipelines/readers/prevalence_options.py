@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.readers.prevalence import BY, PER, SITES, PrevalenceError, PrevalenceRequest
+from pipelines.registry.opening import registry_present
 from transforms.rules.ruleset import RulesetError, load_ruleset
 from transforms.standardise import load_standards
 from transforms.survey import CI_METHODS
@@ -85,7 +86,7 @@ def _check_choices(options: PrevalenceOptions) -> None:
 
 def build_request(options: PrevalenceOptions) -> PrevalenceRequest:
     """Check every option before the registry is opened (PrevalenceError: one line)."""
-    if not options.db.exists():
+    if not registry_present(options.db):
         raise PrevalenceError(f"no registry at {options.db}")
     sites = _names(options.sites, SITES, "--sites")
     if not sites:

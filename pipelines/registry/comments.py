@@ -86,10 +86,15 @@ def _statement(kind: str, name: str, column: str, text: str) -> str:
     return f"COMMENT ON {kind} {target} IS '{text.replace(chr(39), chr(39) * 2)}'"
 
 
-def apply_comments(con: duckdb.DuckDBPyConnection) -> int:
+def apply_comments(con: duckdb.DuckDBPyConnection, *, tables_only: bool = False) -> int:
     """Write every comment that differs (inside the caller's transaction: `migrate`);
-    the number written."""
+    the number written. `tables_only`: on tables and their columns only (a DuckLake holds
+    no comment on a view, a view's column or a macro)."""
     changed = wanted(con)
+    if tables_only:
+        tables = {name for kind, name, _ in catalog(con) if kind == "TABLE"}
+        changed = {k: t for k, t in changed.items() if k[0] in ("TABLE", "COLUMN")
+                   and k[1] in tables}
     for key, text in changed.items():
         con.execute(_statement(*key, text))
     return len(changed)

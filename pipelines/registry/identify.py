@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.registry.lake_address import is_lake
 from schemas.errors import RegistryError
 
 #: A DuckDB database file carries this magic after its 8-byte checksum.
@@ -56,6 +57,7 @@ class Content(StrEnum):
     MISSING = "missing"
     DUCKDB = "duckdb"
     ENCRYPTED = "encrypted"
+    LAKE = "lake"  # a DuckLake catalog (`ducklake:postgres:...`), checked when opened
 
 
 def describe_header(head: bytes) -> str:
@@ -73,7 +75,9 @@ def describe_header(head: bytes) -> str:
 
 
 def check_path(path: Path) -> Content:
-    """MISSING, DUCKDB or ENCRYPTED; anything else is refused with what it is."""
+    """MISSING, DUCKDB, ENCRYPTED or LAKE; anything else is refused with what it is."""
+    if is_lake(path):
+        return Content.LAKE
     if path.is_dir():
         raise NotARegistry(f"--db {path}: is a folder, not a registry file")
     if not path.exists():

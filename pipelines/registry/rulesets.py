@@ -82,12 +82,13 @@ def record_ruleset(con: duckdb.DuckDBPyConnection, source: RulesetSource) -> Non
     now = dt.datetime.now()
     con.execute(
         "INSERT INTO rulesets (ruleset, sha256, content, path, first_used_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [source.label, source.sha256, source.content, source.path, now],
+        " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM rulesets WHERE ruleset = ?)",
+        [source.label, source.sha256, source.content, source.path, now, source.label],
     )
     con.execute(
-        "INSERT INTO registry_settings (key, value, updated_at) VALUES (?, ?, ?)"
-        " ON CONFLICT DO NOTHING", [PRIMARY_KEY, source.label, now],
+        "INSERT INTO registry_settings (key, value, updated_at) SELECT ?, ?, ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM registry_settings WHERE key = ?)",
+        [PRIMARY_KEY, source.label, now, PRIMARY_KEY],
     )
 
 
@@ -100,7 +101,8 @@ def ensure_primary(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "INSERT INTO registry_settings (key, value, updated_at)"
         " SELECT ?, ruleset, current_timestamp FROM runs WHERE status = 'completed'"
-        " ORDER BY started_at DESC LIMIT 1 ON CONFLICT DO NOTHING", [PRIMARY_KEY])
+        " AND NOT EXISTS (SELECT 1 FROM registry_settings WHERE key = ?)"
+        " ORDER BY started_at DESC LIMIT 1", [PRIMARY_KEY, PRIMARY_KEY])
 
 
 def primary_ruleset(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -112,10 +114,9 @@ def primary_ruleset(con: duckdb.DuckDBPyConnection) -> str | None:
 def set_primary(con: duckdb.DuckDBPyConnection, label: str) -> None:
     """Make a ruleset the registry held already its primary one."""
     require_held(con, label)
-    con.execute(
-        "INSERT OR REPLACE INTO registry_settings (key, value, updated_at) VALUES (?, ?, ?)",
-        [PRIMARY_KEY, label, dt.datetime.now()],
-    )
+    con.execute("DELETE FROM registry_settings WHERE key = ?", [PRIMARY_KEY])
+    con.execute("INSERT INTO registry_settings (key, value, updated_at) VALUES (?, ?, ?)",
+                [PRIMARY_KEY, label, dt.datetime.now()])
 
 
 def require_held(con: duckdb.DuckDBPyConnection, label: str) -> None:
@@ -153,14 +154,24 @@ def forget_ruleset(con: duckdb.DuckDBPyConnection, label: str) -> tuple[int, int
     Its `rulesets` and `rules` rows go too, so the id@version may be used again with
     other content. The primary ruleset cannot be forgotten (choose another first).
     """
+    refuse_primary(con, label)
+    with transaction(con):
+        return forget_rows(con, label)
+
+
+def refuse_primary(con: duckdb.DuckDBPyConnection, label: str) -> None:
+    """The primary ruleset cannot be forgotten (its lists would be empty)."""
     if primary_ruleset(con) == label:
         raise RegistryError(f"{label} is this registry's primary ruleset; make another"
                             " primary first (dxa rulesets primary ID@VERSION)")
-    with transaction(con):
-        gone = [con.execute(f"SELECT count(*) FROM {table} WHERE ruleset = ?",
-                            [label]).fetchall()[0][0] for table in ("assessments", "flags")]
-        for table in ("assessments", "flags", "rules", "rulesets"):
-            con.execute(f"DELETE FROM {table} WHERE ruleset = ?", [label])
+
+
+def forget_rows(con: duckdb.DuckDBPyConnection, label: str) -> tuple[int, int]:
+    """Inside the caller's transaction: delete a ruleset's rows; (assessments, flags)."""
+    gone = [con.execute(f"SELECT count(*) FROM {table} WHERE ruleset = ?",
+                        [label]).fetchall()[0][0] for table in ("assessments", "flags")]
+    for table in ("assessments", "flags", "rules", "rulesets"):
+        con.execute(f"DELETE FROM {table} WHERE ruleset = ?", [label])
     return gone[0], gone[1]
 
 

@@ -105,7 +105,7 @@ def test_dxa_rulesets_alone_lists_the_shipped_rulesets_whatever_dxa_db_says(
 
 @pytest.mark.parametrize(("text", "problem"), [
     ('db = "r.duckdb"\ndbfile = "x"\n',
-     "unknown key 'dbfile' (known keys: db, ruleset, lock_timeout)"),
+     "unknown key 'dbfile' (known keys: db, ruleset, lock_timeout, data_path)"),
     ('lock_timeout = "30"\n', "lock_timeout: Input should be a valid number"),
     ("db = 5\n", "db: Input should be a valid string"),
     ("lock_timeout = -1\n", "lock_timeout: Input should be greater than or equal to 0"),

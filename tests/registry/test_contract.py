@@ -8,7 +8,8 @@ is SQL over the registry's tables and views, as every reader uses it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -21,8 +22,12 @@ from pipelines.ingest.load import load_input
 from pipelines.ingest.plan import Admitted, plan_batch
 from pipelines.ingest.prepare import PreparedInput, prepare_input
 from pipelines.registry.duckdb_file import DuckDBFileRegistry
+from pipelines.registry.ducklake import DuckLakeRegistry
 from pipelines.registry.identify import NotARegistry
 from pipelines.registry.interface import BatchWrite, Registry
+from pipelines.registry.lake_address import LAKE_PREFIX
+from pipelines.registry.lake_catalog import LakeCatalog
+from pipelines.registry.opening import open_registry
 from pipelines.registry.outcome import FileOutcome, RunSummary
 from pipelines.registry.reads import EXAM_COLUMNS
 from pipelines.registry.staging import REGISTRY
@@ -32,17 +37,22 @@ from schemas.vocabulary import FileAction, RunStatus
 from sources.detect import discover
 from transforms.precision import load_precision
 
-#: name -> factory(folder) of a fresh, not yet created registry.
-BACKENDS: dict[str, Callable[[Path], Registry]] = {
-    "duckdb-file": lambda folder: DuckDBFileRegistry(folder / "registry.duckdb"),
-    "duckdb-file-encrypted": lambda folder: DuckDBFileRegistry(
+#: name -> factory(folder, request) of a fresh, not yet created registry.
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Registry]] = {
+    "duckdb-file": lambda folder, _: DuckDBFileRegistry(folder / "registry.duckdb"),
+    "duckdb-file-encrypted": lambda folder, _: DuckDBFileRegistry(
         folder / "registry.duckdb", key="contract-test-key-0123456789"),
+    # a fresh PostgreSQL database of the session's server as catalog, data under the test's
+    "ducklake-postgres": lambda folder, request: DuckLakeRegistry(
+        LAKE_PREFIX + request.getfixturevalue("postgres").conninfo(
+            request.getfixturevalue("postgres").fresh_database()),
+        data_path=str(folder / "lake-data")),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def make_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Registry]:
-    return lambda: BACKENDS[request.param](tmp_path)
+    return lambda: BACKENDS[request.param](tmp_path, request)
 
 
 def _prepared(folder: Path, name: str = "f.csv", **rows: dict[str, str]) -> PreparedInput:
@@ -213,8 +223,9 @@ def test_the_reporting_copy_holds_what_was_committed(make_registry, tmp_path: Pa
     with registry.writer() as writer:
         copy = writer.publish_reporting_copy()
     assert copy == registry.reporting_copy()
-    # the copy of an encrypted registry is encrypted with the same key
-    with DuckDBFileRegistry(copy, key=getattr(registry, "key", None)).reader() as con:
+    # the copy of an encrypted registry is encrypted with the same key; a lake is its own
+    # reporting copy (readers read its committed snapshots)
+    with open_registry(copy, key=getattr(registry, "key", None)).reader() as con:
         assert con.execute("SELECT count(*) FROM exams").fetchone()[0] == 2
 
 
@@ -228,11 +239,27 @@ def test_a_copy_leaves_the_registry_as_it_was(make_registry, tmp_path: Path) -> 
     assert _count(scratch, "runs") == _count(registry, "runs") + 1
 
 
+@contextmanager
+def _another_writer(registry: Registry) -> Iterator[None]:
+    """Another process writing: the file's lock held by a child; the lake's write lock
+    held on a catalog connection of its own (another PostgreSQL session)."""
+    if not isinstance(registry, DuckLakeRegistry):
+        with write_lock_held(registry.location, getattr(registry, "key", None)):
+            yield
+        return
+    catalog = LakeCatalog(registry.address)
+    try:
+        with catalog.write_lock(5.0):
+            yield
+    finally:
+        catalog.close()
+
+
 def test_a_locked_registry_is_said_in_one_line(make_registry) -> None:
     registry = make_registry()
     with registry.writer():
         pass
-    with (write_lock_held(registry.location, getattr(registry, "key", None)),
+    with (_another_writer(registry),
           pytest.raises(RegistryLocked, match="locked by another process"),
           registry.writer(lock_timeout_s=0.5)):
         pass

@@ -21,6 +21,7 @@ from pipelines.readers.access import reading
 from pipelines.readers.measures.catalog import measure_ids, measures
 from pipelines.readers.prevalence_options import parse_period
 from pipelines.readers.worklists import resolve_ruleset_label
+from pipelines.registry.opening import registry_present
 from pipelines.registry.store import query
 from schemas.errors import RegistryError
 
@@ -103,7 +104,7 @@ def trend_quarters(last: dt.date, count: int = TREND_QUARTERS) -> list[Period]:
 def build_request(db: Path, period: str | None, by: str | None,
                   as_of: str | None = None, ruleset: str | None = None) -> MeasuresRequest:
     """Check the options before the registry is opened (MeasuresError: one line)."""
-    if not db.exists():
+    if not registry_present(db):
         raise MeasuresError(f"no registry at {db}")
     if by is not None and by not in BY:
         raise MeasuresError(f"--by must be {', '.join(BY)}, not {by!r}")
