@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.registry.staging import LOADED_TABLES, STAGING, TableSet
+from pipelines.registry.staging import STAGING, TableSet, create_stage
 from pipelines.registry.store import sql_string
 from pipelines.runtime.privacy import private_files
 
@@ -33,11 +33,7 @@ def staged(con: duckdb.DuckDBPyConnection) -> Iterator[TableSet]:
         with private_files():
             con.execute(f"ATTACH {sql_string(str(folder / 'staging.duckdb'))} AS {STAGING}")
         try:
-            for table in LOADED_TABLES:
-                con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")
-            con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
-            yield TableSet(prefix=f"{STAGING}.", history=("exams", f"{STAGING}.exams"),
-                           rejudged=f"{STAGING}.rejudged")
+            yield create_stage(con)
         finally:
             con.execute(f"DETACH {STAGING}")
     finally:

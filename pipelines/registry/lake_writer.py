@@ -150,8 +150,9 @@ class DuckLakeWriter(RegistryWriter):
     def overlap(self, valid: pl.DataFrame) -> reads.RegistryOverlap:
         return reads.registry_overlap(self.con, valid)
 
-    def history(self, patients: pl.DataFrame, tables: staging.TableSet) -> pl.DataFrame:
-        return reads.patient_history(self.con, patients, tables.history)
+    def history(self, patients: pl.DataFrame, tables: staging.TableSet,
+                ruleset: str | None = None) -> pl.DataFrame:
+        return reads.patient_history(self.con, patients, tables.history, ruleset)
 
     def unassessed_exams(self, file_sha256: str, ruleset: str) -> pl.DataFrame:
         return reads.unassessed_exams(self.con, file_sha256, ruleset)

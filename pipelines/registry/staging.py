@@ -70,6 +70,17 @@ def remove_stale_staging(con: duckdb.DuckDBPyConnection) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def create_stage(con: duckdb.DuckDBPyConnection) -> TableSet:
+    """In the attached staging database: empty copies of the loaded tables, and the ids
+    of registry exams judged again (serial verdicts; decisions, with their ruleset)."""
+    for table in LOADED_TABLES:
+        con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")
+    con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
+    con.execute(f"CREATE TABLE {STAGING}.reassessed (exam_id VARCHAR, ruleset VARCHAR)")
+    return TableSet(prefix=f"{STAGING}.", history=("exams", f"{STAGING}.exams"),
+                    rejudged=f"{STAGING}.rejudged")
+
+
 @contextmanager
 def staged(con: duckdb.DuckDBPyConnection, key: str | None = None) -> Iterator[TableSet]:
     """A fresh staging database attached to `con`, removed again on exit; encrypted with
@@ -80,15 +91,7 @@ def staged(con: duckdb.DuckDBPyConnection, key: str | None = None) -> Iterator[T
     with private_files():  # the staging file holds the patient rows being loaded: 0600
         con.execute(f"ATTACH {sql_string(str(path))} AS {STAGING}{options}")
     try:
-        for table in LOADED_TABLES:
-            con.execute(f"CREATE TABLE {STAGING}.{table} AS SELECT * FROM {table} LIMIT 0")
-        con.execute(f"CREATE TABLE {STAGING}.rejudged (exam_id VARCHAR)")
-        con.execute(f"CREATE TABLE {STAGING}.reassessed (exam_id VARCHAR, ruleset VARCHAR)")
-        yield TableSet(
-            prefix=f"{STAGING}.",
-            history=("exams", f"{STAGING}.exams"),
-            rejudged=f"{STAGING}.rejudged",
-        )
+        yield create_stage(con)
     finally:
         con.execute(f"DETACH {STAGING}")
         remove_stale_staging(con)
