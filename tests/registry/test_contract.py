@@ -209,11 +209,11 @@ def test_pending_exams_are_numbered_and_read_in_batches(make_registry, tmp_path:
     registry = make_registry()
     _load(registry, _prepared(tmp_path, A={}, B={"patient_id": "P-2"}, C={"patient_id": "P-3"}))
     with registry.writer() as writer:
-        assert writer.number_pending("bhof-2022@2", latest_only=False) == (3, 0)
+        assert writer.number_pending("bhof-2022@3", latest_only=False) == (3, 0)
         first = writer.pending_batch(1, 2).get_column("exam_id").to_list()
         rest = writer.pending_batch(3, 4).get_column("exam_id").to_list()
         writer.drop_pending()
-        assert writer.number_pending("core-2025@2", latest_only=False) == (0, 3)
+        assert writer.number_pending("core-2025@3", latest_only=False) == (0, 3)
     assert first + rest == ["A", "B", "C"]
 
 

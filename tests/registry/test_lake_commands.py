@@ -63,7 +63,7 @@ def test_run_and_reassess_load_and_judge_every_exam_once(registries: tuple[str, 
                                                     "json", "--as-of", AS_OF))
     assert lake == file
     (held,) = lake["registry"]
-    assert (held["exams"], held["exam_ids_held_twice"]) == (2970, 0)
+    assert (held["exams"], held["exam_ids_held_twice"]) == (3031, 0)
 
 
 def test_report_is_the_files(registries: tuple[str, str]) -> None:
@@ -123,11 +123,11 @@ def test_research_extract_is_the_files(registries: tuple[str, str], tmp_path: Pa
 def test_primary_and_forget_as_on_the_file(registries: tuple[str, str]) -> None:
     """Last in this module: it changes both registries."""
     for db in registries:
-        _ok("rulesets", "primary", "bhof-2022@2", "--db", db)
-    lake, file = _both(registries, "rulesets", "forget", "core-2025@2")
+        _ok("rulesets", "primary", "bhof-2022@3", "--db", db)
+    lake, file = _both(registries, "rulesets", "forget", "core-2025@3")
     assert lake.split(" (run ")[0].split(":", 1)[1] == file.split(" (run ")[0].split(":", 1)[1]
     assert "assessments and" in lake
     lake, file = (_sections(text) for text in _both(registries, "report", "--format",
                                                     "json", "--as-of", AS_OF))
     assert lake == file
-    assert {row["ruleset"] for row in lake["categories"]} == {"bhof-2022@2"}
+    assert {row["ruleset"] for row in lake["categories"]} == {"bhof-2022@3"}

@@ -15,6 +15,7 @@ import pytest
 
 from samplegen.apex import apex_export
 from samplegen.canonical import SCHEMA
+from samplegen.history_situations import add_v3_situations
 from samplegen.lunar import lunar_twin
 from samplegen.situations import SITUATIONS, situation_counts
 
@@ -37,6 +38,17 @@ RATES: dict[str, tuple[float, float]] = {
     "vertebral_fracture_normal_bmd": (0.3, 2.0),
     "fracture_on_z_basis": (0.8, 3.0),
     "glucocorticoids_normal_bmd": (0.4, 2.0),
+    # version 3 (the frame with `add_v3_situations`)
+    "same_day_exams": (4.0, 8.0),
+    "fracture_blank_after_yes": (1.5, 4.0),
+    "fracture_no_after_yes": (0.2, 1.0),
+    "improved_from_osteoporosis": (0.3, 1.5),
+    "frax_hip_3_to_5": (10.0, 20.0),
+    "glucocorticoid_frax": (1.5, 4.5),
+    "spine_hip_offset": (6.0, 13.0),
+    "very_low_t": (7.0, 15.0),
+    "bmd_only_hologic": (0.1, 0.6),
+    "bmd_only_no_manufacturer": (0.05, 0.4),
 }
 
 
@@ -109,9 +121,9 @@ def test_region_changes_and_scanner_in_between() -> None:
         ({"on_treatment": True, "total_hip_t": -1.1}, "on_treatment_normal_bmd", 0),
         ({"vertebral_fracture": True, "total_hip_t": -1.0}, "vertebral_fracture_normal_bmd", 1),
         ({"vertebral_fracture": True, "total_hip_t": -1.1}, "vertebral_fracture_normal_bmd", 0),
-        ({"on_treatment": True, "frax_hip_pct": 4.9, "frax_major_pct": 19.9},
+        ({"on_treatment": True, "frax_hip_pct": 2.9, "frax_major_pct": 19.9},
          "on_treatment_low_frax", 1),
-        ({"on_treatment": True, "frax_hip_pct": 5.0, "frax_major_pct": 19.9},
+        ({"on_treatment": True, "frax_hip_pct": 3.0, "frax_major_pct": 19.9},
          "on_treatment_low_frax", 0),
         ({"glucocorticoid_mg_day": 7.5, "glucocorticoid_months": 3.0, "total_hip_t": 0.0},
          "glucocorticoids_normal_bmd", 1),
@@ -141,7 +153,7 @@ def test_exam_situations_at_their_boundaries(
 
 
 def test_every_situation_occurs_at_its_rate(exams: pl.DataFrame) -> None:
-    found = situation_counts(exams)
+    found = situation_counts(add_v3_situations(exams, SEED))
     assert set(found) == set(RATES) == {s.name for s in SITUATIONS}
     for name, (low, high) in RATES.items():
         count, base = found[name]
