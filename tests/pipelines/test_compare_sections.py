@@ -18,7 +18,7 @@ def _cells(*rows: tuple[str, str, int, str]) -> pl.DataFrame:
 
 
 def test_matrix_then_the_cells_that_change() -> None:
-    comparison = Comparison("core-2025@2", "bhof-2022@2", dt.date.max, 1_205, {
+    comparison = Comparison("core-2025@3", "bhof-2022@3", dt.date.max, 1_205, {
         "treatment": _cells(("consider", "consider", 5, ""),
                             ("consider", "not_indicated", 1_200, "BHOF-LOW-RISK (1200)"),
                             ("not_indicated", "consider", 0, "")),
@@ -27,7 +27,7 @@ def test_matrix_then_the_cells_that_change() -> None:
     matrix, changes, who = comparison_sections(comparison)
     assert matrix.title == "treatment: 1,200 patients change"
     assert [c.header for c in matrix.columns] == [
-        "core-2025@2 \\ bhof-2022@2", "consider", "not_indicated"]
+        "core-2025@3 \\ bhof-2022@3", "consider", "not_indicated"]
     assert matrix.rows == (("consider", 5, 1_200), ("not_indicated", 0, 0))
     assert changes.rows == (("consider", "not_indicated", 1_200, "BHOF-LOW-RISK (1200)"),
                             ("not_indicated", "consider", 0, "no differing rule IDs"))
@@ -38,7 +38,7 @@ def test_matrix_then_the_cells_that_change() -> None:
 def test_held_rulesets_section() -> None:
     used = dt.datetime(2026, 1, 2, 3, 4, 5)
     held = pl.DataFrame({
-        "ruleset": ["core-2025@2", "old@1"], "id": ["core-2025", "old"], "version": ["2", "1"],
+        "ruleset": ["core-2025@3", "old@1"], "id": ["core-2025", "old"], "version": ["2", "1"],
         "sha256": ["ab" * 32, None], "exams_assessed": [12, 3],
         "first_used_at": [used, None], "last_used_at": [used, None], "primary": [True, False],
     })

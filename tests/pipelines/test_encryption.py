@@ -85,7 +85,7 @@ def test_an_encrypted_registry_is_refused_without_its_key_or_with_a_wrong_one(
     wrong = _key_file(tmp_path, "another key of enough length", name="wrong.key")
     line = _one_line(runner.invoke(app, ["report", "--db", str(db), "--key-file", str(wrong)]))
     assert "wrong encryption key" in line
-    line = _one_line(runner.invoke(app, ["rulesets", "primary", "core-2025@2", "--db", str(db),
+    line = _one_line(runner.invoke(app, ["rulesets", "primary", "core-2025@3", "--db", str(db),
                                          "--key-file", str(wrong)]))
     assert "wrong encryption key" in line
 

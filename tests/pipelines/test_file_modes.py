@@ -103,8 +103,8 @@ COMMANDS: dict[str, list[str]] = {
     "reassess": ["reassess", "--db", "{db}", "--ruleset", "bhof-2022"],
     "reassess --into": ["reassess", "--db", "{db}", "--ruleset", "bhof-2022",
                         "--into", "{whatif}"],
-    "rulesets primary": ["rulesets", "primary", "bhof-2022@2", "--db", "{db}"],
-    "rulesets forget": ["rulesets", "forget", "core-2025@2", "--db", "{db}"],
+    "rulesets primary": ["rulesets", "primary", "bhof-2022@3", "--db", "{db}"],
+    "rulesets forget": ["rulesets", "forget", "core-2025@3", "--db", "{db}"],
 }
 #: The database each command writes through its open connection.
 WRITES = {"run": "registry.duckdb", "reassess": "registry.duckdb",

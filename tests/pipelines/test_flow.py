@@ -92,7 +92,7 @@ def test_reload_is_idempotent_and_another_ruleset_adds_assessments(tmp_path: Pat
     assert third["assessments"] == 2 * first["assessments"]
     with duckdb.connect(str(db), read_only=True) as con:
         labels = {r[0] for r in con.execute("SELECT DISTINCT ruleset FROM assessments").fetchall()}
-    assert labels == {"core-2025@2", "bhof-2022@2"}
+    assert labels == {"core-2025@3", "bhof-2022@3"}
 
 
 def test_a_failing_file_beside_a_good_one(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_the_summary_table_prints_a_bracketed_name_as_it_is(
     from pipelines.cli.console import print_summary
     from pipelines.registry.outcome import FileOutcome, RunSummary
 
-    summary = RunSummary(run_id="r1", ruleset="core-2025@2", db_path="x.duckdb",
+    summary = RunSummary(run_id="r1", ruleset="core-2025@3", db_path="x.duckdb",
                          status="completed",
                          files=[FileOutcome(path="exams [draft] v2.csv", status="loaded",
                                             rows_read=3, rows_loaded=3)],

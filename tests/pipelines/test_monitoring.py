@@ -121,7 +121,7 @@ def test_report_shows_overdue_and_significant_losses(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = {s["section"]: s["rows"] for s in json.loads(result.output)["sections"]}
     assert report["followup_overdue"] == [
-        {"ruleset": "core-2025@2", "overdue": "over 12 months", "patients": 1}]
+        {"ruleset": "core-2025@3", "overdue": "over 12 months", "patients": 1}]
     assert report["latest_run_significant_losses"] == [
         {"code": "SIGNIFICANT_BMD_LOSS", "severity": "warning", "exams": 1}]
     assert report["significant_bmd_change"] == [
@@ -166,15 +166,18 @@ def test_latest_exam_comes_from_exams_not_from_each_ruleset(tmp_path: Path) -> N
         assert con.execute("SELECT treatment, next_dxa_due FROM assessments WHERE exam_id = 'X1'"
                            ).fetchall() == [("recommended", dt.date(2021, 1, 1))]
         assert con.execute("SELECT exam_id, ruleset FROM v_latest_assessment").fetchall() == [
-            ("X2", "core-2025@2")]                        # bhof has no row: X2 not assessed
-        assert con.execute("SELECT count(*) FROM v_treatment_candidates").fetchone() == (0,)
-        assert overdue_rows(con, "2021-12-31") == [("X1", "bhof-2022@2", 364)]  # X1 latest then
+            ("X2", "core-2025@3")]                        # bhof has no row: X2 not assessed
+        # X2 reads osteopenia, but X1's osteoporosis persists (clinical rules section 7a):
+        # recommended (TX-OSTEOPOROSIS-HISTORY), due a year after it
+        assert con.execute("SELECT exam_id, treatment FROM v_treatment_candidates"
+                           ).fetchall() == [("X2", "recommended")]
+        assert overdue_rows(con, "2021-12-31") == [("X1", "bhof-2022@3", 364)]  # X1 latest then
         assert overdue_rows(con, "2024-06-01") == []
-        assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@2", 1310)]
+        assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@3", 1675)]
         report = collect_report(con, dt.date(2030, 1, 1))
     latest = [(s.key, row) for s in report.sections
               if s.key in ("categories", "treatment", "followup_overdue") for row in s.rows]
-    assert ("categories", ("core-2025@2", "osteopenia", 1)) in latest
+    assert ("categories", ("core-2025@3", "osteopenia", 1)) in latest
     assert not [row for _, row in latest if row[0].startswith("bhof")]
 
 
@@ -209,17 +212,19 @@ def test_migration_003_upgrades_an_existing_registry(tmp_path: Path) -> None:
     try:
         copy_rows(con, tmp_path / "current.duckdb", ("exams", "assessments", "flags"))
         columns = {v: con.execute(f"DESCRIBE {v}").fetchall() for v in VIEWS}
-        assert con.execute("SELECT exam_id, ruleset FROM v_treatment_candidates").fetchall() == [
-            ("X1", "bhof-2022@2")]                        # the audit's false candidate
+        assert con.execute("SELECT exam_id, ruleset FROM v_treatment_candidates"
+                           " ORDER BY exam_id").fetchall() == [
+            ("X1", "bhof-2022@3"),                        # the audit's false candidate
+            ("X2", "core-2025@3")]                        # X1's osteoporosis persists
         assert 3 in migrate(con)
-        # every column kept, in order; later migrations may only add columns at the end
-        # (migration 021: v_followup_overdue's `denosumab`)
+        # every column kept, typed as before and in the same order; later migrations only
+        # add columns (the assessments' columns of rules version 3 reach the views through
+        # `a.*`, before the views' own; migration 021 adds `denosumab` at the end)
         after = {v: con.execute(f"DESCRIBE {v}").fetchall() for v in VIEWS}
-        assert {v: after[v][:len(columns[v])] for v in VIEWS} == columns
-        assert [c[0] for c in after["v_followup_overdue"][len(columns["v_followup_overdue"]):]
-                ] == ["denosumab"]
-        assert con.execute("SELECT count(*) FROM v_treatment_candidates").fetchone() == (0,)
-        assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@2", 1310)]
+        assert {v: [c for c in after[v] if c in columns[v]] for v in VIEWS} == columns
+        assert after["v_followup_overdue"][-1][0] == "denosumab"
+        assert con.execute("SELECT exam_id FROM v_treatment_candidates").fetchall() == [("X2",)]
+        assert overdue_rows(con, "2030-01-01") == [("X2", "core-2025@3", 1675)]
     finally:
         con.close()
     with registry(db) as again:                           # reopening applies nothing twice

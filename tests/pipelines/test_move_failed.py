@@ -23,7 +23,7 @@ runner = CliRunner()
 def _summary(*outcomes: tuple[Path, FileAction, str | None]) -> RunSummary:
     files = [FileOutcome(path=str(p), status=status, error=error)
              for p, status, error in outcomes]
-    return RunSummary(run_id="r", ruleset="core-2025@2", db_path="r.duckdb", files=files)
+    return RunSummary(run_id="r", ruleset="core-2025@3", db_path="r.duckdb", files=files)
 
 
 def _incoming(tmp_path: Path) -> Path:

@@ -37,7 +37,7 @@ def night(folder: Path, good: int, broken: int) -> Path:
 
 
 def summary_with(statuses: list[FileAction]) -> RunSummary:
-    summary = RunSummary(run_id="R1", ruleset="core-2025@2", db_path="r.duckdb")
+    summary = RunSummary(run_id="R1", ruleset="core-2025@3", db_path="r.duckdb")
     summary.files = [FileOutcome(path=f"/in/f{i}.csv", status=s)
                      for i, s in enumerate(statuses)]
     return summary

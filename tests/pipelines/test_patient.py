@@ -32,7 +32,7 @@ from pipelines.registry.rulesets import ensure_primary
 from pipelines.registry.store import registry
 
 D1, D2, D3 = dt.date(2021, 3, 1), dt.date(2022, 3, 1), dt.date(2023, 3, 1)
-CORE, BHOF = "core-2025@2", "bhof-2022@2"
+CORE, BHOF = "core-2025@3", "bhof-2022@3"
 
 
 def _exam(exam_id: str, date: str, neck: tuple[str, str, str],

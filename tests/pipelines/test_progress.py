@@ -48,8 +48,8 @@ def test_a_bar_shows_the_percentage_the_totals_and_the_time_left() -> None:
     console = Console(force_terminal=True, file=stream, width=140)
     with ProgressBars(console, "Starting") as bars:
         bars(Update("prepared", "exams.csv"))
-        bars(Update("reassess", "core-2025@2: exams judged", 0, 2_000, Unit.EXAMS, "core"))
-        bars(Update("reassess", "core-2025@2: exams judged", 1_000, 2_000, Unit.EXAMS,
+        bars(Update("reassess", "core-2025@3: exams judged", 0, 2_000, Unit.EXAMS, "core"))
+        bars(Update("reassess", "core-2025@3: exams judged", 1_000, 2_000, Unit.EXAMS,
                     "core"))
         bars(Update("batch", "big.csv: batch 1 of 3, 7,000 rows", 1_500_000, 4_500_000,
                     Unit.BYTES, "/data/big.csv"))
@@ -64,7 +64,7 @@ def test_a_bar_shows_the_percentage_the_totals_and_the_time_left() -> None:
     # one status line and one bar per counted subject, however many updates came
     assert [(t.description, t.total, t.completed, t.visible) for t in last] == [
         ("prepared: exams.csv", None, 0, False),  # hidden while a bar moves
-        ("reassess: core-2025@2: exams judged", 2_000, 1_000, True),
+        ("reassess: core-2025@3: exams judged", 2_000, 1_000, True),
         ("batch: big.csv: batch 1 of 3, 7,000 rows", 4_500_000, 1_500_000, True),
     ]
 

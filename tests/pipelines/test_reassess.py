@@ -26,7 +26,7 @@ from pipelines.registry.rulesets import forget_ruleset, primary_ruleset
 from pipelines.registry.store import query, registry
 from schemas.errors import RegistryError
 
-CORE, BHOF = "core-2025@2", "bhof-2022@2"
+CORE, BHOF = "core-2025@3", "bhof-2022@3"
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 The schema (pipelines/readers/reporting/report.schema.json) is the contract machines read; these
 tests hold the real output of `dxa report --format json` and of the run summary to it, and
 check that the shapes the old report printed (counts as strings, keys such as
-"core-2025@2: normal") are refused.
+"core-2025@3: normal") are refused.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_dxa_report_json_satisfies_the_schema(registry_json: dict) -> None:
 def test_numbers_are_numbers_and_rows_have_stable_keys(registry_json: dict) -> None:
     sections = {s["section"]: s for s in registry_json["sections"]}
     treatment = sections["treatment"]["rows"]
-    assert {"ruleset": "core-2025@2", "treatment": "recommended", "patients": 3} in treatment
+    assert {"ruleset": "core-2025@3", "treatment": "recommended", "patients": 3} in treatment
     assert sections["registry"]["rows"] == [{"exams": 12, "patients": 10,
                                              "exam_ids_held_twice": 0,
                                              "quarantined_rows": 3, "runs": 3}]
@@ -74,7 +74,7 @@ def test_the_old_shapes_are_refused(registry_json: dict) -> None:
         validate(as_text)
     old_keys = copy.deepcopy(registry_json)
     categories = next(s for s in old_keys["sections"] if s["section"] == "categories")
-    categories["rows"] = [{"core-2025@2: normal": "2"}]
+    categories["rows"] = [{"core-2025@3: normal": "2"}]
     with pytest.raises(jsonschema.ValidationError):
         validate(old_keys)
     reordered = copy.deepcopy(registry_json)
@@ -84,7 +84,7 @@ def test_the_old_shapes_are_refused(registry_json: dict) -> None:
 
 
 def test_run_summary_sections_satisfy_the_schema(registry_json: dict) -> None:
-    summary = RunSummary(run_id="r1", ruleset="core-2025@2", db_path="x.duckdb",
+    summary = RunSummary(run_id="r1", ruleset="core-2025@3", db_path="x.duckdb",
                          status="completed",
                          files=[FileOutcome(path="in.csv", status="loaded", rows_read=3,
                                             rows_loaded=2, rows_quarantined=1)],

@@ -64,7 +64,7 @@ def test_markdown_shows_every_report_section_and_no_identifiers(tmp_path: Path) 
     assert markdown.startswith("## Registry at a glance (as of 2030-01-01)")
     for section in report.sections:
         assert f"### {section.title}" in markdown
-    assert "| core-2025@2 | over 12 months | 1 |" in markdown
+    assert "| core-2025@3 | over 12 months | 1 |" in markdown
     assert "| SIGNIFICANT_BMD_LOSS | warning | 1 |" in markdown
     assert "| rows quarantined | 1 |" in markdown and "| status | completed |" in markdown
     assert "### latest run: quarantine reasons" in markdown

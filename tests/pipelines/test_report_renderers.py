@@ -36,16 +36,17 @@ def report(db: Path) -> Report:
 
 def test_overdue_bands_in_time_order_categories_in_clinical_order(report: Report) -> None:
     overdue = report.section("followup_overdue")
-    assert [r for r in overdue.rows if r[0] == "core-2025@2"] == [
-        ("core-2025@2", "up to 6 months", 1), ("core-2025@2", "6 to 12 months", 1),
-        ("core-2025@2", "over 12 months", 3)]
-    categories = [r[1] for r in report.section("categories").rows if r[0] == "core-2025@2"]
+    assert [r for r in overdue.rows if r[0] == "core-2025@3"] == [
+        ("core-2025@3", "up to 6 months", 1), ("core-2025@3", "6 to 12 months", 1),
+        ("core-2025@3", "over 12 months", 3)]
+    categories = [r[1] for r in report.section("categories").rows if r[0] == "core-2025@3"]
     assert categories == ["osteoporosis", "osteopenia", "normal"]
-    treatment = [r[1] for r in report.section("treatment").rows if r[0] == "core-2025@2"]
+    treatment = [r[1] for r in report.section("treatment").rows if r[0] == "core-2025@3"]
     assert treatment == ["recommended", "not_indicated"]
     flags = report.section("flags").rows
     assert [r[:2] for r in flags] == [  # by severity, then count, then code
-        ("SCANNER_CHANGED", "warning"), ("SIGNIFICANT_BMD_LOSS", "warning")]
+        ("VERY_HIGH_RISK", "high"), ("SCANNER_CHANGED", "warning"),
+        ("SIGNIFICANT_BMD_LOSS", "warning")]
 
 
 def test_the_sort_key_puts_unknown_values_last_alphabetically() -> None:
@@ -92,15 +93,15 @@ def test_every_format_shows_the_same_counts_and_no_identifier(db: Path,
     rows = list(csv.DictReader(io.StringIO(outputs[ReportFormat.CSV])))
     overdue = [r for r in rows if r["section"] == "followup_overdue"]
     assert [(r["ruleset"], r["overdue"], r["patients"]) for r in overdue][:3] == [
-        ("bhof-2022@2", "6 to 12 months", "1"), ("bhof-2022@2", "over 12 months", "3"),
-        ("core-2025@2", "up to 6 months", "1")]
+        ("bhof-2022@3", "6 to 12 months", "1"), ("bhof-2022@3", "over 12 months", "3"),
+        ("core-2025@3", "up to 6 months", "1")]
     assert overdue[0]["code"] == ""  # a column of another section stays blank
     parsed = json.loads(outputs[ReportFormat.JSON])
     assert [s["section"] for s in parsed["sections"]] == [s.key for s in report.sections]
     markdown = outputs[ReportFormat.MARKDOWN]
-    assert "| core-2025@2 | over 12 months | 3 |" in markdown
+    assert "| core-2025@3 | over 12 months | 3 |" in markdown
     assert "| ruleset | overdue | patients |\n|---|---|---:|" in markdown
-    assert "│ core-2025@2 │ over 12 months │        3 │" in outputs[ReportFormat.TABLE]
+    assert "│ core-2025@3 │ over 12 months │        3 │" in outputs[ReportFormat.TABLE]
 
 
 def test_table_escapes_markup_and_prints_the_note() -> None:

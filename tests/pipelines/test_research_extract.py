@@ -112,7 +112,7 @@ def test_same_key_same_pseudonyms_other_key_no_link(copy: Path, tmp_path: Path) 
 def test_one_rulesets_assessments(copy: Path, tmp_path: Path) -> None:
     key_file, _ = _key(tmp_path)
     tables = _extract(copy, key_file, tmp_path / "x.parquet", ruleset="core-2025")
-    assert set(tables["assessments"]["ruleset"]) == {"core-2025@2"}
+    assert set(tables["assessments"]["ruleset"]) == {"core-2025@3"}
 
 
 @pytest.mark.parametrize(("content", "message"), [

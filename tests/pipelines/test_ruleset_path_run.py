@@ -30,7 +30,7 @@ from sources.detect import Input
 from transforms.precision import load_precision
 
 TEST_RULESET = Path(__file__).parents[1] / "rules" / "data" / "test-lenient.toml"
-LENIENT, CORE = "test-lenient@4", "core-2025@2"
+LENIENT, CORE = "test-lenient@4", "core-2025@3"
 
 #: exam_id -> changes to the worked example (woman 62, neck T -2.1, FRAX 9 / 1.2, exam
 #: 2024-03-01), each chosen to cross one of test-lenient's thresholds.
@@ -60,11 +60,13 @@ EXPECTED: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
                 ("normal", "not_indicated", D(2029, 3, 1), [])),
     "D-T-2.7": (("osteoporosis", "recommended", D(2025, 3, 1), []),
                 ("osteopenia", "not_indicated", D(2027, 3, 1), [])),
-    "E-SMOKER": (("osteopenia", "consider", D(2026, 3, 1), ["RF-SMOKING"]),
+    # version 3: a recorded, low FRAX has counted smoking already (TX-RISK-FEATURES needs
+    # FRAX missing); a vertebral fracture is recommended at any T
+    "E-SMOKER": (("osteopenia", "not_indicated", D(2026, 3, 1), ["RF-SMOKING"]),
                  ("osteopenia", "not_indicated", D(2027, 3, 1), ["RF-SMOKING"])),
     "F-MAN-55": (("osteopenia", "not_indicated", D(2026, 3, 1), []),
                  (None, "not_applicable", None, [])),
-    "G-VERT-FX": (("osteopenia", "consider", D(2026, 3, 1), ["RF-VERTEBRAL-FX"]),
+    "G-VERT-FX": (("osteopenia", "recommended", D(2025, 3, 1), ["RF-VERTEBRAL-FX"]),
                   ("normal", "recommended", D(2025, 9, 1), ["RF-VERTEBRAL-FX"])),
     "H-STEROID": (("osteopenia", "not_indicated", D(2026, 3, 1), []),
                   ("osteopenia", "not_indicated", D(2027, 3, 1), ["RF-GLUCOCORTICOID"])),
@@ -76,7 +78,7 @@ EXPECTED: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ruleset_path")
-    rows = [make_row(exam_id=exam_id, exam_date="2024-03-01", **changes)
+    rows = [make_row(exam_id=exam_id, patient_id=f"P-{exam_id}", exam_date="2024-03-01", **changes)
             for exam_id, changes in ROWS.items()]
     return write_csv(folder / "exams.csv", rows)
 
@@ -119,9 +121,11 @@ def test_path_ruleset_label_reaches_every_table(registries) -> None:
     assert _values(con, "SELECT count(*) FROM assessments") == [len(ROWS)]
     assert _values(con, "SELECT ruleset FROM runs") == [LENIENT]
     assert _values(con, "SELECT DISTINCT ruleset FROM run_files") == [LENIENT]
-    assert con.execute("SELECT exam_id, code, detail, ruleset FROM flags").fetchall() == [
-        ("I-MENO-BLANK", "MENOPAUSE_ASSUMED",
-         "menopausal status not recorded; assessed as postmenopausal (age >= 45)", LENIENT)]
+    assert con.execute("SELECT exam_id, code, ruleset FROM flags ORDER BY ALL").fetchall() == [
+        ("G-VERT-FX", "VERTEBRAL_FX_NORMAL_BMD", LENIENT),
+        ("I-MENO-BLANK", "MENOPAUSE_ASSUMED", LENIENT)]
+    assert con.execute("SELECT detail FROM flags WHERE code = 'MENOPAUSE_ASSUMED'").fetchall() == [
+        ("menopausal status not recorded; assessed as postmenopausal (age >= 45)",)]
     assert _values(registries[CORE], "SELECT DISTINCT ruleset FROM assessments") == [CORE]
 
 

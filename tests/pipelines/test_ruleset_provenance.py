@@ -29,11 +29,11 @@ TABLES = ("runs", "run_files", "exams", "assessments", "flags", "rulesets", "rul
 
 
 def edited_copy(folder: Path) -> Path:
-    """core-2025 with TX-FRAX-HIGH at a hip FRAX of 3 %, id and version kept."""
+    """core-2025 with TX-FRAX-HIGH at a hip FRAX of 4 %, id and version kept."""
     text = SHIPPED.read_text(encoding="utf-8")
-    assert "frax_hip_pct = 5 " in text
+    assert "frax_hip_pct = 3 " in text
     path = folder / "core-edited.toml"
-    path.write_text(text.replace("frax_hip_pct = 5 ", "frax_hip_pct = 3 "), encoding="utf-8")
+    path.write_text(text.replace("frax_hip_pct = 3 ", "frax_hip_pct = 4 "), encoding="utf-8")
     return path
 
 
@@ -56,7 +56,7 @@ def test_edited_content_under_a_held_label_is_refused(tmp_path: Path) -> None:
             check_ruleset(con, load_ruleset(edited_copy(tmp_path)))
     message = str(refused.value)
     assert "core-edited.toml" in message and "rulesets/core-2025.toml" in message
-    assert "core-2025@2" in message and "raise the version" in message
+    assert "core-2025@3" in message and "raise the version" in message
 
 
 def test_lifecycle_through_the_command_line(tmp_path: Path, prefect_harness) -> None:
@@ -96,8 +96,8 @@ def test_lifecycle_through_the_command_line(tmp_path: Path, prefect_harness) -> 
     assert sha(db) == before
     with duckdb.connect(str(whatif), read_only=True) as con:
         assert con.execute("SELECT status, ruleset, rows_read FROM runs ORDER BY started_at"
-                           " DESC LIMIT 1").fetchall() == [("completed", "bhof-2022@2", 12)]
-        assert con.execute("SELECT count(*) FROM assessments WHERE ruleset = 'bhof-2022@2'"
+                           " DESC LIMIT 1").fetchall() == [("completed", "bhof-2022@3", 12)]
+        assert con.execute("SELECT count(*) FROM assessments WHERE ruleset = 'bhof-2022@3'"
                            ).fetchall() == [(12,)]
     assert runner.invoke(app, ["reassess", "--db", str(db), "--ruleset", "bhof-2022",
                                "--into", str(whatif)]).exit_code == 1  # never overwritten
@@ -110,14 +110,14 @@ def test_lifecycle_through_the_command_line(tmp_path: Path, prefect_harness) -> 
     assert sum(c["patients"] for c in answer["cells"] if c["dimension"] == "treatment") == 4
     assert "P1" not in compared.output  # counts only
 
-    forgot = runner.invoke(app, ["rulesets", "forget", "bhof-2022@2", "--db", str(whatif)])
+    forgot = runner.invoke(app, ["rulesets", "forget", "bhof-2022@3", "--db", str(whatif)])
     assert forgot.exit_code == 0, forgot.output
     with duckdb.connect(str(whatif), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM assessments WHERE ruleset = 'bhof-2022@2'"
+        assert con.execute("SELECT count(*) FROM assessments WHERE ruleset = 'bhof-2022@3'"
                            ).fetchall() == [(0,)]
         assert con.execute("SELECT message FROM runs ORDER BY started_at DESC LIMIT 1"
                            ).fetchall()[0][0].startswith("forget: 12 assessments")
-    refused = runner.invoke(app, ["rulesets", "forget", "core-2025@2", "--db", str(whatif)])
+    refused = runner.invoke(app, ["rulesets", "forget", "core-2025@3", "--db", str(whatif)])
     assert refused.exit_code == 1 and "primary" in refused.output
 
 
@@ -126,5 +126,5 @@ def test_rules_diff_lists_parameters_and_lines(tmp_path: Path) -> None:
                                  "--diff", "core-2025"])
     assert result.exit_code == 0, result.output
     assert "1 parameters differ" in result.output
-    assert "treatment.frax_hip_pct: 5.0 -> 3.0" in result.output
-    assert "-frax_hip_pct = 5 " in result.output and "+frax_hip_pct = 3 " in result.output
+    assert "treatment.frax_hip_pct: 3.0 -> 4.0" in result.output
+    assert "-frax_hip_pct = 3 " in result.output and "+frax_hip_pct = 4 " in result.output

@@ -38,7 +38,7 @@ def test_a_registry_locked_after_the_start_is_left_untouched(tmp_path: Path) -> 
         pass  # created and migrated, as the run's first check leaves it
     prepared = _prepared(tmp_path)
     with write_lock_held(db):
-        summary = RunSummary(run_id="run-1", ruleset="core-2025@2", db_path=str(db))
+        summary = RunSummary(run_id="run-1", ruleset="core-2025@3", db_path=str(db))
         with pytest.raises(RegistryLocked, match="locked by another process"):
             load_stage.fn(str(db), summary, resolve_settings(lock_timeout_s=1.0), prepared)
     with duckdb.connect(str(db), read_only=True) as con:
@@ -55,7 +55,7 @@ def test_a_run_that_breaks_off_is_recorded_failed_without_data_values(
 ) -> None:
     db = tmp_path / "r.duckdb"
     monkeypatch.setattr(flow, "load_input", _explode)
-    summary = RunSummary(run_id="run-1", ruleset="core-2025@2", db_path=str(db))
+    summary = RunSummary(run_id="run-1", ruleset="core-2025@3", db_path=str(db))
     with pytest.raises(duckdb.ConstraintException):
         load_stage.fn(str(db), summary, resolve_settings(lock_timeout_s=5.0), _prepared(tmp_path))
     with duckdb.connect(str(db), read_only=True) as con:

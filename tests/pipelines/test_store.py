@@ -47,14 +47,14 @@ def test_a_file_loads_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(load_module, "insert_frame", failing_insert)
     with registry(db) as con, pytest.raises(RuntimeError, match="disk full"):
-        load_input(writer_for(con), "run-1", "core-2025@2", prepared, decide, load_precision())
+        load_input(writer_for(con), "run-1", "core-2025@3", prepared, decide, load_precision())
     with registry(db) as con:
         for table in ("exams", "measurements", "assessments", "source_files", "run_files"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
     monkeypatch.setattr(load_module, "insert_frame", real_insert)
     with registry(db) as con:
         outcome = load_input(writer_for(con),
-                             "run-2", "core-2025@2", prepared, decide, load_precision())
+                             "run-2", "core-2025@3", prepared, decide, load_precision())
         assert outcome.rows_loaded == 2
         assert con.execute("SELECT count(*) FROM measurements").fetchone()[0] == 2
 
@@ -94,7 +94,7 @@ def test_measurements_view_lists_each_recorded_site_like_to_measurements(tmp_pat
     inputs, _ = discover([path])
     decide = decider_for(resolve_ruleset("core-2025"))
     with registry(tmp_path / "r.duckdb") as con:
-        load_input(writer_for(con), "run-1", "core-2025@2", prepare_input(inputs[0]), decide,
+        load_input(writer_for(con), "run-1", "core-2025@3", prepare_input(inputs[0]), decide,
                    load_precision())
         kind = con.sql(
             "SELECT count(*) FROM duckdb_views() WHERE view_name = 'measurements'"
@@ -130,7 +130,7 @@ def test_a_batch_with_a_repeated_exam_id_is_refused_before_writing(tmp_path: Pat
     decide = decider_for(resolve_ruleset("core-2025"))
     with registry(tmp_path / "r.duckdb") as con:
         with pytest.raises(AccountingError, match=r"^2 exams of .*f\.csv share an exam id"):
-            load_input(writer_for(con), "run-1", "core-2025@2", prepared, decide, load_precision())
+            load_input(writer_for(con), "run-1", "core-2025@3", prepared, decide, load_precision())
         for table in ("exams", "assessments", "source_files"):
             assert con.sql(f"SELECT count(*) FROM {table}").fetchall() == [(0,)], table
 
@@ -153,7 +153,7 @@ def test_migrations_005_and_006_keep_an_existing_registry_s_exams(tmp_path: Path
     # today's loader writes today's tables: load a current registry, copy its rows over
     current = tmp_path / "current.duckdb"
     with registry(current) as fresh:
-        load_input(writer_for(fresh), "run-1", "core-2025@2", _prepared(tmp_path),
+        load_input(writer_for(fresh), "run-1", "core-2025@3", _prepared(tmp_path),
                    decider_for(resolve_ruleset("core-2025")), load_precision())
     con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
     for table in ("exams", "assessments", "flags"):

@@ -217,7 +217,7 @@ def test_dxa_run_records_its_flow_in_prefect_home_and_leaves_no_server(tmp_path:
 @pytest.mark.parametrize("args, expected", [
     (["run", "in.csv", "--db", "r.duckdb"], True),
     (["reassess", "--db", "r.duckdb", "--ruleset", "bhof-2022"], True),
-    (["rulesets", "forget", "bhof-2022@2", "--db", "r.duckdb"], True),
+    (["rulesets", "forget", "bhof-2022@3", "--db", "r.duckdb"], True),
     (["rulesets", "--db", "r.duckdb"], False),
     (["report", "--db", "r.report.duckdb"], False),
     (["run", "--help"], False),

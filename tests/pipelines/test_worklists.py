@@ -19,7 +19,7 @@ from pipelines.readers.worklists import WORKLISTS, WorklistError, export_worklis
 from transforms.rules.catalog import RULES_BY_ID
 
 runner = CliRunner()
-RULESET = "core-2025@2"
+RULESET = "core-2025@3"
 PAST = dt.date(2023, 6, 30)
 
 
@@ -94,8 +94,9 @@ def test_quarantine_list_holds_every_quarantined_row(copy: Path, tmp_path: Path)
 
 
 def test_rules_wording_explains_the_list(copy: Path, tmp_path: Path) -> None:
-    """Every TX-* reason of a treatment candidate comes with its rule's wording; the overdue
-    list explains MON-OVERDUE and the rule that set the due date."""
+    """Every treatment line, very-high-risk line and FRAX adjustment among a treatment
+    candidate's reasons comes with its rule's wording; the overdue list explains
+    MON-OVERDUE and the rule that set the due date."""
     recorded = dict(_view_rows(copy, "SELECT rule_id, wording FROM rules"
                                      f" WHERE ruleset = '{RULESET}'").iter_rows())
     assert recorded, "the registry's rules table holds the ruleset's wording"
@@ -103,7 +104,8 @@ def test_rules_wording_explains_the_list(copy: Path, tmp_path: Path) -> None:
     export_worklist("treatment-candidates", copy, out)
     rows = pl.read_parquet(out)
     for reasons, wording in rows.select("reasons", "rules_wording").iter_rows():
-        shown = [r for r in reasons.split("; ") if r.startswith("TX-")]
+        shown = [r for r in reasons.split("; ")
+                 if r.startswith(("TX-", "BHOF-", "OC-", "VHR-", "FRAX-ADJ-"))]
         assert wording == " | ".join(f"{r}: {recorded[r]}" for r in shown)
     export_worklist("overdue", copy, out)
     overdue = pl.read_parquet(out)
@@ -210,13 +212,13 @@ def test_wording_from_the_rules_table_else_the_catalog() -> None:
     """The registry's own wording wins; a rule it does not record (or a registry made
     before the rules table) takes the catalog's."""
     con = duckdb.connect()
-    con.execute("CREATE TABLE assessments AS SELECT 'core-2025@2' AS ruleset")
+    con.execute("CREATE TABLE assessments AS SELECT 'core-2025@3' AS ruleset")
     catalog = rule_wording(con)
     assert catalog.height == len(RULES_BY_ID)
     assert dict(catalog.select("rule_id", "wording").iter_rows()) == {
         r: rule.wording for r, rule in RULES_BY_ID.items()}
     con.execute("CREATE TABLE rules AS SELECT 'TX-NORMAL' AS rule_id,"
-                " 'core-2025@2' AS ruleset, 'as signed off' AS wording")
+                " 'core-2025@3' AS ruleset, 'as signed off' AS wording")
     both = dict(rule_wording(con).select("rule_id", "wording").iter_rows())
     assert both["TX-NORMAL"] == "as signed off"
     assert both["MON-OVERDUE"] == RULES_BY_ID["MON-OVERDUE"].wording
@@ -257,13 +259,13 @@ def test_without_ruleset_the_list_is_the_primary_rulesets(copy: Path, tmp_path: 
     with duckdb.connect(str(db)) as con:
         con.execute("INSERT OR REPLACE INTO registry_settings VALUES"
                     " ('primary_ruleset', ?, current_timestamp)", [RULESET])
-        con.execute("INSERT INTO assessments SELECT * REPLACE ('bhof-2022@2' AS ruleset)"
+        con.execute("INSERT INTO assessments SELECT * REPLACE ('bhof-2022@3' AS ruleset)"
                     " FROM assessments WHERE ruleset = ?", [RULESET])
         con.execute("INSERT INTO runs (run_id, started_at, finished_at, status, ruleset)"
                     " VALUES ('later-whatif', now() + INTERVAL 1 DAY, now() + INTERVAL 1 DAY,"
-                    " 'completed', 'bhof-2022@2')")
+                    " 'completed', 'bhof-2022@3')")
     out = tmp_path / "workup.csv"
     export_worklist("workup", db, out)
     assert set(pl.read_csv(out)["ruleset"]) == {RULESET}
     export_worklist("workup", db, out, ruleset="bhof-2022")
-    assert set(pl.read_csv(out)["ruleset"]) == {"bhof-2022@2"}
+    assert set(pl.read_csv(out)["ruleset"]) == {"bhof-2022@3"}

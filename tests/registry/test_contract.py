@@ -136,11 +136,11 @@ def test_transactions_nest_into_one(make_registry, tmp_path: Path) -> None:
 def test_the_ledger_records_runs_and_closes_the_interrupted(make_registry) -> None:
     registry = make_registry()
     with registry.writer() as writer:
-        writer.begin_run("dead", "core-2025@2")  # a process killed before its end
+        writer.begin_run("dead", "core-2025@3")  # a process killed before its end
     with registry.writer() as writer:
         assert writer.mark_interrupted() == 1
-        writer.begin_run("alive", "core-2025@2")
-        summary = RunSummary(run_id="alive", ruleset="core-2025@2", db_path="x",
+        writer.begin_run("alive", "core-2025@3")
+        summary = RunSummary(run_id="alive", ruleset="core-2025@3", db_path="x",
                              status=RunStatus.COMPLETED)
         writer.finish_run(summary)
         writer.set_rows_read("alive", 7)
@@ -156,7 +156,7 @@ def test_recorded_files_are_known_by_content(make_registry) -> None:
     with registry.writer() as writer:
         assert writer.loaded_fingerprints() == set()
         with writer.transaction():
-            writer.record_file("run-1", "core-2025@2", outcome)
+            writer.record_file("run-1", "core-2025@3", outcome)
         assert writer.loaded_fingerprints() == {"abc"}
 
 
@@ -234,8 +234,8 @@ def test_a_copy_leaves_the_registry_as_it_was(make_registry, tmp_path: Path) -> 
     _load(registry, _prepared(tmp_path, A={}))
     scratch = registry.copy_to(tmp_path / "what-if.duckdb", lock_timeout_s=5)
     with scratch.writer() as writer:
-        writer.forget_ruleset("bhof-2022@2")  # a write to the copy only
-        writer.begin_run("copy-only", "core-2025@2")
+        writer.forget_ruleset("bhof-2022@3")  # a write to the copy only
+        writer.begin_run("copy-only", "core-2025@3")
     assert _count(scratch, "runs") == _count(registry, "runs") + 1
 
 

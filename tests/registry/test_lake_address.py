@@ -52,7 +52,7 @@ def test_later_writers_and_readers_need_no_data_path(postgres: PostgresServer,
                                                      tmp_path: Path) -> None:
     db = LAKE_PREFIX + postgres.conninfo(postgres.fresh_database())
     with DuckLakeRegistry(db, data_path=str(tmp_path / "data")).writer() as writer:
-        writer.begin_run("first", "core-2025@2")
+        writer.begin_run("first", "core-2025@3")
     with DuckLakeRegistry(db).writer() as writer:
         assert writer.mark_interrupted() == 1
         assert writer.location == tmp_path / "data" / "registry"  # the page goes beside the data

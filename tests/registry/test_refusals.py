@@ -73,8 +73,8 @@ WRITERS: dict[str, Callable[[Path, Path], list[str]]] = {
     "run": lambda db, tmp: ["run", str(write_csv(tmp / "in.csv", [make_row()])),
                             "--db", str(db)],
     "reassess": lambda db, tmp: ["reassess", "--db", str(db), "--ruleset", "core-2025"],
-    "primary": lambda db, tmp: ["rulesets", "primary", "core-2025@2", "--db", str(db)],
-    "forget": lambda db, tmp: ["rulesets", "forget", "bhof-2022@2", "--db", str(db)],
+    "primary": lambda db, tmp: ["rulesets", "primary", "core-2025@3", "--db", str(db)],
+    "forget": lambda db, tmp: ["rulesets", "forget", "bhof-2022@3", "--db", str(db)],
 }
 READERS: dict[str, Callable[[Path, Path], list[str]]] = {
     "rulesets": lambda db, tmp: ["rulesets", "--db", str(db)],
