@@ -20,9 +20,14 @@ from pipelines.registry.lake_address import is_lake
 def open_registry(db: Path | str, key: str | None = None) -> Registry:
     """The registry named by `--db`; a file is opened with `key`, else with the key this
     process was given (`keys.unlocked`: `--key-file`)."""
+    key = key if key is not None else keys.current_key()
     if is_lake(db):
+        if key is not None:  # never let a user believe a lake's Parquet files are encrypted
+            raise NotARegistry(
+                "--key-file encrypts a DuckDB file registry; a DuckLake registry's data path "
+                "is not encrypted by it: leave --key-file (and DXA_KEY_FILE) out for a lake")
         return DuckLakeRegistry(db)
-    return DuckDBFileRegistry(db, key if key is not None else keys.current_key())
+    return DuckDBFileRegistry(db, key)
 
 
 def registry_present(db: Path | str) -> bool:

@@ -8,7 +8,7 @@ import pytest
 from postgres_server import PostgresServer
 
 from pipelines.registry.ducklake import DuckLakeRegistry, NoDataPath
-from pipelines.registry.identify import Content, check_path
+from pipelines.registry.identify import Content, NotARegistry, check_path
 from pipelines.registry.lake_address import (
     DATA_PATH_ENVVAR,
     LAKE_PREFIX,
@@ -24,6 +24,14 @@ def test_a_lake_is_told_from_a_file_before_anything_opens() -> None:
     assert is_lake(db) and not is_lake("registry.duckdb")
     assert check_path(Path(db)) is Content.LAKE
     assert isinstance(open_registry(Path(db)), DuckLakeRegistry)  # --db arrives as a Path
+
+
+def test_a_key_file_is_refused_for_a_lake() -> None:
+    """--key-file encrypts a DuckDB file; a lake's Parquet files would not be: refused in
+    one line rather than ignored."""
+    db = LAKE_PREFIX + "dbname=dxa host=db.region port=5432 user=dxa_writer"
+    with pytest.raises(NotARegistry, match="--key-file encrypts a DuckDB file registry"):
+        open_registry(Path(db), key="0123456789abcdef")
 
 
 def test_a_password_in_the_address_is_never_shown() -> None:
