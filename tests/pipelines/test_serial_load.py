@@ -146,3 +146,19 @@ def test_migration_010_keeps_earlier_verdicts_as_previous_rows(tmp_path: Path) -
             "region_verified", "run_id"]
     finally:
         con.close()
+
+
+def test_a_loss_with_no_hip_side_says_region_not_verified_in_flag_and_list(
+    tmp_path: Path, study: PrecisionTable
+) -> None:
+    """CHG-LOSS: a femoral neck loss between exams whose hip side was not recorded; the
+    flag and the significant-loss list both say the region was not verified."""
+    with registry(tmp_path / "r.duckdb") as con:
+        load(con, tmp_path, "night1", [exam("N1", "2022-03-01", 1.0, 0.70, None),
+                                       exam("N2", "2024-03-01", 1.0, 0.64, None)], study)
+        detail = con.execute("SELECT detail FROM flags WHERE exam_id = 'N2' AND code ="
+                             " 'LOSS_ON_TREATMENT'").fetchone()[0]
+        losses = con.execute("SELECT losses FROM significant_loss_as_of(DATE '2025-01-01')"
+                             ).fetchone()[0]
+    assert detail == "femoral_neck -8.6% vs previous (region not verified) (LSC 6.9%)"
+    assert losses == detail
