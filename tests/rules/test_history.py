@@ -232,7 +232,7 @@ def _sorted(out: pl.DataFrame) -> pl.DataFrame:
     return out.sort("exam_id")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=patients(), seed=st.randoms(use_true_random=False))
 def test_row_order_and_other_patients_change_nothing(rows: list[dict[str, Any]],
                                                       seed: Any) -> None:  # noqa: ANN401
