@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.registry import keys, ledger, reads, reassess_sql, rulesets, staging, store
+from pipelines.registry import keys, ledger, rulesets, staging, store
+from pipelines.registry.connection_reads import ConnectionReads
 from pipelines.registry.identify import (
     Content,
     NotARegistry,
@@ -152,7 +153,7 @@ class DuckDBFileRegistry(Registry):
         return reporting_copy_path(self.location)
 
 
-class DuckDBWriter(RegistryWriter):
+class DuckDBWriter(ConnectionReads, RegistryWriter):
     """The registry file opened for writing: one connection, held for the whole stage."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, location: Path,
@@ -182,9 +183,6 @@ class DuckDBWriter(RegistryWriter):
     def append(self, table: str, frame: pl.DataFrame) -> int:
         return store.insert_frame(self.con, table, frame)
 
-    def read(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        return store.query(self.con, sql, params)
-
     def mark_interrupted(self) -> int:
         return ledger.mark_interrupted(self.con)
 
@@ -203,12 +201,6 @@ class DuckDBWriter(RegistryWriter):
     def record_file(self, run_id: str, ruleset: str, outcome: FileOutcome) -> None:
         ledger.record_file(self.con, run_id, ruleset, outcome)
 
-    def loaded_fingerprints(self) -> set[str]:
-        return ledger.loaded_fingerprints(self.con)
-
-    def check_ruleset(self, ruleset: Ruleset) -> rulesets.RulesetSource:
-        return rulesets.check_ruleset(self.con, ruleset)
-
     def record_ruleset(self, source: rulesets.RulesetSource, ruleset: Ruleset) -> None:
         with self.transaction():
             rulesets.record_ruleset(self.con, source)
@@ -220,16 +212,6 @@ class DuckDBWriter(RegistryWriter):
     def forget_ruleset(self, label: str) -> tuple[int, int]:
         return rulesets.forget_ruleset(self.con, label)
 
-    def overlap(self, valid: pl.DataFrame) -> reads.RegistryOverlap:
-        return reads.registry_overlap(self.con, valid)
-
-    def history(self, patients: pl.DataFrame, tables: staging.TableSet,
-                ruleset: str | None = None) -> pl.DataFrame:
-        return reads.patient_history(self.con, patients, tables.history, ruleset)
-
-    def unassessed_exams(self, file_sha256: str, ruleset: str) -> pl.DataFrame:
-        return reads.unassessed_exams(self.con, file_sha256, ruleset)
-
     def write_batch(self, rows: BatchWrite, tables: staging.TableSet) -> None:
         staging.write_batch(self.con, rows, tables)
 
@@ -238,18 +220,6 @@ class DuckDBWriter(RegistryWriter):
 
     def move_staged(self, stage: staging.TableSet) -> None:
         staging.move_staged(self.con, stage)
-
-    def number_pending(self, ruleset: str, latest_only: bool) -> tuple[int, int]:
-        return reassess_sql.number_pending(self.con, ruleset, latest_only)
-
-    def pending_batch(self, first: int, last: int) -> pl.DataFrame:
-        return reassess_sql.pending_batch(self.con, first, last)
-
-    def drop_pending(self) -> None:
-        reassess_sql.drop_pending(self.con)
-
-    def reading(self) -> duckdb.DuckDBPyConnection:
-        return self.con
 
     def publish_reporting_copy(self) -> Path:
         return publish_reporting_copy(self.location, self.con)

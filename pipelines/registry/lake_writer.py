@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.registry import lake_staging, ledger, reads, reassess_sql, rulesets, staging, store
+from pipelines.registry import lake_staging, ledger, rulesets, staging, store
+from pipelines.registry.connection_reads import ConnectionReads
 from pipelines.registry.interface import BatchWrite, RegistryWriter
 from pipelines.registry.lake_address import LakeAddress
 from pipelines.registry.lake_catalog import LakeCatalog
@@ -37,7 +38,7 @@ def files_location(con: duckdb.DuckDBPyConnection, address: LakeAddress) -> Path
     return (Path(folder) if folder and "://" not in folder else Path.cwd()) / "registry"
 
 
-class DuckLakeWriter(RegistryWriter):
+class DuckLakeWriter(ConnectionReads, RegistryWriter):
     """The lake opened for writing: one connection, a catalog connection for the locks."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, catalog: LakeCatalog,
@@ -89,9 +90,6 @@ class DuckLakeWriter(RegistryWriter):
         with self.transaction():
             return store.insert_frame(self.con, table, frame)
 
-    def read(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        return store.query(self.con, sql, params)
-
     def mark_interrupted(self) -> int:
         """Close `running` runs whose process is gone (nobody holds their run lock)."""
         with self.transaction():
@@ -127,12 +125,6 @@ class DuckLakeWriter(RegistryWriter):
         with self.transaction():
             ledger.record_file(self.con, run_id, ruleset, outcome)
 
-    def loaded_fingerprints(self) -> set[str]:
-        return ledger.loaded_fingerprints(self.con)
-
-    def check_ruleset(self, ruleset: Ruleset) -> rulesets.RulesetSource:
-        return rulesets.check_ruleset(self.con, ruleset)
-
     def record_ruleset(self, source: rulesets.RulesetSource, ruleset: Ruleset) -> None:
         with self.transaction():
             rulesets.record_ruleset(self.con, source)
@@ -147,16 +139,6 @@ class DuckLakeWriter(RegistryWriter):
             rulesets.refuse_primary(self.con, label)
             return rulesets.forget_rows(self.con, label)
 
-    def overlap(self, valid: pl.DataFrame) -> reads.RegistryOverlap:
-        return reads.registry_overlap(self.con, valid)
-
-    def history(self, patients: pl.DataFrame, tables: staging.TableSet,
-                ruleset: str | None = None) -> pl.DataFrame:
-        return reads.patient_history(self.con, patients, tables.history, ruleset)
-
-    def unassessed_exams(self, file_sha256: str, ruleset: str) -> pl.DataFrame:
-        return reads.unassessed_exams(self.con, file_sha256, ruleset)
-
     def write_batch(self, rows: BatchWrite, tables: staging.TableSet) -> None:
         with self.transaction():
             staging.write_batch(self.con, rows, tables)
@@ -170,18 +152,6 @@ class DuckLakeWriter(RegistryWriter):
     def move_staged(self, stage: staging.TableSet) -> None:
         with self.transaction():
             staging.move_staged(self.con, stage)
-
-    def number_pending(self, ruleset: str, latest_only: bool) -> tuple[int, int]:
-        return reassess_sql.number_pending(self.con, ruleset, latest_only)
-
-    def pending_batch(self, first: int, last: int) -> pl.DataFrame:
-        return reassess_sql.pending_batch(self.con, first, last)
-
-    def drop_pending(self) -> None:
-        reassess_sql.drop_pending(self.con)
-
-    def reading(self) -> duckdb.DuckDBPyConnection:
-        return self.con
 
     def publish_reporting_copy(self) -> Path:
         """Nothing to copy: readers read the lake's committed snapshots; its address."""

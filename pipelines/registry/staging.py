@@ -10,12 +10,13 @@ leaves only a staging file, removed by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.registry.interface import BatchWrite
 from pipelines.registry.store import arrow_of, insert_frame, sql_string
@@ -125,38 +126,25 @@ def move_staged(con: duckdb.DuckDBPyConnection, stage: TableSet) -> None:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {stage[table]}")
 
 
-def _forget_rejudged(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableSet) -> None:
-    """Drop the change verdicts and serial flags of exams being judged again.
+def _replace_earlier(con: duckdb.DuckDBPyConnection, tables: TableSet, judged: pl.DataFrame,
+                     forget: Callable[[duckdb.DuckDBPyConnection, TableSet, str], None],
+                     stage_table: str) -> None:
+    """Drop what the exams of `judged` held before they were judged again (`forget`, given
+    a query of those rows): serial verdicts, or a ruleset's decisions.
 
-    Staged loads also note the ids, so that the registry's own verdicts of those exams
-    are replaced when the file moves in.
+    Staged loads also note the rows in `stage_table`, so that the registry's own are
+    replaced when the file moves in.
     """
-    if rows.rejudged.len() == 0:
+    if judged.height == 0:
         return
-    con.register("rejudged_ids", arrow_of(rows.rejudged.to_frame("exam_id")))
+    con.register("judged_again", arrow_of(judged))
     try:
-        ids = "SELECT exam_id FROM rejudged_ids"
-        forget_verdicts(con, tables, ids)
+        rows = f"SELECT {', '.join(judged.columns)} FROM judged_again"
+        forget(con, tables, rows)
         if tables.rejudged:
-            con.execute(f"INSERT INTO {tables.rejudged} {ids}")
+            con.execute(f"INSERT INTO {STAGING}.{stage_table} {rows}")
     finally:
-        con.unregister("rejudged_ids")
-
-
-def _forget_reassessed(con: duckdb.DuckDBPyConnection, rows: BatchWrite,
-                       tables: TableSet) -> None:
-    """Drop the decisions the batch replaces; a staged load also notes them, so that the
-    registry's own are replaced when the file moves in."""
-    if rows.reassessed.height == 0:
-        return
-    con.register("reassessed_pairs", arrow_of(rows.reassessed.select("exam_id", "ruleset")))
-    try:
-        pairs = "SELECT exam_id, ruleset FROM reassessed_pairs"
-        forget_decisions(con, tables, pairs)
-        if tables.rejudged:
-            con.execute(f"INSERT INTO {STAGING}.reassessed {pairs}")
-    finally:
-        con.unregister("reassessed_pairs")
+        con.unregister("judged_again")
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableSet) -> None:
@@ -168,8 +156,10 @@ def write_batch(con: duckdb.DuckDBPyConnection, rows: BatchWrite, tables: TableS
     unknown = set(rows.frames) - set(LOADED_TABLES)
     if unknown:
         raise ValueError(f"no such loaded table: {', '.join(sorted(unknown))}")
-    _forget_rejudged(con, rows, tables)
-    _forget_reassessed(con, rows, tables)
+    _replace_earlier(con, tables, rows.rejudged.to_frame("exam_id"), forget_verdicts,
+                     "rejudged")
+    _replace_earlier(con, tables, rows.reassessed.select("exam_id", "ruleset"),
+                     forget_decisions, "reassessed")
     for table in LOADED_TABLES:
         frame = rows.frames.get(table)
         if frame is not None:
