@@ -13,12 +13,4 @@ done
 if [ -z "${missing:-}" ]; then
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "test: postgresql is not installed (apt-get install postgresql); the DuckLake tests will say so" >&2
-  exit 0
-fi
-echo "test: installing postgresql (Debian package) for the DuckLake registry tests" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq && apt-get install -y -qq postgresql >/dev/null \
-  || echo "test: could not install postgresql: the DuckLake tests will fail and say why" >&2
-exit 0
+exec "$(dirname "$0")/apt-install-for-tests.sh" postgresql "the DuckLake tests"
