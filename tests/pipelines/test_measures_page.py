@@ -75,6 +75,7 @@ def test_every_chart_draws_offline_in_chromium(page_file: Path) -> None:
             context = browser.new_context()
             context.set_offline(True)
             page = context.new_page()
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
             page.goto(page_file.as_uri())
